@@ -1,0 +1,48 @@
+# The two commands of README.md: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Development server: DEBUG on, e-mails kept in var/mail/ and shown at /dev/outbox/.
+DEV_ENV := DEBUG=1
+
+.PHONY: run test install install-dev system-deps lint format demo clean-db
+
+$(PY):
+	@python=$$(scripts/find_python.sh) && echo "Python : $$python" && "$$python" -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+
+# Stamps: pip runs again only when a requirements file changes.
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+system-deps:
+	@scripts/install_system_deps.sh
+
+demo: install
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo
+
+run: demo
+	@echo "Cerdd AMI : http://$(HOST):$(PORT)/  (admin : http://$(HOST):$(PORT)/admin/, e-mails : http://$(HOST):$(PORT)/dev/outbox/)"
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev system-deps
+	$(PY) -m pytest
+
+lint: install-dev
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .

@@ -1,0 +1,55 @@
+"""Demo data for a newcomer: idempotent, French, realistic.
+
+Each later issue extends this command with its own data; running it twice changes nothing.
+"""
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from cerdd_ami import roles
+from cerdd_ami.models import User
+from cerdd_ami.permissions import sync_role_permissions
+
+DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
+
+STAFF = [
+    ("charge@cerdd.test", "Alexis", "Montaigne", roles.CHARGE_DE_MISSION),
+    ("directeur@cerdd.test", "Emmanuel", "Bertin", roles.DIRECTION),
+]
+JURORS = [
+    ("jury1@cerdd.test", "Claire", "Delattre"),
+    ("jury2@cerdd.test", "Mehdi", "Benali"),
+    ("jury3@cerdd.test", "Sophie", "Vandenbussche"),
+    ("jury4@cerdd.test", "Jean-Marc", "Lefebvre"),
+    ("jury5@cerdd.test", "Nadia", "Ouali"),
+    ("jury6@cerdd.test", "Pierre", "Dumont"),
+    ("jury7@cerdd.test", "Isabelle", "Caron"),
+]
+
+
+def demo_accounts():
+    accounts = [(email, first, last, group) for email, first, last, group in STAFF]
+    accounts += [(email, first, last, roles.JURY) for email, first, last in JURORS]
+    return accounts
+
+
+class Command(BaseCommand):
+    help = "Charge les données de démonstration (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        sync_role_permissions()
+        for email, first_name, last_name, group_name in demo_accounts():
+            user, created = User.objects.get_or_create(
+                email=email,
+                defaults={"first_name": first_name, "last_name": last_name, "is_staff": True},
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get_or_create(name=group_name)[0])
+        self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
+        self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
+        for email, first_name, last_name, group_name in demo_accounts():
+            self.stdout.write(f"  {email:<24} {first_name} {last_name} — {group_name}")

@@ -1,0 +1,39 @@
+"""Permissions carried by each role group.
+
+Each app adds its models' permissions here as it arrives; ``sync_role_permissions`` applies
+the table (idempotent), and runs after every ``migrate`` through ``seed_demo`` and the
+``sync_roles`` command, so a new model's permissions reach the groups without hand edits.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+from . import roles
+
+# app_label -> {group name -> codenames}; "*" means every permission of the app.
+ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    "cerdd_ami": {
+        roles.CHARGE_DE_MISSION: ["view_user", "add_user", "change_user"],
+    },
+}
+
+
+def sync_role_permissions() -> dict[str, int]:
+    """Give each role group exactly the permissions of ROLE_PERMISSIONS; returns counts."""
+    wanted: dict[str, set[int]] = {
+        name: set() for name in (roles.CHARGE_DE_MISSION, roles.JURY, roles.DIRECTION)
+    }
+    for app_label, by_group in ROLE_PERMISSIONS.items():
+        app_permissions = Permission.objects.filter(content_type__app_label=app_label)
+        for group_name, codenames in by_group.items():
+            selected = (
+                app_permissions
+                if codenames == ["*"]
+                else app_permissions.filter(codename__in=codenames)
+            )
+            wanted[group_name].update(selected.values_list("pk", flat=True))
+    counts = {}
+    for group_name, permission_ids in wanted.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.set(permission_ids)
+        counts[group_name] = len(permission_ids)
+    return counts

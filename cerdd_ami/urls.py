@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("dev/outbox/", views.outbox_list, name="dev_outbox"),
+    path("dev/outbox/<str:message_id>/", views.outbox_detail, name="dev_outbox_detail"),
+    path(
+        "dev/outbox/<str:message_id>/piece/<int:index>/",
+        views.outbox_attachment,
+        name="dev_outbox_attachment",
+    ),
+    path("admin/", admin.site.urls),
+]
