@@ -36,8 +36,11 @@ run: demo
 	@echo "Cerdd AMI : http://$(HOST):$(PORT)/  (admin : http://$(HOST):$(PORT)/admin/, e-mails : http://$(HOST):$(PORT)/dev/outbox/)"
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
+# Two runs: the fast suite on both cores, then the browser tests on their own (they flush
+# the database between tests, which must not happen under another test's feet).
 test: install-dev system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 -m "not browser"
+	$(PY) -m pytest -m browser
 
 lint: install-dev
 	$(PY) -m ruff format --check .

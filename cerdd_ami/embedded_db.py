@@ -6,6 +6,7 @@ Used only when ``DATABASE_URL`` is unset: the server's data lives in ``var/postg
 ``test_``-prefixed database, so they never touch the demo data.
 """
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -41,6 +42,9 @@ def database_settings(data_dir: Path) -> dict:
         "USER": "postgres",
         "HOST": str(socket_dir),
         "PORT": "",
+        # One test database per test run, so that runs in parallel (two terminals, CI and a
+        # developer) never drop each other's database.
+        "TEST": {"NAME": f"test_{DATABASE_NAME}_{os.getpid()}"},
     }
 
 

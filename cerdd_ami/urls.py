@@ -1,10 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("dev/outbox/", views.outbox_list, name="dev_outbox"),
     path("dev/outbox/<str:message_id>/", views.outbox_detail, name="dev_outbox_detail"),
@@ -14,4 +13,5 @@ urlpatterns = [
         name="dev_outbox_attachment",
     ),
     path("admin/", admin.site.urls),
+    path("", include("candidatures.urls")),
 ]

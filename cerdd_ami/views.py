@@ -8,10 +8,6 @@ from django.views.decorators.http import require_GET
 from .mail import outbox_message, outbox_messages
 
 
-def home(request):
-    return render(request, "cerdd_ami/home.html")
-
-
 @never_cache
 @require_GET
 def healthz(request):

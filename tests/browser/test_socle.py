@@ -14,7 +14,7 @@ def test_home_navigation_then_admin_login_as_charge(live_server, page):
     call_command("seed_demo", verbosity=0)
 
     page.goto(live_server.url + "/")
-    expect(page.get_by_role("heading", level=1)).to_have_text(
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
         "Vers des territoires participatifs en Hauts-de-France"
     )
     page.get_by_role("navigation", name="Navigation principale").get_by_role(

@@ -7,6 +7,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from candidatures.demo import seed_candidatures
+from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert
 from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
@@ -49,6 +51,15 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
             user.groups.add(Group.objects.get_or_create(name=group_name)[0])
+        appel_2021 = ensure_appel_2021()
+        appel_ouvert = ensure_appel_ouvert()
+        charge = User.objects.get(email="charge@cerdd.test")
+        created = seed_candidatures(appel_2021, staff_user=charge)
+        self.stdout.write(
+            f"Appel 2021 : {appel_2021.candidatures.count()} candidatures ({created} créées). "
+            f"Appel ouvert aujourd'hui : {appel_ouvert.titre}, jusqu'au "
+            f"{appel_ouvert.closes_at:%d/%m/%Y}."
+        )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
         for email, first_name, last_name, group_name in demo_accounts():

@@ -1,0 +1,773 @@
+"""Staff admin of the call: appels and their criteria grid, the collectivités list, submitted
+dossiers and drafts (listed apart), the read-only dossier page, extensions and exports.
+
+Jurors get their own views elsewhere; nothing here is meant for them.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    OuterRef,
+    Q,
+    StringAgg,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat
+from django.forms.models import BaseInlineFormSet
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+
+from .exports import candidatures_rows, to_csv_response, to_xlsx_response
+from .models import (
+    AccesCandidature,
+    Appel,
+    Brouillon,
+    Candidature,
+    Collectivite,
+    Critere,
+    Depot,
+    Evenement,
+    NiveauCritere,
+    PieceJointe,
+    search_key,
+)
+
+EMPTY = "—"
+
+# Départements of the région (and 76, where the two interregional EPCI sit).
+DEPARTEMENTS = {
+    "02": "Aisne",
+    "59": "Nord",
+    "60": "Oise",
+    "62": "Pas-de-Calais",
+    "76": "Seine-Maritime",
+    "80": "Somme",
+}
+
+
+def person(user):
+    """« Prénom Nom (e-mail) », or the e-mail alone: applicants often have no name."""
+    if user is None:
+        return EMPTY
+    name = user.get_full_name()
+    return f"{name} ({user.email})" if name else user.email
+
+
+def statut_label(value):
+    """The French label of a Candidature.Statut value kept as text in the log."""
+    if not value:
+        return EMPTY
+    return Candidature.Statut(value).label if value in Candidature.Statut else value
+
+
+def paris(value):
+    """A datetime as « 12/03/2021 23:59 » in Europe/Paris."""
+    if value is None:
+        return EMPTY
+    return date_format(timezone.localtime(value), "d/m/Y H:i")
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+
+
+class DepartementFilter(admin.SimpleListFilter):
+    title = "département"
+    parameter_name = "departement"
+    field_path = "departement"
+
+    def lookups(self, request, model_admin):
+        return [(code, f"{code} — {name}") for code, name in DEPARTEMENTS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return queryset
+
+
+class CollectiviteDepartementFilter(DepartementFilter):
+    field_path = "collectivite__departement"
+
+
+class CommuneEpciFilter(admin.SimpleListFilter):
+    """Dossiers whose commune and EPCI both applied (annotated in get_queryset)."""
+
+    title = "commune et EPCI candidats"
+    parameter_name = "commune_epci"
+
+    def lookups(self, request, model_admin):
+        return [("oui", "Signalés ⚑"), ("non", "Non signalés")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "oui":
+            return queryset.filter(candidatures_liees__isnull=False)
+        if self.value() == "non":
+            return queryset.filter(candidatures_liees__isnull=True)
+        return queryset
+
+
+def related_candidatures_subquery():
+    """Names of the dossiers ``Candidature.related_candidatures()`` would return, or NULL.
+
+    One subquery in the list's own query: a commune's EPCI, or an EPCI's member communes,
+    applying to the same appel (drafts marked as such).
+    """
+    label = Concat(
+        "collectivite__nom",
+        Case(
+            When(statut=Candidature.Statut.BROUILLON, then=Value(" (brouillon)")), default=Value("")
+        ),
+        output_field=CharField(),
+    )
+    related = (
+        Candidature.objects.filter(appel=OuterRef("appel"))
+        .filter(
+            Q(collectivite=OuterRef("collectivite__epci"))
+            | Q(collectivite__epci=OuterRef("collectivite"))
+        )
+        .exclude(pk=OuterRef("pk"))
+        .order_by()
+        .values("appel")
+        .annotate(noms=StringAgg(label, delimiter=Value(", "), order_by="collectivite__nom"))
+        .values("noms")
+    )
+    return Subquery(related, output_field=TextField())
+
+
+# ---------------------------------------------------------------------------------------------
+# Appel and its criteria grid
+
+
+class CritereInline(admin.TabularInline):
+    model = Critere
+    fields = ["ordre", "libelle", "poids", "note_max"]
+    show_change_link = True
+    verbose_name = "critère de sélection"
+    verbose_name_plural = (
+        "critères de sélection (les niveaux de notation se décrivent sur la fiche du critère)"
+    )
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 0 if obj is not None and obj.pk and obj.criteres.exists() else 1
+
+
+@admin.register(Appel)
+class AppelAdmin(admin.ModelAdmin):
+    list_display = ["titre", "etat_label", "opens_at", "closes_at", "nb_deposees", "nb_brouillons"]
+    search_fields = ["titre", "slug"]
+    readonly_fields = ["decisions_published_at"]
+    inlines = [CritereInline]
+    fieldsets = [
+        (None, {"fields": ["titre", "slug", "prefixe_numero", "est_publie"]}),
+        (
+            "Textes de la page publique",
+            {
+                "fields": [
+                    "accroche",
+                    "presentation",
+                    "objectifs",
+                    "cycle",
+                    "calendrier",
+                    "bonnes_raisons",
+                    "criteres_texte",
+                    "attentes",
+                ]
+            },
+        ),
+        (
+            "Calendrier",
+            {
+                "description": "Toutes les dates et heures sont en heure de Paris.",
+                "fields": [
+                    "opens_at",
+                    "closes_at",
+                    "announcement_at",
+                    "first_session_date",
+                    "first_session_place",
+                    "decisions_published_at",
+                ],
+            },
+        ),
+        (
+            "Contacts et signataire",
+            {
+                "fields": [
+                    "contact_nom",
+                    "contact_fonction",
+                    "contact_email",
+                    "signataire_nom",
+                    "signataire_fonction",
+                    "signataire_email",
+                ]
+            },
+        ),
+        (
+            "Capacité et règles",
+            {
+                "fields": [
+                    "places",
+                    "epci_interregionaux_eligibles",
+                    "taille_max_fichier_mo",
+                    "taille_max_dossier_mo",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                nb_deposees_count=Count(
+                    "candidatures", filter=Q(candidatures__statut=Candidature.Statut.DEPOSEE)
+                ),
+                nb_brouillons_count=Count(
+                    "candidatures", filter=Q(candidatures__statut=Candidature.Statut.BROUILLON)
+                ),
+            )
+        )
+
+    @admin.display(description="état")
+    def etat_label(self, obj):
+        return Appel.Etat(obj.etat()).label
+
+    @admin.display(description="dossiers déposés", ordering="nb_deposees_count")
+    def nb_deposees(self, obj):
+        url = reverse("admin:candidatures_candidature_changelist")
+        return format_html(
+            '<a href="{}?appel__id__exact={}">{}</a>', url, obj.pk, obj.nb_deposees_count
+        )
+
+    @admin.display(description="brouillons", ordering="nb_brouillons_count")
+    def nb_brouillons(self, obj):
+        url = reverse("admin:candidatures_brouillon_changelist")
+        return format_html(
+            '<a href="{}?appel__id__exact={}">{}</a>', url, obj.pk, obj.nb_brouillons_count
+        )
+
+
+class NiveauCritereFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        note_max = self.instance.note_max
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            note = form.cleaned_data.get("note")
+            if note is not None and note > note_max:
+                form.add_error(
+                    "note",
+                    f"La note ne peut pas dépasser la note maximale du critère ({note_max}).",
+                )
+
+
+class NiveauCritereInline(admin.TabularInline):
+    """One row per score level, from 0 to the critère's maximum score."""
+
+    model = NiveauCritere
+    formset = NiveauCritereFormSet
+    fields = ["note", "description"]
+    verbose_name_plural = "niveaux de notation (ce que signifie chaque note pour le jury)"
+
+    @staticmethod
+    def missing_notes(obj) -> list[int]:
+        note_max = obj.note_max if obj is not None else Critere._meta.get_field("note_max").default
+        existing = set(obj.niveaux.values_list("note", flat=True)) if obj and obj.pk else set()
+        return [note for note in range(note_max + 1) if note not in existing]
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return len(self.missing_notes(obj))
+
+
+@admin.register(Critere)
+class CritereAdmin(admin.ModelAdmin):
+    list_display = ["libelle", "appel", "ordre", "poids", "note_max"]
+    list_filter = ["appel"]
+    list_select_related = ["appel"]
+    search_fields = ["libelle"]
+    fields = ["appel", "ordre", "libelle", "description", "poids", "note_max"]
+    inlines = [NiveauCritereInline]
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, NiveauCritereInline) and request.method != "POST":
+            # Blank rows come pre-numbered with the missing score levels.
+            kwargs["initial"] = [{"note": note} for note in inline.missing_notes(obj)]
+        return kwargs
+
+
+# ---------------------------------------------------------------------------------------------
+# Collectivités: the official list, read-only (the import overwrites every field)
+
+
+@admin.register(Collectivite)
+class CollectiviteAdmin(admin.ModelAdmin):
+    list_display = [
+        "nom",
+        "nature",
+        "insee",
+        "siren",
+        "departement",
+        "type_epci",
+        "population",
+        "epci",
+        "interregional",
+        "active",
+    ]
+    list_filter = ["nature", DepartementFilter, "type_epci", "interregional", "active"]
+    # Codes are matched from their start: « 62041 » must not find SIREN 2162041xx.
+    search_fields = ["nom", "^insee", "^siren", "codes_postaux"]
+    list_select_related = ["epci"]
+    fields = [
+        "nature",
+        "nom",
+        "siren",
+        "insee",
+        "type_epci",
+        "departement",
+        "population",
+        "codes_postaux",
+        "epci",
+        "interregional",
+        "active",
+    ]
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Also match names typed without accents or hyphens (« saint omer » → Saint-Omer).
+        key = search_key(search_term)
+        if key and not key.isdigit():
+            by_name = queryset
+            for word in key.split():
+                by_name = by_name.filter(nom_recherche__contains=word)
+            results = results | by_name
+        return results, may_have_duplicates
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list comes from the official data set: the next import would undo any edit.
+        return False if obj is not None else super().has_change_permission(request)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dossiers: read-only inlines
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PieceJointeInline(ReadOnlyInline):
+    model = PieceJointe
+    fields = ["fichier_lien", "nature", "type_fichier", "taille_lisible", "sha256", "uploaded_at"]
+
+    @admin.display(description="fichier")
+    def fichier_lien(self, piece):
+        return format_html('<a href="{}">{}</a>', piece.get_absolute_url(), piece.nom_original)
+
+    @admin.display(description="type de fichier")
+    def type_fichier(self, piece):
+        return piece.type_mime
+
+    @admin.display(description="taille")
+    def taille_lisible(self, piece):
+        return filesizeformat(piece.taille)
+
+
+class DepotInline(ReadOnlyInline):
+    model = Depot
+    fields = ["version", "submitted_at", "submitted_by_display", "recu_lien"]
+    verbose_name_plural = "dépôts (versions figées et accusés de réception)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("submitted_by")
+
+    @admin.display(description="déposé par")
+    def submitted_by_display(self, depot):
+        return person(depot.submitted_by)
+
+    @admin.display(description="accusé de réception")
+    def recu_lien(self, depot):
+        url = reverse("candidatures:recu", args=[depot.candidature_id, depot.version])
+        return format_html('<a href="{}">Accusé de réception n° {} (PDF)</a>', url, depot.version)
+
+
+class EvenementInline(ReadOnlyInline):
+    model = Evenement
+    fields = ["date", "nature", "actor_display", "avant", "apres", "detail_display"]
+    verbose_name_plural = "historique du dossier"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="date")
+    def date(self, evenement):
+        return paris(evenement.at)
+
+    @admin.display(description="par")
+    def actor_display(self, evenement):
+        return person(evenement.actor)
+
+    @admin.display(description="statut avant")
+    def avant(self, evenement):
+        return statut_label(evenement.statut_avant)
+
+    @admin.display(description="statut après")
+    def apres(self, evenement):
+        return statut_label(evenement.statut_apres)
+
+    @admin.display(description="détail")
+    def detail_display(self, evenement):
+        return evenement.detail or EMPTY
+
+
+class AccesCandidatureInline(ReadOnlyInline):
+    model = AccesCandidature
+    fields = ["user_display", "role_display", "depuis", "invited_by_display"]
+    verbose_name_plural = "personnes ayant accès au dossier"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "invited_by")
+
+    @admin.display(description="personne")
+    def user_display(self, acces):
+        return person(acces.user)
+
+    @admin.display(description="rôle")
+    def role_display(self, acces):
+        return acces.get_role_display()
+
+    @admin.display(description="depuis le")
+    def depuis(self, acces):
+        return paris(acces.created_at)
+
+    @admin.display(description="invité·e par")
+    def invited_by_display(self, acces):
+        return person(acces.invited_by)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dossiers: actions
+
+
+@admin.action(description="Exporter la sélection (CSV, Excel)", permissions=["view"])
+def export_csv(modeladmin, request, queryset):
+    headers, rows = candidatures_rows(queryset)
+    return to_csv_response(headers, rows, f"{modeladmin.export_name}-{export_stamp()}.csv")
+
+
+@admin.action(description="Exporter la sélection (XLSX)", permissions=["view"])
+def export_xlsx(modeladmin, request, queryset):
+    headers, rows = candidatures_rows(queryset)
+    return to_xlsx_response(
+        headers,
+        rows,
+        f"{modeladmin.export_name}-{export_stamp()}.xlsx",
+        sheet_title=str(modeladmin.model._meta.verbose_name_plural).capitalize(),
+    )
+
+
+def export_stamp():
+    return timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
+
+
+class ProlongationForm(forms.Form):
+    until = forms.DateTimeField(
+        label="Prolongation jusqu'au",
+        help_text="Date et heure de Paris, à la minute près.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    reason = forms.CharField(
+        label="Motif",
+        help_text="Conservé dans l'historique du dossier.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Dossiers: submitted ones and drafts, listed apart, with the same read-only page
+
+
+class DossierAdminBase(admin.ModelAdmin):
+    """The read-only dossier page shared by the submitted list and the drafts list."""
+
+    export_name = "candidatures"
+    # get_absolute_url is the applicant's page, which staff cannot open.
+    view_on_site = False
+    search_fields = [
+        "numero",
+        "collectivite__nom",
+        "collectivite__insee",
+        "collectivite__siren",
+        "ref_pol_email",
+        "ref_tech_email",
+    ]
+    list_select_related = ["appel", "collectivite"]
+    inlines = [PieceJointeInline, DepotInline, EvenementInline, AccesCandidatureInline]
+    fieldsets = [
+        (
+            "Dossier",
+            {
+                "fields": [
+                    "appel",
+                    "collectivite_detail",
+                    "statut",
+                    "numero",
+                    "created_at",
+                    "updated_at",
+                    "deposee_at",
+                    "prolongation_jusqu_au",
+                    "candidatures_liees_detail",
+                ]
+            },
+        ),
+        (
+            "Coordonnées de la collectivité",
+            {"fields": ["adresse", "code_postal", "ville", "telephone", "email_contact"]},
+        ),
+        (
+            "Référent·e politique",
+            {"fields": ["ref_pol_nom", "ref_pol_fonction", "ref_pol_email", "ref_pol_telephone"]},
+        ),
+        (
+            "Référent·e technique",
+            {
+                "fields": [
+                    "ref_tech_nom",
+                    "ref_tech_fonction",
+                    "ref_tech_email",
+                    "ref_tech_telephone",
+                ]
+            },
+        ),
+        (
+            "Point contact technique pour le Cerdd",
+            {
+                "description": "Si différent des référent·es politique ou technique.",
+                "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
+            },
+        ),
+        ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
+        (
+            "Engagements",
+            {
+                "fields": [
+                    "engagement_binome_display",
+                    "engagement_experimentation_display",
+                    "consentement_donnees_display",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Every field, prolongation_jusqu_au included: extensions go through the action, which
+        # logs them.
+        return [field for _, options in self.fieldsets for field in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The dossier belongs to the applicant: staff read it (view mode, no save button).
+        # Without an object, the permission still governs the change actions.
+        return False if obj is not None else super().has_change_permission(request)
+
+    @admin.display(description="collectivité")
+    def collectivite_detail(self, obj):
+        return obj.collectivite.libelle_complet
+
+    @admin.display(description="candidatures liées (commune / EPCI)")
+    def candidatures_liees_detail(self, obj):
+        related = list(obj.related_candidatures())
+        if not related:
+            return EMPTY
+        return "⚑ " + ", ".join(
+            f"{other.collectivite.nom} ({other.numero or 'brouillon'})" for other in related
+        )
+
+    @admin.display(description="engagement à venir en binôme élu·e / technicien·ne", boolean=True)
+    def engagement_binome_display(self, obj):
+        return obj.engagement_binome
+
+    @admin.display(description="engagement à expérimenter sur le territoire", boolean=True)
+    def engagement_experimentation_display(self, obj):
+        return obj.engagement_experimentation
+
+    @admin.display(description="consentement au traitement des données", boolean=True)
+    def consentement_donnees_display(self, obj):
+        return obj.consentement_donnees
+
+    @admin.display(description="nature", ordering="collectivite__nature")
+    def nature_type(self, obj):
+        collectivite = obj.collectivite
+        if collectivite.nature == Collectivite.Nature.COMMUNE:
+            return collectivite.get_nature_display()
+        return collectivite.get_type_epci_display()
+
+    @admin.display(description="département", ordering="collectivite__departement")
+    def departement(self, obj):
+        return obj.collectivite.departement
+
+    @admin.display(description="collectivité", ordering="collectivite__nom")
+    def collectivite_nom(self, obj):
+        return obj.collectivite.nom
+
+
+@admin.register(Candidature)
+class CandidatureAdmin(DossierAdminBase):
+    """Submitted dossiers only; drafts are under « Brouillons »."""
+
+    list_display = [
+        "numero",
+        "collectivite_nom",
+        "nature_type",
+        "departement",
+        "deposee_at",
+        "referent_politique",
+        "commune_epci",
+    ]
+    list_display_links = ["numero", "collectivite_nom"]
+    list_filter = [
+        "appel",
+        CollectiviteDepartementFilter,
+        "collectivite__nature",
+        "collectivite__type_epci",
+        CommuneEpciFilter,
+    ]
+    actions = ["accorder_prolongation", export_csv, export_xlsx]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .deposees()
+            .annotate(candidatures_liees=related_candidatures_subquery())
+        )
+
+    @admin.display(description="référent·e politique", ordering="ref_pol_nom")
+    def referent_politique(self, obj):
+        if not obj.ref_pol_nom:
+            return EMPTY
+        if obj.ref_pol_fonction:
+            return f"{obj.ref_pol_nom}, {obj.ref_pol_fonction}"
+        return obj.ref_pol_nom
+
+    @admin.display(description="commune / EPCI")
+    def commune_epci(self, obj):
+        if not obj.candidatures_liees:
+            return ""
+        return f"⚑ commune/EPCI : {obj.candidatures_liees}"
+
+    @admin.action(description="Accorder une prolongation", permissions=["change"])
+    def accorder_prolongation(self, request, queryset):
+        form = ProlongationForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            from . import services
+
+            until, reason = form.cleaned_data["until"], form.cleaned_data["reason"]
+            granted = 0
+            for candidature in queryset.select_related("appel", "collectivite"):
+                try:
+                    services.grant_extension(
+                        candidature=candidature,
+                        until=until,
+                        staff_user=request.user,
+                        reason=reason,
+                    )
+                except ValidationError as error:
+                    self.message_user(
+                        request, f"{candidature} : {' '.join(error.messages)}", messages.ERROR
+                    )
+                else:
+                    granted += 1
+            if granted:
+                self.message_user(
+                    request,
+                    f"Prolongation accordée jusqu'au {paris(until)} (heure de Paris) "
+                    f"à {granted} dossier{'s' if granted > 1 else ''}.",
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Accorder une prolongation",
+            "opts": self.model._meta,
+            "form": form,
+            "dossiers": queryset.select_related("collectivite"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "accorder_prolongation",
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(
+            request, "admin/candidatures/candidature/accorder_prolongation.html", context
+        )
+
+
+@admin.register(Brouillon)
+class BrouillonAdmin(DossierAdminBase):
+    """Dossiers in progress: never shown to the jury, listed apart from submitted ones."""
+
+    export_name = "brouillons"
+    list_display = [
+        "collectivite_nom",
+        "nature_type",
+        "departement",
+        "appel",
+        "created_at",
+        "updated_at",
+        "completude",
+    ]
+    list_display_links = ["collectivite_nom"]
+    list_filter = [
+        "appel",
+        CollectiviteDepartementFilter,
+        "collectivite__nature",
+        "collectivite__type_epci",
+    ]
+    actions = [export_csv, export_xlsx]
+    ordering = ["-updated_at"]
+
+    @admin.display(description="complétude")
+    def completude(self, obj):
+        # One query per row (the letter check): acceptable for the drafts list.
+        missing = len(obj.missing_items())
+        if not missing:
+            return "Complet, non déposé"
+        return f"{missing} élément{'s' if missing > 1 else ''} manquant{'s' if missing > 1 else ''}"

@@ -1,0 +1,277 @@
+"""Forms of the application journey. Drafts accept blanks; completeness is checked on submit."""
+
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Fieldset, Layout, Submit
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
+
+from .models import Candidature, Collectivite, PieceJointe
+
+PHONE_RE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}$")
+TEXT_MAX_LENGTH = 5000
+INVALID_EMAIL = "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr."
+
+
+def clean_phone(value: str) -> str:
+    value = (value or "").strip()
+    if value and not PHONE_RE.match(value):
+        raise ValidationError(
+            "Saisissez un numéro de téléphone français à 10 chiffres, par exemple 03 21 00 00 00."
+        )
+    return value
+
+
+class DraftModelForm(forms.ModelForm):
+    """Every field optional while drafting: the dossier is saved as it is, errors aside."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+            if isinstance(field, forms.EmailField):
+                field.error_messages["invalid"] = INVALID_EMAIL
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class CoordonneesForm(DraftModelForm):
+    class Meta:
+        model = Candidature
+        fields = ["adresse", "code_postal", "ville", "telephone", "email_contact"]
+        widgets = {
+            "adresse": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "code_postal": forms.TextInput(
+                attrs={"autocomplete": "postal-code", "inputmode": "numeric"}
+            ),
+            "ville": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "telephone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+            "email_contact": forms.EmailInput(attrs={"autocomplete": "email"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper.layout = Layout(
+            Fieldset(
+                "Coordonnées de la collectivité",
+                "adresse",
+                "code_postal",
+                "ville",
+                "telephone",
+                "email_contact",
+            )
+        )
+
+    def clean_code_postal(self):
+        value = self.cleaned_data["code_postal"].strip()
+        if value and not re.fullmatch(r"\d{5}", value):
+            raise ValidationError("Le code postal compte 5 chiffres, par exemple 62000.")
+        return value
+
+    def clean_telephone(self):
+        return clean_phone(self.cleaned_data["telephone"])
+
+
+PERSON_SUFFIXES = ["nom", "fonction", "email", "telephone"]
+
+
+class ReferentsForm(DraftModelForm):
+    class Meta:
+        model = Candidature
+        fields = [
+            f"{prefix}_{suffix}"
+            for prefix in ("ref_pol", "ref_tech", "contact")
+            for suffix in PERSON_SUFFIXES
+        ]
+        help_texts = {
+            "ref_pol_fonction": "Par exemple : adjoint·e à la démocratie participative.",
+            "ref_tech_fonction": "Par exemple : chargé·e de mission développement durable.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name.endswith("_email"):
+                field.widget.attrs["autocomplete"] = "email"
+            if name.endswith("_telephone"):
+                field.widget.input_type = "tel"
+                field.widget.attrs["autocomplete"] = "tel"
+            if name.endswith("_nom"):
+                field.widget.attrs["autocomplete"] = "name"
+        self.helper.layout = Layout(
+            Fieldset("Référent·e politique (élu·e)", *[f"ref_pol_{s}" for s in PERSON_SUFFIXES]),
+            Fieldset("Référent·e technique", *[f"ref_tech_{s}" for s in PERSON_SUFFIXES]),
+            Fieldset(
+                "Point contact technique pour le Cerdd (facultatif)",
+                HTML(
+                    '<p class="form-text">À remplir seulement s\'il est différent des '
+                    "référent·es politique ou technique.</p>"
+                ),
+                *[f"contact_{s}" for s in PERSON_SUFFIXES],
+            ),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        for prefix in ("ref_pol", "ref_tech", "contact"):
+            field = f"{prefix}_telephone"
+            if field in cleaned:
+                try:
+                    cleaned[field] = clean_phone(cleaned[field])
+                except ValidationError as error:
+                    self.add_error(field, error)
+        return cleaned
+
+
+PROJET_HELP = {
+    "motivations": (
+        "Parcours, objectifs, regard sur la participation citoyenne et le développement "
+        "durable ; la place que la collectivité accorde ou souhaite accorder à la démocratie "
+        "participative."
+    ),
+    "actions": (
+        "Actions déjà réalisées ou prévues dans le domaine de la participation citoyenne et du "
+        "développement durable."
+    ),
+    "pistes": (
+        "Pistes de travail envisagées, ou imaginées sans formalisation, sur la dynamique "
+        "participative de votre territoire."
+    ),
+    "besoins": (
+        "Principaux besoins identifiés, au sein de votre organisation et à l'échelle du "
+        "territoire, qui pourraient être traités dans ce cycle."
+    ),
+}
+
+
+class ProjetForm(DraftModelForm):
+    class Meta:
+        model = Candidature
+        fields = ["motivations", "actions", "pistes", "besoins"]
+        labels = {
+            "motivations": "Motivations de la collectivité à s'engager dans ce cycle",
+            "actions": "Actions déjà réalisées ou prévues",
+            "pistes": "Pistes de travail envisagées",
+            "besoins": "Principaux besoins identifiés",
+        }
+        help_texts = PROJET_HELP
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.validators.append(MaxLengthValidator(TEXT_MAX_LENGTH))
+            field.widget.attrs.update(
+                {"rows": 8, "maxlength": TEXT_MAX_LENGTH, "data-compteur": "1"}
+            )
+        self.helper.layout = Layout(
+            Fieldset("Motivations et projet", "motivations", "actions", "pistes", "besoins")
+        )
+
+
+class PieceForm(forms.Form):
+    nature = forms.ChoiceField(
+        label="Type de document",
+        choices=PieceJointe.Nature.choices,
+        widget=forms.RadioSelect,
+        initial=PieceJointe.Nature.LETTRE_MOTIVATION,
+    )
+    fichier = forms.FileField(
+        label="Fichier",
+        help_text=(
+            "Lettre de motivation : PDF, DOC, DOCX ou ODT. Documents complémentaires : "
+            "aussi des images PNG ou JPEG."
+        ),
+        error_messages={
+            "required": "Choisissez un fichier à joindre.",
+            "empty": "Le fichier est vide.",
+        },
+    )
+
+    def __init__(self, *args, appel=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if appel is not None:
+            self.fields["fichier"].help_text += (
+                f" {appel.taille_max_fichier_mo} Mo au plus par fichier, "
+                f"{appel.taille_max_dossier_mo} Mo pour tout le dossier."
+            )
+        self.fields["fichier"].widget.attrs["accept"] = ".pdf,.doc,.docx,.odt,.png,.jpg,.jpeg"
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("nature", "fichier", Submit("joindre", "Joindre ce fichier"))
+
+
+class EngagementsForm(DraftModelForm):
+    class Meta:
+        model = Candidature
+        fields = ["engagement_binome", "engagement_experimentation", "consentement_donnees"]
+        labels = {
+            "engagement_binome": (
+                "La collectivité s'engage à être représentée par un binôme élu·e / "
+                "technicien·ne à chaque séance du cycle."
+            ),
+            "engagement_experimentation": (
+                "La collectivité s'engage à chercher à expérimenter sur son territoire les outils "
+                "et acquis des séances."
+            ),
+            "consentement_donnees": (
+                "J'accepte que le Cerdd traite les données personnelles de ce dossier pour "
+                "l'instruction de la candidature et le suivi du cycle."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["consentement_donnees"].help_text = (
+            "Responsable : le Cerdd. Conservation : 5 ans après la fin du cycle pour les dossiers "
+            "déposés, 12 mois après la clôture de l'appel pour les brouillons. Vous pouvez "
+            "télécharger vos données depuis la page du dossier."
+        )
+        self.helper.layout = Layout(
+            Fieldset(
+                "Engagements",
+                "engagement_binome",
+                "engagement_experimentation",
+                "consentement_donnees",
+            )
+        )
+
+
+STEP_FORMS = {1: CoordonneesForm, 2: ReferentsForm, 3: ProjetForm, 5: EngagementsForm}
+STEP_TITLES = {
+    1: "Collectivité et coordonnées",
+    2: "Référent·es",
+    3: "Motivations et projet",
+    4: "Pièces jointes",
+    5: "Engagements et dépôt",
+}
+
+
+class CollectiviteChoiceForm(forms.Form):
+    collectivite = forms.ModelChoiceField(
+        label="Collectivité",
+        queryset=Collectivite.objects.active(),
+        to_field_name="siren",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Choisissez votre collectivité dans la liste.",
+            "invalid_choice": "Cette collectivité ne figure pas dans la liste officielle.",
+        },
+    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Adresse e-mail de votre co-référent·e",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "invalid": "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr."
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("email", Submit("inviter", "Envoyer l'invitation"))

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from .views import dossier, files, public, signin
+
+app_name = "candidatures"
+
+urlpatterns = [
+    path("", public.home, name="home"),
+    path("appel/<slug:slug>/", public.appel_detail, name="appel"),
+    path("collectivites/recherche/", public.collectivite_search, name="collectivite_search"),
+    path("connexion/", signin.request_link, name="connexion"),
+    path("connexion/lien-envoye/", signin.link_sent, name="lien_envoye"),
+    path("connexion/lien/", signin.login_with_link, name="lien_connexion"),
+    path("deconnexion/", signin.logout, name="deconnexion"),
+    path("candidature/", dossier.mes_candidatures, name="mes_candidatures"),
+    path("candidature/nouvelle/<slug:slug>/", dossier.nouvelle, name="nouvelle"),
+    path("candidature/<int:pk>/", dossier.detail, name="dossier"),
+    path("candidature/<int:pk>/etape/<int:step>/", dossier.step, name="etape"),
+    path("candidature/<int:pk>/deposer/", dossier.submit, name="deposer"),
+    path("candidature/<int:pk>/rouvrir/", dossier.reopen, name="rouvrir"),
+    path("candidature/<int:pk>/inviter/", dossier.invite, name="inviter"),
+    path("candidature/<int:pk>/mes-donnees/", dossier.my_data, name="mes_donnees"),
+    path(
+        "candidature/<int:pk>/pieces/<int:piece_pk>/supprimer/",
+        dossier.delete_piece,
+        name="supprimer_piece",
+    ),
+    path("candidature/<int:pk>/pieces/<int:piece_pk>/", files.piece, name="piece"),
+    path("candidature/<int:pk>/recu/<int:version>/", files.recu, name="recu"),
+]

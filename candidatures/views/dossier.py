@@ -1,0 +1,317 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .. import services
+from ..forms import (
+    STEP_FORMS,
+    STEP_TITLES,
+    CollectiviteChoiceForm,
+    InvitationForm,
+    PieceForm,
+)
+from ..models import Appel, Candidature, PieceJointe
+from .public import search_results
+
+
+def _dossier(request, pk):
+    """The applicant's own dossier; anybody else's is a 404."""
+    queryset = Candidature.objects.visible_to(request.user).select_related(
+        "appel", "collectivite", "collectivite__epci"
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _error_messages(error: ValidationError) -> list[str]:
+    return list(error.messages)
+
+
+@login_required
+def mes_candidatures(request):
+    dossiers = (
+        Candidature.objects.visible_to(request.user)
+        .select_related("appel", "collectivite")
+        .order_by("-appel__opens_at", "collectivite__nom")
+    )
+    appel = Appel.objects.current()
+    return render(
+        request,
+        "candidatures/mes_candidatures.html",
+        {"dossiers": dossiers, "appel": appel, "appel_ouvert": appel and appel.is_open()},
+    )
+
+
+@login_required
+def nouvelle(request, slug):
+    appel = get_object_or_404(Appel.objects.published(), slug=slug)
+    if not appel.is_open():
+        messages.error(request, "Cet appel n'est pas ouvert aux candidatures.")
+        return redirect(appel)
+    query = request.GET.get("q", "").strip()
+    context = {"appel": appel, "query": query, "resultats": search_results(query, appel)}
+    if request.method == "POST":
+        form = CollectiviteChoiceForm(request.POST)
+        if form.is_valid():
+            collectivite = form.cleaned_data["collectivite"]
+            try:
+                if request.POST.get("action") == "demande_acces":
+                    existing = Candidature.objects.get(appel=appel, collectivite=collectivite)
+                    services.request_access(
+                        candidature=existing, requester_email=request.user.email
+                    )
+                    messages.success(
+                        request,
+                        "Votre demande a été transmise aux référent·es du dossier de "
+                        f"{collectivite.nom}. Ils et elles pourront vous inviter.",
+                    )
+                    return redirect("candidatures:mes_candidatures")
+                candidature = services.create_candidature(
+                    appel=appel, collectivite=collectivite, user=request.user
+                )
+            except services.CandidatureExists as exists:
+                if exists.candidature in Candidature.objects.visible_to(request.user):
+                    return redirect(exists.candidature)
+                context["existante"] = collectivite
+            except Candidature.DoesNotExist:
+                raise Http404 from None
+            except ValidationError as error:
+                form.add_error("collectivite", error)
+            else:
+                messages.success(request, f"Le dossier de {collectivite.nom} est créé.")
+                return redirect("candidatures:etape", pk=candidature.pk, step=1)
+        context["form"] = form
+    return render(request, "candidatures/nouvelle.html", context)
+
+
+@login_required
+def detail(request, pk):
+    candidature = _dossier(request, pk)
+    return render(
+        request,
+        "candidatures/dossier.html",
+        {
+            "candidature": candidature,
+            "depots": candidature.depots.order_by("-version"),
+            "evenements": candidature.evenements.select_related("actor"),
+            "acces": candidature.acces.select_related("user"),
+            "missing": candidature.missing_items() if not candidature.est_deposee else [],
+            "invitation_form": InvitationForm(),
+            "now": timezone.now(),
+            "peut_rouvrir": candidature.est_deposee and candidature.accepts_changes(),
+        },
+    )
+
+
+def _step_context(candidature, step, **extra):
+    return {
+        "candidature": candidature,
+        "step": step,
+        "steps": STEP_TITLES,
+        "step_title": STEP_TITLES[step],
+        "editable": candidature.is_editable(),
+        "previous_step": step - 1 if step > 1 else None,
+        "next_step": step + 1 if step < len(STEP_TITLES) else None,
+        **extra,
+    }
+
+
+@login_required
+def step(request, pk, step):
+    if step not in STEP_TITLES:
+        raise Http404
+    candidature = _dossier(request, pk)
+    if step == 4:
+        return _pieces_step(request, candidature)
+    form_class = STEP_FORMS[step]
+    editable = candidature.is_editable()
+    if request.method == "POST":
+        if not editable:
+            messages.error(request, _locked_message(candidature))
+            return redirect("candidatures:etape", pk=pk, step=step)
+        form = form_class(request.POST, instance=candidature)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Brouillon enregistré.")
+            if "continuer" in request.POST and step < len(STEP_TITLES):
+                return redirect("candidatures:etape", pk=pk, step=step + 1)
+            return redirect("candidatures:etape", pk=pk, step=step)
+        messages.error(
+            request, "Certaines réponses sont à corriger : voir les messages sous les champs."
+        )
+    else:
+        form = form_class(instance=candidature)
+    if not editable:
+        for field in form.fields.values():
+            field.disabled = True
+    extra = {"form": form}
+    if step == 5:
+        extra["missing"] = candidature.missing_items()
+        extra["pieces"] = candidature.pieces.all()
+    return render(request, "candidatures/etape.html", _step_context(candidature, step, **extra))
+
+
+def _locked_message(candidature):
+    if candidature.est_deposee and candidature.accepts_changes():
+        return "Ce dossier est déposé : rouvrez-le pour le modifier."
+    return "La date limite est passée : ce dossier ne peut plus être modifié."
+
+
+def _pieces_step(request, candidature):
+    editable = candidature.is_editable()
+    form = PieceForm(appel=candidature.appel)
+    if request.method == "POST":
+        if not editable:
+            messages.error(request, _locked_message(candidature))
+            return redirect("candidatures:etape", pk=candidature.pk, step=4)
+        form = PieceForm(request.POST, request.FILES, appel=candidature.appel)
+        if form.is_valid():
+            try:
+                piece = services.add_piece(
+                    candidature=candidature,
+                    user=request.user,
+                    nature=form.cleaned_data["nature"],
+                    uploaded_file=form.cleaned_data["fichier"],
+                )
+            except ValidationError as error:
+                form.add_error("fichier", error)
+            else:
+                messages.success(request, f"« {piece.nom_original} » est joint au dossier.")
+                return redirect("candidatures:etape", pk=candidature.pk, step=4)
+    pieces = candidature.pieces.all()
+    return render(
+        request,
+        "candidatures/etape.html",
+        _step_context(
+            candidature,
+            4,
+            piece_form=form,
+            pieces=pieces,
+            total_bytes=sum(piece.taille for piece in pieces),
+            has_letter=any(p.nature == PieceJointe.Nature.LETTRE_MOTIVATION for p in pieces),
+        ),
+    )
+
+
+@login_required
+@require_POST
+def delete_piece(request, pk, piece_pk):
+    candidature = _dossier(request, pk)
+    piece = get_object_or_404(candidature.pieces, pk=piece_pk)
+    try:
+        services.delete_piece(piece=piece, user=request.user)
+    except ValidationError as error:
+        for message in _error_messages(error):
+            messages.error(request, message)
+    else:
+        messages.success(request, f"« {piece.nom_original} » est retiré du dossier.")
+    return redirect("candidatures:etape", pk=pk, step=4)
+
+
+@login_required
+@require_POST
+def submit(request, pk):
+    candidature = _dossier(request, pk)
+    try:
+        depot = services.submit_candidature(candidature=candidature, user=request.user)
+    except services.AlreadySubmitted:
+        messages.info(request, "Ce dossier est déjà déposé.")
+        return redirect(candidature)
+    except ValidationError as error:
+        for message in _error_messages(error):
+            messages.error(request, message)
+        return redirect("candidatures:etape", pk=pk, step=5)
+    messages.success(
+        request,
+        f"Votre candidature est déposée sous le numéro {candidature.numero if depot else ''}. "
+        "Un accusé de réception a été envoyé aux référent·es.",
+    )
+    return redirect(candidature)
+
+
+@login_required
+@require_POST
+def reopen(request, pk):
+    candidature = _dossier(request, pk)
+    try:
+        services.reopen_candidature(candidature=candidature, user=request.user)
+    except ValidationError as error:
+        for message in _error_messages(error):
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            "Le dossier est rouvert. Pensez à le déposer de nouveau avant la date limite.",
+        )
+    return redirect(candidature)
+
+
+@login_required
+@require_POST
+def invite(request, pk):
+    candidature = _dossier(request, pk)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.invite_coreferent(
+                candidature=candidature, email=form.cleaned_data["email"], invited_by=request.user
+            )
+        except ValidationError as error:
+            for message in _error_messages(error):
+                messages.error(request, message)
+        else:
+            messages.success(request, f"Invitation envoyée à {form.cleaned_data['email']}.")
+    else:
+        for message in form.errors.get("email", []):
+            messages.error(request, message)
+    return redirect(reverse("candidatures:dossier", args=[pk]) + "#inviter")
+
+
+@login_required
+def my_data(request, pk):
+    """Everything the dossier holds about its people, for the applicant's right of access."""
+    candidature = _dossier(request, pk)
+    export = {
+        "appel": candidature.appel.titre,
+        "collectivite": {
+            "nom": candidature.collectivite.nom,
+            "siren": candidature.collectivite.siren,
+            "insee": candidature.collectivite.insee,
+        },
+        "numero": candidature.numero,
+        "statut": candidature.get_statut_display(),
+        "reponses": {
+            field.name: getattr(candidature, field.name)
+            for field in Candidature._meta.get_fields()
+            if field.concrete
+            and not field.is_relation
+            and field.name not in {"id", "statut", "numero"}
+        },
+        "pieces": [
+            {
+                "nom": piece.nom_original,
+                "type": piece.type_mime,
+                "taille": piece.taille,
+                "sha256": piece.sha256,
+                "deposee_le": piece.uploaded_at,
+            }
+            for piece in candidature.pieces.all()
+        ],
+        "acces": [access.user.email for access in candidature.acces.select_related("user")],
+        "historique": [
+            {"date": event.at, "evenement": event.get_nature_display(), "detail": event.detail}
+            for event in candidature.evenements.all()
+        ],
+    }
+    response = HttpResponse(
+        json.dumps(export, ensure_ascii=False, indent=2, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="mes-donnees-dossier-{pk}.json"'
+    return response

@@ -1,0 +1,38 @@
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.views.decorators.cache import never_cache
+
+from ..models import Candidature
+
+
+def _readable_dossier(request, pk):
+    return get_object_or_404(Candidature.objects.readable_by(request.user), pk=pk)
+
+
+def _private_file(field, filename, content_type):
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    # Dossiers are personal data: never kept by shared caches or sniffed into something else.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@never_cache
+def piece(request, pk, piece_pk):
+    candidature = _readable_dossier(request, pk)
+    attachment = get_object_or_404(candidature.pieces, pk=piece_pk)
+    return _private_file(attachment.fichier, attachment.nom_original, attachment.type_mime)
+
+
+@never_cache
+def recu(request, pk, version):
+    candidature = _readable_dossier(request, pk)
+    depot = get_object_or_404(candidature.depots, version=version)
+    filename = f"accuse-reception-{candidature.numero}-v{depot.version}.pdf"
+    return _private_file(depot.recu, filename, "application/pdf")

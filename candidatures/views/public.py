@@ -1,0 +1,49 @@
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from ..models import Appel, Collectivite
+
+SEARCH_RESULTS_LIMIT = 15
+
+
+def _render_appel(request, appel):
+    return render(
+        request,
+        "candidatures/appel.html",
+        {"appel": appel, "etat": appel.etat() if appel else None, "Etat": Appel.Etat},
+    )
+
+
+@require_GET
+def home(request):
+    return _render_appel(request, Appel.objects.current())
+
+
+@require_GET
+def appel_detail(request, slug):
+    return _render_appel(request, get_object_or_404(Appel.objects.published(), slug=slug))
+
+
+@require_GET
+def collectivite_search(request):
+    """Search results as an HTML fragment, for the picker's progressive enhancement."""
+    appel = Appel.objects.published().filter(slug=request.GET.get("appel", "")).first()
+    if appel is None:
+        raise Http404
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "candidatures/nouvelle.html#resultats",
+        {"appel": appel, "query": query, "resultats": search_results(query, appel)},
+    )
+
+
+def search_results(query, appel):
+    """Matching collectivités with, for each, why it cannot apply (empty when it can)."""
+    found = list(
+        Collectivite.objects.filter(active=True)
+        .search(query)
+        .select_related("epci")[:SEARCH_RESULTS_LIMIT]
+    )
+    return [(item, item.ineligibility_reason(appel)) for item in found]

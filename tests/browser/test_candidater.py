@@ -1,0 +1,204 @@
+"""Real Chromium: a collectivité applies end to end, and every page passes axe-core (RGAA)."""
+
+import io
+import re
+
+import pypdf
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from candidatures.models import Candidature
+from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
+from tests.factories import UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+AXE = Axe()
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def assert_accessible(page):
+    results = AXE.run(page, options=WCAG_AA)
+    violations = [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+    ]
+    assert violations == [], f"{page.url}: {violations}"
+
+
+def sign_in_link(mailoutbox, address):
+    message = [m for m in mailoutbox if m.to == [address]][-1]
+    return re.search(r"https?://\S+/connexion/lien/\?\S+", message.body).group(0)
+
+
+@pytest.fixture
+def appel():
+    return AppelFactory(
+        slug="2027", titre="Vers des territoires participatifs — 2027", prefixe_numero="AMI-2027"
+    )
+
+
+def test_collectivite_applies_end_to_end(live_server, page, mailoutbox, settings, tmp_path, appel):
+    settings.SITE_URL = live_server.url
+    letter = tmp_path / "lettre-motivation.pdf"
+    letter.write_bytes(tiny_pdf_bytes("Lettre de motivation de Loos-en-Gohelle"))
+
+    page.goto(live_server.url + "/")
+    assert_accessible(page)
+    page.get_by_role("link", name="Candidater", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connexion à l'espace de candidature")
+    assert_accessible(page)
+    page.get_by_label("Votre adresse e-mail").fill("dgs@loos-en-gohelle.test")
+    page.get_by_role("button", name="Recevoir un lien de connexion").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_accessible(page)
+
+    page.goto(sign_in_link(mailoutbox, "dgs@loos-en-gohelle.test"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Quelle collectivité candidate ?")
+    page.get_by_label("Nom, code INSEE ou code postal").fill("Loos-en-Gohelle")
+    page.get_by_role("button", name="Rechercher").click()
+    assert_accessible(page)
+    page.get_by_role("button", name=re.compile("^Loos-en-Gohelle")).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Collectivité et coordonnées")
+    assert_accessible(page)
+    page.get_by_label("Adresse postale").fill("Place de la République")
+    page.get_by_label("Code postal").fill("62750")
+    page.get_by_label("Ville").fill("Loos-en-Gohelle")
+    page.get_by_label("Téléphone").fill("03 21 69 88 77")
+    page.get_by_label("E-mail de la collectivité").fill("mairie@loos-en-gohelle.test")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Référent·es")
+    assert_accessible(page)
+    politique = page.get_by_role("group", name="Référent·e politique (élu·e)")
+    politique.get_by_label("Nom et prénom").fill("Geoffrey Mathon")
+    politique.get_by_label("Fonction").fill("Maire")
+    politique.get_by_label("E-mail").fill("maire@loos-en-gohelle.test")
+    politique.get_by_label("Téléphone").fill("03 21 69 88 70")
+    technique = page.get_by_role("group", name="Référent·e technique")
+    technique.get_by_label("Nom et prénom").fill("Julie Vasseur")
+    technique.get_by_label("Fonction").fill("Chargée de mission transition")
+    technique.get_by_label("E-mail").fill("dgs@loos-en-gohelle.test")
+    technique.get_by_label("Téléphone").fill("03 21 69 88 71")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Motivations et projet")
+    assert_accessible(page)
+    page.get_by_label("Motivations de la collectivité").fill(
+        "Ville pilote du développement durable, nous voulons partager."
+    )
+    page.get_by_label("Actions déjà réalisées ou prévues").fill(
+        "Fabrique citoyenne, budget participatif."
+    )
+    page.get_by_label("Pistes de travail envisagées").fill("Une convention citoyenne locale.")
+    page.get_by_label("Principaux besoins identifiés").fill("Toucher les publics éloignés.")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pièces jointes")
+    assert_accessible(page)
+    page.get_by_label("Lettre de motivation").check()
+    page.get_by_label("Fichier").set_input_files(letter)
+    page.get_by_role("button", name="Joindre ce fichier").click()
+    expect(page.get_by_role("link", name="lettre-motivation.pdf")).to_be_visible()
+    page.get_by_role("link", name="Étape suivante").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Engagements et dépôt")
+    assert_accessible(page)
+    page.get_by_label(re.compile("binôme élu·e / technicien·ne")).check()
+    page.get_by_label(re.compile("expérimenter sur son territoire")).check()
+    page.get_by_label(re.compile("traite les données personnelles")).check()
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    page.get_by_role("button", name="Déposer la candidature").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dossier de Loos-en-Gohelle")
+    expect(page.locator(".etat-dossier")).to_contain_text("Déposée · n° AMI-2027-001")
+    assert_accessible(page)
+
+    candidature = Candidature.objects.get()
+    assert (candidature.statut, candidature.numero) == ("deposee", "AMI-2027-001")
+    receipt = [m for m in mailoutbox if "Accusé de réception" in m.subject][-1]
+    assert sorted(receipt.to) == ["dgs@loos-en-gohelle.test", "maire@loos-en-gohelle.test"]
+    pdf = receipt.attachments[0]
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf[1])).pages)
+    text = re.sub(r"\s+", " ", text)
+    assert "AMI-2027-001" in text
+    assert "Loos-en-Gohelle" in text
+    assert "Fabrique citoyenne, budget participatif." in text
+    assert "lettre-motivation.pdf" in text
+
+
+def test_another_applicant_gets_404_on_the_dossier(live_server, page, appel):
+    from tests.candidatures.factories import complete_candidature
+
+    dossier = complete_candidature(appel=appel, createur=UserFactory(email="a@commune.test"))
+    intruder = UserFactory(email="b@autre.test")
+    page.context.add_cookies([])
+    from django.test import Client
+
+    client = Client()
+    client.force_login(intruder)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+    response = page.goto(f"{live_server.url}/candidature/{dossier.pk}/")
+    piece = dossier.pieces.get()
+    file_response = page.request.get(
+        f"{live_server.url}/candidature/{dossier.pk}/pieces/{piece.pk}/"
+    )
+
+    assert (response.status, file_response.status) == (404, 404)
+
+
+def tab_to(page, text, limit=80):
+    """Press Tab until the focused element's text, label or value contains ``text``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const el = document.activeElement;
+                const label = el.labels && el.labels.length ? el.labels[0].textContent : "";
+                return (el.textContent || "") + "|" + label + "|" + (el.value || ""); }"""
+        )
+        if text in focused:
+            return
+    raise AssertionError(f"« {text} » never received the focus")
+
+
+def test_collectivite_starts_its_dossier_with_the_keyboard_alone(
+    live_server, page, mailoutbox, settings, appel
+):
+    settings.SITE_URL = live_server.url
+    page.goto(live_server.url + "/")
+
+    tab_to(page, "Candidater")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connexion à l'espace de candidature")
+    tab_to(page, "Votre adresse e-mail")
+    page.keyboard.type("clavier@arras.test")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).not_to_have_text(
+        "Connexion à l'espace de candidature"
+    )
+    page.goto(sign_in_link(mailoutbox, "clavier@arras.test"))
+    tab_to(page, "Nom, code INSEE ou code postal")
+    page.keyboard.type("62041")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name=re.compile("^Arras"))).to_be_visible()
+    page.wait_for_load_state()
+    tab_to(page, "Arras — commune, INSEE 62041")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Collectivité et coordonnées")
+    tab_to(page, "Adresse postale")
+    page.keyboard.type("Place Guy Mollet")
+    tab_to(page, "Enregistrer et continuer")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Référent·es")
+    candidature = Candidature.objects.get()
+    assert (candidature.collectivite.insee, candidature.adresse) == ("62041", "Place Guy Mollet")

@@ -1,0 +1,747 @@
+import csv
+import html
+import io
+import re
+import zoneinfo
+from datetime import date, datetime, timedelta
+
+import openpyxl
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
+
+from candidatures.exports import candidatures_rows
+from candidatures.models import (
+    AccesCandidature,
+    Appel,
+    Candidature,
+    Collectivite,
+    Critere,
+    Depot,
+    Evenement,
+    NiveauCritere,
+    PieceJointe,
+    end_of_day,
+)
+from cerdd_ami.permissions import sync_role_permissions
+from tests.factories import UserFactory, charge_de_mission, juror
+
+pytestmark = pytest.mark.django_db
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+SUBMITTED_URL = "/admin/candidatures/candidature/"
+DRAFTS_URL = "/admin/candidatures/brouillon/"
+
+
+@pytest.fixture
+def staff():
+    sync_role_permissions()
+    return charge_de_mission(email="charge@cerdd.test")
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def appel():
+    return Appel.objects.create(
+        titre="Vers des territoires participatifs en Hauts-de-France",
+        slug="2021",
+        prefixe_numero="AMI-2021",
+        est_publie=True,
+        opens_at=datetime(2020, 12, 10, 9, 0, tzinfo=PARIS),
+        closes_at=end_of_day(date(2021, 3, 12)),
+        announcement_at=datetime(2021, 4, 15, 9, 0, tzinfo=PARIS),
+    )
+
+
+def commune(insee):
+    return Collectivite.objects.get(insee=insee)
+
+
+def epci(siren):
+    return Collectivite.objects.get(siren=siren, nature="epci")
+
+
+def submitted(appel, collectivite, number, **fields):
+    return Candidature.objects.create(
+        appel=appel,
+        collectivite=collectivite,
+        statut=Candidature.Statut.DEPOSEE,
+        numero=f"AMI-2021-{number:03d}",
+        deposee_at=datetime(2021, 3, 1, 10, 0, tzinfo=PARIS) + timedelta(hours=number),
+        **fields,
+    )
+
+
+def draft(appel, collectivite, **fields):
+    return Candidature.objects.create(appel=appel, collectivite=collectivite, **fields)
+
+
+def result_rows(content):
+    """The rows of the admin changelist's result table, as text without tags."""
+    table = re.search(r'<table id="result_list">(.*?)</table>', content, re.S)
+    if table is None:
+        return []
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1).split("</thead>")[1], re.S)
+    return [
+        " | ".join(
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ).strip(" |")
+        for row in rows
+    ]
+
+
+def messages_of(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Access
+
+
+def test_anonymous_is_sent_to_the_admin_login(client):
+    response = client.get(SUBMITTED_URL)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/login/?next={SUBMITTED_URL}"
+
+
+def test_applicant_without_staff_status_is_sent_to_the_admin_login(client):
+    applicant = UserFactory(email="mairie@arras.test")
+    client.force_login(applicant)
+
+    response = client.get(SUBMITTED_URL)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/login/?next={SUBMITTED_URL}"
+
+
+@pytest.mark.parametrize("url", [SUBMITTED_URL, DRAFTS_URL])
+def test_juror_has_no_access_to_staff_lists(client, url):
+    sync_role_permissions()
+    client.force_login(juror())
+
+    response = client.get(url)
+
+    assert response.status_code == 403
+    assert "Candidature" not in response.content.decode()
+
+
+def test_staff_sees_the_call_models_in_the_admin_index(staff_client):
+    content = staff_client.get("/admin/").content.decode()
+
+    for label in [
+        "Appels",
+        "Critères",
+        "Collectivités",
+        "Candidatures",
+        "Brouillons (dossiers en cours)",
+    ]:
+        assert f">{label}</a>" in content
+    assert 'href="/admin/candidatures/brouillon/add/"' not in content
+    assert 'href="/admin/candidatures/candidature/add/"' not in content
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+
+
+def test_submitted_and_drafts_are_listed_apart(staff_client, appel):
+    submitted(appel, commune("62041"), 1, ref_pol_nom="Frédéric Leturque", ref_pol_fonction="Maire")
+    draft(appel, commune("59350"))
+
+    submitted_rows = result_rows(staff_client.get(SUBMITTED_URL).content.decode())
+    draft_rows = result_rows(staff_client.get(DRAFTS_URL).content.decode())
+
+    assert submitted_rows == [
+        "AMI-2021-001 | Arras | Commune | 62 | 1 mars 2021 11:00 | Frédéric Leturque, Maire | -"
+    ]
+    assert len(draft_rows) == 1
+    assert draft_rows[0].startswith("Lille | Commune | 59 | Vers des territoires participatifs")
+    assert draft_rows[0].endswith("21 éléments manquants")
+
+
+def test_submitted_draft_pages_are_not_reachable_through_the_other_list(staff_client, appel):
+    deposee = submitted(appel, commune("62041"), 1)
+    brouillon = draft(appel, commune("59350"))
+
+    wrong_draft = staff_client.get(f"{SUBMITTED_URL}{brouillon.pk}/change/")
+    wrong_submitted = staff_client.get(f"{DRAFTS_URL}{deposee.pk}/change/")
+
+    assert wrong_draft.status_code == 302
+    assert wrong_draft.headers["Location"] == "/admin/"
+    assert wrong_submitted.status_code == 302
+    assert wrong_submitted.headers["Location"] == "/admin/"
+
+
+def test_submitted_list_runs_the_same_queries_for_1_and_10_dossiers(
+    staff_client, appel, django_assert_num_queries
+):
+    communes = list(Collectivite.objects.filter(nature="commune").order_by("insee")[:10])
+    submitted(appel, communes[0], 1, ref_pol_nom="Élue 1")
+    staff_client.get(SUBMITTED_URL)  # warm-up: content types, session
+    with CaptureQueriesContext(connection) as one_dossier:
+        response = staff_client.get(SUBMITTED_URL)
+    assert len(result_rows(response.content.decode())) == 1
+
+    for number, collectivite in enumerate(communes[1:], start=2):
+        submitted(appel, collectivite, number, ref_pol_nom=f"Élue {number}")
+
+    with django_assert_num_queries(len(one_dossier.captured_queries)):
+        response = staff_client.get(SUBMITTED_URL)
+    assert len(result_rows(response.content.decode())) == 10
+
+
+def test_commune_and_its_epci_applying_are_flagged(staff_client, appel):
+    arras = submitted(appel, commune("62041"), 1)
+    cu_arras = submitted(appel, epci("200033579"), 2)
+    lille = submitted(appel, commune("59350"), 3)
+
+    content = staff_client.get(SUBMITTED_URL).content.decode()
+
+    assert f"⚑ commune/EPCI : {escape("CU d'Arras")}</td>" in content
+    assert "⚑ commune/EPCI : Arras</td>" in content
+    assert content.count("⚑ commune/EPCI") == 2
+    assert [c.collectivite.nom for c in arras.related_candidatures()] == ["CU d'Arras"]
+    assert [c.collectivite.nom for c in cu_arras.related_candidatures()] == ["Arras"]
+    assert list(lille.related_candidatures()) == []
+
+    flagged = result_rows(staff_client.get(f"{SUBMITTED_URL}?commune_epci=oui").content.decode())
+    assert [row.split(" | ")[0] for row in flagged] == ["AMI-2021-001", "AMI-2021-002"]
+
+
+def test_flag_names_a_draft_of_the_epci_as_such(staff_client, appel):
+    submitted(appel, commune("62041"), 1)
+    draft(appel, epci("200033579"))
+
+    content = staff_client.get(SUBMITTED_URL).content.decode()
+
+    assert f"⚑ commune/EPCI : {escape("CU d'Arras (brouillon)")}</td>" in content
+
+
+def test_submitted_list_filters_by_departement_and_searches_by_insee(staff_client, appel):
+    submitted(appel, commune("62041"), 1)
+    submitted(appel, commune("59350"), 2)
+
+    by_departement = result_rows(
+        staff_client.get(f"{SUBMITTED_URL}?departement=59").content.decode()
+    )
+    by_insee = result_rows(staff_client.get(f"{SUBMITTED_URL}?q=62041").content.decode())
+
+    assert [row.split(" | ")[1] for row in by_departement] == ["Lille"]
+    assert [row.split(" | ")[1] for row in by_insee] == ["Arras"]
+
+
+def test_drafts_list_counts_missing_items_and_offers_only_exports(staff_client, appel):
+    brouillon = draft(
+        appel,
+        commune("62041"),
+        adresse="Place Guy Mollet",
+        code_postal="62000",
+        ville="Arras",
+        engagement_binome=True,
+    )
+
+    content = staff_client.get(DRAFTS_URL).content.decode()
+
+    assert len(brouillon.missing_items()) == 17
+    assert "17 éléments manquants" in content
+    actions = re.findall(
+        r'<option value="(\w+)">', content.split('name="action"')[1].split("</select>")[0]
+    )
+    assert actions == ["export_csv", "export_xlsx"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dossier page
+
+
+def test_dossier_page_is_read_only_and_links_files_and_receipts(staff_client, appel):
+    dossier = submitted(
+        appel,
+        commune("62041"),
+        1,
+        ref_pol_nom="Frédéric Leturque",
+        ref_tech_nom="Camille Martin",
+        motivations="Associer les habitant·es au plan climat.",
+        engagement_binome=True,
+    )
+    piece = PieceJointe.objects.create(
+        candidature=dossier,
+        nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+        fichier="dossiers/2021/abc.pdf",
+        nom_original="lettre-arras.pdf",
+        type_mime="application/pdf",
+        taille=204800,
+        sha256="ab" * 32,
+    )
+    applicant = UserFactory(email="mairie@arras.test")
+    AccesCandidature.objects.create(
+        candidature=dossier, user=applicant, role=AccesCandidature.Role.CREATEUR
+    )
+    Depot.objects.create(
+        candidature=dossier,
+        version=1,
+        submitted_at=dossier.deposee_at,
+        submitted_by=applicant,
+        contenu={},
+        recu="recus/recu.pdf",
+        recu_sha256="cd" * 32,
+    )
+    Evenement.objects.create(
+        candidature=dossier, nature=Evenement.Nature.DEPOT, actor=applicant, statut_apres="deposee"
+    )
+
+    content = staff_client.get(f"{SUBMITTED_URL}{dossier.pk}/change/").content.decode()
+
+    for heading in [
+        "Coordonnées de la collectivité",
+        "Référent·e politique",
+        "Référent·e technique",
+        "Point contact technique pour le Cerdd",
+        "Motivations et projet",
+        "Engagements",
+    ]:
+        assert f">{heading}</h2>" in content
+    assert "Frédéric Leturque" in content
+    assert "Associer les habitant·es au plan climat." in content
+    assert "Arras — commune, INSEE 62041, 62" in content
+    assert f'<a href="{piece.get_absolute_url()}">lettre-arras.pdf</a>' in content
+    assert f"/candidature/{dossier.pk}/pieces/{piece.pk}/" == piece.get_absolute_url()
+    assert "200,0\xa0Kio" in content
+    assert "ab" * 32 in content
+    assert (
+        f'<a href="/candidature/{dossier.pk}/recu/1/">Accusé de réception n° 1 (PDF)</a>' in content
+    )
+    assert "mairie@arras.test" in content
+    assert "Dossier déposé" in content
+    form = content.split('id="candidature_form"')[1].split("</form>")[0]
+    inputs = re.findall(r"<(?:input|textarea|select)\b[^>]*>", form)
+    assert [i for i in inputs if 'type="hidden"' not in i] == []
+    assert 'name="_save"' not in content
+    assert 'name="prolongation_jusqu_au' not in content
+    assert 'name="ref_pol_nom"' not in content
+
+
+def test_dossier_page_refuses_changes(staff_client, appel):
+    dossier = submitted(appel, commune("62041"), 1, ref_pol_nom="Frédéric Leturque")
+
+    response = staff_client.post(
+        f"{SUBMITTED_URL}{dossier.pk}/change/",
+        {"ref_pol_nom": "Quelqu'un d'autre", "prolongation_jusqu_au_0": "31/12/2030"},
+    )
+
+    dossier.refresh_from_db()
+    assert response.status_code == 403
+    assert dossier.ref_pol_nom == "Frédéric Leturque"
+    assert dossier.prolongation_jusqu_au is None
+
+
+def test_draft_page_opens_from_the_drafts_list(staff_client, appel):
+    brouillon = draft(appel, commune("59350"), ref_tech_nom="Camille Martin")
+
+    content = staff_client.get(f"{DRAFTS_URL}{brouillon.pk}/change/").content.decode()
+
+    assert "Camille Martin" in content
+    assert "Lille — commune, INSEE 59350, 59" in content
+    assert 'name="_save"' not in content
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports
+
+
+def export(client, url, action, pks):
+    return client.post(url, {"action": action, "index": "0", "_selected_action": pks})
+
+
+def test_csv_export_of_one_dossier(staff_client, appel):
+    dossier = submitted(
+        appel,
+        commune("62041"),
+        1,
+        adresse="Place Guy Mollet",
+        code_postal="62000",
+        ville="Arras",
+        telephone="03 21 50 50 50",
+        email_contact="mairie@arras.test",
+        ref_pol_nom="Frédéric Leturque",
+        ref_pol_fonction="Maire",
+        ref_pol_email="maire@arras.test",
+        ref_pol_telephone="03 21 50 50 51",
+        ref_tech_nom="Camille Martin",
+        ref_tech_fonction="Chargée de participation",
+        ref_tech_email="c.martin@arras.test",
+        ref_tech_telephone="03 21 50 50 52",
+        motivations="Associer les habitant·es ; « vraiment ».",
+        actions="Budget participatif",
+        pistes="=1+1",
+        besoins="Méthodes\nOutils",
+        engagement_binome=True,
+        engagement_experimentation=True,
+        consentement_donnees=True,
+    )
+    Candidature.objects.filter(pk=dossier.pk).update(
+        created_at=datetime(2021, 1, 5, 9, 30, tzinfo=PARIS),
+        updated_at=datetime(2021, 3, 12, 23, 59, 59, tzinfo=PARIS),
+        deposee_at=datetime(2021, 3, 12, 23, 59, 59, tzinfo=PARIS),
+    )
+
+    response = export(staff_client, SUBMITTED_URL, "export_csv", [dossier.pk])
+
+    body = b"".join(response.streaming_content)
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(
+        r'attachment; filename="candidatures-\d{4}-\d\d-\d\d-\d\dh\d\d\.csv"',
+        response.headers["Content-Disposition"],
+    )
+    assert body.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    assert lines == [
+        [
+            "Numéro",
+            "Statut",
+            "Appel",
+            "Collectivité",
+            "Nature",
+            "Code INSEE",
+            "SIREN",
+            "Département",
+            "EPCI de rattachement",
+            "Créée le",
+            "Modifiée le",
+            "Déposée le",
+            "Prolongation accordée jusqu'au",
+            "Adresse postale",
+            "Code postal",
+            "Ville",
+            "Téléphone de la collectivité",
+            "E-mail de la collectivité",
+            "Référent·e politique : nom et prénom",
+            "Référent·e politique : fonction",
+            "Référent·e politique : e-mail",
+            "Référent·e politique : téléphone",
+            "Référent·e technique : nom et prénom",
+            "Référent·e technique : fonction",
+            "Référent·e technique : e-mail",
+            "Référent·e technique : téléphone",
+            "Point contact technique : nom et prénom",
+            "Point contact technique : fonction",
+            "Point contact technique : e-mail",
+            "Point contact technique : téléphone",
+            "Motivations",
+            "Actions déjà réalisées ou prévues",
+            "Pistes de travail envisagées",
+            "Principaux besoins identifiés",
+            "Engagement : binôme élu·e / technicien·ne à chaque journée",
+            "Engagement : expérimenter sur le territoire",
+            "Consentement au traitement des données",
+        ],
+        [
+            "AMI-2021-001",
+            "Déposée",
+            "Vers des territoires participatifs en Hauts-de-France",
+            "Arras",
+            "Commune",
+            "62041",
+            "216200410",
+            "62",
+            "CU d'Arras",
+            "05/01/2021 09:30",
+            "12/03/2021 23:59",
+            "12/03/2021 23:59",
+            "",
+            "Place Guy Mollet",
+            "62000",
+            "Arras",
+            "03 21 50 50 50",
+            "mairie@arras.test",
+            "Frédéric Leturque",
+            "Maire",
+            "maire@arras.test",
+            "03 21 50 50 51",
+            "Camille Martin",
+            "Chargée de participation",
+            "c.martin@arras.test",
+            "03 21 50 50 52",
+            "",
+            "",
+            "",
+            "",
+            "Associer les habitant·es ; « vraiment ».",
+            "Budget participatif",
+            "'=1+1",
+            "Méthodes\nOutils",
+            "oui",
+            "oui",
+            "oui",
+        ],
+    ]
+
+
+def test_xlsx_export_is_readable_with_the_same_header(staff_client, appel):
+    arras = submitted(appel, epci("200033579"), 2, pistes='=HYPERLINK("http://x")')
+    Candidature.objects.filter(pk=arras.pk).update(
+        deposee_at=datetime(2021, 3, 12, 23, 59, 59, tzinfo=PARIS)
+    )
+    headers, _ = candidatures_rows(Candidature.objects.none())
+
+    response = export(staff_client, SUBMITTED_URL, "export_xlsx", [arras.pk])
+
+    assert response.headers["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = workbook.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert sheet.title == "Candidatures"
+    assert list(rows[0]) == headers
+    record = dict(zip(headers, rows[1], strict=True))
+    assert len(rows) == 2
+    assert record["Numéro"] == "AMI-2021-002"
+    assert record["Collectivité"] == "CU d'Arras"
+    assert record["Nature"] == "Communauté urbaine"
+    assert record["SIREN"] == "200033579"
+    assert record["Code INSEE"] is None
+    assert record["Déposée le"] == datetime(2021, 3, 12, 23, 59, 59)
+    assert record["Pistes de travail envisagées"] == '=HYPERLINK("http://x")'
+    assert (
+        sheet.cell(row=2, column=headers.index("Pistes de travail envisagées") + 1).data_type == "s"
+    )
+
+
+def test_drafts_export_lists_only_the_selected_drafts(staff_client, appel):
+    lille = draft(appel, commune("59350"), ref_pol_nom="Martine Aubry")
+    draft(appel, commune("62041"))
+
+    response = export(staff_client, DRAFTS_URL, "export_csv", [lille.pk])
+
+    lines = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert re.fullmatch(
+        r'attachment; filename="brouillons-[\dh-]+\.csv"', response.headers["Content-Disposition"]
+    )
+    assert len(lines) == 2
+    assert lines[1][:5] == ["", "Brouillon", appel.titre, "Lille", "Commune"]
+    assert lines[1][18] == "Martine Aubry"
+
+
+def test_export_query_count_does_not_grow_with_dossiers(appel, django_assert_num_queries):
+    communes = list(Collectivite.objects.filter(nature="commune").order_by("insee")[:12])
+    for number, collectivite in enumerate(communes, start=1):
+        submitted(appel, collectivite, number)
+
+    with django_assert_num_queries(1):
+        _, rows = candidatures_rows(Candidature.objects.all())
+        assert len(list(rows)) == 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Extension
+
+
+def test_extension_action_shows_a_form_with_french_labels(staff_client, appel):
+    dossier = submitted(appel, commune("62041"), 1)
+
+    response = staff_client.post(
+        SUBMITTED_URL,
+        {"action": "accorder_prolongation", "index": "0", "_selected_action": [dossier.pk]},
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert '<label for="id_until">Prolongation jusqu&#x27;au\xa0:</label>' in content
+    assert '<label for="id_reason">Motif\xa0:</label>' in content
+    assert '<input type="datetime-local" name="until"' in content
+    assert "<li>Arras — AMI-2021-001</li>" in content
+    assert f'<input type="hidden" name="_selected_action" value="{dossier.pk}">' in content
+
+
+def test_extension_action_requires_a_date_and_a_reason(staff_client, appel):
+    dossier = submitted(appel, commune("62041"), 1)
+
+    response = staff_client.post(
+        SUBMITTED_URL,
+        {
+            "action": "accorder_prolongation",
+            "_selected_action": [dossier.pk],
+            "apply": "1",
+            "until": "",
+            "reason": "",
+        },
+    )
+
+    content = response.content.decode()
+    dossier.refresh_from_db()
+    assert content.count("Ce champ est obligatoire.") == 2
+    assert dossier.prolongation_jusqu_au is None
+    assert not Evenement.objects.filter(candidature=dossier).exists()
+
+
+def grant(client, dossiers, until, reason="Panne du site le jour du dépôt"):
+    return client.post(
+        SUBMITTED_URL,
+        {
+            "action": "accorder_prolongation",
+            "_selected_action": [dossier.pk for dossier in dossiers],
+            "apply": "1",
+            "until": until.strftime("%Y-%m-%dT%H:%M"),
+            "reason": reason,
+        },
+        follow=True,
+    )
+
+
+def test_extension_action_grants_and_logs(staff_client, staff, appel):
+    arras = submitted(appel, commune("62041"), 1)
+    lille = submitted(appel, commune("59350"), 2)
+    untouched = submitted(appel, commune("80021"), 3)
+    until = datetime(2021, 3, 19, 23, 59, tzinfo=PARIS)
+
+    response = grant(staff_client, [arras, lille], until)
+
+    for dossier in (arras, lille):
+        dossier.refresh_from_db()
+        assert dossier.prolongation_jusqu_au == until
+        evenement = Evenement.objects.get(candidature=dossier)
+        assert evenement.nature == Evenement.Nature.PROLONGATION
+        assert evenement.actor == staff
+        assert "Panne du site le jour du dépôt" in evenement.detail
+    untouched.refresh_from_db()
+    assert untouched.prolongation_jusqu_au is None
+    assert response.redirect_chain == [(SUBMITTED_URL, 302)]
+    assert messages_of(response) == [
+        "Prolongation accordée jusqu'au 19/03/2021 23:59 (heure de Paris) à 2 dossiers."
+    ]
+
+
+def test_extension_refused_by_the_service_is_shown_as_an_error(staff_client, appel):
+    arras = submitted(appel, commune("62041"), 1)
+
+    response = grant(staff_client, [arras], datetime(2021, 3, 10, 12, 0, tzinfo=PARIS))
+
+    arras.refresh_from_db()
+    assert arras.prolongation_jusqu_au is None
+    assert not Evenement.objects.filter(candidature=arras).exists()
+    [message] = messages_of(response)
+    assert message.startswith(
+        "Arras (AMI-2021-001) : La prolongation doit aller au-delà de la date limite de l'appel"
+    )
+
+
+def test_extension_action_is_not_offered_on_drafts(staff_client, appel):
+    brouillon = draft(appel, commune("62041"))
+
+    response = staff_client.post(
+        DRAFTS_URL,
+        {
+            "action": "accorder_prolongation",
+            "index": "0",
+            "_selected_action": [brouillon.pk],
+            "apply": "1",
+            "until": "2030-01-01T12:00",
+            "reason": "Essai",
+        },
+    )
+
+    brouillon.refresh_from_db()
+    assert response.status_code == 302
+    assert brouillon.prolongation_jusqu_au is None
+    assert not Evenement.objects.filter(candidature=brouillon).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Appels, critères, collectivités
+
+
+def test_appel_list_shows_state_and_counts(staff_client, appel):
+    submitted(appel, commune("62041"), 1)
+    submitted(appel, commune("59350"), 2)
+    draft(appel, commune("80021"))
+
+    rows = result_rows(staff_client.get("/admin/candidatures/appel/").content.decode())
+
+    assert rows == [
+        "Vers des territoires participatifs en Hauts-de-France | Clos | 10 décembre 2020 09:00"
+        " | 12 mars 2021 23:59 | 2 | 1"
+    ]
+
+
+def test_appel_form_groups_fields_as_the_public_page(staff_client, appel):
+    content = staff_client.get(f"/admin/candidatures/appel/{appel.pk}/change/").content.decode()
+
+    for heading in [
+        "Textes de la page publique",
+        "Calendrier",
+        "Contacts et signataire",
+        "Capacité et règles",
+    ]:
+        assert f">{heading}</h2>" in content
+    assert "Toutes les dates et heures sont en heure de Paris." in content
+    assert 'name="criteres-0-libelle"' in content
+    assert 'name="decisions_published_at' not in content
+
+
+def test_critere_page_offers_one_row_per_score_level(staff_client, appel):
+    critere = Critere.objects.create(appel=appel, ordre=1, libelle="Dynamique de transition")
+    NiveauCritere.objects.create(critere=critere, note=0, description="Aucune démarche")
+
+    content = staff_client.get(f"/admin/candidatures/critere/{critere.pk}/change/").content.decode()
+
+    assert 'name="niveaux-TOTAL_FORMS" value="5"' in content
+    notes = re.findall(r'name="niveaux-\d+-note" value="(\d+)"', content)
+    assert notes == ["0", "1", "2", "3", "4"]
+
+
+def test_critere_level_above_max_score_is_refused(staff_client, appel):
+    critere = Critere.objects.create(appel=appel, ordre=1, libelle="Motivation", note_max=4)
+
+    response = staff_client.post(
+        f"/admin/candidatures/critere/{critere.pk}/change/",
+        {
+            "appel": appel.pk,
+            "ordre": 1,
+            "libelle": "Motivation",
+            "description": "",
+            "poids": "1",
+            "note_max": 4,
+            "niveaux-TOTAL_FORMS": 1,
+            "niveaux-INITIAL_FORMS": 0,
+            "niveaux-MIN_NUM_FORMS": 0,
+            "niveaux-MAX_NUM_FORMS": 1000,
+            "niveaux-0-note": 5,
+            "niveaux-0-description": "Exceptionnel",
+        },
+    )
+
+    assert "La note ne peut pas dépasser la note maximale du critère (4)." in (
+        response.content.decode()
+    )
+    assert not critere.niveaux.exists()
+
+
+def test_collectivites_are_searchable_and_read_only(staff_client):
+    by_insee = result_rows(
+        staff_client.get("/admin/candidatures/collectivite/?q=62041").content.decode()
+    )
+    by_plain_name = result_rows(
+        staff_client.get("/admin/candidatures/collectivite/?q=cu+d+arras").content.decode()
+    )
+    arras = commune("62041")
+    page = staff_client.get(f"/admin/candidatures/collectivite/{arras.pk}/change/")
+
+    # The two booleans are icons, without text.
+    assert by_insee == ["Arras | Commune | 62041 | 216200410 | 62 | - | 42875 | CU d'Arras"]
+    assert [row.split(" | ")[0] for row in by_plain_name] == ["CU d'Arras"]
+    assert 'name="_save"' not in page.content.decode()
+    assert staff_client.get("/admin/candidatures/collectivite/add/").status_code == 403

@@ -1,0 +1,262 @@
+import io
+import zoneinfo
+from datetime import UTC, date, datetime
+
+import pypdf
+import pytest
+
+from candidatures import receipt, services
+from candidatures.models import PieceJointe
+from tests.candidatures.factories import (
+    AppelFactory,
+    PieceJointeFactory,
+    complete_candidature,
+    tiny_pdf_bytes,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+NBSP = "\u00a0"
+NNBSP = "\u202f"
+
+
+def paris(*args):
+    return datetime(*args, tzinfo=PARIS)
+
+
+def read_pdf(data: bytes):
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    raw = "\n".join(page.extract_text() for page in reader.pages)
+    return reader, raw, " ".join(raw.split())
+
+
+@pytest.fixture
+def submitted():
+    """Arras's dossier submitted on the last second of the 2021 call, with two attachments."""
+    appel = AppelFactory(edition_2021=True)
+    user = UserFactory(
+        email="julien.martin@arras.exemple.test", first_name="Julien", last_name="Martin"
+    )
+    candidature = complete_candidature(
+        appel=appel,
+        createur=user,
+        motivations="Première ligne des motivations.\nDeuxième ligne, après un retour.",
+    )
+    PieceJointeFactory(
+        candidature=candidature,
+        nature=PieceJointe.Nature.COMPLEMENTAIRE,
+        nom_original="deliberation-conseil-municipal.pdf",
+        contenu=tiny_pdf_bytes("Délibération"),
+    )
+    depot = services.submit_candidature(
+        candidature=candidature, user=user, now=paris(2021, 3, 12, 23, 59, 59)
+    )
+    return candidature, depot
+
+
+# ---------------------------------------------------------------------------------------------
+# French formatting
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Numéro :", f"Numéro{NBSP}:"),
+        ("Numéro:", f"Numéro{NBSP}:"),
+        ("Et maintenant ?", f"Et maintenant{NNBSP}?"),
+        ("Merci !", f"Merci{NNBSP}!"),
+        ("Merci!", f"Merci{NNBSP}!"),
+        ("un ; deux", f"un{NNBSP}; deux"),
+        ("« Territoires participatifs »", f"«{NBSP}Territoires participatifs{NBSP}»"),
+        ("Dépôt n° 2", f"Dépôt n°{NBSP}2"),
+        ("https://www.cerdd.org", "https://www.cerdd.org"),
+        ("Séance à 9:30", "Séance à 9:30"),
+        ("", ""),
+    ],
+)
+def test_french_typography_places_no_break_spaces(text, expected):
+    assert receipt.french_typography(text) == expected
+
+
+def test_french_typography_is_idempotent():
+    once = receipt.french_typography("« Pourquoi ? » : voilà !")
+
+    assert receipt.french_typography(once) == once
+    assert once == f"«{NBSP}Pourquoi{NNBSP}?{NBSP}»{NBSP}: voilà{NNBSP}!"
+
+
+def test_format_datetime_fr_reads_paris_time():
+    last_second = paris(2021, 3, 12, 23, 59, 59)
+
+    assert receipt.format_datetime_fr(last_second) == "12 mars 2021 à 23 h 59"
+    assert receipt.format_datetime_fr(last_second, seconds=True) == (
+        "12 mars 2021 à 23 h 59 min 59 s"
+    )
+    # The same instant written in UTC reads the same in Paris.
+    assert receipt.format_datetime_fr(datetime(2021, 3, 12, 22, 59, 59, tzinfo=UTC)) == (
+        "12 mars 2021 à 23 h 59"
+    )
+    # Summer time: 01:30 UTC is 3 h 30 in Paris after the spring-forward.
+    assert receipt.format_datetime_fr(datetime(2021, 3, 28, 1, 30, tzinfo=UTC)) == (
+        "28 mars 2021 à 3 h 30"
+    )
+
+
+def test_format_date_fr_writes_the_first_of_the_month_as_1er():
+    assert receipt.format_date_fr(date(2021, 3, 1)) == "1er mars 2021"
+    assert receipt.format_date_fr(date(2021, 8, 15)) == "15 août 2021"
+    assert receipt.format_date_fr(datetime(2021, 2, 28, 23, 30, tzinfo=UTC)) == "1er mars 2021"
+
+
+@pytest.mark.parametrize(
+    ("nom", "expected"),
+    [
+        ("Arras", "d'Arras"),
+        ("Éperlecques", "d'Éperlecques"),
+        ("Loos-en-Gohelle", "de Loos-en-Gohelle"),
+        ("Le Portel", "du Portel"),
+        ("Les Moëres", "des Moëres"),
+        ("La Bassée", "de La Bassée"),
+    ],
+)
+def test_de_nom_elides_and_contracts(nom, expected):
+    assert receipt.de_nom(nom) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, f"0{NBSP}octet"),
+        (532, f"532{NBSP}octets"),
+        (1024, f"1{NBSP}Ko"),
+        (12_700, f"12,4{NBSP}Ko"),
+        (1536 * 1024, f"1,5{NBSP}Mo"),
+        (10 * 1024 * 1024, f"10{NBSP}Mo"),
+    ],
+)
+def test_filesize_fr_uses_french_units(size, expected):
+    assert receipt.filesize_fr(size) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The receipt PDF
+
+
+def test_render_receipt_pdf_holds_the_whole_dossier(submitted):
+    candidature, depot = submitted
+    letter, annex = (
+        candidature.pieces.get(nature="lettre"),
+        candidature.pieces.get(nature="complement"),
+    )
+
+    reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    assert reader.metadata.title == "Accusé de réception — AMI-2021-001 — Arras"
+    assert "Cerdd — Accusé de réception" in text
+    assert "Vers des territoires participatifs en Hauts-de-France" in text
+    assert "AMI-2021-001" in text
+    assert "Arras" in text
+    assert "Commune — code INSEE 62041 — SIREN 216200410 — département 62" in text
+    assert "12 mars 2021 à 23 h 59 min 59 s (heure de Paris)" in text
+    assert "Julien Martin (julien.martin@arras.exemple.test)" in text
+    for heading in ("Coordonnées", "Référent·es", "Motivations et projet", "Engagements"):
+        assert heading in text
+    assert "Référent·e politique (élu·e)" in text
+    assert "claire.dupont@arras.exemple.test" in text
+    assert "Adjointe déléguée à la démocratie participative" in text
+    assert "Budget participatif depuis 2019." in text
+    assert "La collectivité garantit la présence d'un binôme élu·e / technicien·ne" in text
+    assert "lettre-de-motivation.pdf" in text
+    assert "deliberation-conseil-municipal.pdf" in text
+    assert letter.sha256 in text
+    assert annex.sha256 in text
+    assert "La réponse sera adressée aux collectivités candidates le 15 avril 2021." in text
+
+
+def test_render_receipt_pdf_keeps_the_answers_line_breaks(submitted):
+    _candidature, depot = submitted
+
+    _reader, raw, _text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    assert "Première ligne des motivations.\nDeuxième ligne, après un retour." in raw
+
+
+def test_render_receipt_pdf_is_a4_with_page_numbers(submitted):
+    _candidature, depot = submitted
+
+    reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    pages = len(reader.pages)
+    assert pages >= 2
+    for number in range(1, pages + 1):
+        assert f"page {number} sur {pages}" in text
+    width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
+    assert (round(width * 25.4 / 72), round(height * 25.4 / 72)) == (210, 297)
+
+
+def test_render_receipt_pdf_shows_what_was_submitted_not_the_live_dossier(submitted):
+    candidature, depot = submitted
+    candidature.motivations = "Texte écrit après le dépôt."
+    candidature.ref_pol_nom = "Quelqu'un d'autre"
+    candidature.save()
+    candidature.pieces.filter(nature="complement").delete()
+
+    _reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    assert "Première ligne des motivations." in text
+    assert "Claire Dupont" in text
+    assert "deliberation-conseil-municipal.pdf" in text
+    assert "Texte écrit après le dépôt." not in text
+    assert "Quelqu'un d'autre" not in text
+
+
+def test_render_receipt_pdf_escapes_the_answers(submitted):
+    _candidature, depot = submitted
+    depot.contenu["sections"][2]["reponses"][0]["valeur"] = "<b>gras</b> & <img src=x>"
+
+    _reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    assert "<b>gras</b> & <img src=x>" in text
+
+
+def test_render_receipt_pdf_types_labels_the_french_way(submitted):
+    _candidature, depot = submitted
+
+    _reader, raw, _text = read_pdf(receipt.render_receipt_pdf(depot))
+
+    assert f"Numéro du dossier{NBSP}:" in raw
+    assert f"page{NBSP}1{NBSP}sur{NBSP}" in raw
+
+
+def test_pdf_from_html_renders_a_document():
+    data = receipt.pdf_from_html(
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essai</title></head>'
+        "<body><p>Décision du jury</p></body></html>"
+    )
+
+    reader, _raw, text = read_pdf(data)
+    assert data.startswith(b"%PDF-")
+    assert reader.metadata.title == "Essai"
+    assert "Décision du jury" in text
+
+
+def test_pdf_from_html_fetches_nothing_outside_the_projects_static_files():
+    fetcher = receipt._LocalOnlyFetcher()
+
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher.fetch("http://example.com/logo.png")
+    with pytest.raises(ValueError, match="hors des ressources du projet"):
+        fetcher.fetch("file:///etc/hostname")
+    # A page referencing such files still renders, without them.
+    data = receipt.pdf_from_html(
+        '<html><body><img src="file:///etc/hostname"><p>Sans image</p></body></html>'
+    )
+    assert "Sans image" in read_pdf(data)[2]
+
+
+def test_tiny_pdf_bytes_is_a_real_pdf_with_its_text():
+    _reader, _raw, text = read_pdf(tiny_pdf_bytes("Lettre de la commune d'Arras"))
+
+    assert "Lettre de la commune d'Arras" in text

@@ -1,0 +1,358 @@
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
+from tests.candidatures.factories import (
+    AppelFactory,
+    CandidatureFactory,
+    complete_candidature,
+    tiny_pdf_bytes,
+)
+from tests.factories import UserFactory, charge_de_mission
+from tests.utils import page_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def applicant():
+    return UserFactory(email="mairie@loos.test")
+
+
+@pytest.fixture
+def other_applicant():
+    return UserFactory(email="mairie@ailleurs.test")
+
+
+@pytest.fixture
+def appel():
+    return AppelFactory(slug="2021")
+
+
+@pytest.fixture
+def dossier(appel, applicant):
+    return CandidatureFactory(
+        appel=appel, collectivite=Collectivite.objects.get(insee="62528"), createur=applicant
+    )
+
+
+def test_mes_candidatures_requires_sign_in(client):
+    response = client.get("/candidature/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/connexion/?next=/candidature/"
+
+
+def test_mes_candidatures_lists_only_my_dossiers(
+    client, applicant, other_applicant, dossier, appel
+):
+    CandidatureFactory(appel=appel, createur=other_applicant)
+    client.force_login(applicant)
+
+    content = page_text(client.get("/candidature/"))
+
+    assert content.count('<h2 class="h5 card-title">') == 1
+    assert f'<a href="/candidature/{dossier.pk}/">Loos-en-Gohelle</a>' in content
+
+
+@pytest.mark.parametrize("dossiers", [1, 6])
+def test_mes_candidatures_query_count_does_not_grow(
+    client, applicant, django_assert_num_queries, dossiers
+):
+    for _ in range(dossiers):
+        CandidatureFactory(appel=AppelFactory(), createur=applicant)
+    client.force_login(applicant)
+
+    with django_assert_num_queries(4):
+        client.get("/candidature/")
+
+
+def test_nouvelle_creates_the_draft_for_the_picked_collectivite(client, applicant, appel):
+    client.force_login(applicant)
+
+    response = client.post("/candidature/nouvelle/2021/", {"collectivite": "216205286"})
+
+    candidature = Candidature.objects.get()
+    assert response.headers["Location"] == f"/candidature/{candidature.pk}/etape/1/"
+    assert (candidature.collectivite.nom, candidature.statut) == ("Loos-en-Gohelle", "brouillon")
+    assert list(candidature.acces.values_list("user__email", "role")) == [
+        ("mairie@loos.test", "createur")
+    ]
+
+
+def test_nouvelle_with_tampered_siren_says_so_and_creates_nothing(client, applicant, appel):
+    client.force_login(applicant)
+
+    response = client.post("/candidature/nouvelle/2021/", {"collectivite": "999999999"})
+
+    assert "Cette collectivité ne figure pas dans la liste officielle." in page_text(response)
+    assert Candidature.objects.count() == 0
+
+
+def test_nouvelle_for_a_collectivite_with_a_dossier_offers_to_ask_for_access(
+    client, other_applicant, dossier, mailoutbox, django_capture_on_commit_callbacks
+):
+    dossier.ref_pol_email = "maire@loos.test"
+    dossier.save()
+    client.force_login(other_applicant)
+
+    response = client.post("/candidature/nouvelle/2021/", {"collectivite": "216205286"})
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = client.post(
+            "/candidature/nouvelle/2021/",
+            {"collectivite": "216205286", "action": "demande_acces"},
+        )
+
+    assert "Loos-en-Gohelle a déjà un dossier pour cet appel" in page_text(response)
+    assert asked.headers["Location"] == "/candidature/"
+    assert Candidature.objects.count() == 1
+    assert AccesCandidature.objects.filter(user=other_applicant).count() == 0
+    assert [sorted(message.to) for message in mailoutbox] == [
+        ["maire@loos.test", "mairie@loos.test"]
+    ]
+    assert "mairie@ailleurs.test" in mailoutbox[0].body
+
+
+def test_nouvelle_on_a_closed_call_redirects_with_a_message(client, applicant):
+    AppelFactory(slug="2021", edition_2021=True)
+    client.force_login(applicant)
+
+    response = client.post(
+        "/candidature/nouvelle/2021/", {"collectivite": "216205286"}, follow=True
+    )
+
+    assert "Cet appel n'est pas ouvert aux candidatures." in page_text(response)
+    assert Candidature.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/candidature/{pk}/",
+        "/candidature/{pk}/etape/1/",
+        "/candidature/{pk}/etape/4/",
+        "/candidature/{pk}/mes-donnees/",
+    ],
+)
+def test_dossier_pages_of_someone_else_are_404(client, other_applicant, dossier, url):
+    client.force_login(other_applicant)
+
+    assert client.get(url.format(pk=dossier.pk)).status_code == 404
+
+
+def test_dossier_post_actions_of_someone_else_are_404_and_change_nothing(
+    client, other_applicant, dossier
+):
+    client.force_login(other_applicant)
+
+    saved = client.post(f"/candidature/{dossier.pk}/etape/1/", {"adresse": "piratée"})
+    submitted = client.post(f"/candidature/{dossier.pk}/deposer/")
+    invited = client.post(f"/candidature/{dossier.pk}/inviter/", {"email": "x@y.test"})
+
+    dossier.refresh_from_db()
+    assert (saved.status_code, submitted.status_code, invited.status_code) == (404, 404, 404)
+    assert (dossier.adresse, dossier.statut, dossier.acces.count()) == ("", "brouillon", 1)
+
+
+def test_step_saves_the_draft_and_goes_on(client, applicant, dossier):
+    client.force_login(applicant)
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/3/",
+        {"motivations": "Parce que la transition se fera avec les habitant·es.", "continuer": "1"},
+    )
+
+    dossier.refresh_from_db()
+    assert response.headers["Location"] == f"/candidature/{dossier.pk}/etape/4/"
+    assert dossier.motivations == "Parce que la transition se fera avec les habitant·es."
+
+
+def test_step_with_bad_input_shows_french_errors_and_loses_nothing(client, applicant, dossier):
+    dossier.adresse = "1 rue Cyrille Ficheux"
+    dossier.save()
+    client.force_login(applicant)
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/1/",
+        {
+            "adresse": "Place de la République",
+            "code_postal": "627",
+            "telephone": "appelez-nous",
+            "email_contact": "pas-une-adresse",
+        },
+    )
+
+    content = page_text(response)
+    dossier.refresh_from_db()
+    assert "Le code postal compte 5 chiffres, par exemple 62000." in content
+    assert "Saisissez un numéro de téléphone français à 10 chiffres" in content
+    assert "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr." in content
+    assert 'value="Place de la République"' in content
+    assert dossier.adresse == "1 rue Cyrille Ficheux"
+
+
+def test_step_of_a_submitted_dossier_is_read_only(client, applicant, appel):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+    client.post(f"/candidature/{dossier.pk}/deposer/")
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/3/", {"motivations": "changée après dépôt"}, follow=True
+    )
+
+    dossier.refresh_from_db()
+    assert "Ce dossier est déposé : rouvrez-le pour le modifier." in page_text(response)
+    assert dossier.motivations != "changée après dépôt"
+
+
+def test_upload_of_a_real_pdf_joins_it(client, applicant, dossier):
+    client.force_login(applicant)
+    pdf = tiny_pdf_bytes("Notre lettre")
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/4/",
+        {
+            "nature": "lettre",
+            "fichier": SimpleUploadedFile("Lettre Loos.pdf", pdf, "application/pdf"),
+        },
+    )
+
+    piece = PieceJointe.objects.get()
+    assert response.headers["Location"] == f"/candidature/{dossier.pk}/etape/4/"
+    assert (piece.nom_original, piece.type_mime, piece.taille) == (
+        "Lettre Loos.pdf",
+        "application/pdf",
+        len(pdf),
+    )
+    downloaded = client.get(f"/candidature/{dossier.pk}/pieces/{piece.pk}/")
+    assert b"".join(downloaded.streaming_content) == pdf
+
+
+def test_upload_of_a_disguised_file_is_refused_in_french(client, applicant, dossier):
+    client.force_login(applicant)
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/4/",
+        {"nature": "lettre", "fichier": SimpleUploadedFile("lettre.pdf", b"MZ\x90\x00binary")},
+    )
+
+    assert (
+        "Le contenu de ce fichier n'est pas un document PDF, DOC, DOCX, ODT, quel que soit son nom."
+        in page_text(response)
+    )
+    assert PieceJointe.objects.count() == 0
+
+
+def test_files_of_a_dossier_are_404_to_other_applicants_and_anonymous(
+    client, other_applicant, applicant, appel
+):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+    client.post(f"/candidature/{dossier.pk}/deposer/")
+    piece = dossier.pieces.get()
+    urls = [f"/candidature/{dossier.pk}/pieces/{piece.pk}/", f"/candidature/{dossier.pk}/recu/1/"]
+    client.logout()
+
+    anonymous = [client.get(url).status_code for url in urls]
+    client.force_login(other_applicant)
+    other = [client.get(url).status_code for url in urls]
+
+    assert (anonymous, other) == ([404, 404], [404, 404])
+
+
+def test_staff_with_view_permission_downloads_the_receipt(client, applicant, appel):
+    from cerdd_ami.permissions import sync_role_permissions
+
+    sync_role_permissions()
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+    client.post(f"/candidature/{dossier.pk}/deposer/")
+    client.force_login(charge_de_mission())
+
+    response = client.get(f"/candidature/{dossier.pk}/recu/1/")
+
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_submit_deposits_once_even_when_double_clicked(
+    client, applicant, appel, mailoutbox, django_capture_on_commit_callbacks
+):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+        second = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+
+    dossier.refresh_from_db()
+    assert dossier.statut == "deposee"
+    assert Depot.objects.filter(candidature=dossier).count() == 1
+    assert len(mailoutbox) == 1
+    assert f"Votre candidature est déposée sous le numéro {dossier.numero}." in page_text(first)
+    assert "Ce dossier est déjà déposé." in page_text(second)
+
+
+def test_submit_incomplete_lists_what_is_missing(client, applicant, dossier):
+    client.force_login(applicant)
+
+    response = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+
+    content = page_text(response)
+    dossier.refresh_from_db()
+    assert dossier.statut == "brouillon"
+    assert "Il manque la lettre de motivation." in content
+    assert "Il manque les motivations de la collectivité." in content
+
+
+def test_reopen_then_the_dossier_is_editable_again(client, applicant, appel):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+    client.post(f"/candidature/{dossier.pk}/deposer/")
+
+    client.post(f"/candidature/{dossier.pk}/rouvrir/")
+    client.post(f"/candidature/{dossier.pk}/etape/3/", {"motivations": "Version revue."})
+
+    dossier.refresh_from_db()
+    assert (dossier.statut, dossier.motivations) == ("brouillon", "Version revue.")
+
+
+def test_invite_gives_the_co_referent_access_and_mails_a_link(
+    client, applicant, dossier, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(applicant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/candidature/{dossier.pk}/inviter/", {"email": "Elu@Loos.test"})
+
+    assert sorted(dossier.acces.values_list("user__email", flat=True)) == [
+        "elu@loos.test",
+        "mairie@loos.test",
+    ]
+    assert mailoutbox[0].to == ["elu@loos.test"]
+    assert "/connexion/lien/?jeton=" in mailoutbox[0].body
+
+
+def test_invite_with_invalid_email_says_so(client, applicant, dossier):
+    client.force_login(applicant)
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/inviter/", {"email": "pas une adresse"}, follow=True
+    )
+
+    assert "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr." in page_text(response)
+    assert dossier.acces.count() == 1
+
+
+def test_my_data_downloads_the_dossier_as_json(client, applicant, appel):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+
+    data = json.loads(client.get(f"/candidature/{dossier.pk}/mes-donnees/").content)
+
+    assert data["collectivite"]["siren"] == dossier.collectivite.siren
+    assert data["reponses"]["ref_tech_email"] == dossier.ref_tech_email
+    assert data["acces"] == ["mairie@loos.test"]
+    assert data["pieces"][0]["nom"] == "lettre-de-motivation.pdf"
