@@ -98,7 +98,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -185,7 +184,10 @@ AXES_CLIENT_IP_CALLABLE = "cerdd_ami.auth.client_ip"
 # hall's shared IP address.
 AXES_WHITELIST_CALLABLE = "candidatures.signin.axes_ignores_sign_in_links"
 
+# French only, whatever the browser asks: the Cerdd's public speaks French, and a letter or a
+# deadline shown in English would be an error.
 LANGUAGE_CODE = "fr-fr"
+LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

@@ -108,3 +108,11 @@ def test_dev_outbox_rejects_path_like_ids(client, settings):
 
     assert client.get(reverse("dev_outbox_detail", args=["..%2F..%2Fsettings"])).status_code == 404
     assert client.get("/dev/outbox/inexistant/").status_code == 404
+
+
+def test_pages_stay_french_whatever_the_browser_language(client):
+    response = client.get("/admin/login/", headers={"accept-language": "en-US,en;q=0.9"})
+
+    content = response.content.decode()
+    assert "Mot de passe" in content
+    assert "Password" not in content
