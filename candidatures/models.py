@@ -7,8 +7,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 def search_key(text: str) -> str:
@@ -79,6 +81,26 @@ class Appel(models.Model):
         "lieu de la première journée", max_length=200, blank=True
     )
     places = models.PositiveSmallIntegerField("nombre de places", default=12)
+
+    class ModeJury(models.TextChoices):
+        TOUS = "tous", "Chaque juré·e évalue chaque dossier"
+        AFFECTATION = "affectation", "Chaque dossier est affecté à quelques juré·es"
+
+    mode_jury = models.CharField(
+        "organisation du jury", max_length=12, choices=ModeJury.choices, default=ModeJury.TOUS
+    )
+    jures_par_dossier = models.PositiveSmallIntegerField(
+        "juré·es par dossier (affectation automatique)", default=3
+    )
+    seuil_desaccord = models.DecimalField(
+        "seuil de désaccord (écart-type, points sur 20)",
+        max_digits=4,
+        decimal_places=1,
+        default=3,
+        help_text="Au-delà, le dossier est signalé : les notes des juré·es divergent.",
+    )
+    notation_close_at = models.DateTimeField("notation close le", null=True, blank=True)
+    deliberation_ouverte_at = models.DateTimeField("délibération ouverte le", null=True, blank=True)
     decisions_published_at = models.DateTimeField("décisions publiées le", null=True, blank=True)
 
     epci_interregionaux_eligibles = models.BooleanField(
@@ -132,6 +154,15 @@ class Appel(models.Model):
 
     def is_open(self, now=None):
         return self.etat(now) == self.Etat.OUVERT
+
+    def scoring_is_open(self, now=None):
+        """Jurors score after the deadline, until staff close the scoring phase."""
+        now = now or timezone.now()
+        return now > self.closes_at and self.notation_close_at is None
+
+    @property
+    def deliberation_ouverte(self):
+        return self.deliberation_ouverte_at is not None
 
     @property
     def max_file_bytes(self):
@@ -324,15 +355,37 @@ class CandidatureQuerySet(models.QuerySet):
         return self.filter(acces__user=user).distinct()
 
     def readable_by(self, user):
-        """Dossiers whose pages and files a user may read: their own, or all for staff
-        holding the view permission."""
-        if (
-            user.is_authenticated
-            and user.is_staff
-            and user.has_perm("candidatures.view_candidature")
-        ):
+        """Dossiers whose pages and files a user may read: staff holding the view permission
+        read all, jurors what they may score, applicants their own."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff and user.has_perm("candidatures.view_candidature"):
             return self.all()
+        if user.is_staff:
+            return self.for_juror(user)
         return self.visible_to(user)
+
+    def for_juror(self, user):
+        """Submitted dossiers of the calls this juror sits on, assigned to them when the call
+        assigns dossiers, and never one they are in conflict with (declared or detected)."""
+        if not user.is_authenticated:
+            return self.none()
+        member = MembreJury.objects.filter(appel=models.OuterRef("appel"), user=user)
+        # -1 stands for "no collectivité": SQL comparisons with NULL would hide every dossier.
+        own = Coalesce(models.Subquery(member.values("collectivite")[:1]), -1)
+        own_epci = Coalesce(models.Subquery(member.values("collectivite__epci")[:1]), -1)
+        assigned = Affectation.objects.filter(candidature=models.OuterRef("pk"), jure=user)
+        declared = ConflitInteret.objects.filter(candidature=models.OuterRef("pk"), jure=user)
+        return (
+            self.deposees()
+            .filter(models.Exists(member))
+            .filter(Q(appel__mode_jury=Appel.ModeJury.TOUS) | models.Exists(assigned))
+            .exclude(models.Exists(declared))
+            # Detected ties are also checked live, so a register not yet refreshed hides nothing.
+            .exclude(collectivite=own)
+            .exclude(collectivite=own_epci)
+            .exclude(Q(collectivite__epci=own) & Q(collectivite__epci__isnull=False))
+        )
 
     def deposees(self):
         return self.filter(statut=Candidature.Statut.DEPOSEE)
@@ -656,3 +709,178 @@ class Brouillon(Candidature):
         proxy = True
         verbose_name = "brouillon (dossier en cours)"
         verbose_name_plural = "brouillons (dossiers en cours)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Jury
+
+
+class MembreJury(models.Model):
+    """A juror of one call, optionally tied to the collectivité they belong to (conflicts)."""
+
+    appel = models.ForeignKey(Appel, on_delete=models.CASCADE, related_name="membres_jury")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jurys"
+    )
+    collectivite = models.ForeignKey(
+        Collectivite,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="collectivité d'appartenance",
+        help_text="Sa commune ou son EPCI : ses dossiers et ceux qui y sont liés lui sont cachés.",
+    )
+    qualite = models.CharField("qualité", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "membre du jury"
+        verbose_name_plural = "membres du jury"
+        ordering = ["appel", "user__last_name", "user__first_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["appel", "user"], name="membre_jury_unique"),
+        ]
+
+    def __str__(self):
+        return str(self.user)
+
+
+class Affectation(models.Model):
+    """A dossier given to a juror when the call does not have every juror score everything."""
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="affectations"
+    )
+    jure = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affectations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "affectation"
+        verbose_name_plural = "affectations"
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "jure"], name="affectation_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.candidature} → {self.jure}"
+
+
+class ConflitInteret(models.Model):
+    class Origine(models.TextChoices):
+        DETECTE = "detecte", "Détecté (même collectivité, ou commune et son EPCI)"
+        DECLARE = "declare", "Déclaré par le ou la juré·e"
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="conflits")
+    jure = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conflits"
+    )
+    origine = models.CharField(max_length=10, choices=Origine.choices)
+    motif = models.TextField()
+    created_at = models.DateTimeField("enregistré le", default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "conflit d'intérêts"
+        verbose_name_plural = "conflits d'intérêts"
+        ordering = ["candidature", "jure"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "jure"], name="conflit_unique"),
+            models.CheckConstraint(condition=~Q(motif=""), name="conflit_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.jure} / {self.candidature.collectivite.nom}"
+
+
+class Recommandation(models.TextChoices):
+    RETENIR = "retenir", "Retenir"
+    LISTE_ATTENTE = "attente", "Liste d'attente"
+    NE_PAS_RETENIR = "ne_pas_retenir", "Ne pas retenir"
+
+
+class EvaluationQuerySet(models.QuerySet):
+    def soumises(self):
+        return self.filter(statut=Evaluation.Statut.SOUMISE)
+
+    def counted(self):
+        """Évaluations that enter aggregates: submitted, and not by a juror in conflict."""
+        conflicts = ConflitInteret.objects.filter(
+            candidature=models.OuterRef("candidature"), jure=models.OuterRef("jure")
+        )
+        return self.soumises().exclude(models.Exists(conflicts))
+
+
+class Evaluation(models.Model):
+    class Statut(models.TextChoices):
+        BROUILLON = "brouillon", "Brouillon"
+        SOUMISE = "soumise", "Soumise"
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    jure = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="evaluations"
+    )
+    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.BROUILLON)
+    commentaire_prive = models.TextField("commentaire pour le jury", blank=True)
+    retour_collectivite = models.TextField(
+        "retour pour la collectivité",
+        blank=True,
+        help_text="Peut être cité dans le courrier de décision.",
+    )
+    recommandation = models.CharField(max_length=16, choices=Recommandation.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField("soumise le", null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = EvaluationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "évaluation"
+        verbose_name_plural = "évaluations"
+        ordering = ["candidature", "jure"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "jure"], name="evaluation_unique"),
+            models.CheckConstraint(
+                condition=Q(statut="brouillon")
+                | (Q(submitted_at__isnull=False) & ~Q(recommandation="")),
+                name="evaluation_submitted_is_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.jure} — {self.candidature}"
+
+
+class Note(models.Model):
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="notes")
+    critere = models.ForeignKey(Critere, on_delete=models.PROTECT, related_name="notes")
+    valeur = models.PositiveSmallIntegerField(null=True, blank=True)
+    commentaire = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "note"
+        verbose_name_plural = "notes"
+        ordering = ["evaluation", "critere__ordre"]
+        constraints = [
+            models.UniqueConstraint(fields=["evaluation", "critere"], name="note_unique"),
+            models.CheckConstraint(
+                condition=Q(valeur__isnull=True) | Q(valeur__lte=20), name="note_in_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.critere.libelle} : {self.valeur}"
+
+
+class DossierJury(Candidature):
+    """A submitted dossier as a juror sees it in the admin: read-only, with its évaluation."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dossier à évaluer"
+        verbose_name_plural = "dossiers à évaluer"
