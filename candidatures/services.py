@@ -938,9 +938,10 @@ def save_evaluation(
             errors.append("Choisissez une recommandation avant de soumettre.")
     if errors:
         raise ValidationError(errors)
-    evaluation, _ = Evaluation.objects.select_for_update().get_or_create(
+    # One history row per save: get_or_create would add a bare "created" row first.
+    evaluation = Evaluation.objects.select_for_update().filter(
         candidature=candidature, jure=jure
-    )
+    ).first() or Evaluation(candidature=candidature, jure=jure)
     evaluation.commentaire_prive = commentaire_prive.strip()
     evaluation.retour_collectivite = retour_collectivite.strip()
     evaluation.recommandation = recommandation

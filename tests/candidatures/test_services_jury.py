@@ -1,0 +1,213 @@
+import zoneinfo
+from datetime import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from candidatures import services
+from candidatures.models import (
+    Affectation,
+    Appel,
+    Candidature,
+    Collectivite,
+    ConflitInteret,
+    Evaluation,
+    MembreJury,
+    Note,
+)
+from tests.candidatures.factories import AppelFactory, CritereFactory
+from tests.factories import juror
+
+pytestmark = pytest.mark.django_db
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+SUBMITTED_AT = datetime(2021, 2, 1, 10, tzinfo=PARIS)
+
+
+@pytest.fixture
+def appel():
+    appel = AppelFactory(edition_2021=True, slug="2021")
+    CritereFactory(appel=appel, ordre=1, libelle="Dynamique de transition", note_max=4)
+    CritereFactory(appel=appel, ordre=2, libelle="Motivation", note_max=4, poids=2)
+    return appel
+
+
+def submitted(appel, code, numero):
+    lookup = {"siren": code} if len(code) == 9 else {"insee": code}
+    return Candidature.objects.create(
+        appel=appel,
+        collectivite=Collectivite.objects.get(**lookup),
+        statut=Candidature.Statut.DEPOSEE,
+        numero=numero,
+        deposee_at=SUBMITTED_AT,
+    )
+
+
+@pytest.fixture
+def dossiers(appel):
+    return {
+        "arras": submitted(appel, "62041", "AMI-2021-001"),
+        "cu_arras": submitted(appel, "200033579", "AMI-2021-002"),
+        "lille": submitted(appel, "59350", "AMI-2021-003"),
+        "brouillon": Candidature.objects.create(
+            appel=appel, collectivite=Collectivite.objects.get(insee="59183")
+        ),
+    }
+
+
+def member(appel, collectivite=None, **kwargs):
+    user = juror(**kwargs)
+    MembreJury.objects.create(appel=appel, user=user, collectivite=collectivite)
+    return user
+
+
+def visible(user):
+    return sorted(Candidature.objects.for_juror(user).values_list("numero", flat=True))
+
+
+def test_for_juror_sees_every_submitted_dossier_of_their_call_and_no_draft(appel, dossiers):
+    user = member(appel)
+
+    assert visible(user) == ["AMI-2021-001", "AMI-2021-002", "AMI-2021-003"]
+
+
+def test_for_juror_outside_the_jury_sees_nothing(appel, dossiers):
+    assert visible(juror()) == []
+
+
+def test_for_juror_tied_to_an_epci_never_sees_it_nor_its_communes(appel, dossiers):
+    user = member(appel, Collectivite.objects.get(siren="200033579"))
+
+    assert visible(user) == ["AMI-2021-003"]
+
+
+def test_for_juror_tied_to_a_commune_never_sees_it_nor_its_epci(appel, dossiers):
+    user = member(appel, Collectivite.objects.get(insee="62041"))
+
+    assert visible(user) == ["AMI-2021-003"]
+
+
+def test_for_juror_in_assignment_mode_sees_only_assigned_dossiers(appel, dossiers):
+    Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
+    user = member(appel)
+    Affectation.objects.create(candidature=dossiers["lille"], jure=user)
+
+    assert visible(user) == ["AMI-2021-003"]
+
+
+def test_refresh_conflicts_records_detected_ties_once(appel, dossiers):
+    user = member(appel, Collectivite.objects.get(siren="200033579"), first_name="Mehdi")
+
+    first = services.refresh_conflicts(appel=appel)
+    second = services.refresh_conflicts(appel=appel)
+
+    conflicts = ConflitInteret.objects.filter(jure=user).order_by("candidature__numero")
+    assert (first, second) == (2, 0)
+    assert [(c.candidature.numero, c.origine) for c in conflicts] == [
+        ("AMI-2021-001", "detecte"),
+        ("AMI-2021-002", "detecte"),
+    ]
+    assert conflicts[0].motif.endswith("rattaché·e à CU d'Arras, l'EPCI d'Arras.")
+
+
+def test_declare_conflict_hides_the_dossier_and_needs_a_reason(appel, dossiers):
+    user = member(appel)
+
+    with pytest.raises(ValidationError) as missing_reason:
+        services.declare_conflict(candidature=dossiers["lille"], jure=user, motif=" ")
+    services.declare_conflict(candidature=dossiers["lille"], jure=user, motif="Ancien employeur.")
+
+    assert missing_reason.value.messages == ["Indiquez la raison pour laquelle vous vous déportez."]
+    assert visible(user) == ["AMI-2021-001", "AMI-2021-002"]
+
+
+def scores(appel, first, second, comment=""):
+    one, two = appel.criteres.order_by("ordre")
+    return {one: (first, comment), two: (second, "")}
+
+
+def test_save_evaluation_draft_then_submit(appel, dossiers):
+    user = member(appel)
+
+    services.save_evaluation(
+        candidature=dossiers["lille"], jure=user, notes=scores(appel, 3, None, "Solide.")
+    )
+    evaluation = services.save_evaluation(
+        candidature=dossiers["lille"],
+        jure=user,
+        notes=scores(appel, 3, 4),
+        retour_collectivite="Un dossier convaincant.",
+        recommandation="retenir",
+        submit=True,
+    )
+
+    assert (evaluation.statut, evaluation.recommandation) == ("soumise", "retenir")
+    assert evaluation.submitted_at is not None
+    assert list(
+        Note.objects.filter(evaluation=evaluation).values_list("critere__ordre", "valeur")
+    ) == [(1, 3), (2, 4)]
+    assert Evaluation.history.filter(id=evaluation.pk).count() == 2
+
+
+def test_save_evaluation_refuses_out_of_scale_scores(appel, dossiers):
+    user = member(appel)
+
+    with pytest.raises(ValidationError) as error:
+        services.save_evaluation(
+            candidature=dossiers["lille"], jure=user, notes=scores(appel, 5, -1)
+        )
+
+    assert error.value.messages == [
+        "« Dynamique de transition » : la note doit être un nombre entier de 0 à 4.",
+        "« Motivation » : la note doit être un nombre entier de 0 à 4.",
+    ]
+    assert Evaluation.objects.count() == 0
+
+
+def test_save_evaluation_submit_needs_every_score_and_a_recommendation(appel, dossiers):
+    user = member(appel)
+
+    with pytest.raises(ValidationError) as error:
+        services.save_evaluation(
+            candidature=dossiers["lille"], jure=user, notes=scores(appel, 2, None), submit=True
+        )
+
+    assert error.value.messages == [
+        "Notez chaque critère avant de soumettre : Motivation.",
+        "Choisissez une recommandation avant de soumettre.",
+    ]
+
+
+def test_save_evaluation_of_a_hidden_dossier_is_refused(appel, dossiers):
+    user = member(appel, Collectivite.objects.get(insee="62041"))
+
+    for dossier in (dossiers["arras"], dossiers["brouillon"]):
+        with pytest.raises(services.NotAllowedToScore):
+            services.save_evaluation(candidature=dossier, jure=user, notes={})
+
+
+def test_save_evaluation_after_scoring_closed_is_refused(appel, dossiers):
+    user = member(appel)
+    services.close_scoring(appel=appel, staff_user=user)
+
+    with pytest.raises(ValidationError) as error:
+        services.save_evaluation(candidature=dossiers["lille"], jure=user, notes={})
+
+    assert error.value.messages == [
+        "La notation est close : les évaluations ne peuvent plus changer."
+    ]
+
+
+def test_counted_evaluations_leave_out_jurors_in_conflict(appel, dossiers):
+    first, second = member(appel), member(appel)
+    for user in (first, second):
+        services.save_evaluation(
+            candidature=dossiers["lille"],
+            jure=user,
+            notes=scores(appel, 4, 4),
+            recommandation="retenir",
+            submit=True,
+        )
+
+    services.declare_conflict(candidature=dossiers["lille"], jure=second, motif="Lien familial.")
+
+    assert list(Evaluation.objects.counted().values_list("jure", flat=True)) == [first.pk]
