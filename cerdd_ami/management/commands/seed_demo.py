@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from candidatures.demo import seed_candidatures
+from candidatures.demo_jury import seed_jury
 from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert
 from cerdd_ami import roles
 from cerdd_ami.models import User
@@ -59,6 +60,15 @@ class Command(BaseCommand):
             f"Appel 2021 : {appel_2021.candidatures.count()} candidatures ({created} créées). "
             f"Appel ouvert aujourd'hui : {appel_ouvert.titre}, jusqu'au "
             f"{appel_ouvert.closes_at:%d/%m/%Y}."
+        )
+        jury = seed_jury(appel_2021, staff_user=charge)
+        self.stdout.write(
+            f"Jury 2021 : {jury['membres']} membres, "
+            f"{jury['conflits_detectes'] + jury['conflits_declares']} conflits d'intérêts "
+            f"(détectés : {jury['conflits_detectes']}, déclarés : {jury['conflits_declares']}), "
+            f"{jury['soumises']} évaluations soumises, {jury['brouillons']} brouillons, "
+            f"{jury['non_commencees']} à commencer ({jury['evaluations_creees']} créées) ; "
+            "délibération non ouverte."
         )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")

@@ -1,0 +1,453 @@
+"""Demo jury for seed_demo: the 2021 call's seven jurors, their conflicts and their évaluations.
+
+Every juror scores every dossier they may see (mode « tous »). Scores are pseudo-random but
+deterministic: a base quality per dossier (so that the ranking means something), a severity
+per juror (some are harsher than others) and noise seeded per (juror, dossier). Dunkerque splits
+the jury. jury6 has three évaluations still in draft and jury7 five dossiers not started, so
+the progress matrix and the reminders have something to show. The deliberation stays closed:
+staff open it during the demo.
+
+Everything goes through ``services`` (the rules apply); an évaluation that exists is left
+alone, so running seed_demo again changes nothing.
+"""
+
+import random
+import zoneinfo
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from cerdd_ami.models import User
+
+from . import services
+from .models import (
+    Candidature,
+    Collectivite,
+    ConflitInteret,
+    Evaluation,
+    MembreJury,
+    Recommandation,
+)
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+# (e-mail, qualité, collectivité d'appartenance (INSEE or SIREN) or "", severity).
+# Severity shifts the juror's scores, as a fraction of the scale: < 0 harsher, > 0 more generous.
+JURY = [
+    ("jury1@cerdd.test", "Chercheuse en sciences politiques, Université de Lille", "", -0.12),
+    ("jury2@cerdd.test", "Consultant en concertation", "", 0.02),
+    (
+        "jury3@cerdd.test",
+        "Chargée de mission participation citoyenne, Communauté urbaine d'Arras",
+        "200033579",  # CU d'Arras: conflicts with Arras and with the CU itself
+        0.05,
+    ),
+    ("jury4@cerdd.test", "Élu d'une commune rurale de l'Aisne", "", 0.12),
+    ("jury5@cerdd.test", "Directrice d'une association d'éducation populaire", "", -0.03),
+    ("jury6@cerdd.test", "Agent de la DREAL Hauts-de-France", "", -0.08),
+    ("jury7@cerdd.test", "Représentante du SIILAB, laboratoire d'innovation publique", "", 0.07),
+]
+
+DECLARED_CONFLICTS = [
+    (
+        "jury5@cerdd.test",
+        "59350",  # Lille
+        "J'ai accompagné la Ville de Lille sur son budget participatif en 2020.",
+    ),
+]
+
+# Work left for the progress matrix and the reminders.
+DRAFTS = {"jury6@cerdd.test": ["62765", "62498", "62119"]}  # Saint-Omer, Lens, Béthune
+NOT_STARTED = {
+    # Laon, Soissons, Calais, Boulogne-sur-Mer, Maubeuge
+    "jury7@cerdd.test": ["02408", "02722", "62193", "62160", "59392"],
+}
+
+# Base quality of each submitted dossier, from 0 (weak) to 1 (excellent).
+QUALITY = {
+    "62528": 0.93,  # Loos-en-Gohelle: a pioneer of participation
+    "200033579": 0.70,  # CU d'Arras
+    "62041": 0.62,  # Arras
+    "59350": 0.82,  # Lille
+    "200093201": 0.52,  # Métropole Européenne de Lille
+    "59183": 0.60,  # Dunkerque: the jury splits, see DISAGREEMENT
+    "59606": 0.48,  # Valenciennes
+    "59599": 0.67,  # Tourcoing
+    "59512": 0.77,  # Roubaix
+    "80021": 0.60,  # Amiens
+    "80001": 0.44,  # Abbeville
+    "200070993": 0.38,  # CA de la Baie de Somme
+    "60057": 0.57,  # Beauvais
+    "60159": 0.34,  # Compiègne
+    "60175": 0.73,  # Creil
+    "02691": 0.50,  # Saint-Quentin
+    "02408": 0.30,  # Laon
+    "02722": 0.66,  # Soissons
+    "62193": 0.41,  # Calais
+    "62160": 0.55,  # Boulogne-sur-Mer
+    "62765": 0.69,  # Saint-Omer
+    "62498": 0.79,  # Lens
+    "59392": 0.24,  # Maubeuge
+    "62119": 0.61,  # Béthune
+}
+# Critère 4 (the binôme) is an explicit commitment of the form: scored a little higher.
+CRITERE_BIAS = {1: 0.0, 2: 0.03, 3: -0.05, 4: 0.08}
+
+# Dunkerque: half the jury finds it exemplary, the other half thinks the cycle should go to
+# territories that are beginning. Stance per juror: "pour", "contre" or absent (own scores).
+DISAGREEMENT_CODE = "59183"
+DISAGREEMENT = {
+    "jury2@cerdd.test": "pour",
+    "jury4@cerdd.test": "pour",
+    "jury7@cerdd.test": "pour",
+    "jury1@cerdd.test": "contre",
+    "jury5@cerdd.test": "contre",
+    "jury6@cerdd.test": "contre",
+}
+DISAGREEMENT_TEXTS = {
+    "pour": (
+        "Dunkerque a une vraie culture de la participation (démarches de transition co-construites "
+        "avec les habitant·es) : la ville tirera le groupe vers le haut et pourra accueillir une "
+        "séance.",
+        "Le jury a apprécié la maturité de votre démarche participative et ce que votre expérience "
+        "pourra apporter aux autres collectivités du cycle.",
+    ),
+    "contre": (
+        "Collectivité déjà très outillée et accompagnée : le cycle devrait profiter en priorité "
+        "aux territoires qui débutent. Lettre très institutionnelle, on ne voit ni les habitant·es "
+        "ni ce que la ville attend du cycle.",
+        "Le jury reconnaît l'expérience de votre ville en matière de participation, mais votre "
+        "dossier n'explique pas ce que le cycle vous apporterait ni ce que vous y apporteriez.",
+    ),
+}
+
+# Comments per critère (ordre) and level: "bas" (< 40 %), "moyen", "haut" (≥ 75 %).
+COMMENTS = {
+    1: {
+        "haut": [
+            "Plan Climat adopté et démarches concrètes (alimentation, rénovation) : la transition "
+            "est déjà structurée.",
+            "Dynamique de transition solide, clairement portée par l'exécutif.",
+        ],
+        "moyen": [
+            "Des actions intéressantes mais encore ponctuelles, sans stratégie d'ensemble.",
+            "Intention réelle ; le Plan Climat est en cours d'élaboration.",
+        ],
+        "bas": [
+            "Peu d'éléments sur la démarche de transition du territoire.",
+            "La transition est évoquée sans action concrète.",
+        ],
+    },
+    2: {
+        "haut": [
+            "Posture d'apprentissage très claire : la collectivité dit ce qu'elle ne sait pas "
+            "encore faire.",
+            "Attentes précises et motivation forte de l'élu·e référent·e.",
+        ],
+        "moyen": [
+            "Motivation réelle mais attentes assez générales.",
+            "On sent l'envie, moins le cap.",
+        ],
+        "bas": [
+            "Motivation formelle : le dossier ressemble à une réponse type.",
+            "Peu d'attentes exprimées vis-à-vis du cycle.",
+        ],
+    },
+    3: {
+        "haut": [
+            "Lettre convaincante sur la place des habitant·es dans les décisions, avec des "
+            "exemples vécus.",
+            "Apport au groupe évident : une expérience de budget participatif à partager.",
+        ],
+        "moyen": [
+            "La lettre parle de la place de la participation, peu de ce que la collectivité "
+            "apportera au cycle.",
+            "Objectifs cités, exemples rares.",
+        ],
+        "bas": [
+            "La lettre ne dit presque rien de la démocratie participative.",
+            "Confusion entre information des habitant·es et participation.",
+        ],
+    },
+    4: {
+        "haut": [
+            "Binôme identifié et engagé, suppléance prévue.",
+            "Élu·e et technicien·ne nommé·es, dates des séances déjà bloquées d'après la lettre.",
+        ],
+        "moyen": [
+            "Binôme identifié mais disponibilité de l'élu·e incertaine.",
+            "Le ou la technicien·ne semble seul·e à porter le dossier.",
+        ],
+        "bas": [
+            "Pas de garantie sur la présence de l'élu·e.",
+            "Un·e seul·e référent·e réellement identifié·e.",
+        ],
+    },
+}
+# What the letter may quote: the critère the juror liked best, and the one to work on.
+FORCES = {
+    1: "votre engagement déjà structuré dans la transition",
+    2: "la motivation et l'humilité qui ressortent de votre dossier",
+    3: "la place que vous donnez aux habitant·es dans vos projets",
+    4: "l'engagement clair d'un binôme élu·e / technicien·ne",
+}
+AXES = {
+    1: "préciser les démarches de transition sur lesquelles la participation s'appuiera",
+    2: "formuler plus précisément ce que vous attendez du cycle",
+    3: "expliciter ce que vous pourriez apporter aux autres collectivités du groupe",
+    4: "garantir la présence de l'élu·e référent·e à chaque séance",
+}
+PRIVATE_COMMENTS = {
+    Recommandation.RETENIR: [
+        "Dossier solide, à retenir sans hésiter.",
+        "Bonne complémentarité avec les autres candidatures du département.",
+        "L'élue référente est très investie ; équipe technique stable.",
+    ],
+    Recommandation.LISTE_ATTENTE: [
+        "Hésitation entre retenir et liste d'attente : à discuter en délibération.",
+        "Territoire peu représenté dans le groupe, ce qui plaide pour lui.",
+        "Lettre manifestement rédigée par un bureau d'études ; le fond reste intéressant.",
+    ],
+    Recommandation.NE_PAS_RETENIR: [
+        "Dossier trop fragile pour cette édition ; à encourager pour la suivante.",
+        "Candidature opportuniste à mon sens : peu de lien avec le projet de mandat.",
+    ],
+}
+
+
+def _code(collectivite):
+    return collectivite.insee or collectivite.siren
+
+
+def _collectivite(code):
+    if len(code) == 9:
+        return Collectivite.objects.get(siren=code)
+    return Collectivite.objects.get(insee=code)
+
+
+def _quality(dossier):
+    code = _code(dossier.collectivite)
+    if code in QUALITY:
+        return QUALITY[code]
+    return random.Random(f"qualite-{dossier.numero}").uniform(0.3, 0.85)  # noqa: S311
+
+
+def _level(fraction):
+    if fraction >= 0.75:
+        return "haut"
+    if fraction < 0.4:
+        return "bas"
+    return "moyen"
+
+
+def _recommendation(notes):
+    """Consistent with the juror's own scores: their weighted mean on 20."""
+    weights = sum(critere.poids for critere in notes)
+    mean = sum(
+        critere.poids * Decimal(value) / critere.note_max for critere, value in notes.items()
+    )
+    on_20 = mean / weights * 20
+    if on_20 >= 13:
+        return Recommandation.RETENIR
+    if on_20 >= 9.5:
+        return Recommandation.LISTE_ATTENTE
+    return Recommandation.NE_PAS_RETENIR
+
+
+def _scores(juror_email, severity, dossier, criteres, rng):
+    stance = (
+        DISAGREEMENT.get(juror_email) if _code(dossier.collectivite) == DISAGREEMENT_CODE else ""
+    )
+    impression = rng.gauss(0, 0.07)  # the juror's overall feeling about this dossier
+    values = {}
+    for critere in criteres:
+        if stance == "pour":
+            fraction = rng.choice([0.75, 1, 1, 1])
+        elif stance == "contre":
+            fraction = rng.choice([0, 0.1, 0.25, 0.25])
+        else:
+            fraction = (
+                _quality(dossier)
+                + severity
+                + impression
+                + CRITERE_BIAS.get(critere.ordre, 0)
+                + rng.gauss(0, 0.1)
+            )
+        values[critere] = min(max(round(fraction * critere.note_max), 0), critere.note_max)
+    return values, stance
+
+
+def _evaluation_content(juror_email, severity, dossier, criteres):
+    rng = random.Random(f"{juror_email}-{dossier.numero}")  # noqa: S311 - demo data only
+    values, stance = _scores(juror_email, severity, dossier, criteres, rng)
+    notes = {}
+    for critere, value in values.items():
+        comment = ""
+        if rng.random() < 0.35 and critere.ordre in COMMENTS:
+            comment = rng.choice(COMMENTS[critere.ordre][_level(value / critere.note_max)])
+        notes[critere] = (value, comment)
+    recommandation = _recommendation(values)
+    ranked = sorted(criteres, key=lambda c: (values[c] / c.note_max, -c.ordre))
+    best, worst = ranked[-1], ranked[0]
+    force = FORCES.get(best.ordre, "la sincérité de votre candidature")
+    axe = AXES.get(worst.ordre, "préciser votre projet participatif")
+    if stance:
+        private, retour = DISAGREEMENT_TEXTS[stance]
+    else:
+        private = rng.choice(PRIVATE_COMMENTS[recommandation]) if rng.random() < 0.3 else ""
+        retour = (
+            "" if rng.random() >= 0.85 else _retour(recommandation, force, axe, values, best, worst)
+        )
+    return {
+        "notes": notes,
+        "commentaire_prive": private,
+        "retour_collectivite": retour,
+        "recommandation": recommandation,
+        # minutes after midnight of the deadline day: between 3 and 30 days later, in the day
+        "moment": rng.randint(3, 30) * 24 * 60 + rng.randint(8 * 60, 21 * 60),
+    }
+
+
+def _retour(recommandation, force, axe, values, best, worst):
+    """Feedback the decision letter may quote, built from the juror's best and worst critère."""
+    if recommandation == Recommandation.RETENIR:
+        if values[worst] / worst.note_max >= 0.75:
+            return (
+                f"Le jury a apprécié {force}. Votre expérience sera précieuse pour les autres "
+                "collectivités du cycle : n'hésitez pas à la partager dès la première séance."
+            )
+        return (
+            f"Le jury a apprécié {force}. Pour tirer le meilleur du cycle, il vous invite à {axe}."
+        )
+    if recommandation == Recommandation.LISTE_ATTENTE:
+        return (
+            f"Votre dossier est intéressant, notamment pour {force} ; il gagnerait toutefois "
+            f"à {axe}."
+        )
+    if values[best] / best.note_max >= 0.5:
+        opening = f"Le jury souligne {force}, mais"
+    else:
+        opening = "Le jury a lu votre candidature avec intérêt ; il"
+    return (
+        f"{opening} vous encourage à {axe} et à présenter de nouveau votre candidature lors "
+        "d'une prochaine édition."
+    )
+
+
+def _as_draft(content, criteres):
+    """A draft started and left: the first two critères scored, no recommendation yet."""
+    notes = {
+        critere: (content["notes"][critere] if index < 2 else (None, ""))
+        for index, critere in enumerate(criteres)
+    }
+    return {**content, "notes": notes, "retour_collectivite": "", "recommandation": ""}
+
+
+def _ensure_members(appel):
+    created = 0
+    for email, qualite, code, _severity in JURY:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            continue
+        _, was_created = MembreJury.objects.get_or_create(
+            appel=appel,
+            user=user,
+            defaults={
+                "qualite": qualite,
+                "collectivite": _collectivite(code) if code else None,
+            },
+        )
+        created += was_created
+    return created
+
+
+def _declare_conflicts(appel):
+    for email, code, motif in DECLARED_CONFLICTS:
+        user = User.objects.filter(email=email).first()
+        dossier = Candidature.objects.filter(appel=appel, collectivite=_collectivite(code)).first()
+        if user is None or dossier is None:
+            continue
+        if not Candidature.objects.for_juror(user).filter(pk=dossier.pk).exists():
+            continue  # already declared, or hidden for another reason
+        if Evaluation.objects.filter(candidature=dossier, jure=user).exists():
+            continue  # scored by hand during the demo: that choice stands
+        services.declare_conflict(candidature=dossier, jure=user, motif=motif)
+
+
+def _score(appel):
+    if not appel.scoring_is_open():
+        return 0
+    criteres = list(appel.criteres.all())
+    deadline_day = timezone.localtime(appel.closes_at, PARIS).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    created = 0
+    for email, _qualite, _membership, severity in JURY:
+        member = (
+            MembreJury.objects.filter(appel=appel, user__email=email).select_related("user").first()
+        )
+        if member is None:
+            continue
+        juror = member.user
+        done = set(Evaluation.objects.filter(jure=juror).values_list("candidature", flat=True))
+        dossiers = (
+            Candidature.objects.for_juror(juror)
+            .filter(appel=appel)
+            .exclude(pk__in=done)
+            .select_related("collectivite")
+            .order_by("numero")
+        )
+        for dossier in dossiers:
+            code = _code(dossier.collectivite)
+            if code in NOT_STARTED.get(email, ()):
+                continue
+            content = _evaluation_content(email, severity, dossier, criteres)
+            submit = code not in DRAFTS.get(email, ())
+            if not submit:
+                content = _as_draft(content, criteres)
+            services.save_evaluation(
+                candidature=dossier,
+                jure=juror,
+                notes=content["notes"],
+                commentaire_prive=content["commentaire_prive"],
+                retour_collectivite=content["retour_collectivite"],
+                recommandation=content["recommandation"],
+                submit=submit,
+                now=deadline_day + timedelta(minutes=content["moment"]),
+            )
+            created += 1
+    return created
+
+
+def seed_jury(appel, *, staff_user) -> dict:
+    """Seat the demo jury on ``appel``, record its conflicts and write its évaluations.
+
+    Idempotent: existing members, conflicts and évaluations are left as they are. Returns a
+    summary: members, conflicts (détectés, déclarés), évaluations (created this time, submitted,
+    drafts) and dossiers not started yet.
+    """
+    if not staff_user.is_staff:
+        raise PermissionDenied
+    members_created = _ensure_members(appel)
+    services.refresh_conflicts(appel=appel)
+    _declare_conflicts(appel)
+    created = _score(appel)
+
+    evaluations = Evaluation.objects.filter(candidature__appel=appel)
+    conflicts = ConflitInteret.objects.filter(candidature__appel=appel)
+    left = 0
+    for member in appel.membres_jury.select_related("user"):
+        visible = Candidature.objects.for_juror(member.user).filter(appel=appel)
+        left += visible.exclude(evaluations__jure=member.user).count()
+    return {
+        "membres": appel.membres_jury.count(),
+        "membres_crees": members_created,
+        "conflits_detectes": conflicts.filter(origine=ConflitInteret.Origine.DETECTE).count(),
+        "conflits_declares": conflicts.filter(origine=ConflitInteret.Origine.DECLARE).count(),
+        "evaluations_creees": created,
+        "soumises": evaluations.filter(statut=Evaluation.Statut.SOUMISE).count(),
+        "brouillons": evaluations.filter(statut=Evaluation.Statut.BROUILLON).count(),
+        "non_commencees": left,
+    }
