@@ -9,8 +9,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # Merged letter exports of up to 100 letters run inside a request: leave them time.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
-max_requests = 1000
-max_requests_jitter = 100
+# Load Django and WeasyPrint once in the master: workers fork ready, and a recycled worker
+# costs a fork, not a second of imports.
+preload_app = True
+max_requests = 5000
+max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -210,6 +210,9 @@ class AppelAdmin(admin.ModelAdmin):
                     "signataire_nom",
                     "signataire_fonction",
                     "signataire_email",
+                    "entete_courrier",
+                    "lieu_courrier",
+                    "signature",
                 ]
             },
         ),
@@ -771,3 +774,8 @@ class BrouillonAdmin(DossierAdminBase):
         if not missing:
             return "Complet, non déposé"
         return f"{missing} élément{'s' if missing > 1 else ''} manquant{'s' if missing > 1 else ''}"
+
+
+# The jury's and the decisions' admin pages live in their own modules; importing them
+# registers them (admin_decisions extends the dossiers' and the calls' admins, last).
+from . import admin_courriers, admin_decisions, admin_jury, admin_jury_staff  # noqa: E402, F401

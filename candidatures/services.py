@@ -918,8 +918,19 @@ def save_evaluation(
     if not Candidature.objects.for_juror(jure).filter(pk=candidature.pk).exists():
         raise NotAllowedToScore()
     appel = candidature.appel
+    if now <= appel.closes_at:
+        raise ValidationError(
+            "La notation n'a pas commencé : elle s'ouvre après la date limite de dépôt."
+        )
     if not appel.scoring_is_open(now):
         raise ValidationError("La notation est close : les évaluations ne peuvent plus changer.")
+    # A submitted évaluation stays submitted: any later save must keep it complete.
+    submit = (
+        submit
+        or Evaluation.objects.filter(
+            candidature=candidature, jure=jure, statut=Evaluation.Statut.SOUMISE
+        ).exists()
+    )
     criteres = list(appel.criteres.all())
     errors, cleaned = [], {}
     for critere in criteres:
@@ -1026,3 +1037,665 @@ def send_jury_reminders(*, appel, staff_user) -> int:
         _send_on_commit(_build_email("rappel_jury", context, to=[juror.email]))
         reminded += 1
     return reminded
+
+
+# ---------------------------------------------------------------------------------------------
+# Décisions
+#
+# A decision is staged by staff (decide), then published from the call's announcement date
+# (publish_decisions): letters are rendered and filed, and each référent·e is e-mailed theirs.
+# After publication a decision changes only through the waiting-list workflow
+# (record_withdrawal, promote_next). E-mails of letters are not sent on commit like the others:
+# each one is recorded in an EnvoiCourrier (statut, tentatives, erreur) so that a failure is
+# retried by the next run instead of being lost in a log.
+
+import dataclasses  # noqa: E402
+import logging  # noqa: E402
+
+from django.db.models import Exists, OuterRef  # noqa: E402
+from django.template import Context, Template, TemplateSyntaxError  # noqa: E402
+
+from . import letters  # noqa: E402
+from .models import Courrier, Decision, EnvoiCourrier, Issue, ModeleCourrier  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
+
+DEFAULT_MOTIVATIONS = {
+    Issue.RETENUE: (
+        "Le jury a apprécié la qualité de votre candidature : la motivation de la collectivité, "
+        "les actions déjà engagées et les pistes de travail envisagées répondent pleinement aux "
+        "attentes du cycle de qualification."
+    ),
+    Issue.LISTE_ATTENTE: (
+        "Votre candidature a retenu l'attention du jury, mais le cycle est limité à {places} "
+        "collectivités. Elle est inscrite sur la liste d'attente : si une place se libère, le "
+        "Cerdd reviendra vers vous."
+    ),
+    Issue.NON_RETENUE: (
+        "Le cycle étant limité à {places} collectivités, le jury a retenu les candidatures dont "
+        "la dynamique participative et de transition répondait le mieux aux critères de l'appel."
+    ),
+}
+PROMOTION_MOTIVATION = (
+    "Une collectivité retenue s'étant désistée, une place s'est libérée dans le cycle : votre "
+    "candidature, première sur la liste d'attente, est désormais retenue."
+)
+PUBLISHED_DECISION_LOCKED = (
+    "Cette décision est publiée : elle ne peut plus être modifiée. Après la publication, seuls "
+    "un désistement et l'appel du suivant de la liste d'attente changent les décisions."
+)
+
+
+def default_motivation(issue, appel) -> str:
+    """The motivation offered to staff for ``issue``, with the call's number of places."""
+    return DEFAULT_MOTIVATIONS[Issue(issue)].format(places=appel.places)
+
+
+def _require_staff(user) -> None:
+    if not (user and user.is_active and user.is_staff):
+        raise PermissionDenied("Seule l'équipe du Cerdd peut décider des candidatures.")
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count <= 1 else (plural or singular + 's')}"
+
+
+def _publication_opens_message(appel) -> str:
+    local = receipt.paris(appel.announcement_at)
+    return (
+        "Les décisions ne peuvent être publiées qu'à partir du "
+        f"{format_date_fr(local)} à {local:%H:%M} (heure de Paris)."
+    )
+
+
+def check_decision(*, candidature, issue, motivation="", rang_attente=None) -> None:
+    """What ``decide`` refuses before touching anything, for forms to show next to the field.
+
+    Raises a ValidationError whose ``error_dict`` names the field at fault.
+    """
+    if candidature.statut != Candidature.Statut.DEPOSEE:
+        raise ValidationError({"candidature": "Seul un dossier déposé peut recevoir une décision."})
+    if issue not in Issue.values:
+        raise ValidationError({"issue": "Choisissez une décision dans la liste."})
+    if issue != Issue.RETENUE and not (motivation or "").strip():
+        raise ValidationError(
+            {
+                "motivation": "Indiquez la motivation : elle figure dans le courrier "
+                f"« {Issue(issue).label.lower()} »."
+            }
+        )
+    if rang_attente is not None:
+        if issue != Issue.LISTE_ATTENTE:
+            raise ValidationError(
+                {"rang_attente": "Le rang ne s'applique qu'à une décision « liste d'attente »."}
+            )
+        if rang_attente < 1:
+            raise ValidationError({"rang_attente": "Le rang commence à 1."})
+
+
+def jury_feedback(candidature) -> list[str]:
+    """The jurors' « retour pour la collectivité » staff may quote in the letter: those of
+    counted évaluations (submitted, no conflict), without duplicates, in jurors' name order."""
+    texts = (
+        Evaluation.objects.counted()
+        .filter(candidature=candidature)
+        .exclude(retour_collectivite="")
+        .order_by("jure__last_name", "jure__first_name", "jure__email")
+        .values_list("retour_collectivite", flat=True)
+    )
+    return list(dict.fromkeys(text.strip() for text in texts if text.strip()))
+
+
+def _waiting_list(appel, *, exclude=None) -> list[Decision]:
+    """The call's waiting list, locked, in rank order (ties broken by date of decision)."""
+    queryset = Decision.objects.select_for_update(of=("self",)).filter(
+        candidature__appel=appel, issue=Issue.LISTE_ATTENTE
+    )
+    if exclude is not None and exclude.pk:
+        queryset = queryset.exclude(pk=exclude.pk)
+    return list(queryset.order_by("rang_attente", "decided_at", "pk"))
+
+
+def _renumber(ordered: list[Decision], *, staff_user) -> None:
+    """Ranks 1, 2, 3… in this order; only the decisions whose rank changes are saved (and
+    logged)."""
+    for rank, decision in enumerate(ordered, start=1):
+        if decision.rang_attente != rank:
+            decision.rang_attente = rank
+            decision._history_user = staff_user
+            decision.save(update_fields=["rang_attente"])
+
+
+@transaction.atomic
+def decide(
+    *,
+    candidature,
+    issue,
+    motivation="",
+    retour_jury="",
+    rang_attente=None,
+    staff_user,
+    now=None,
+) -> Decision:
+    """Record, or change, the decision on one submitted dossier; it stays staged (invisible to
+    the applicant) until ``publish_decisions``.
+
+    Refused (ValidationError in French, see ``check_decision``): a draft, an unknown issue, a
+    « liste d'attente » or « non retenue » without motivation, a rank outside the waiting
+    list; a change to a decision already published (afterwards only ``record_withdrawal`` and
+    ``promote_next`` change decisions); once the call's decisions are published, a rank that
+    would push back a published waiting-list decision. PermissionDenied for non-staff.
+
+    The waiting list stays numbered 1, 2, 3…: without ``rang_attente`` a dossier joining it
+    goes last and one already on it keeps its place; with it, the dossiers from that rank move
+    down one; a dossier leaving the list makes those behind it move up.
+    Side effects: creates or updates the Decision (decided_by, decided_at, a history row by the
+    staff member), renumbers the waiting list (a history row per moved decision). Saving the
+    same values again changes nothing. No letter, no e-mail: both come with publication.
+    """
+    _require_staff(staff_user)
+    now = now or timezone.now()
+    motivation = (motivation or "").strip()
+    retour_jury = (retour_jury or "").strip()
+    check_decision(
+        candidature=candidature, issue=issue, motivation=motivation, rang_attente=rang_attente
+    )
+    # The appel row first, then the dossier (same order as submit_candidature): decisions of
+    # one call are serialised, so the waiting list is renumbered by one writer at a time.
+    appel = Appel.objects.select_for_update().get(pk=candidature.appel_id)
+    locked = _lock_candidature(candidature)
+    check_decision(candidature=locked, issue=issue, motivation=motivation)
+
+    existing = Decision.objects.select_for_update().filter(candidature=locked).first()
+    waiting = _waiting_list(appel, exclude=existing)
+    position = None
+    if issue == Issue.LISTE_ATTENTE:
+        if rang_attente is not None:
+            position = rang_attente
+        elif existing and existing.issue == Issue.LISTE_ATTENTE and existing.rang_attente:
+            position = existing.rang_attente
+        else:
+            position = len(waiting) + 1
+        position = min(position, len(waiting) + 1)
+
+    if existing is not None:
+        unchanged = (existing.issue, existing.motivation, existing.retour_jury) == (
+            issue,
+            motivation,
+            retour_jury,
+        ) and (rang_attente is None or existing.rang_attente == position)
+        if unchanged:
+            return existing
+        if existing.published_at is not None:
+            raise ValidationError(PUBLISHED_DECISION_LOCKED, code="published")
+    stays_in_place = (
+        existing is not None
+        and existing.issue == Issue.LISTE_ATTENTE
+        and existing.rang_attente == position
+    )
+    if (
+        position is not None
+        and not stays_in_place
+        and any(d.published_at for d in waiting[position - 1 :])
+    ):
+        raise ValidationError(
+            {
+                "rang_attente": "Les décisions sont publiées : une nouvelle entrée sur la liste "
+                f"d'attente y prend la dernière place (rang {len(waiting) + 1})."
+            }
+        )
+
+    decision = existing or Decision(candidature=locked)
+    decision.issue = issue
+    decision.motivation = motivation
+    decision.retour_jury = retour_jury
+    decision.rang_attente = position
+    decision.decided_by = staff_user
+    decision.decided_at = now
+    decision._history_user = staff_user
+    decision.save()
+    if position is not None:
+        waiting.insert(position - 1, decision)
+    _renumber(waiting, staff_user=staff_user)
+    return decision
+
+
+@transaction.atomic
+def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
+    """A retained collectivité gives up its place in the cycle.
+
+    Refused: no reason, no « retenue » decision, a withdrawal already recorded. The place is
+    not handed on automatically: staff call ``promote_next`` when they choose to.
+    Side effects: ``Decision.desistement_at``, one history row by the staff member whose change
+    reason is « Désistement : <reason> » (cut to the 100 characters the history keeps). No
+    e-mail.
+    """
+    _require_staff(staff_user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": "Indiquez le motif du désistement."}, code="reason_required"
+        )
+    Appel.objects.select_for_update().get(pk=candidature.appel_id)
+    decision = Decision.objects.select_for_update().filter(candidature=candidature).first()
+    if decision is None or decision.issue != Issue.RETENUE:
+        raise ValidationError(
+            "Seule une collectivité retenue peut se désister.", code="not_retained"
+        )
+    if decision.desistement_at is not None:
+        raise ValidationError(
+            "Le désistement de cette collectivité est déjà enregistré "
+            f"(le {format_datetime_fr(decision.desistement_at)}).",
+            code="already_withdrawn",
+        )
+    decision.desistement_at = now or timezone.now()
+    decision._history_user = staff_user
+    decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
+    decision.save(update_fields=["desistement_at"])
+    return decision
+
+
+# Publication
+
+
+@dataclasses.dataclass
+class Capacite:
+    """Where the call's decisions stand against its number of places."""
+
+    appel: Appel
+    places: int
+    retenues: int  # retained and not withdrawn
+    desistements: int
+    liste_attente: list[Decision]  # in rank order, candidature and collectivité loaded
+    non_retenues: int
+    sans_decision: list[Candidature]  # submitted dossiers still without a decision
+    a_publier: int  # decisions not published yet
+
+    @property
+    def depassement(self) -> bool:
+        return self.retenues > self.places
+
+    @property
+    def places_libres(self) -> int:
+        return max(self.places - self.retenues, 0)
+
+    @property
+    def texte(self) -> str:
+        """« 12 places — 10 retenues — liste d'attente : 1. Arras, 2. Lens »."""
+        waiting = ", ".join(
+            f"{decision.rang_attente}. {decision.candidature.collectivite.nom}"
+            for decision in self.liste_attente
+        )
+        parts = [
+            _plural(self.places, "place"),
+            _plural(self.retenues, "retenue"),
+            f"liste d'attente : {waiting or 'vide'}",
+        ]
+        return " — ".join(parts)
+
+    @property
+    def avertissement(self) -> str:
+        if not self.depassement:
+            return ""
+        retained = _plural(self.retenues, "collectivité retenue", "collectivités retenues")
+        return f"Attention : {retained} pour {_plural(self.places, 'place')}."
+
+
+def capacity(appel) -> Capacite:
+    """The numbers staff keep in view while deciding (5 queries, whatever the call's size)."""
+    decisions = Decision.objects.filter(candidature__appel=appel)
+    waiting = list(
+        decisions.filter(issue=Issue.LISTE_ATTENTE)
+        .select_related("candidature__collectivite")
+        .order_by("rang_attente", "decided_at", "pk")
+    )
+    counts = {
+        issue: decisions.filter(issue=issue, desistement_at__isnull=True).count()
+        for issue in (Issue.RETENUE, Issue.NON_RETENUE)
+    }
+    return Capacite(
+        appel=appel,
+        places=appel.places,
+        retenues=counts[Issue.RETENUE],
+        desistements=decisions.filter(desistement_at__isnull=False).count(),
+        liste_attente=waiting,
+        non_retenues=counts[Issue.NON_RETENUE],
+        sans_decision=list(
+            appel.candidatures.deposees()
+            .filter(decision__isnull=True)
+            .select_related("collectivite")
+            .order_by("numero")
+        ),
+        a_publier=decisions.filter(published_at__isnull=True).count(),
+    )
+
+
+@dataclasses.dataclass
+class PublicationReport:
+    """What one run of ``publish_decisions`` did, and what is left for the next one."""
+
+    appel: Appel
+    published: int = 0  # decisions published by this run
+    letters_filed: int = 0  # letters rendered and filed by this run
+    sent: int = 0  # e-mails sent by this run
+    failures: list[EnvoiCourrier] = dataclasses.field(
+        default_factory=list
+    )  # still « échec » afterwards
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Décisions publiées : {self.published} ; courriers classés : {self.letters_filed} ; "
+            f"e-mails envoyés : {self.sent} ; échecs : {self.failed}."
+        )
+
+
+def _letter_path(decision, version: int) -> str:
+    candidature = decision.candidature
+    token = secrets.token_urlsafe(12)
+    return f"{candidature.appel.slug}/{candidature.numero}-v{version}-{token}.pdf"
+
+
+def _latest_courriers(appel):
+    """The current letter of each decision of ``appel`` (the highest version)."""
+    newer = Courrier.objects.filter(decision=OuterRef("decision"), version__gt=OuterRef("version"))
+    return Courrier.objects.filter(decision__candidature__appel=appel).exclude(Exists(newer))
+
+
+def _file_letter(decision, *, version: int, pdf: bytes) -> Courrier:
+    """Store ``pdf`` as the decision's letter ``version`` with one EnvoiCourrier per référent·e
+    (caller holds the decision's row lock)."""
+    courrier = Courrier(
+        decision=decision,
+        issue=decision.issue,
+        version=version,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+    )
+    courrier.pdf.save(_letter_path(decision, version), ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            courrier.save()
+            _ensure_envois(courrier)
+    except Exception:
+        courrier.pdf.storage.delete(courrier.pdf.name)
+        raise
+    return courrier
+
+
+def _ensure_envois(courrier) -> int:
+    """One EnvoiCourrier per current référent·e of the dossier; returns how many were added."""
+    created = 0
+    for email in courrier.decision.candidature.referent_emails():
+        _, was_created = EnvoiCourrier.objects.get_or_create(
+            courrier=courrier, destinataire=email.lower()
+        )
+        created += was_created
+    return created
+
+
+def _file_missing_letter(decision_id: int, *, letter_date) -> bool:
+    """Render and file version 1 of a published decision's letter unless it is filed already.
+
+    The PDF is rendered outside any transaction (it takes a while); the filing re-checks under
+    the decision's lock, so two runs at once file one letter.
+    """
+    decision = Decision.objects.select_related(
+        "candidature__appel", "candidature__collectivite"
+    ).get(pk=decision_id)
+    pdf = letters.render_letter_pdf(decision, letter_date=letter_date)
+    with transaction.atomic():
+        locked = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("candidature__appel", "candidature__collectivite")
+            .get(pk=decision_id)
+        )
+        if locked.courriers.exists():
+            return False
+        _file_letter(locked, version=1, pdf=pdf)
+    return True
+
+
+def _objet(modele, decision) -> str:
+    """The e-mail subject: the ModeleCourrier « objet », whose variables are those of the
+    letter."""
+    appel = decision.candidature.appel
+    if modele is None or not modele.objet.strip():
+        return f"Votre candidature à l'appel « {appel.titre} »"
+    text = modele.objet
+    if "{" in text:
+        try:
+            context = letters.letter_context(decision)
+            text = Template(text).render(Context(context, autoescape=False))
+        except (TemplateSyntaxError, TypeError, ValueError):
+            logger.exception("Objet du modèle de courrier %s illisible", modele.pk)
+    return " ".join(text.split())
+
+
+def _letter_email(envoi) -> EmailMultiAlternatives:
+    courrier = envoi.courrier
+    decision = courrier.decision
+    candidature = decision.candidature
+    appel = candidature.appel
+    modele = ModeleCourrier.objects.filter(appel=appel, issue=courrier.issue).first()
+    context = {
+        "objet": _objet(modele, decision),
+        "collectivite": candidature.collectivite.nom,
+        "de_collectivite": de_nom(candidature.collectivite.nom),
+        "numero": candidature.numero,
+        "appel_titre": appel.titre,
+        "version": courrier.version,
+        "dossier_url": _site_url(candidature.get_absolute_url()),
+        "contact_nom": appel.contact_nom,
+        "contact_fonction": appel.contact_fonction,
+        "contact_email": appel.contact_email,
+        "site_url": settings.SITE_URL,
+    }
+    message = _build_email(
+        "decision", context, to=[envoi.destinataire], reply_to=[appel.contact_email]
+    )
+    with courrier.pdf.open("rb") as handle:
+        pdf = handle.read()
+    message.attach(letters.letter_filename(decision), pdf, "application/pdf")
+    return message
+
+
+def _send_envoi(envoi_id: int, *, now) -> bool | None:
+    """Send one letter e-mail and record the attempt; True sent, False failed, None skipped.
+
+    The row stays locked while the mail server answers, so a concurrent run skips it rather
+    than sending it twice; nothing else is locked meanwhile.
+    """
+    with transaction.atomic():
+        envoi = (
+            EnvoiCourrier.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related(
+                "courrier__decision__candidature__appel",
+                "courrier__decision__candidature__collectivite",
+            )
+            .exclude(statut=EnvoiCourrier.Statut.ENVOYE)
+            .filter(pk=envoi_id)
+            .first()
+        )
+        if envoi is None:
+            return None
+        envoi.tentatives += 1
+        envoi.derniere_tentative_at = now
+        try:
+            _letter_email(envoi).send()
+        except Exception as error:  # mail server, network, unreadable PDF: recorded, retried
+            logger.warning("Envoi du courrier à %s en échec : %s", envoi.destinataire, error)
+            envoi.statut = EnvoiCourrier.Statut.ECHEC
+            envoi.erreur = f"{type(error).__name__} : {error}"
+        else:
+            envoi.statut = EnvoiCourrier.Statut.ENVOYE
+            envoi.envoye_at = now
+            envoi.erreur = ""
+        envoi.save(
+            update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
+        )
+    return envoi.statut == EnvoiCourrier.Statut.ENVOYE
+
+
+def _pending_envois(appel, courrier=None):
+    """E-mails of current letters not sent yet (a superseded letter is never sent again)."""
+    envois = EnvoiCourrier.objects.filter(courrier__in=_latest_courriers(appel))
+    if courrier is not None:
+        envois = envois.filter(courrier=courrier)
+    return envois.exclude(statut=EnvoiCourrier.Statut.ENVOYE).order_by(
+        "courrier__decision__candidature__numero", "destinataire", "pk"
+    )
+
+
+def send_pending_letters(*, appel, courrier=None, now=None) -> tuple[int, list[EnvoiCourrier]]:
+    """Send every current letter e-mail of ``appel`` (or of one ``courrier``) not sent yet,
+    each in its own small transaction. Returns (sent by this call, envois still « échec »)."""
+    now = now or timezone.now()
+    sent = 0
+    for envoi_id in list(_pending_envois(appel, courrier).values_list("pk", flat=True)):
+        sent += bool(_send_envoi(envoi_id, now=now))
+    failures = list(
+        _pending_envois(appel, courrier)
+        .filter(statut=EnvoiCourrier.Statut.ECHEC)
+        .select_related("courrier__decision__candidature__collectivite")
+    )
+    return sent, failures
+
+
+def publish_decisions(*, appel, now=None, staff_user=None) -> PublicationReport:
+    """Publish the call's decisions, file their letters and e-mail them; run it again at will.
+
+    Refused (ValidationError, French) before ``appel.announcement_at``, while a submitted
+    dossier has no decision, and when there is no decision at all. Idempotent and resumable,
+    in three steps that each commit:
+    1. one transaction: every unpublished decision gets ``published_at`` (a history row each),
+       the call ``decisions_published_at`` (kept from the first run), the letter templates are
+       created if missing (``letters.ensure_modeles_courrier``);
+    2. for each published decision without a letter: the PDF is rendered (letter dated the day
+       of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
+       per référent·e (``candidature.referent_emails()``), each in its own transaction;
+    3. every EnvoiCourrier of a current letter not « envoyé » is e-mailed (the letter attached,
+       subject from the ModeleCourrier « objet »), each in its own small transaction that
+       records statut, tentatives, dernière tentative, envoye_at and erreur. A failure for one
+       recipient is recorded as « échec » and the others go on; the next run retries it.
+    Must be called outside any transaction (the command, the admin action): e-mails leave only
+    once the publication is committed, and a slow mail server holds no lock but its own row.
+    """
+    if staff_user is not None:
+        _require_staff(staff_user)
+    now = now or timezone.now()
+    report = PublicationReport(appel=appel)
+
+    with transaction.atomic():
+        locked = Appel.objects.select_for_update().get(pk=appel.pk)
+        if now < locked.announcement_at:
+            raise ValidationError(_publication_opens_message(locked), code="too_early")
+        missing = list(
+            locked.candidatures.deposees()
+            .filter(decision__isnull=True)
+            .select_related("collectivite")
+            .order_by("numero")
+        )
+        if not missing and not Decision.objects.filter(candidature__appel=locked).exists():
+            raise ValidationError("Aucune décision à publier pour cet appel.", code="empty")
+        if missing:
+            names = ", ".join(f"{c.collectivite.nom} ({c.numero})" for c in missing)
+            raise ValidationError(
+                f"{_plural(len(missing), 'dossier déposé', 'dossiers déposés')} sans décision : "
+                f"{names}. Décidez de chaque dossier avant de publier.",
+                code="undecided",
+            )
+        letters.ensure_modeles_courrier(locked)
+        unpublished = Decision.objects.select_for_update().filter(
+            candidature__appel=locked, published_at__isnull=True
+        )
+        for decision in unpublished:
+            decision.published_at = now
+            decision._history_user = staff_user
+            decision._change_reason = "Publication"
+            decision.save(update_fields=["published_at"])
+            report.published += 1
+        if locked.decisions_published_at is None:
+            locked.decisions_published_at = now
+            locked.save(update_fields=["decisions_published_at"])
+    appel.decisions_published_at = locked.decisions_published_at
+    letter_date = receipt.paris(locked.decisions_published_at).date()
+
+    to_file = (
+        Decision.objects.filter(candidature__appel=appel, published_at__isnull=False)
+        .filter(courriers__isnull=True)
+        .order_by("candidature__numero")
+        .values_list("pk", flat=True)
+    )
+    for decision_id in list(to_file):
+        report.letters_filed += _file_missing_letter(decision_id, letter_date=letter_date)
+    # A référent·e added since a letter was filed gets it too.
+    for courrier in _latest_courriers(appel).select_related("decision__candidature"):
+        _ensure_envois(courrier)
+
+    report.sent, report.failures = send_pending_letters(appel=appel, now=now)
+    return report
+
+
+def promote_next(*, appel, staff_user, now=None) -> Decision | None:
+    """Give a free place to the first dossier of the waiting list; None when the list is empty.
+
+    Refused (ValidationError) when no place is free: every place is held by a retained
+    collectivité that has not withdrawn (record the withdrawal first).
+    Side effects, in one transaction: that Decision becomes « retenue » with the motivation
+    PROMOTION_MOTIVATION (rank cleared, decided_by, decided_at, a history row); the others of
+    the list move up one rank (a history row each). Once the call's decisions are published,
+    the promoted decision is published at once and its new letter is rendered and filed as the
+    next Courrier version, with one EnvoiCourrier per référent·e; then, outside the
+    transaction, those e-mails are sent and recorded as ``publish_decisions`` does (a failure
+    is retried by its next run). Before publication, nothing is filed nor sent: publication
+    will do it.
+    """
+    _require_staff(staff_user)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Appel.objects.select_for_update().get(pk=appel.pk)
+        waiting = _waiting_list(locked)
+        if not waiting:
+            return None
+        retained = Decision.objects.filter(
+            candidature__appel=locked, issue=Issue.RETENUE, desistement_at__isnull=True
+        ).count()
+        if retained >= locked.places:
+            raise ValidationError(
+                f"Aucune place n'est libre : {_plural(locked.places, 'place')}, "
+                f"{_plural(retained, 'collectivité retenue', 'collectivités retenues')}. "
+                "Enregistrez d'abord le désistement d'une collectivité retenue.",
+                code="full",
+            )
+        promoted, others = waiting[0], waiting[1:]
+        promoted.issue = Issue.RETENUE
+        promoted.motivation = PROMOTION_MOTIVATION
+        promoted.rang_attente = None
+        promoted.decided_by = staff_user
+        promoted.decided_at = now
+        if locked.decisions_published_at is not None:
+            promoted.published_at = now
+        promoted._history_user = staff_user
+        promoted._change_reason = "Place libérée : premier·e de la liste d'attente"
+        promoted.save()
+        _renumber(others, staff_user=staff_user)
+        if locked.decisions_published_at is not None:
+            promoted = Decision.objects.select_related(
+                "candidature__appel", "candidature__collectivite"
+            ).get(pk=promoted.pk)
+            version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
+            pdf = letters.render_letter_pdf(promoted, letter_date=receipt.paris(now).date())
+            courrier = _file_letter(promoted, version=version, pdf=pdf)
+    if locked.decisions_published_at is not None:
+        send_pending_letters(appel=locked, courrier=courrier, now=now)
+    return promoted

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dossier, files, public, signin
+from .views import decision, dossier, files, public, signin
 
 app_name = "candidatures"
 
@@ -27,4 +27,5 @@ urlpatterns = [
     ),
     path("candidature/<int:pk>/pieces/<int:piece_pk>/", files.piece, name="piece"),
     path("candidature/<int:pk>/recu/<int:version>/", files.recu, name="recu"),
+    path("candidature/<int:pk>/courrier/", decision.courrier, name="courrier"),
 ]

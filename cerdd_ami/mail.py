@@ -21,7 +21,10 @@ class OutboxEmailBackend(BaseEmailBackend):
         for message in email_messages:
             # Sortable names: newest first is a reverse sort of the file names.
             name = f"{timezone.now():%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
-            (directory / name).write_bytes(message.message().as_bytes())
+            # Written aside then renamed: a reader never sees half a message.
+            partial = directory / f".{name}.part"
+            partial.write_bytes(message.message().as_bytes())
+            partial.rename(directory / name)
         return len(email_messages)
 
 

@@ -34,9 +34,37 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_depot",
             "view_evenement",
             "view_accescandidature",  # the dossier page lists who can edit it
+            # Jury, staff side (candidatures.admin_jury_staff): members and assignments are
+            # staff's to manage; évaluations and notes are the jurors' own, read-only here;
+            # a recusal a juror reports by phone or e-mail can be recorded by hand.
+            "view_membrejury",
+            "add_membrejury",
+            "change_membrejury",
+            "delete_membrejury",
+            "view_affectation",
+            "add_affectation",
+            "change_affectation",
+            "delete_affectation",
+            "view_evaluation",
+            "view_note",
+            "view_conflitinteret",
+            "add_conflitinteret",
+            "change_conflitinteret",
+            # Decision letters (candidatures.admin_courriers): one text per outcome and call.
+            "view_modelecourrier",
+            "add_modelecourrier",
+            "change_modelecourrier",
+            # Decisions (candidatures.admin_decisions): staged one by one or in bulk, published,
+            # letters downloaded and exported, e-mails followed; never deleted.
+            "view_decision",
+            "add_decision",
+            "change_decision",
+            "view_courrier",
+            "view_envoicourrier",
         ],
-        # Jurors get their own views in a later issue.
-        roles.JURY: [],
+        # Jurors read and score their dossiers through the DossierJury proxy only; what they
+        # may see is decided by Candidature.objects.for_juror, not by this permission.
+        roles.JURY: ["view_dossierjury"],
     },
 }
 

@@ -18,9 +18,9 @@ What it does:
 2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with DEBUG=1,
    so that e-mails land as .eml files in a temporary outbox the applicants read their links
    from.
-3. Runs the journey in three phases (sign-in, form pages, submission), so that the form pages'
-   throughput is measured on its own; then hits ``/healthz`` as a baseline with the same
-   concurrency and as many requests as the form pages.
+3. Hits ``/healthz`` as a baseline (a trivial view, one database round trip) with the same
+   concurrency and as many requests as the form pages; then runs the journey in three phases
+   (sign-in, form pages, submission), so that the form pages' throughput is measured on its own.
 4. Prints throughput and latency percentiles, then checks in the database that every dossier
    is submitted exactly once with its own number.
 
@@ -302,7 +302,8 @@ def drop_database(database: BenchDatabase) -> None:
 def django_env(database: BenchDatabase, work: Path, base_url: str) -> dict:
     """Environment for manage.py and gunicorn: bench database, DEBUG outbox, temp media."""
     env = dict(os.environ)
-    # Never let a configured SMTP server receive hundreds of benchmark e-mails.
+    # Never let a configured SMTP server receive hundreds of benchmark e-mails; gunicorn's
+    # bind and size come from the command line, not from leftovers of the caller's shell.
     for name in ("EMAIL_HOST", "GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
         env.pop(name, None)
     env.update(
@@ -350,42 +351,82 @@ def ensure_port_free(port: int) -> None:
             sys.exit(f"Something already listens on {HOST}:{port}: choose another --port.")
 
 
-def start_gunicorn(env: dict, port: int, work: Path) -> subprocess.Popen:
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "-c",
-        "gunicorn.conf.py",
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(GUNICORN_WORKERS),
-        "--threads",
-        str(GUNICORN_THREADS),
-        "cerdd_ami.wsgi",
-    ]
-    # gunicorn.conf.py logs access to stdout and errors to stderr: one file each.
-    stdout = (work / "gunicorn-access.log").open("wb")
-    stderr = (work / "gunicorn-error.log").open("wb")
-    # Own session: the whole gunicorn tree can be stopped by its process group at the end.
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
-    )
+class Gunicorn:
+    """The gunicorn server under test: started, watched and stopped by this script only."""
 
+    def __init__(self, env: dict, port: int, work: Path):
+        self.error_log = work / "gunicorn-error.log"
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"{HOST}:{port}",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--threads",
+            str(GUNICORN_THREADS),
+            "cerdd_ami.wsgi",
+        ]
+        # gunicorn.conf.py logs access to stdout and errors to stderr: one file each.
+        with (
+            (work / "gunicorn-access.log").open("wb") as stdout,
+            self.error_log.open("wb") as stderr,
+        ):
+            # Own session: the whole gunicorn tree can be stopped by its process group.
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+            )
 
-def wait_until_healthy(process: subprocess.Popen, base_url: str, timeout: float = 90) -> None:
-    opener = local_opener()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with code {process.returncode}")
-        try:
-            with opener.open(base_url + "/healthz", timeout=5) as response:
+    def wait_until_healthy(self, base_url: str, timeout: float = 90) -> None:
+        opener = local_opener()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with code {self.process.returncode}")
+            with (
+                contextlib.suppress(URLError, OSError),
+                opener.open(base_url + "/healthz", timeout=5) as response,
+            ):
                 if response.status == 200:
                     return
-        except (URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
+            time.sleep(0.5)
+        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the master and its workers, including workers already recycled.
+
+        Measured on the server side, so the figure holds even when other jobs share the machine.
+        """
+        try:
+            import psutil
+
+            master = psutil.Process(self.process.pid)
+            times = master.cpu_times()
+            # children_* hold the workers max_requests already recycled (reaped by the master).
+            total = times.user + times.system + times.children_user + times.children_system
+            for child in master.children(recursive=True):
+                worker = child.cpu_times()
+                total += worker.user + worker.system
+            return total
+        except Exception:  # psutil missing or a worker exiting while we read it
+            return None
+
+    def workers_booted(self) -> int:
+        """Workers started so far: GUNICORN_WORKERS, plus one per max_requests recycling."""
+        if not self.error_log.exists():
+            return 0
+        return self.error_log.read_text(errors="replace").count("Booting worker with pid")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # our own process group only
+            self.process.wait(timeout=10)
 
 
 def warm_up(base_url: str, concurrency: int) -> tuple[int, float]:
@@ -406,37 +447,6 @@ def warm_up(base_url: str, concurrency: int) -> tuple[int, float]:
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="warm-up") as pool:
         list(pool.map(fetch, paths))
     return len(paths), time.perf_counter() - started
-
-
-def stop_gunicorn(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
-    try:
-        process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # our own process group only
-        process.wait(timeout=10)
-
-
-def gunicorn_cpu_seconds(process: subprocess.Popen) -> float | None:
-    """CPU time of the gunicorn master and its workers, including workers already recycled.
-
-    Measured on the server side, so the figure holds even when other jobs share the machine.
-    """
-    try:
-        import psutil
-
-        master = psutil.Process(process.pid)
-        times = master.cpu_times()
-        # children_* hold the workers that max_requests already recycled (reaped by the master).
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in master.children(recursive=True):
-            worker = child.cpu_times()
-            total += worker.user + worker.system
-        return total
-    except Exception:  # psutil missing or a worker exiting while we read it
-        return None
 
 
 def postgres_cpu_snapshot() -> dict[int, float] | None:
@@ -476,25 +486,27 @@ class PhaseResult:
     server_cpu: float | None
     db_cpu: float | None
     client_cpu: float
+    recycled: int = 0  # workers gunicorn replaced meanwhile (max_requests)
 
 
 class Meter:
-    """Wall time, request count and CPU (gunicorn, PostgreSQL, this client) of one phase."""
+    """Wall time, requests, CPU (gunicorn, PostgreSQL, this client), recycled workers of a phase."""
 
-    def __init__(self, name: str, recorder: Recorder, gunicorn: subprocess.Popen):
+    def __init__(self, name: str, recorder: Recorder, gunicorn: Gunicorn):
         self.name, self.recorder, self.gunicorn = name, recorder, gunicorn
 
     def __enter__(self) -> Meter:
         self.requests = len(self.recorder.samples)
-        self.server = gunicorn_cpu_seconds(self.gunicorn)
+        self.server = self.gunicorn.cpu_seconds()
         self.db = postgres_cpu_snapshot()
+        self.booted = self.gunicorn.workers_booted()
         self.client = time.process_time()
         self.started = time.perf_counter()
         return self
 
     def __exit__(self, *exc_info) -> None:
         seconds = time.perf_counter() - self.started
-        server = gunicorn_cpu_seconds(self.gunicorn)
+        server = self.gunicorn.cpu_seconds()
         self.result = PhaseResult(
             name=self.name,
             seconds=seconds,
@@ -502,6 +514,7 @@ class Meter:
             server_cpu=None if None in (server, self.server) else server - self.server,
             db_cpu=postgres_cpu_delta(self.db, postgres_cpu_snapshot()),
             client_cpu=time.process_time() - self.client,
+            recycled=self.gunicorn.workers_booted() - self.booted,
         )
 
 
@@ -678,6 +691,14 @@ def encode_multipart(
 # Development outbox: where the sign-in links arrive
 
 
+def is_complete(message, raw: bytes) -> bool:
+    """Whether an .eml file was read whole: a multipart message ends with its closing boundary."""
+    boundary = message.get_boundary()
+    if boundary:
+        return raw.rstrip().endswith(f"--{boundary}--".encode())
+    return message["Message-ID"] is not None and bool(message.get_payload())
+
+
 class Outbox:
     """Index of the .eml files gunicorn writes, shared by all applicant threads.
 
@@ -697,8 +718,12 @@ class Outbox:
         for entry in os.scandir(self.directory):
             if not entry.name.endswith(".eml") or entry.name in self.seen:
                 continue
-            with open(entry.path, "rb") as handle:
-                message = BytesParser(policy=policy.default).parse(handle)
+            raw = Path(entry.path).read_bytes()
+            message = BytesParser(policy=policy.default).parsebytes(raw)
+            if not is_complete(message, raw):
+                # The backend writes in place: we may read a file gunicorn is still writing.
+                # Parse it again on the next scan rather than losing its link.
+                continue
             self.seen.add(entry.name)
             if not str(message["subject"] or "").startswith(SIGN_IN_SUBJECT):
                 continue
@@ -765,6 +790,11 @@ def sign_in(applicant: Applicant, outbox: Outbox) -> None:
     link = outbox.wait_for_link(applicant.email)
     browser.get("GET /connexion/lien/", link, expect=302, location="/candidature/")
     browser.get("GET /candidature/", "/candidature/")
+
+
+# Requests fill_in() makes: GET+POST nouvelle, GET+POST steps 1 to 3, step 4 GET, POST (letter)
+# and GET again, step 5 GET, POST and GET again. The baseline makes as many /healthz requests.
+FORM_PAGE_REQUESTS_PER_APPLICANT = 14
 
 
 def fill_in(applicant: Applicant, slug: str, letter: bytes) -> None:
@@ -864,7 +894,7 @@ def run_phase(
     concurrency: int,
     deadline: float,
     recorder: Recorder,
-    gunicorn: subprocess.Popen,
+    gunicorn: Gunicorn,
 ) -> tuple[list[Applicant], PhaseResult]:
     """Run ``action`` for every applicant, ``concurrency`` at a time; returns who succeeded."""
 
@@ -899,7 +929,7 @@ def run_baseline(
     concurrency: int,
     timeout: float,
     recorder: Recorder,
-    gunicorn: subprocess.Popen,
+    gunicorn: Gunicorn,
 ) -> PhaseResult:
     """``count`` GET /healthz with the same client and concurrency as the journey."""
     local = threading.local()
@@ -952,7 +982,8 @@ def print_phases(phases: list[PhaseResult]) -> None:
     # other jobs share the machine.
     print(
         f"  {'phase':<20} {'requests':>8} {'wall s':>8} {'req/s':>8} {'app CPU s':>9} "
-        f"{'app ms/req':>10} {'db CPU s':>8} {'db ms/req':>9} {'client CPU s':>12}"
+        f"{'app ms/req':>10} {'db CPU s':>8} {'db ms/req':>9} {'client CPU s':>12} "
+        f"{'recycled':>8}"
     )
     for phase in phases:
         rate = phase.requests / phase.seconds if phase.seconds else float("nan")
@@ -961,15 +992,8 @@ def print_phases(phases: list[PhaseResult]) -> None:
         print(
             f"  {phase.name:<20} {phase.requests:>8} {phase.seconds:>8.1f} {rate:>8.1f} "
             f"{app_total:>9} {app_per_request:>10} {db_total:>8} {db_per_request:>9} "
-            f"{phase.client_cpu:>12.1f}"
+            f"{phase.client_cpu:>12.1f} {phase.recycled:>8}"
         )
-
-
-def worker_recycles(work: Path) -> int:
-    """Workers gunicorn restarted (max_requests in gunicorn.conf.py), beyond the first ones."""
-    log = work / "gunicorn-error.log"
-    booted = log.read_text(errors="replace").count("Booting worker with pid") if log.exists() else 0
-    return max(0, booted - GUNICORN_WORKERS)
 
 
 def print_latencies(samples: list[Sample], phases: list[str]) -> None:
@@ -1069,7 +1093,7 @@ def run_journey(
     base_url: str,
     outbox: Outbox,
     recorder: Recorder,
-    gunicorn: subprocess.Popen,
+    gunicorn: Gunicorn,
 ) -> tuple[list[Applicant], list[PhaseResult]]:
     """Sign-in, form pages, submission for every applicant; returns who completed, phases."""
     applicants = [
@@ -1101,6 +1125,7 @@ def total_of(phases: list[PhaseResult]) -> PhaseResult:
         server_cpu=sum(p.server_cpu or 0 for p in phases),
         db_cpu=sum(p.db_cpu or 0 for p in phases),
         client_cpu=sum(p.client_cpu for p in phases),
+        recycled=sum(p.recycled for p in phases),
     )
 
 
@@ -1114,14 +1139,15 @@ def print_report(
     recorder: Recorder,
     completed: int,
     args: argparse.Namespace,
-    work: Path,
 ) -> None:
     journey = total_of(phases)
     print(
         f"\nResults\n  total journey time {journey.seconds:.1f} s; applicants completed "
         f"{completed}/{args.applicants}; errors {recorder.error_count}; load average after "
-        f"{load_average()}; gunicorn workers recycled by max_requests: {worker_recycles(work)}"
+        f"{load_average()}"
     )
+    # app/db CPU: gunicorn and PostgreSQL processes; recycled: workers gunicorn restarted
+    # (max_requests), each paying the imports again inside the phase.
     print_phases([*phases, journey, baseline])
     print()
     print_latencies(recorder.samples, ["sign-in", "form pages", "submission", "baseline"])
@@ -1145,14 +1171,15 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     database = locate_database()
     work = Path(tempfile.mkdtemp(prefix="bench_apply-"))
-    gunicorn: subprocess.Popen | None = None
+    gunicorn: Gunicorn | None = None
     recorder = Recorder()
     failed = True
     try:
         print("Setting up: database bench_apply, migrations, open call…", flush=True)
         setup = prepare(database, work, base_url, args.applicants)
-        gunicorn = start_gunicorn(setup.env, args.port, work)
-        wait_until_healthy(gunicorn, base_url)
+        gunicorn = Gunicorn(setup.env, args.port, work)
+        gunicorn.wait_until_healthy(base_url)
+        boot_cpu = gunicorn.cpu_seconds()
         warm_count, warm_seconds = warm_up(base_url, args.concurrency)
         print(
             f"\nCerdd AMI — application journey benchmark ({time.strftime('%Y-%m-%d %H:%M')})\n"
@@ -1161,24 +1188,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{GUNICORN_WORKERS} workers × {GUNICORN_THREADS} threads, DEBUG=1 (outbox)\n"
             f"  applicants {args.applicants}, concurrency {args.concurrency}, letter PDF "
             f"{len(setup.letter) / 1024:.1f} KB, load average before {load_average()}\n"
-            f"  warm-up (not counted): {warm_count} requests in {warm_seconds:.1f} s",
+            f"  gunicorn start-up CPU {boot_cpu or 0:.1f} s (master + {GUNICORN_WORKERS} workers); "
+            f"warm-up (not counted): {warm_count} requests in {warm_seconds:.1f} s",
             flush=True,
         )
 
-        outbox = Outbox(work / "outbox")
-        submitted, phases = run_journey(setup, args, base_url, outbox, recorder, gunicorn)
+        # Baseline first, on a warm server: workers recycled by max_requests later in the run
+        # would otherwise charge their start-up to the trivial view.
         baseline = run_baseline(
             base_url,
-            phases[1].requests,
+            FORM_PAGE_REQUESTS_PER_APPLICANT * args.applicants,
             concurrency=args.concurrency,
             timeout=args.request_timeout,
             recorder=recorder,
             gunicorn=gunicorn,
         )
-        print_report(phases, baseline, recorder, len(submitted), args, work)
+        print(f"  baseline done: {baseline.requests} requests in {baseline.seconds:.1f} s")
+        outbox = Outbox(work / "outbox")
+        submitted, phases = run_journey(setup, args, base_url, outbox, recorder, gunicorn)
+        print_report(phases, baseline, recorder, len(submitted), args)
 
         print("\nDatabase check")
-        problems = verify_database(setup, work, args.applicants)
+        try:
+            problems = verify_database(setup, work, args.applicants)
+        except RuntimeError as exc:  # manage.py failed; its output is printed above
+            problems = [f"database check could not run: {exc}"]
         receipts = outbox.count_receipts()
         if receipts != args.applicants:
             problems.append(f"{receipts} receipt e-mails in the outbox, not {args.applicants}")
@@ -1190,7 +1224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failed else 0
     finally:
         if gunicorn is not None:
-            stop_gunicorn(gunicorn)
+            gunicorn.stop()
         try:
             drop_database(database)
         except Exception as exc:

@@ -211,3 +211,36 @@ def test_counted_evaluations_leave_out_jurors_in_conflict(appel, dossiers):
     services.declare_conflict(candidature=dossiers["lille"], jure=second, motif="Lien familial.")
 
     assert list(Evaluation.objects.counted().values_list("jure", flat=True)) == [first.pk]
+
+
+def test_save_evaluation_keeps_a_submitted_evaluation_complete(appel, dossiers):
+    user = member(appel)
+    services.save_evaluation(
+        candidature=dossiers["lille"],
+        jure=user,
+        notes=scores(appel, 3, 3),
+        recommandation="attente",
+        submit=True,
+    )
+
+    with pytest.raises(ValidationError) as error:
+        services.save_evaluation(
+            candidature=dossiers["lille"], jure=user, notes=scores(appel, 3, 3)
+        )
+
+    assert error.value.messages == ["Choisissez une recommandation avant de soumettre."]
+    assert Evaluation.objects.get().recommandation == "attente"
+
+
+def test_save_evaluation_before_the_deadline_says_scoring_has_not_started(dossiers):
+    appel = AppelFactory()
+    CritereFactory(appel=appel)
+    user = member(appel)
+    dossier = submitted(appel, "62528", "AMI-2021-009")
+
+    with pytest.raises(ValidationError) as error:
+        services.save_evaluation(candidature=dossier, jure=user, notes={})
+
+    assert error.value.messages == [
+        "La notation n'a pas commencé : elle s'ouvre après la date limite de dépôt."
+    ]

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from candidatures.demo import seed_candidatures
+from candidatures.demo_decisions import seed_decisions
 from candidatures.demo_jury import seed_jury
 from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert
 from cerdd_ami import roles
@@ -69,6 +70,12 @@ class Command(BaseCommand):
             f"{jury['soumises']} évaluations soumises, {jury['brouillons']} brouillons, "
             f"{jury['non_commencees']} à commencer ({jury['evaluations_creees']} créées) ; "
             "délibération non ouverte."
+        )
+        decisions = seed_decisions(appel_2021, staff_user=charge)
+        self.stdout.write(
+            f"Décisions 2021 (préparées, non publiées) : {decisions['retenues']} retenues, "
+            f"{decisions['liste_attente']} en liste d'attente, "
+            f"{decisions['non_retenues']} non retenues ({decisions['creees']} créées)."
         )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")

@@ -1,0 +1,859 @@
+"""Staff admin of decisions: recording them (one by one, or in bulk from the submitted
+dossiers), the call's capacity always in view, publication, withdrawals and the waiting list,
+letters to download and export.
+
+Registered on top of the other admin modules: ``CandidatureDecisionAdmin`` replaces the
+submitted dossiers' admin (same pages, plus the decision column, filter and bulk actions) and
+``AppelDecisionsAdmin`` the call's admin (plus « Publier les décisions »). Every state change
+goes through ``candidatures.services``.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import letters, ranking, services
+from .admin import EMPTY, CandidatureAdmin, ReadOnlyInline, paris, person
+from .admin_jury_staff import AppelJuryAdmin
+from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
+from .receipt import format_datetime_fr
+from .views.files import _private_file
+
+# Letters rendered in one admin request; more would keep the request busy for minutes.
+EXPORT_LIMIT = 100
+EXPORT_TOO_MANY = (
+    "Au plus {limit} courriers par export depuis l'administration (sélection : {count}). "
+    "Pour en exporter davantage, utilisez la commande « python manage.py export_lettres »."
+)
+DECISION_PERMISSIONS = ("candidatures.add_decision", "candidatures.change_decision")
+
+
+def can_decide(user) -> bool:
+    return user.is_active and user.is_staff and user.has_perms(DECISION_PERMISSIONS)
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count <= 1 else (plural or singular + 's')}"
+
+
+def _stamp() -> str:
+    return timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
+
+
+def _download(content: bytes, content_type: str, filename: str, *, inline=False) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    # Letters are personal data: never kept by shared caches or sniffed into something else.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def issue_label(decision) -> str:
+    label = decision.get_issue_display()
+    if decision.issue == Issue.LISTE_ATTENTE and decision.rang_attente:
+        label += f" (rang {decision.rang_attente})"
+    if decision.desistement_at:
+        label += " — désistement"
+    return label
+
+
+def panels_for(appels) -> list[services.Capacite]:
+    return [services.capacity(appel) for appel in appels]
+
+
+# ---------------------------------------------------------------------------------------------
+# One decision: form, letters, sendings
+
+
+class DecisionForm(forms.ModelForm):
+    """The decision on one dossier; ``services.check_decision`` says what is refused."""
+
+    retour_jury = forms.ChoiceField(
+        label="retour du jury cité dans le courrier",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Choisi parmi les « retours pour la collectivité » des juré·es (évaluations "
+        "soumises, hors conflits d'intérêts).",
+    )
+
+    class Meta:
+        model = Decision
+        fields = ["candidature", "issue", "rang_attente", "motivation", "retour_jury"]
+        widgets = {"motivation": forms.Textarea(attrs={"rows": 5, "cols": 80})}
+        help_texts = {
+            "motivation": "Obligatoire pour « liste d'attente » et « non retenue » : elle figure "
+            "dans le courrier et sur la page du dossier de la collectivité.",
+            "rang_attente": "Laisser vide : le dossier prend la dernière place de la liste "
+            "d'attente (ou garde la sienne). Un rang donné décale les suivants.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "candidature" in self.fields:
+            undecided = Candidature.objects.deposees().filter(decision__isnull=True)
+            field = self.fields["candidature"]
+            field.queryset = undecided.select_related("collectivite").order_by("numero")
+            field.label_from_instance = lambda c: f"{c.numero} — {c.collectivite.nom}"
+            field.label = "dossier"
+            field.help_text = "Un dossier déposé, sans décision."
+        if "retour_jury" not in self.fields:
+            return  # a published decision: read-only
+        candidature = self._candidature()
+        feedback = services.jury_feedback(candidature) if candidature else []
+        current = (self.instance.retour_jury or "").strip()
+        if current and current not in feedback:
+            feedback.append(current)
+        self.fields["retour_jury"].choices = [
+            ("", "Aucun retour du jury dans le courrier"),
+            *[(text, text) for text in feedback],
+        ]
+        if candidature is None:
+            self.fields["retour_jury"].help_text = (
+                "Les retours des juré·es s'affichent ici une fois le dossier choisi : ouvrez la "
+                "décision depuis la page du dossier (rubrique « Décision », lien « Décider »)."
+            )
+
+    def _candidature(self):
+        if self.instance.pk:
+            return self.instance.candidature
+        value = self.data.get("candidature") if self.is_bound else self.initial.get("candidature")
+        if isinstance(value, Candidature):
+            return value
+        if value and str(value).isdigit():
+            return Candidature.objects.filter(pk=value).first()
+        return None
+
+    def clean(self):
+        cleaned = super().clean()
+        candidature = cleaned.get("candidature") or (
+            self.instance.candidature if self.instance.pk else None
+        )
+        if candidature is None or "issue" not in cleaned:
+            return cleaned
+        try:
+            services.check_decision(
+                candidature=candidature,
+                issue=cleaned["issue"],
+                motivation=cleaned.get("motivation", ""),
+                rang_attente=cleaned.get("rang_attente"),
+            )
+        except ValidationError as error:
+            self._add_service_error(error)
+        return cleaned
+
+    def _add_service_error(self, error):
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, errors in error.error_dict.items():
+            self.add_error(name if name in self.fields else None, errors)
+
+    def _post_clean(self):
+        # Model validation (its constraints included) would repeat the service's checks in
+        # other words: the service is the one rule, so only its messages are shown. The
+        # instance is not filled in either: ``DecisionAdmin.save_model`` saves through the
+        # service, from ``cleaned_data``.
+        pass
+
+
+class CourrierInline(ReadOnlyInline):
+    model = Courrier
+    fields = ["version", "issue", "classe_le", "telecharger", "sha256", "envois"]
+    verbose_name_plural = "courriers classés (une version par courrier envoyé)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("envois")
+
+    @admin.display(description="classé le")
+    def classe_le(self, courrier):
+        return paris(courrier.created_at)
+
+    @admin.display(description="PDF")
+    def telecharger(self, courrier):
+        url = reverse("admin:candidatures_decision_courrier", args=[courrier.decision_id])
+        return format_html(
+            '<a href="{}?version={}">Courrier v{} (PDF)</a>',
+            url,
+            courrier.version,
+            courrier.version,
+        )
+
+    @admin.display(description="envois par e-mail")
+    def envois(self, courrier):
+        rows = list(courrier.envois.all())
+        if not rows:
+            return EMPTY
+        return format_html_join(
+            "",
+            "<div>{} : {}{}</div>",
+            (
+                (
+                    envoi.destinataire,
+                    envoi.get_statut_display(),
+                    _envoi_detail(envoi),
+                )
+                for envoi in rows
+            ),
+        )
+
+
+def _envoi_detail(envoi) -> str:
+    if envoi.statut == EnvoiCourrier.Statut.ENVOYE and envoi.envoye_at:
+        return f" le {paris(envoi.envoye_at)}"
+    if envoi.statut == EnvoiCourrier.Statut.ECHEC:
+        return f" ({_plural(envoi.tentatives, 'tentative')} ; {envoi.erreur})"
+    return ""
+
+
+class PublieeFilter(admin.SimpleListFilter):
+    title = "publication"
+    parameter_name = "publiee"
+
+    def lookups(self, request, model_admin):
+        return [("oui", "Publiées"), ("non", "À publier")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "oui":
+            return queryset.filter(published_at__isnull=False)
+        if self.value() == "non":
+            return queryset.filter(published_at__isnull=True)
+        return queryset
+
+
+class DesistementForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif du désistement",
+        help_text="Conservé dans l'historique de la décision.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+
+@admin.register(Decision)
+class DecisionAdmin(SimpleHistoryAdmin):
+    """Decisions of every call, the capacity panel above the list, letters and sendings."""
+
+    form = DecisionForm
+    radio_fields = {"issue": admin.VERTICAL}
+    change_list_template = "admin/candidatures/decision/change_list.html"
+    list_display = [
+        "numero",
+        "collectivite_nom",
+        "issue_display",
+        "motivation_courte",
+        "avec_retour",
+        "publication",
+        "courrier",
+    ]
+    list_display_links = ["numero", "collectivite_nom"]
+    list_filter = ["candidature__appel", "issue", PublieeFilter]
+    list_select_related = ["candidature__collectivite", "candidature__appel"]
+    search_fields = ["candidature__numero", "candidature__collectivite__nom"]
+    actions = ["export_pdf", "export_zip", "enregistrer_desistement"]
+    inlines = [CourrierInline]
+    # get_absolute_url is not defined: no « voir sur le site ».
+    view_on_site = False
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        decision = ["issue", "rang_attente", "motivation", "retour_jury"]
+        if obj is None:
+            return [(None, {"fields": ["candidature", *decision]})]
+        return [
+            ("Dossier", {"fields": ["dossier"]}),
+            ("Décision", {"fields": decision}),
+            (
+                "Suivi",
+                {
+                    "fields": [
+                        "decided_by_display",
+                        "decided_at_display",
+                        "published_at_display",
+                        "desistement_at_display",
+                    ]
+                },
+            ),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        shown = [
+            "dossier",
+            "decided_by_display",
+            "decided_at_display",
+            "published_at_display",
+            "desistement_at_display",
+        ]
+        if not self.has_change_permission(request, obj):
+            shown += ["issue", "rang_attente", "motivation", "retour_jury"]
+        return shown
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        # A published decision changes only through a withdrawal or the waiting list.
+        if obj is not None and obj.published_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Every submitted dossier gets a decision: a staged one is changed, never removed.
+        return False
+
+    def revert_disabled(self, request, obj=None):
+        # History is read, never restored: a restore would bypass the decision rules.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def has_desistement_permission(self, request):
+        return request.user.has_perm("candidatures.change_decision")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        decision = services.decide(
+            candidature=data.get("candidature") or obj.candidature,
+            issue=data["issue"],
+            motivation=data.get("motivation", ""),
+            retour_jury=data.get("retour_jury", ""),
+            rang_attente=data.get("rang_attente"),
+            staff_user=request.user,
+        )
+        obj.pk = decision.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # Read-only inlines: nothing to save beside the decision itself.
+        pass
+
+    def changelist_view(self, request, extra_context=None):
+        appel_id = request.GET.get("candidature__appel__id__exact")
+        if appel_id and appel_id.isdigit():
+            appels = Appel.objects.filter(pk=appel_id)
+        else:
+            appels = Appel.objects.filter(candidatures__decision__isnull=False).distinct()
+        extra_context = {
+            **(extra_context or {}),
+            "panels": panels_for(appels.order_by("-opens_at")),
+            "can_decide": can_decide(request.user),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # -- columns --------------------------------------------------------------------------------
+
+    @admin.display(description="numéro", ordering="candidature__numero")
+    def numero(self, obj):
+        return obj.candidature.numero
+
+    @admin.display(description="collectivité", ordering="candidature__collectivite__nom")
+    def collectivite_nom(self, obj):
+        return obj.candidature.collectivite.nom
+
+    @admin.display(description="décision", ordering="issue")
+    def issue_display(self, obj):
+        return issue_label(obj)
+
+    @admin.display(description="motivation")
+    def motivation_courte(self, obj):
+        text = " ".join(obj.motivation.split())
+        return text[:90] + "…" if len(text) > 90 else text or EMPTY
+
+    @admin.display(description="retour du jury", boolean=True)
+    def avec_retour(self, obj):
+        return bool(obj.retour_jury)
+
+    @admin.display(description="publication", ordering="published_at")
+    def publication(self, obj):
+        if obj.published_at:
+            return f"Publiée le {paris(obj.published_at)}"
+        return "À publier"
+
+    @admin.display(description="courrier")
+    def courrier(self, obj):
+        url = reverse("admin:candidatures_decision_courrier", args=[obj.pk])
+        label = "Télécharger (PDF)" if obj.published_at else "Aperçu (PDF)"
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="dossier")
+    def dossier(self, obj):
+        candidature = obj.candidature
+        url = reverse("admin:candidatures_candidature_change", args=[candidature.pk])
+        return format_html(
+            '<a href="{}">{} — {}</a> ({})',
+            url,
+            candidature.numero,
+            candidature.collectivite.nom,
+            candidature.appel.titre,
+        )
+
+    @admin.display(description="décidée par")
+    def decided_by_display(self, obj):
+        return person(obj.decided_by)
+
+    @admin.display(description="décidée le")
+    def decided_at_display(self, obj):
+        return paris(obj.decided_at)
+
+    @admin.display(description="publiée le")
+    def published_at_display(self, obj):
+        return paris(obj.published_at) if obj.published_at else "Pas encore publiée"
+
+    @admin.display(description="désistement le")
+    def desistement_at_display(self, obj):
+        return paris(obj.desistement_at)
+
+    # -- URLs: one letter, the waiting list -----------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/courrier/",
+                wrap(self.courrier_view),
+                name="candidatures_decision_courrier",
+            ),
+            path(
+                "appel/<int:appel_pk>/appeler-suivant/",
+                wrap(self.promote_view),
+                name="candidatures_decision_promouvoir",
+            ),
+            *super().get_urls(),
+        ]
+
+    def courrier_view(self, request, pk):
+        """A filed letter (the latest, or ``?version=``); before filing, a preview rendered now
+        and filed nowhere."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        decision = get_object_or_404(
+            Decision.objects.select_related("candidature__appel", "candidature__collectivite"),
+            pk=pk,
+        )
+        courriers = decision.courriers.order_by("-version")
+        version = request.GET.get("version", "")
+        if version:
+            if not version.isdigit():
+                raise Http404
+            courrier = get_object_or_404(courriers, version=int(version))
+        else:
+            courrier = courriers.first()
+        filename = letters.letter_filename(decision)
+        if courrier is None:
+            pdf = letters.render_letter_pdf(decision)
+            return _download(pdf, "application/pdf", f"apercu-{filename}", inline=True)
+        if version:
+            filename = f"{filename.removesuffix('.pdf')}-v{courrier.version}.pdf"
+        return _private_file(courrier.pdf, filename, "application/pdf")
+
+    def promote_view(self, request, appel_pk):
+        return _promote(self, request, appel_pk)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _export_selection(self, request, queryset):
+        count = queryset.count()
+        if count > EXPORT_LIMIT:
+            self.message_user(
+                request, EXPORT_TOO_MANY.format(limit=EXPORT_LIMIT, count=count), messages.ERROR
+            )
+            return None
+        return list(
+            queryset.select_related("candidature__appel", "candidature__collectivite").order_by(
+                "candidature__appel", "candidature__numero"
+            )
+        )
+
+    @admin.action(description="Exporter les courriers (PDF fusionné)", permissions=["view"])
+    def export_pdf(self, request, queryset):
+        decisions = self._export_selection(request, queryset)
+        if decisions is None:
+            return None
+        pdf = letters.render_letters_merged_pdf(decisions)
+        return _download(pdf, "application/pdf", f"courriers-{_stamp()}.pdf")
+
+    @admin.action(description="Exporter les courriers (ZIP)", permissions=["view"])
+    def export_zip(self, request, queryset):
+        decisions = self._export_selection(request, queryset)
+        if decisions is None:
+            return None
+        archive = letters.letters_zip(decisions)
+        return _download(archive, "application/zip", f"courriers-{_stamp()}.zip")
+
+    @admin.action(description="Enregistrer un désistement", permissions=["desistement"])
+    def enregistrer_desistement(self, request, queryset):
+        decisions = queryset.select_related("candidature__collectivite", "candidature__appel")
+        form = DesistementForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            recorded = []
+            for decision in decisions:
+                try:
+                    services.record_withdrawal(
+                        candidature=decision.candidature,
+                        staff_user=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
+                except ValidationError as error:
+                    self.message_user(
+                        request,
+                        f"{decision.candidature.collectivite.nom} : {' '.join(error.messages)}",
+                        messages.ERROR,
+                    )
+                else:
+                    recorded.append(decision.candidature.collectivite.nom)
+            if recorded:
+                self.message_user(
+                    request,
+                    f"Désistement enregistré : {', '.join(recorded)}. La place libérée peut être "
+                    "proposée au premier dossier de la liste d'attente (« Appeler le suivant de "
+                    "la liste d'attente », au-dessus de la liste).",
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Enregistrer un désistement",
+            "opts": self.opts,
+            "form": form,
+            "decisions": decisions,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "enregistrer_desistement",
+        }
+        return TemplateResponse(request, "admin/candidatures/decision/desistement.html", context)
+
+
+@require_POST
+def _promote(model_admin, request, appel_pk):
+    if not can_decide(request.user):
+        raise PermissionDenied
+    appel = get_object_or_404(Appel, pk=appel_pk)
+    try:
+        decision = services.promote_next(appel=appel, staff_user=request.user)
+    except ValidationError as error:
+        model_admin.message_user(request, " ".join(error.messages), messages.ERROR)
+    else:
+        if decision is None:
+            model_admin.message_user(request, "La liste d'attente est vide.", messages.WARNING)
+        else:
+            message = f"{decision.candidature.collectivite.nom} est désormais retenue."
+            if decision.published_at:
+                sent = decision.courriers.order_by("-version").first()
+                failed = sent.envois.filter(statut=EnvoiCourrier.Statut.ECHEC).count()
+                message += f" Son courrier (version {sent.version}) est envoyé aux référent·es"
+                message += (
+                    f", {_plural(failed, 'échec')} d'envoi à relancer avec « Publier les "
+                    "décisions »."
+                    if failed
+                    else "."
+                )
+                level = messages.WARNING if failed else messages.SUCCESS
+            else:
+                level = messages.SUCCESS
+            model_admin.message_user(request, message, level)
+    changelist = reverse("admin:candidatures_decision_changelist")
+    return redirect(f"{changelist}?candidature__appel__id__exact={appel.pk}")
+
+
+@admin.register(EnvoiCourrier)
+class EnvoiCourrierAdmin(admin.ModelAdmin):
+    """Every e-mail of a letter and its fate: what « Publier les décisions » retries."""
+
+    list_display = [
+        "destinataire",
+        "collectivite",
+        "version",
+        "statut",
+        "tentatives",
+        "derniere_tentative",
+        "envoye",
+        "erreur",
+    ]
+    list_filter = ["statut", "courrier__decision__candidature__appel"]
+    list_select_related = ["courrier__decision__candidature__collectivite"]
+    search_fields = ["destinataire", "courrier__decision__candidature__collectivite__nom"]
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="collectivité")
+    def collectivite(self, obj):
+        return obj.courrier.decision.candidature.collectivite.nom
+
+    @admin.display(description="courrier", ordering="courrier__version")
+    def version(self, obj):
+        return f"{obj.courrier.get_issue_display()} — v{obj.courrier.version}"
+
+    @admin.display(description="dernière tentative", ordering="derniere_tentative_at")
+    def derniere_tentative(self, obj):
+        return paris(obj.derniere_tentative_at)
+
+    @admin.display(description="envoyé le", ordering="envoye_at")
+    def envoye(self, obj):
+        return paris(obj.envoye_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Submitted dossiers: decision column, filter and bulk decisions
+
+
+class DecisionBulkForm(forms.Form):
+    motivation = forms.CharField(
+        label="Motivation",
+        required=False,
+        help_text="La même pour chaque dossier sélectionné ; elle figure dans le courrier.",
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+    )
+
+    def __init__(self, *args, issue, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.issue = issue
+
+    def clean_motivation(self):
+        motivation = self.cleaned_data["motivation"].strip()
+        if self.issue != Issue.RETENUE and not motivation:
+            raise ValidationError(
+                "Indiquez la motivation : elle figure dans le courrier "
+                f"« {Issue(self.issue).label.lower()} »."
+            )
+        return motivation
+
+
+class DecisionStateFilter(admin.SimpleListFilter):
+    title = "décision"
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [("aucune", "Sans décision"), *Issue.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "aucune":
+            return queryset.filter(decision__isnull=True)
+        if value in Issue.values:
+            return queryset.filter(decision__issue=value)
+        return queryset
+
+
+def _insert_after_first(fieldsets, extra):
+    return [fieldsets[0], extra, *fieldsets[1:]]
+
+
+class CandidatureDecisionAdmin(CandidatureAdmin):
+    """The submitted dossiers' list, with each dossier's decision and the bulk decisions."""
+
+    list_filter = [*CandidatureAdmin.list_filter, DecisionStateFilter]
+    actions = [
+        *CandidatureAdmin.actions,
+        "decider_retenue",
+        "decider_liste_attente",
+        "decider_non_retenue",
+    ]
+    fieldsets = _insert_after_first(
+        CandidatureAdmin.fieldsets, ("Décision", {"fields": ["decision_detail"]})
+    )
+
+    def has_decide_permission(self, request):
+        return can_decide(request.user)
+
+    @admin.display(description="décision")
+    def decision_detail(self, obj):
+        decision = Decision.objects.filter(candidature=obj).first()
+        if decision is None:
+            url = reverse("admin:candidatures_decision_add")
+            return format_html(
+                'Pas encore de décision. <a href="{}?candidature={}">Décider</a>', url, obj.pk
+            )
+        url = reverse("admin:candidatures_decision_change", args=[decision.pk])
+        state = (
+            f"publiée le {paris(decision.published_at)}"
+            if decision.published_at
+            else "pas encore publiée"
+        )
+        return format_html('<a href="{}">{}</a> ({})', url, issue_label(decision), state)
+
+    @admin.action(description="Décider : retenue", permissions=["decide"])
+    def decider_retenue(self, request, queryset):
+        return self._decide(request, queryset, Issue.RETENUE, "decider_retenue")
+
+    @admin.action(description="Décider : liste d'attente", permissions=["decide"])
+    def decider_liste_attente(self, request, queryset):
+        return self._decide(request, queryset, Issue.LISTE_ATTENTE, "decider_liste_attente")
+
+    @admin.action(description="Décider : non retenue", permissions=["decide"])
+    def decider_non_retenue(self, request, queryset):
+        return self._decide(request, queryset, Issue.NON_RETENUE, "decider_non_retenue")
+
+    def _decide(self, request, queryset, issue, action_name):
+        dossiers = list(queryset.select_related("appel", "collectivite", "decision"))
+        appels = {dossier.appel_id for dossier in dossiers}
+        if len(appels) != 1:
+            self.message_user(
+                request, "Sélectionnez les dossiers d'un seul appel à la fois.", messages.ERROR
+            )
+            return None
+        appel = dossiers[0].appel
+        # Best ranked first: on the waiting list, the selection gets its ranks in this order.
+        result = ranking.build_ranking(appel)
+        rows = {row.dossier.pk: row for row in result.rows}
+        order = {row.dossier.pk: position for position, row in enumerate(result.rows)}
+        dossiers.sort(key=lambda d: (order.get(d.pk, len(order)), d.numero))
+
+        form = DecisionBulkForm(
+            request.POST if "apply" in request.POST else None,
+            issue=issue,
+            initial={"motivation": services.default_motivation(issue, appel)},
+        )
+        if form.is_valid():
+            decided = 0
+            for dossier in dossiers:
+                existing = getattr(dossier, "decision", None)
+                try:
+                    services.decide(
+                        candidature=dossier,
+                        issue=issue,
+                        motivation=form.cleaned_data["motivation"],
+                        # The juror's feedback chosen one by one is kept.
+                        retour_jury=existing.retour_jury if existing else "",
+                        staff_user=request.user,
+                    )
+                except ValidationError as error:
+                    self.message_user(
+                        request,
+                        f"{dossier.collectivite.nom} : {' '.join(error.messages)}",
+                        messages.ERROR,
+                    )
+                else:
+                    decided += 1
+            if decided:
+                self.message_user(
+                    request,
+                    f"Décision « {Issue(issue).label} » enregistrée pour "
+                    f"{_plural(decided, 'dossier')}.",
+                    messages.SUCCESS,
+                )
+            panel = services.capacity(appel)
+            self.message_user(
+                request,
+                f"{panel.texte}. {panel.avertissement}".strip(),
+                messages.WARNING if panel.depassement else messages.INFO,
+            )
+            return None
+
+        panel = services.capacity(appel)
+        retained_after = panel.retenues
+        for dossier in dossiers:
+            existing = getattr(dossier, "decision", None)
+            was_retained = bool(
+                existing and existing.issue == Issue.RETENUE and not existing.desistement_at
+            )
+            if issue == Issue.RETENUE and not was_retained:
+                retained_after += 1
+            elif issue != Issue.RETENUE and was_retained:
+                retained_after -= 1
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Décider : {Issue(issue).label.lower()}",
+            "opts": self.opts,
+            "form": form,
+            "issue_label": Issue(issue).label,
+            "appel": appel,
+            "panel": panel,
+            "retained_after": retained_after,
+            "over_capacity": retained_after > appel.places,
+            "lignes": [
+                {
+                    "dossier": dossier,
+                    "row": rows.get(dossier.pk),
+                    "decision": getattr(dossier, "decision", None),
+                }
+                for dossier in dossiers
+            ],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": action_name,
+        }
+        return TemplateResponse(request, "admin/candidatures/candidature/decider.html", context)
+
+
+admin.site.unregister(Candidature)
+admin.site.register(Candidature, CandidatureDecisionAdmin)
+
+
+# ---------------------------------------------------------------------------------------------
+# The call: « Publier les décisions »
+
+
+class AppelDecisionsAdmin(AppelJuryAdmin):
+    actions = [*AppelJuryAdmin.actions, "publier_decisions"]
+
+    def has_publish_permission(self, request):
+        return request.user.has_perm("candidatures.change_decision")
+
+    @admin.action(description="Publier les décisions", permissions=["publish"])
+    def publier_decisions(self, request, queryset):
+        appels = list(queryset.order_by("-opens_at"))
+        if "apply" in request.POST:
+            for appel in appels:
+                self._publish(request, appel)
+            return None
+        now = timezone.now()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Publier les décisions",
+            "opts": self.opts,
+            "appels": [
+                {
+                    "appel": appel,
+                    "panel": services.capacity(appel),
+                    "trop_tot": now < appel.announcement_at,
+                    "ouverture": format_datetime_fr(appel.announcement_at),
+                }
+                for appel in appels
+            ],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "publier_decisions",
+        }
+        return TemplateResponse(request, "admin/candidatures/appel/publier_decisions.html", context)
+
+    def _publish(self, request, appel):
+        try:
+            report = services.publish_decisions(appel=appel, staff_user=request.user)
+        except ValidationError as error:
+            self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
+            return
+        self.message_user(request, f"{appel} : {report.summary}", messages.SUCCESS)
+        if report.failures:
+            details = " ; ".join(
+                f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures
+            )
+            self.message_user(
+                request,
+                f"{_plural(report.failed, 'envoi')} en échec : {details}. Relancez « Publier les "
+                "décisions » pour les retenter : rien de ce qui est parti n'est renvoyé.",
+                messages.WARNING,
+            )
+
+
+admin.site.unregister(Appel)
+admin.site.register(Appel, AppelDecisionsAdmin)

@@ -1,0 +1,267 @@
+"""Server-rendered SVG charts of the jury's work: notes per critère, ranking, calibration.
+
+No JavaScript and nothing fetched from elsewhere: each builder returns a safe ``<svg>``
+string to drop into a template, next to the data table it draws (the table is the accessible
+source; the chart carries role="img", an aria-label, <title> and a <desc> that sums it up).
+Colours are SVG presentation attributes, not ``style``: the site's CSP refuses inline styles.
+Every piece of text from the database goes through ``escape``.
+"""
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .ranking import SCALE, Calibration, Distribution, RankingRow
+
+GREEN = "#2f6b3a"
+GREEN_LIGHT = "#9cc5a1"
+ORANGE = "#b35900"  # disagreement: also marked by a symbol, never by colour alone
+INK = "#1a1a1a"
+GRID = "#c8c8c8"
+MUTED = "#555555"
+FONT = 'font-family="DejaVu Sans, Verdana, sans-serif"'
+
+
+def _fr(value: float, digits: int = 1) -> str:
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",")
+
+
+def _n(value: float) -> str:
+    """A coordinate: short, dot-decimal as SVG wants it."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _truncate(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def _svg(
+    chart_id: str, title: str, desc: str, width: float, height: float, body: str
+) -> SafeString:
+    chart_id = escape(chart_id)
+    # Every interpolated text is escaped here or by the callers.
+    return mark_safe(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="jury-chart" id="{chart_id}" '
+        f'role="img" aria-label="{escape(title)}" aria-describedby="{chart_id}-desc" '
+        f'width="{_n(width)}" height="{_n(height)}" viewBox="0 0 {_n(width)} {_n(height)}">'
+        f'<title id="{chart_id}-title">{escape(title)}</title>'
+        f'<desc id="{chart_id}-desc">{escape(desc)}</desc>'
+        f"{body}</svg>"
+    )
+
+
+def _text(x, y, content, *, size=11, anchor="start", fill=INK, weight="normal") -> str:
+    return (
+        f'<text x="{_n(x)}" y="{_n(y)}" {FONT} font-size="{size}" text-anchor="{anchor}" '
+        f'fill="{fill}" font-weight="{weight}">{escape(content)}</text>'
+    )
+
+
+def _nice_step(maximum: int) -> int:
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if maximum / step <= 5:
+            return step
+    return 10 ** len(str(maximum))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notes per critère: one vertical bar per score value
+
+
+def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
+    critere = distribution.critere
+    values = distribution.counts
+    width, height = 360, 230
+    left, right, top, bottom = 44, 12, 34, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    highest = max(values) if values else 0
+    step = _nice_step(max(highest, 1))
+    y_max = max(step, -(-highest // step) * step)
+    band = plot_w / max(len(values), 1)
+
+    parts = []
+    for tick in range(0, y_max + 1, step):
+        y = top + plot_h - tick / y_max * plot_h
+        parts.append(
+            f'<line x1="{left}" x2="{_n(left + plot_w)}" y1="{_n(y)}" y2="{_n(y)}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+        )
+        parts.append(_text(left - 6, y + 4, str(tick), size=10, anchor="end", fill=MUTED))
+    for value, count in enumerate(values):
+        x = left + value * band
+        bar_h = count / y_max * plot_h
+        parts.append(
+            f'<rect x="{_n(x + band * 0.15)}" y="{_n(top + plot_h - bar_h)}" '
+            f'width="{_n(band * 0.7)}" height="{_n(bar_h)}" fill="{GREEN}"/>'
+        )
+        if count:
+            parts.append(_text(x + band / 2, top + plot_h - bar_h - 4, str(count), anchor="middle"))
+        parts.append(_text(x + band / 2, top + plot_h + 15, str(value), anchor="middle"))
+    parts.append(
+        f'<line x1="{left}" x2="{_n(left + plot_w)}" y1="{_n(top + plot_h)}" '
+        f'y2="{_n(top + plot_h)}" stroke="{INK}" stroke-width="1"/>'
+    )
+    parts.append(
+        _text(left + plot_w / 2, height - 8, f"note (sur {critere.note_max})", anchor="middle")
+    )
+    parts.append(_text(4, 16, _truncate(f"{critere.ordre}. {critere.libelle}", 52), weight="bold"))
+
+    title = f"Répartition des notes — {critere.libelle}"
+    if distribution.n:
+        detail = ", ".join(f"{value} : {count}" for value, count in enumerate(values))
+        desc = (
+            f"{distribution.n} note{'s' if distribution.n > 1 else ''} prise"
+            f"{'s' if distribution.n > 1 else ''} en compte, moyenne "
+            f"{_fr(distribution.mean, 2)} sur {critere.note_max}. Nombre de notes par valeur : "
+            f"{detail}."
+        )
+    else:
+        desc = "Aucune note prise en compte pour ce critère."
+    return _svg(chart_id, title, desc, width, height, "".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Horizontal 0–20 scale shared by the ranking and the calibration charts
+
+
+class _Scale:
+    def __init__(self, left: float, width: float):
+        self.left, self.width = left, width
+
+    def x(self, score: float) -> float:
+        return self.left + max(0.0, min(score, SCALE)) / SCALE * self.width
+
+    def grid(self, top: float, bottom: float) -> list[str]:
+        parts = []
+        for tick in range(0, SCALE + 1, 5):
+            x = self.x(tick)
+            parts.append(
+                f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(bottom)}" '
+                f'stroke="{GRID}" stroke-width="1"/>'
+            )
+            parts.append(_text(x, top - 6, str(tick), size=10, anchor="middle", fill=MUTED))
+        return parts
+
+
+ROW_H = 20
+LABEL_W = 270
+PLOT_W = 420
+MARGIN_R = 110
+
+
+def ranking_svg(rows: list[RankingRow], chart_id: str, *, by_z: bool = False) -> SafeString:
+    """Each dossier's weighted mean (bar) and its lowest and highest évaluations (line), in
+    the order of the table; ⚠ marks a disagreement."""
+    top, bottom = 30, 30
+    width = LABEL_W + PLOT_W + MARGIN_R
+    height = top + bottom + ROW_H * max(len(rows), 1)
+    scale = _Scale(LABEL_W, PLOT_W)
+    parts = scale.grid(top - 2, height - bottom + 2)
+    for position, row in enumerate(rows):
+        y = top + position * ROW_H
+        middle = y + ROW_H / 2
+        rank = row.rank_z if by_z else row.rank
+        label = f"{rank or '–'}. {row.dossier.numero} — {row.dossier.collectivite}"
+        parts.append(_text(LABEL_W - 8, middle + 4, _truncate(label, 42), anchor="end"))
+        if row.mean is None:
+            parts.append(_text(scale.x(0) + 4, middle + 4, "non évalué", fill=MUTED))
+            continue
+        fill = ORANGE if row.disagreement else GREEN_LIGHT
+        parts.append(
+            f'<rect x="{_n(scale.x(0))}" y="{_n(y + 4)}" '
+            f'width="{_n(scale.x(row.mean) - scale.x(0))}" height="{ROW_H - 8}" fill="{fill}"/>'
+        )
+        x_min, x_max = scale.x(row.min), scale.x(row.max)
+        parts.append(
+            f'<line x1="{_n(x_min)}" x2="{_n(x_max)}" y1="{_n(middle)}" y2="{_n(middle)}" '
+            f'stroke="{INK}" stroke-width="1.5"/>'
+        )
+        for x in (x_min, x_max):
+            parts.append(
+                f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(middle - 4)}" y2="{_n(middle + 4)}" '
+                f'stroke="{INK}" stroke-width="1.5"/>'
+            )
+        note = _fr(row.mean, 2)
+        if row.disagreement:
+            note += " ⚠"
+        parts.append(_text(LABEL_W + PLOT_W + 8, middle + 4, note))
+
+    order = "score z moyen" if by_z else "moyenne pondérée"
+    title = f"Classement des dossiers ({order})"
+    scored = [row for row in rows if row.mean is not None]
+    flagged = sum(row.disagreement for row in rows)
+    if scored:
+        first = scored[0]
+        desc = (
+            f"{len(rows)} dossiers, par {order} décroissant(e). Chaque barre est la moyenne "
+            "pondérée sur 20 ; le trait va de la note la plus basse à la plus haute ; "
+            f"⚠ signale un désaccord ({flagged} dossier{'s' if flagged > 1 else ''}). "
+            f"En tête : {first.dossier.numero}, {first.dossier.collectivite}, "
+            f"{_fr(first.mean, 2)} sur 20."
+        )
+    else:
+        desc = f"{len(rows)} dossiers, aucune évaluation prise en compte pour l'instant."
+    return _svg(chart_id, title, desc, width, height, "".join(parts))
+
+
+def calibration_svg(
+    calibration: list[Calibration], overall_mean: float | None, chart_id: str
+) -> SafeString:
+    """Per juror: mean (dot), mean ± standard deviation (thick line), min–max (thin line),
+    against the mean of the whole jury (dashed line)."""
+    top, bottom = 30, 30
+    width = LABEL_W + PLOT_W + MARGIN_R
+    height = top + bottom + ROW_H * max(len(calibration), 1)
+    scale = _Scale(LABEL_W, PLOT_W)
+    parts = scale.grid(top - 2, height - bottom + 2)
+    if overall_mean is not None:
+        x = scale.x(overall_mean)
+        parts.append(
+            f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(height - bottom)}" '
+            f'stroke="{ORANGE}" stroke-width="1.5" stroke-dasharray="5 3"/>'
+        )
+        parts.append(
+            _text(x, height - 10, f"moyenne du jury {_fr(overall_mean, 2)}", anchor="middle")
+        )
+    for position, item in enumerate(calibration):
+        middle = top + position * ROW_H + ROW_H / 2
+        parts.append(_text(LABEL_W - 8, middle + 4, _truncate(item.juror.name, 40), anchor="end"))
+        if item.mean is None:
+            parts.append(_text(scale.x(0) + 4, middle + 4, "aucune évaluation", fill=MUTED))
+            continue
+        parts.append(
+            f'<line x1="{_n(scale.x(item.min))}" x2="{_n(scale.x(item.max))}" '
+            f'y1="{_n(middle)}" y2="{_n(middle)}" stroke="{MUTED}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<line x1="{_n(scale.x(item.mean - item.stdev))}" '
+            f'x2="{_n(scale.x(item.mean + item.stdev))}" y1="{_n(middle)}" y2="{_n(middle)}" '
+            f'stroke="{GREEN}" stroke-width="6"/>'
+        )
+        parts.append(
+            f'<circle cx="{_n(scale.x(item.mean))}" cy="{_n(middle)}" r="5" fill="{INK}"/>'
+        )
+        parts.append(
+            _text(
+                LABEL_W + PLOT_W + 8,
+                middle + 4,
+                f"{_fr(item.mean, 2)} ± {_fr(item.stdev, 2)}",
+            )
+        )
+
+    title = "Calibration des juré·es"
+    scored = [item for item in calibration if item.mean is not None]
+    if scored:
+        strict = min(scored, key=lambda item: item.mean)
+        lenient = max(scored, key=lambda item: item.mean)
+        desc = (
+            "Pour chaque juré·e : moyenne des scores sur 20 (point), écart-type autour de la "
+            "moyenne (trait épais), note la plus basse et la plus haute (trait fin) ; la ligne "
+            "pointillée est la moyenne de tout le jury"
+            + (f" ({_fr(overall_mean, 2)})" if overall_mean is not None else "")
+            + f". Plus sévère : {strict.juror.name} ({_fr(strict.mean, 2)}) ; plus indulgent·e : "
+            f"{lenient.juror.name} ({_fr(lenient.mean, 2)})."
+        )
+    else:
+        desc = "Aucune évaluation prise en compte pour l'instant."
+    return _svg(chart_id, title, desc, width, height, "".join(parts))

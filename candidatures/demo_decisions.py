@@ -1,0 +1,64 @@
+"""Demo decisions for seed_demo: the 2021 call's dossiers decided from the jury's ranking,
+staged (not published), so that a newcomer can publish them from the admin."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import letters, ranking, services
+from .models import Decision, Issue
+
+# The Cerdd settles its answers a week before announcing them.
+DECIDED_BEFORE_ANNOUNCEMENT = timedelta(days=7)
+WAITING_LIST_SIZE = 3
+
+
+def _retour(candidature) -> str:
+    """A juror's feedback to quote in the letter, when one was written."""
+    feedback = services.jury_feedback(candidature)
+    return feedback[0] if feedback else ""
+
+
+def seed_decisions(appel, *, staff_user) -> dict:
+    """Stage a decision for each submitted dossier of ``appel`` still without one.
+
+    The jury's ranking decides (weighted mean, unscored dossiers last): the first ones are
+    retained up to the call's places, the next ``WAITING_LIST_SIZE`` (3) go on the
+    waiting list in that order, the others are not retained. Idempotent: existing decisions
+    are kept and counted, so a second run creates nothing. Also gives the call its three
+    letter templates. Returns the counts per issue and how many were created.
+    """
+    letters.ensure_modeles_courrier(appel)
+    decided = dict(
+        Decision.objects.filter(candidature__appel=appel).values_list("candidature", "issue")
+    )
+    counts = {issue: list(decided.values()).count(issue) for issue in Issue.values}
+    created = 0
+    moment = min(timezone.now(), appel.announcement_at - DECIDED_BEFORE_ANNOUNCEMENT)
+    dossiers = {c.pk: c for c in appel.candidatures.deposees().select_related("collectivite")}
+    for row in ranking.build_ranking(appel).rows:
+        candidature = dossiers.get(row.dossier.pk)
+        if candidature is None or candidature.pk in decided:
+            continue
+        if counts[Issue.RETENUE] < appel.places:
+            issue = Issue.RETENUE
+        elif counts[Issue.LISTE_ATTENTE] < WAITING_LIST_SIZE:
+            issue = Issue.LISTE_ATTENTE
+        else:
+            issue = Issue.NON_RETENUE
+        services.decide(
+            candidature=candidature,
+            issue=issue,
+            motivation=services.default_motivation(issue, appel),
+            retour_jury=_retour(candidature),
+            staff_user=staff_user,
+            now=moment,
+        )
+        counts[issue] += 1
+        created += 1
+    return {
+        "retenues": counts[Issue.RETENUE],
+        "liste_attente": counts[Issue.LISTE_ATTENTE],
+        "non_retenues": counts[Issue.NON_RETENUE],
+        "creees": created,
+    }

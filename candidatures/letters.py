@@ -1,0 +1,761 @@
+"""Decision letters: one text per outcome (``ModeleCourrier``), rendered as A4 PDF letters.
+
+A letter's body is plain text in Django template syntax, written by staff in the admin: the
+placeholders of ``PLACEHOLDERS`` are its only variables, French typography is applied to the
+rendered text, blank lines separate paragraphs. The page around it (letterhead, recipient,
+« À Loos-en-Gohelle, le 15 avril 2021 », subject, signature) is ``templates/pdf/courrier.html``.
+
+Many letters are laid out as ONE HTML document with a page break before each letter, in a
+single WeasyPrint call: fonts and CSS are loaded once, which is what makes 200 letters much
+cheaper than 200 separate renders. The ZIP export, which needs one file per letter, does render
+them one by one.
+
+Progress callbacks receive ``(done, total, step)``, ``step`` being a short French label of what
+is being done (« Préparation des courriers », « Mise en page du PDF », « Courriers PDF »).
+"""
+
+# The seed letters below are kept one paragraph per line, as staff will see them in the admin.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import Lexer, TokenType
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.text import slugify
+from weasyprint import HTML
+
+from .models import Decision, Issue, ModeleCourrier
+from .receipt import (
+    MONTHS,
+    _LocalOnlyFetcher,
+    de_nom,
+    format_date_fr,
+    french_typography,
+    paris,
+    pdf_from_html,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+# Exports run inside an admin request up to this many letters (about 5 s merged, 25 s as a
+# ZIP); larger batches go through ``manage.py export_lettres``, which has no limit.
+MAX_LETTERS_PER_REQUEST = 100
+
+# The call announces « 7 séances … de Mai 2021 à Mars 2022, soit 10 mois »: the cycle's last
+# month is this many months after the first session's.
+CYCLE_MONTHS = 10
+
+PLACEHOLDERS: list[tuple[str, str]] = [
+    (
+        "collectivite",
+        "nom de la collectivité : « Arras », « Communauté urbaine d'Arras » (sigle CC, CA, CU "
+        "développé)",
+    ),
+    (
+        "collectivite_de",
+        "« de » suivi du nom, élidé ou contracté : « d'Arras », « du Portel », « de la "
+        "Communauté urbaine d'Arras »",
+    ),
+    (
+        "referent_politique",
+        "référent·e politique : {{ referent_politique.nom }}, "
+        "{{ referent_politique.fonction }}, {{ referent_politique.email }}",
+    ),
+    (
+        "referent_technique",
+        "référent·e technique : {{ referent_technique.nom }}, "
+        "{{ referent_technique.fonction }}, {{ referent_technique.email }}",
+    ),
+    ("issue", "issue de la décision : « Retenue », « Liste d'attente » ou « Non retenue »"),
+    ("motivation", "motivation de la décision"),
+    ("retour_jury", "retour du jury cité dans le courrier (peut être vide)"),
+    ("places", "nombre de places du cycle, par exemple 12"),
+    ("nb_retenues", "nombre de collectivités retenues"),
+    ("cycle_dates", "période du cycle : « de mai 2021 à mars 2022 »"),
+    ("premiere_seance_date", "date de la première journée : « 18 mai 2021 »"),
+    ("premiere_seance_lieu", "lieu de la première journée : « Loos-en-Gohelle »"),
+    (
+        "contact",
+        "contact au Cerdd : {{ contact.nom }}, {{ contact.fonction }}, {{ contact.email }}",
+    ),
+    ("date_courrier", "date du courrier : « 15 avril 2021 »"),
+    ("numero", "numéro du dossier : « AMI-2021-007 »"),
+    ("rang_attente", "rang sur la liste d'attente (vide pour les autres issues)"),
+    ("appel", "titre de l'appel"),
+    ("signataire", "signataire : {{ signataire.nom }}, {{ signataire.fonction }}"),
+]
+
+# Tags a letter may use. Anything else (load, include, extends, url, debug…) reaches outside the
+# letter's own data and is refused when the template is saved.
+ALLOWED_TAGS = {
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "for",
+    "empty",
+    "endfor",
+    "with",
+    "endwith",
+    "firstof",
+    "comment",
+    "endcomment",
+    "filter",
+    "endfilter",
+    "spaceless",
+    "endspaceless",
+    "ifchanged",
+    "endifchanged",
+    "cycle",
+    "templatetag",
+    "verbatim",
+    "endverbatim",
+}
+
+_SENTINEL = "\x00INCONNUE[%s]\x00"
+_SENTINEL_RE = re.compile("\x00INCONNUE\\[(.*?)\\]\x00")
+
+
+@dataclass(frozen=True)
+class Personne:
+    """A person in a letter's placeholders: ``{{ contact }}`` alone reads « nom, fonction »."""
+
+    nom: str = ""
+    fonction: str = ""
+    email: str = ""
+
+    def __str__(self):
+        return ", ".join(part for part in (self.nom, self.fonction) if part)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed texts, in the call's tone. Staff edit them per call in the admin.
+
+OBJET_DEFAUT = (
+    "Votre candidature au cycle de qualification « Vers des territoires participatifs en "
+    "Hauts-de-France »"
+)
+
+SEED_TEXTS: dict[str, tuple[str, str]] = {
+    Issue.RETENUE: (
+        OBJET_DEFAUT,
+        """Madame, Monsieur,
+
+Au nom du Cerdd et de la cellule d'orientation du programme Territoires participatifs, j'ai le plaisir de vous annoncer que la candidature {{ collectivite_de }} (dossier n° {{ numero }}) est retenue pour le cycle de qualification « Vers des territoires participatifs en Hauts-de-France ».
+{% if motivation %}
+{{ motivation }}
+{% endif %}{% if retour_jury %}
+Le jury a souhaité vous transmettre ce retour : {{ retour_jury }}
+{% endif %}
+Bienvenue dans ce cycle ! {{ nb_retenues }} collectivité{{ nb_retenues|pluralize }} le {{ nb_retenues|pluralize:"suivra,suivront" }} ensemble, {{ cycle_dates }}, au fil de sept journées de travail entre pairs, élu·es et technicien·nes. La première journée aura lieu le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} : nous vous adresserons d'ici là le programme, ainsi qu'un court questionnaire pour construire avec vous le contenu des séances à partir de vos besoins.
+
+Comme votre candidature s'y engage, nous comptons sur la présence d'un binôme élu·e / technicien·ne à chaque séance, et sur votre envie d'expérimenter sur votre territoire les outils et acquis du cycle.
+
+Pour toute question, {{ contact.nom }} ({{ contact.fonction }}) reste à votre disposition : {{ contact.email }}.
+
+Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations les meilleures.""",
+    ),
+    Issue.LISTE_ATTENTE: (
+        OBJET_DEFAUT,
+        """Madame, Monsieur,
+
+Nous vous remercions chaleureusement pour la candidature {{ collectivite_de }} (dossier n° {{ numero }}) au cycle de qualification « Vers des territoires participatifs en Hauts-de-France ». Le jury a reçu des candidatures nombreuses et de grande qualité, pour {{ places }} places.
+
+Votre candidature est inscrite sur la liste d'attente{% if rang_attente %}, au rang {{ rang_attente }}{% endif %}.
+{% if motivation %}
+{{ motivation }}
+{% endif %}{% if retour_jury %}
+Le jury a souhaité vous transmettre ce retour : {{ retour_jury }}
+{% endif %}
+Si une place se libère, nous vous la proposerons dans l'ordre de la liste d'attente : nous prendrons alors contact avec vous sans délai, pour confirmer la disponibilité de votre binôme élu·e / technicien·ne. La première journée du cycle est prévue le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} ; le cycle se poursuivra {{ cycle_dates }}.
+
+Pour toute question, {{ contact.nom }} ({{ contact.fonction }}) reste à votre disposition : {{ contact.email }}.
+
+Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations les meilleures.""",
+    ),
+    Issue.NON_RETENUE: (
+        OBJET_DEFAUT,
+        """Madame, Monsieur,
+
+Nous vous remercions sincèrement pour l'intérêt que vous portez au programme Territoires participatifs, et pour le temps consacré à la candidature {{ collectivite_de }} (dossier n° {{ numero }}).
+
+Le jury a examiné avec attention chacune des candidatures reçues, pour {{ places }} places. Nous ne sommes malheureusement pas en mesure de retenir la vôtre pour ce cycle.
+{% if motivation %}
+{{ motivation }}
+{% endif %}{% if retour_jury %}
+Le jury a souhaité vous transmettre ce retour, que nous espérons utile pour la suite de votre démarche : {{ retour_jury }}
+{% endif %}
+Votre engagement pour la participation citoyenne compte, et le Cerdd reste à vos côtés : ressources, retours d'expériences et outils (Carto Party, mise en récit…) sur www.cerdd.org, rencontres et Labos ouverts à toutes les collectivités des Hauts-de-France. Le cycle fera l'objet d'une capitalisation largement partagée, et une prochaine édition de l'appel à manifestation d'intérêt sera proposée : nous serions heureux d'y recevoir à nouveau votre candidature.
+
+Pour en parler, {{ contact.nom }} ({{ contact.fonction }}) reste à votre disposition : {{ contact.email }}.
+
+Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations les meilleures.""",
+    ),
+}
+
+
+def ensure_modeles_courrier(appel) -> None:
+    """Give ``appel`` the three seed letters it lacks; existing texts are never overwritten."""
+    for issue, (objet, corps) in SEED_TEXTS.items():
+        ModeleCourrier.objects.get_or_create(
+            appel=appel, issue=issue, defaults={"objet": objet, "corps": corps}
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Template engines and validation
+
+
+@cache
+def _engine(*, checking: bool = False) -> Engine:
+    """A bare engine: default tags and filters, no template loader (``include`` finds nothing).
+
+    The checking engine prints a sentinel for unknown variables instead of Django's silent "".
+    """
+    return Engine(
+        loaders=[("django.template.loaders.locmem.Loader", {})],
+        string_if_invalid=_SENTINEL if checking else "",
+    )
+
+
+class _RecordingContext(Context):
+    """Records the names looked up and not found, ``{% if inconnue %}`` included.
+
+    A missing name yields the sentinel text instead of failing, so that rendering goes on and
+    every unknown name of the text is reported at once. Django's look-up would otherwise fall
+    back to the context's own attributes (``{{ template }}`` would print the Template object):
+    such names are not placeholders either, and are reported too.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.missing: list[str] = []
+
+    def __getitem__(self, key):
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            if key not in self.missing:
+                self.missing.append(key)
+            return _SENTINEL % key
+
+
+class _SamplePerson:
+    """A person of the sample context that records attributes asked of it and missing."""
+
+    def __init__(self, placeholder: str, filled: bool, missing: list[str]):
+        text = "Texte d'exemple" if filled else ""
+        self.nom = self.fonction = text
+        self.email = "exemple@exemple.test" if filled else ""
+        self._placeholder = placeholder
+        self._missing = missing
+
+    def __getattr__(self, name):
+        # Only called when normal look-up fails: {{ contact.telephone }}, {% if contact.tel %}.
+        if not name.startswith("_"):
+            self._missing.append(f"{self._placeholder}.{name}")
+        raise AttributeError(name)
+
+    def __str__(self):
+        return ", ".join(part for part in (self.nom, self.fonction) if part)
+
+
+def _sample_context(*, filled: bool, missing: list[str]) -> dict:
+    """Every placeholder, all truthy or all falsy: both branches of the usual ``{% if %}``."""
+    text = "Texte d'exemple" if filled else ""
+    return {
+        "collectivite": text,
+        "collectivite_de": text,
+        "referent_politique": _SamplePerson("referent_politique", filled, missing),
+        "referent_technique": _SamplePerson("referent_technique", filled, missing),
+        "issue": text,
+        "motivation": text,
+        "retour_jury": text,
+        "places": 12 if filled else 0,
+        "nb_retenues": 12 if filled else 0,
+        "cycle_dates": text,
+        "premiere_seance_date": text,
+        "premiere_seance_lieu": text,
+        "contact": _SamplePerson("contact", filled, missing),
+        "date_courrier": text,
+        "numero": text,
+        "rang_attente": 2 if filled else "",
+        "appel": text,
+        "signataire": _SamplePerson("signataire", filled, missing),
+    }
+
+
+_SYNTAX_MESSAGES = [
+    (
+        re.compile(r"Unclosed tag on line (\d+): '(\w+)'\. Looking for one of: (.*)\."),
+        lambda m: (
+            f", ligne {m[1]} : la balise {{% {m[2]} %}} n'est pas fermée "
+            f"(il manque {{% {m[3].split(', ')[-1]} %}})."
+        ),
+    ),
+    (
+        re.compile(r"Invalid block tag on line (\d+): '(\w+)', expected (.*)\. Did you"),
+        lambda m: (
+            f", ligne {m[1]} : {{% {m[2]} %}} est inattendue ici, "
+            f"{_tag_list(re.findall(r"'(\w+)'", m[3]))} était attendue."
+        ),
+    ),
+    (
+        re.compile(r"Invalid block tag on line (\d+): '(\w+)'"),
+        lambda m: f", ligne {m[1]} : la balise {{% {m[2]} %}} n'existe pas.",
+    ),
+    (
+        re.compile(r"Invalid filter: '(\w+)'"),
+        lambda m: f" : le filtre « {m[1]} » n'existe pas.",
+    ),
+    (
+        re.compile(r"Empty variable tag on line (\d+)"),
+        lambda m: f", ligne {m[1]} : variable vide {{{{ }}}}.",
+    ),
+    (
+        re.compile(r"Could not parse the remainder: '.*' from '(.*)'"),
+        lambda m: f" : expression illisible « {m[1]} ».",
+    ),
+    (
+        re.compile(r"Unexpected end of expression in if tag"),
+        lambda m: " : condition incomplète dans une balise {% if %}.",
+    ),
+]
+
+
+def _tag_list(names: list[str]) -> str:
+    tags = [f"{{% {name} %}}" for name in names]
+    return tags[0] if len(tags) == 1 else ", ".join(tags[:-1]) + " ou " + tags[-1]
+
+
+def _syntax_error_message(error: Exception) -> str:
+    """Django's (English) syntax error, said in French when it is one of the usual ones."""
+    raw = str(error)
+    for pattern, french in _SYNTAX_MESSAGES:
+        match = pattern.search(raw)
+        if match:
+            return "Modèle invalide" + french(match)
+    return f"Modèle invalide : {raw}"
+
+
+def _check_tags(source: str) -> None:
+    for token in Lexer(source).tokenize():
+        if token.token_type != TokenType.BLOCK:
+            continue
+        name = (token.split_contents() or [""])[0]
+        if name not in ALLOWED_TAGS:
+            raise ValidationError(
+                f"Modèle invalide, ligne {token.lineno} : la balise {{% {name} %}} n'est pas "
+                "autorisée dans un courrier.",
+                code="balise",
+            )
+
+
+def _first_use(source: str, name: str) -> int:
+    match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", source)
+    return match.start() if match else len(source)
+
+
+def validate_letter_template(corps: str) -> None:
+    """Refuse a letter text (or subject) that would not render, with the reason in French.
+
+    Syntax errors come from Django's parser. Unknown variables, which Django would silently
+    print as "", are found by rendering the text on two sample contexts (every placeholder
+    filled, then every one empty, so that both sides of the usual ``{% if %}`` run) with a
+    sentinel for unknown values and a context recording failed look-ups.
+    """
+    source = corps or ""
+    _check_tags(source)
+    try:
+        template = _engine(checking=True).from_string(source)
+    except TemplateSyntaxError as error:
+        raise ValidationError(_syntax_error_message(error), code="syntaxe") from None
+    unknown: list[str] = []
+    for filled in (True, False):
+        attributes: list[str] = []
+        context = _RecordingContext(
+            _sample_context(filled=filled, missing=attributes), autoescape=False
+        )
+        try:
+            output = template.render(context)
+        except Exception as error:  # e.g. a filter refusing its argument
+            raise ValidationError(_syntax_error_message(error), code="rendu") from None
+        for name in [*_SENTINEL_RE.findall(output), *attributes, *context.missing]:
+            if name not in unknown and not any(
+                known.startswith(f"{name}.") or name.startswith(f"{known}.") for known in unknown
+            ):
+                unknown.append(name)
+    if unknown:
+        # In order of appearance in the text, as the person fixing it reads it.
+        unknown.sort(key=lambda name: _first_use(source, name))
+        label = "Variable inconnue" if len(unknown) == 1 else "Variables inconnues"
+        names = ", ".join(f"{{{{ {name} }}}}" for name in unknown)
+        raise ValidationError(
+            f"{label} : {names}. Les variables possibles sont listées sous le champ.",
+            code="variable",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Context
+
+
+def _as_date(value: date | datetime) -> date:
+    return paris(value).date() if isinstance(value, datetime) else value
+
+
+def _month_year(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def _de(text: str) -> str:
+    return f"d'{text}" if text[:1] in "aeiouyâàéèêîïôûœ" else f"de {text}"
+
+
+def _cycle_dates(first_session: date | None) -> str:
+    """« de mai 2021 à mars 2022 », « d'octobre 2021 à août 2022 »; "" without a first session."""
+    if first_session is None:
+        return ""
+    months = first_session.month - 1 + CYCLE_MONTHS
+    end = date(first_session.year + months // 12, months % 12 + 1, 1)
+    return f"{_de(_month_year(first_session))} à {_month_year(end)}"
+
+
+class _CallData:
+    """What every letter of one call shares, computed once per batch."""
+
+    def __init__(self, appel):
+        self.appel = appel
+        self._nb_retenues = None
+        self._modeles = None
+        self._templates = {}
+        self._signature = None
+
+    @property
+    def nb_retenues(self) -> int:
+        if self.appel.pk is None:
+            return 0  # an unsaved call (a preview) has no decisions yet
+        if self._nb_retenues is None:
+            self._nb_retenues = Decision.objects.filter(
+                candidature__appel=self.appel, issue=Issue.RETENUE, desistement_at__isnull=True
+            ).count()
+        return self._nb_retenues
+
+    def texts(self, issue: str) -> tuple[str, str]:
+        """(objet, corps) of the call's template for ``issue``, else the seed text."""
+        if self._modeles is None and self.appel.pk is None:
+            self._modeles = {}
+        if self._modeles is None:
+            self._modeles = {
+                modele.issue: (modele.objet, modele.corps)
+                for modele in ModeleCourrier.objects.filter(appel=self.appel)
+            }
+        return self._modeles.get(issue) or SEED_TEXTS[issue]
+
+    def template(self, source: str):
+        if source not in self._templates:
+            self._templates[source] = _engine().from_string(source)
+        return self._templates[source]
+
+    @property
+    def signature_src(self) -> str:
+        """The signature image as a data: URL (the PDF fetcher reads nothing from media)."""
+        if self._signature is None:
+            self._signature = _signature_data_url(self.appel)
+        return self._signature
+
+
+def _signature_data_url(appel) -> str:
+    if not appel.signature:
+        return ""
+    try:
+        with appel.signature.open("rb") as image:
+            data = image.read(2 * 1024 * 1024 + 1)
+    except OSError:
+        logger.warning("Signature introuvable pour l'appel %s : %s", appel.pk, appel.signature)
+        return ""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        mime = "image/png"
+    elif data.startswith(b"\xff\xd8\xff"):
+        mime = "image/jpeg"
+    else:
+        logger.warning("Signature de l'appel %s : ni PNG ni JPEG, ignorée.", appel.pk)
+        return ""
+    if len(data) > 2 * 1024 * 1024:
+        logger.warning("Signature de l'appel %s : plus de 2 Mo, ignorée.", appel.pk)
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _resolve_letter_date(decision, letter_date) -> date:
+    if letter_date is not None:
+        return _as_date(letter_date)
+    appel = decision.candidature.appel
+    published = decision.published_at or appel.decisions_published_at
+    return _as_date(published or appel.announcement_at)
+
+
+# The official list abbreviates EPCI names (« CU d'Arras »); a letter spells them out.
+EPCI_PREFIXES = {
+    "CC ": "Communauté de communes ",
+    "CA ": "Communauté d'agglomération ",
+    "CU ": "Communauté urbaine ",
+}
+
+
+def _collectivite_names(collectivite) -> tuple[str, str]:
+    """(name, « de » + name) as a letter writes them: « Arras », « d'Arras »; « Communauté
+    urbaine d'Arras », « de la Communauté urbaine d'Arras » (every EPCI kind is feminine)."""
+    nom = collectivite.nom
+    if collectivite.nature == collectivite.Nature.COMMUNE:
+        return nom, de_nom(nom)
+    for short, full in EPCI_PREFIXES.items():
+        if nom.startswith(short):
+            nom = full + nom[len(short) :]
+            break
+    return nom, f"de la {nom}"
+
+
+def _build_context(decision, call: _CallData, letter_date) -> dict:
+    candidature = decision.candidature
+    appel = call.appel
+    nom, nom_de = _collectivite_names(candidature.collectivite)
+    return {
+        "collectivite": nom,
+        "collectivite_de": nom_de,
+        "referent_politique": Personne(
+            candidature.ref_pol_nom, candidature.ref_pol_fonction, candidature.ref_pol_email
+        ),
+        "referent_technique": Personne(
+            candidature.ref_tech_nom, candidature.ref_tech_fonction, candidature.ref_tech_email
+        ),
+        "issue": decision.get_issue_display(),
+        "motivation": decision.motivation,
+        "retour_jury": decision.retour_jury,
+        "places": appel.places,
+        "nb_retenues": call.nb_retenues,
+        "cycle_dates": _cycle_dates(appel.first_session_date),
+        "premiere_seance_date": (
+            format_date_fr(appel.first_session_date) if appel.first_session_date else ""
+        ),
+        "premiere_seance_lieu": appel.first_session_place,
+        "contact": Personne(appel.contact_nom, appel.contact_fonction, appel.contact_email),
+        "date_courrier": format_date_fr(_resolve_letter_date(decision, letter_date)),
+        "numero": candidature.numero,
+        "rang_attente": decision.rang_attente or "",
+        "appel": appel.titre,
+        "signataire": Personne(
+            appel.signataire_nom, appel.signataire_fonction, appel.signataire_email
+        ),
+    }
+
+
+def letter_context(decision, *, letter_date=None) -> dict:
+    """The placeholders of ``decision``'s letter (keys: the names of ``PLACEHOLDERS``).
+
+    ``letter_date`` defaults to the publication date once published, else to the call's
+    announcement date (both read in Europe/Paris). Works on an unsaved ``Decision`` too.
+    """
+    return _build_context(decision, _CallData(decision.candidature.appel), letter_date)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+# Hyphenated words and codes (Loos-en-Gohelle, Hauts-de-France, AMI-2021-007) are kept on one
+# line: a break after their hyphen reads as a hyphenation mistake. A WORD JOINER after each
+# hyphen forbids that break; it is invisible, and absent from the PDF's text (copy, search).
+# It costs nothing to lay out, where a nowrap span per word cost 12 % of a batch's time.
+# Long tokens (URLs) may still break.
+WORD_JOINER = "\u2060"
+_HYPHENATED = re.compile(r"\w+(?:-\w+)+")
+_NOWRAP_MAX = 30
+
+
+def _keep_hyphenated_words(text: str) -> str:
+    return _HYPHENATED.sub(
+        lambda match: (
+            match[0].replace("-", "-" + WORD_JOINER) if len(match[0]) <= _NOWRAP_MAX else match[0]
+        ),
+        text,
+    )
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    """Blank lines separate paragraphs; single line breaks are kept inside a paragraph."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks = re.split(r"\n[ \t\u00a0]*\n", text)
+    paragraphs = []
+    for block in blocks:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if lines:
+            paragraphs.append(lines)
+    return paragraphs
+
+
+def _letter(decision, call: _CallData, letter_date) -> dict:
+    """Everything ``templates/pdf/courrier.html`` shows for one letter."""
+    context = _build_context(decision, call, letter_date)
+    objet, corps = call.texts(decision.issue)
+    render_context = Context(context, autoescape=False)
+    body = _keep_hyphenated_words(french_typography(call.template(corps).render(render_context)))
+    subject = french_typography(call.template(objet).render(render_context)).strip()
+    subject = _keep_hyphenated_words(subject)
+    candidature = decision.candidature
+    appel = call.appel
+    collectivite = candidature.collectivite
+    destinataire = [
+        candidature.ref_pol_nom,
+        candidature.ref_pol_fonction,
+        f"Commune {context['collectivite_de']}"
+        if collectivite.nature == collectivite.Nature.COMMUNE
+        else context["collectivite"],
+        candidature.adresse,
+        " ".join(part for part in (candidature.code_postal, candidature.ville) if part),
+    ]
+    return {
+        "entete": [line.strip() for line in appel.entete_courrier.splitlines() if line.strip()],
+        "numero": candidature.numero,
+        "contact": context["contact"],
+        "destinataire": [line for line in destinataire if line],
+        "lieu_date": f"À {appel.lieu_courrier}, le {context['date_courrier']}",
+        "objet": subject,
+        "paragraphes": _paragraphs(body),
+        "signataire": context["signataire"],
+        "signature_src": call.signature_src,
+    }
+
+
+def _call_of(decision, calls: dict) -> _CallData:
+    """The batch's shared data for the decision's call (an unsaved call counts by identity)."""
+    appel = decision.candidature.appel
+    key = appel.pk if appel.pk is not None else id(appel)
+    if key not in calls:
+        calls[key] = _CallData(appel)
+    return calls[key]
+
+
+def _letters(decisions, letter_date, progress: Progress | None, step: str) -> list[dict]:
+    calls: dict = {}
+    letters = []
+    total = len(decisions)
+    for done, decision in enumerate(decisions, start=1):
+        letters.append(_letter(decision, _call_of(decision, calls), letter_date))
+        if progress:
+            progress(done, total, step)
+    return letters
+
+
+# Line breaks and indentation between tags: the template's layout, not the letter's text
+# (inline content always sits on one line). Dropping them spares WeasyPrint thousands of
+# whitespace-only boxes in a batch.
+_INDENTATION = re.compile(r">\n\s*<")
+
+
+def _document_html(letters: list[dict], title: str) -> str:
+    with translation.override("fr"):
+        html = render_to_string("pdf/courrier.html", {"lettres": letters, "titre": title})
+    return _INDENTATION.sub("><", html)
+
+
+def _title(decision) -> str:
+    candidature = decision.candidature
+    parts = ["Courrier", candidature.collectivite.nom, candidature.numero]
+    return " — ".join(part for part in parts if part)
+
+
+def render_letter_html(decision, *, letter_date=None) -> str:
+    """One decision letter as a complete HTML document (``templates/pdf/courrier.html``)."""
+    letters = _letters([decision], letter_date, None, "")
+    return _document_html(letters, _title(decision))
+
+
+def _pdf(html: str, *, tagged: bool = True) -> bytes:
+    base_url = str(settings.BASE_DIR / "static")
+    if tagged:
+        return pdf_from_html(html, base_url=base_url)
+    # pdf_from_html's own fetcher, without PDF tags: WeasyPrint's tagging looks up every page
+    # for every marked element, a cost that grows with the square of the page count.
+    return HTML(string=html, base_url=base_url, url_fetcher=_LocalOnlyFetcher()).write_pdf()
+
+
+def render_letter_pdf(decision, *, letter_date=None) -> bytes:
+    """One decision letter as PDF bytes."""
+    return _pdf(render_letter_html(decision, letter_date=letter_date))
+
+
+def _as_list(decisions: Iterable) -> list:
+    if isinstance(decisions, QuerySet):
+        decisions = decisions.select_related("candidature__appel", "candidature__collectivite")
+    decisions = list(decisions)
+    if not decisions:
+        raise ValueError("Aucun courrier à produire : la sélection est vide.")
+    return decisions
+
+
+def render_letters_merged_pdf(decisions, *, letter_date=None, progress=None) -> bytes:
+    """All letters, in the given order, as ONE PDF to print (each letter starts a new page).
+
+    The letters are laid out as one HTML document in a single WeasyPrint call. ``progress``
+    follows the preparation of each letter, then the layout of the whole document (one step).
+    """
+    decisions = _as_list(decisions)
+    letters = _letters(decisions, letter_date, progress, "Préparation des courriers")
+    appel = decisions[0].candidature.appel
+    html = _document_html(letters, f"Courriers de décision — {appel.titre}")
+    del letters
+    if progress:
+        progress(0, 1, "Mise en page du PDF")
+    # Untagged: this document is for printing; each letter sent by e-mail is tagged.
+    pdf = _pdf(html, tagged=False)
+    if progress:
+        progress(1, 1, "Mise en page du PDF")
+    return pdf
+
+
+def letter_filename(decision) -> str:
+    """« arras-ami-2021-007.pdf »: the collectivité first, so that files sort by name."""
+    candidature = decision.candidature
+    stem = slugify(f"{candidature.collectivite.nom} {candidature.numero}") or "courrier"
+    return f"{stem}.pdf"
+
+
+def letters_zip(decisions, *, letter_date=None, progress=None) -> bytes:
+    """One PDF per letter in a ZIP, named by ``letter_filename``; rendered one by one."""
+    decisions = _as_list(decisions)
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    calls: dict = {}
+    total = len(decisions)
+    # Stored, not deflated: PDF streams are already compressed, deflating them gains nothing.
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for done, decision in enumerate(decisions, start=1):
+            letter = _letter(decision, _call_of(decision, calls), letter_date)
+            html = _document_html([letter], _title(decision))
+            name = letter_filename(decision)
+            stem, counter = name.removesuffix(".pdf"), 2
+            while name in used:
+                name, counter = f"{stem}-{counter}.pdf", counter + 1
+            used.add(name)
+            archive.writestr(name, _pdf(html))
+            if progress:
+                progress(done, total, "Courriers PDF")
+    return buffer.getvalue()

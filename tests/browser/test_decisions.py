@@ -1,0 +1,117 @@
+"""Real Chromium: the chargé·e de mission records a decision in the admin and publishes it;
+the collectivité then reads it on its dossier page and downloads the letter."""
+
+import zoneinfo
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.test import Client
+from playwright.sync_api import expect
+
+from candidatures import services
+from candidatures.models import Decision
+from cerdd_ami.permissions import sync_role_permissions
+from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.factories import PASSWORD, UserFactory, charge_de_mission
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+AXE = Axe()
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def assert_accessible(page):
+    results = AXE.run(page, options=WCAG_AA)
+    violations = [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+    ]
+    assert violations == [], f"{page.url}: {violations}"
+
+
+def run_action(page, label):
+    """Tick every row of an admin list and run the action ``label`` on them."""
+    page.locator("#action-toggle").check()
+    page.get_by_role("combobox", name="Action").select_option(label=label)
+    page.get_by_role("button", name="Exécuter").click()
+
+
+def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
+    live_server, page, mailoutbox, settings
+):
+    settings.SITE_URL = live_server.url
+    sync_role_permissions()
+    charge_de_mission(email="charge@cerdd.test")
+    appel = AppelFactory(edition_2021=True, slug="2021", titre="Territoires participatifs 2021")
+    applicant = UserFactory(email="mairie@arras.test")
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    services.submit_candidature(
+        candidature=dossier, user=applicant, now=datetime(2021, 3, 1, 10, 0, tzinfo=PARIS)
+    )
+    mailoutbox.clear()
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
+    expect(page.get_by_text("Bienvenue,")).to_be_visible()
+
+    # A bulk decision from the submitted dossiers, the capacity in view.
+    page.goto(live_server.url + "/admin/candidatures/candidature/")
+    run_action(page, "Décider : retenue")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Décider : retenue")
+    expect(page.locator(".capacite-texte")).to_have_text(
+        "12 places — 0 retenue — liste d'attente : vide"
+    )
+    assert_accessible(page)
+    page.get_by_label("Motivation").fill("Une dynamique participative déjà bien engagée.")
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    expect(page.get_by_text("Décision « Retenue » enregistrée pour 1 dossier.")).to_be_visible()
+
+    page.goto(live_server.url + "/admin/candidatures/decision/")
+    expect(page.locator(".capacite-texte")).to_have_text(
+        "12 places — 1 retenue — liste d'attente : vide"
+    )
+    assert_accessible(page)
+    assert Decision.objects.get().published_at is None
+
+    # Publication, from the calls' list.
+    page.goto(live_server.url + "/admin/candidatures/appel/")
+    run_action(page, "Publier les décisions")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Publier les décisions")
+    assert_accessible(page)
+    page.get_by_role("button", name="Publier les décisions").click()
+    expect(
+        page.get_by_text(
+            "Territoires participatifs 2021 : Décisions publiées : 1 ; courriers classés : 1 ; "
+            "e-mails envoyés : 3 ; échecs : 0."
+        )
+    ).to_be_visible()
+    # Both référent·es, and the person who filled the dossier in.
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(
+        [dossier.ref_pol_email, dossier.ref_tech_email, applicant.email]
+    )
+
+    # The collectivité's side, in a fresh session.
+    page.context.clear_cookies()
+    client = Client()
+    client.force_login(applicant)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/candidature/{dossier.pk}/")
+    decision = page.get_by_role("region", name="Décision")
+    expect(decision).to_contain_text("Retenue")
+    expect(decision).to_contain_text("Une dynamique participative déjà bien engagée.")
+    assert_accessible(page)
+    with page.expect_download() as download_info:
+        decision.get_by_role("link", name="Télécharger le courrier (PDF)").click()
+    download = download_info.value
+    assert download.suggested_filename == f"arras-{dossier.numero.lower()}.pdf"
+    assert Path(download.path()).read_bytes().startswith(b"%PDF-")

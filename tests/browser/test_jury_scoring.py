@@ -1,0 +1,137 @@
+"""Real Chromium: a juror logs into the admin, reads an assigned dossier and submits an
+évaluation by clicking the score levels' labels."""
+
+import re
+import zoneinfo
+from datetime import datetime
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from candidatures import services
+from candidatures.models import Affectation, Appel, Evaluation, MembreJury, NiveauCritere
+from cerdd_ami.permissions import sync_role_permissions
+from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
+from tests.factories import PASSWORD, UserFactory, juror
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+AXE = Axe()
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+GRILLE = [
+    (
+        "Collectivité engagée dans une dynamique de transition",
+        [
+            "Aucune démarche de transition engagée.",
+            "Une démarche isolée ou ponctuelle.",
+            "Une démarche structurée.",
+            "Plusieurs démarches engagées et cohérentes.",
+            "Dynamique de transition structurée et portée politiquement.",
+        ],
+    ),
+    (
+        "Motivation, détermination et humilité",
+        [
+            "Motivation absente ou formelle.",
+            "Motivation peu argumentée.",
+            "Motivation claire, attentes générales.",
+            "Motivation argumentée, attentes précises.",
+            "Motivation forte, posture d'apprentissage et de partage affirmée.",
+        ],
+    ),
+]
+SCORES = [3, 4]
+
+
+def assert_accessible(page):
+    results = AXE.run(page, options=WCAG_AA)
+    violations = [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+    ]
+    assert violations == [], f"{page.url}: {violations}"
+
+
+@pytest.fixture
+def jury_setup():
+    sync_role_permissions()
+    appel = AppelFactory(edition_2021=True, slug="2021", mode_jury=Appel.ModeJury.AFFECTATION)
+    for ordre, (libelle, niveaux) in enumerate(GRILLE, start=1):
+        critere = CritereFactory(appel=appel, ordre=ordre, libelle=libelle, note_max=4)
+        for note, text in enumerate(niveaux):
+            NiveauCritere.objects.create(critere=critere, note=note, description=text)
+    inside_window = datetime(2021, 3, 1, 10, 0, tzinfo=PARIS)
+    dossiers = []
+    for _ in range(2):
+        dossier = complete_candidature(appel=appel)
+        services.submit_candidature(candidature=dossier, user=UserFactory(), now=inside_window)
+        dossier.refresh_from_db()
+        dossiers.append(dossier)
+    jury1 = juror(email="jury1@cerdd.test", first_name="Camille", last_name="Lefebvre")
+    MembreJury.objects.create(appel=appel, user=jury1)
+    # Only the first dossier is assigned to jury1: the second must not be offered.
+    Affectation.objects.create(candidature=dossiers[0], jure=jury1)
+    return appel, dossiers, jury1
+
+
+def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
+    _appel, (assigned, other), jury1 = jury_setup
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("jury1@cerdd.test")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
+    expect(page).to_have_url(live_server.url + "/admin/")
+
+    page.get_by_role("main").get_by_role("link", name="Dossiers à évaluer").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dossiers à évaluer")
+    results = page.locator("#result_list tbody tr")
+    expect(results).to_have_count(1)
+    expect(results.first).to_contain_text(assigned.numero)
+    expect(results.first).to_contain_text("Non commencée")
+    expect(page.locator("#result_list")).not_to_contain_text(other.numero)
+
+    page.get_by_role("link", name=assigned.numero).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Dossier {assigned.numero} — {assigned.collectivite.nom}"
+    )
+    expect(page.get_by_role("link", name="lettre-de-motivation.pdf")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("accusé de réception"))).to_be_visible()
+    page.get_by_role("link", name="Évaluer ce dossier").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Évaluer le dossier {assigned.numero} — {assigned.collectivite.nom}"
+    )
+    assert_accessible(page)
+    for ordre, ((libelle, niveaux), score) in enumerate(zip(GRILLE, SCORES, strict=True), 1):
+        group = page.get_by_role("group", name=re.compile(rf"^{ordre}\. {re.escape(libelle)}"))
+        group.get_by_text(f"{score} — {niveaux[score]}", exact=True).click()
+        group.get_by_label(re.compile("^Commentaire sur")).fill(f"Remarque sur le critère {ordre}.")
+    page.get_by_text("Retenir", exact=True).click()
+    page.get_by_label("Retour pour la collectivité").fill("Un dossier convaincant.")
+    page.get_by_role("button", name="Soumettre l'évaluation").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Votre évaluation est soumise.")
+    expect(page.locator(".jury-etat")).to_contain_text("Soumise le")
+
+    evaluation = Evaluation.objects.get(candidature=assigned, jure=jury1)
+    assert evaluation.statut == Evaluation.Statut.SOUMISE
+    assert evaluation.submitted_at is not None
+    assert evaluation.recommandation == "retenir"
+    assert evaluation.retour_collectivite == "Un dossier convaincant."
+    assert [
+        (note.critere.ordre, note.valeur, note.commentaire)
+        for note in evaluation.notes.select_related("critere").order_by("critere__ordre")
+    ] == [(1, 3, "Remarque sur le critère 1."), (2, 4, "Remarque sur le critère 2.")]
+    assert not Evaluation.objects.filter(candidature=other).exists()
+
+    page.get_by_role("navigation", name="Fil d'Ariane").get_by_role(
+        "link", name="Dossiers à évaluer"
+    ).click()
+    expect(page.locator("#result_list tbody tr").first).to_contain_text("Soumise")

@@ -1,0 +1,859 @@
+"""Décisions: staged by staff, published from the announcement date, letters filed and mailed
+once, failures retried, the waiting list, the applicant's side and the admin."""
+
+import hashlib
+import io
+import smtplib
+import zipfile
+import zoneinfo
+from datetime import datetime, timedelta
+
+import pypdf
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.mail.backends.locmem import EmailBackend
+from django.core.management import CommandError, call_command
+
+from candidatures import letters, services
+from candidatures.models import (
+    Appel,
+    Candidature,
+    Courrier,
+    Decision,
+    EnvoiCourrier,
+    Evaluation,
+    Issue,
+    MembreJury,
+)
+from cerdd_ami.permissions import sync_role_permissions
+from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.factories import UserFactory, charge_de_mission, juror
+from tests.utils import page_text
+
+pytestmark = pytest.mark.django_db
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+ANNOUNCEMENT = datetime(2021, 4, 15, 9, 0, tzinfo=PARIS)
+DECIDED = datetime(2021, 4, 8, 14, 0, tzinfo=PARIS)
+LATER = datetime(2021, 4, 15, 9, 10, tzinfo=PARIS)
+MOTIVATIONS = {
+    Issue.RETENUE: "Une dynamique de transition portée par les élu·es et les habitant·es.",
+    Issue.LISTE_ATTENTE: "Un projet solide, un peu moins avancé que ceux retenus.",
+    Issue.NON_RETENUE: "Le binôme élu·e et technicien·ne reste à constituer.",
+}
+RETOUR = "Le jury salue votre budget participatif et vous encourage à associer les jeunes."
+FLAKY_MAILERS = {"default": {"BACKEND": "tests.candidatures.test_decisions.FlakyBackend"}}
+
+
+class FlakyBackend(EmailBackend):
+    """The test outbox, except that the mail server refuses the addresses in ``refused``."""
+
+    refused: frozenset[str] = frozenset()
+
+    def send_messages(self, messages):
+        for message in messages:
+            for address in message.to:
+                if address in self.refused:
+                    raise smtplib.SMTPRecipientsRefused({address: (550, b"5.1.1 Adresse inconnue")})
+        return super().send_messages(messages)
+
+
+def read_pdf(data: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def deposee(appel, number, **fields):
+    """A complete dossier, submitted (numbered) without going through the submission flow."""
+    candidature = complete_candidature(appel=appel, **fields)
+    candidature.statut = Candidature.Statut.DEPOSEE
+    candidature.numero = f"AMI-2021-{number:03d}"
+    candidature.deposee_at = datetime(2021, 3, 1, 10, number, tzinfo=PARIS)
+    candidature.save()
+    return candidature
+
+
+@pytest.fixture
+def appel():
+    return AppelFactory(edition_2021=True, slug="2021", places=12)
+
+
+@pytest.fixture
+def staff():
+    sync_role_permissions()
+    return charge_de_mission(email="charge@cerdd.test")
+
+
+@pytest.fixture
+def applicant():
+    # The dossier's creator is also its référent·e technique: two addresses receive its mail.
+    return UserFactory(email="julien.martin@arras.exemple.test")
+
+
+@pytest.fixture
+def arras(appel, applicant):
+    return deposee(appel, 1, createur=applicant)
+
+
+@pytest.fixture
+def lille(appel):
+    return deposee(appel, 2)
+
+
+@pytest.fixture
+def amiens(appel):
+    return deposee(appel, 3)
+
+
+def decide(candidature, issue, staff, **fields):
+    return services.decide(
+        candidature=candidature,
+        issue=issue,
+        motivation=fields.pop("motivation", MOTIVATIONS[issue]),
+        staff_user=staff,
+        now=fields.pop("now", DECIDED),
+        **fields,
+    )
+
+
+def waiting_list():
+    return [
+        (decision.candidature.numero, decision.rang_attente)
+        for decision in Decision.objects.filter(issue=Issue.LISTE_ATTENTE).order_by("rang_attente")
+    ]
+
+
+def referents(candidature):
+    return [candidature.ref_pol_email, candidature.ref_tech_email]
+
+
+# ---------------------------------------------------------------------------------------------
+# Staging decisions
+
+
+def test_decide_stages_a_decision_with_its_author_in_the_history(arras, staff):
+    decision = decide(arras, Issue.RETENUE, staff, retour_jury=RETOUR)
+
+    decision.refresh_from_db()
+    assert (decision.issue, decision.motivation, decision.retour_jury) == (
+        Issue.RETENUE,
+        MOTIVATIONS[Issue.RETENUE],
+        RETOUR,
+    )
+    assert (decision.decided_by, decision.decided_at, decision.published_at) == (
+        staff,
+        DECIDED,
+        None,
+    )
+    assert [(h.history_type, h.history_user, h.issue) for h in decision.history.all()] == [
+        ("+", staff, Issue.RETENUE)
+    ]
+
+
+def test_decide_refuses_a_draft(appel, staff):
+    draft = complete_candidature(appel=appel)
+
+    with pytest.raises(ValidationError) as refused:
+        decide(draft, Issue.RETENUE, staff)
+
+    assert refused.value.message_dict == {
+        "candidature": ["Seul un dossier déposé peut recevoir une décision."]
+    }
+    assert not Decision.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("issue", "label"),
+    [(Issue.LISTE_ATTENTE, "liste d'attente"), (Issue.NON_RETENUE, "non retenue")],
+)
+def test_decide_requires_a_motivation_unless_retained(arras, staff, issue, label):
+    with pytest.raises(ValidationError) as refused:
+        decide(arras, issue, staff, motivation="  ")
+
+    assert refused.value.message_dict == {
+        "motivation": [f"Indiquez la motivation : elle figure dans le courrier « {label} »."]
+    }
+    assert not Decision.objects.exists()
+
+
+def test_waiting_list_ranks_follow_and_close_up(appel, arras, lille, amiens, staff):
+    decide(arras, Issue.LISTE_ATTENTE, staff)
+    second = decide(lille, Issue.LISTE_ATTENTE, staff)
+    decide(amiens, Issue.LISTE_ATTENTE, staff, rang_attente=1)
+
+    assert waiting_list() == [("AMI-2021-003", 1), ("AMI-2021-001", 2), ("AMI-2021-002", 3)]
+
+    decide(arras, Issue.NON_RETENUE, staff)
+
+    assert waiting_list() == [("AMI-2021-003", 1), ("AMI-2021-002", 2)]
+    assert [h.rang_attente for h in second.history.order_by("history_id")] == [2, 3, 2]
+
+
+def test_saving_the_same_decision_again_changes_nothing(arras, staff):
+    decision = decide(arras, Issue.RETENUE, staff)
+
+    again = decide(arras, Issue.RETENUE, staff, now=LATER)
+
+    assert again.pk == decision.pk
+    assert decision.history.count() == 1
+
+
+def test_a_published_decision_cannot_change(arras, staff, mailoutbox):
+    decide(arras, Issue.NON_RETENUE, staff)
+    services.publish_decisions(appel=arras.appel, now=ANNOUNCEMENT)
+
+    with pytest.raises(ValidationError) as refused:
+        decide(arras, Issue.RETENUE, staff, now=LATER)
+
+    assert refused.value.messages == [services.PUBLISHED_DECISION_LOCKED]
+    assert Decision.objects.get().issue == Issue.NON_RETENUE
+
+
+# ---------------------------------------------------------------------------------------------
+# Publication
+
+
+def test_publishing_before_the_announcement_is_refused_and_changes_nothing(
+    appel, arras, staff, mailoutbox
+):
+    decide(arras, Issue.RETENUE, staff)
+
+    with pytest.raises(ValidationError) as refused:
+        services.publish_decisions(appel=appel, now=ANNOUNCEMENT - timedelta(seconds=1))
+
+    assert refused.value.messages == [
+        "Les décisions ne peuvent être publiées qu'à partir du 15 avril 2021 à 09:00 "
+        "(heure de Paris)."
+    ]
+    appel.refresh_from_db()
+    assert appel.decisions_published_at is None
+    assert Decision.objects.get().published_at is None
+    assert (Courrier.objects.count(), EnvoiCourrier.objects.count(), len(mailoutbox)) == (0, 0, 0)
+
+
+def test_publishing_with_a_dossier_still_undecided_is_refused(appel, arras, lille, staff):
+    decide(arras, Issue.RETENUE, staff)
+
+    with pytest.raises(ValidationError) as refused:
+        services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+
+    assert refused.value.messages == [
+        f"1 dossier déposé sans décision : {lille.collectivite.nom} (AMI-2021-002). "
+        "Décidez de chaque dossier avant de publier."
+    ]
+    assert Decision.objects.get().published_at is None
+
+
+def test_publication_files_each_letter_and_mails_it_to_both_referents(
+    appel, arras, lille, amiens, staff, mailoutbox
+):
+    dossiers = {Issue.RETENUE: arras, Issue.LISTE_ATTENTE: lille, Issue.NON_RETENUE: amiens}
+    for issue, dossier in dossiers.items():
+        decide(dossier, issue, staff, retour_jury=RETOUR)
+
+    report = services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+
+    assert (report.published, report.letters_filed, report.sent, report.failed) == (3, 3, 6, 0)
+    assert report.summary == (
+        "Décisions publiées : 3 ; courriers classés : 3 ; e-mails envoyés : 6 ; échecs : 0."
+    )
+    appel.refresh_from_db()
+    assert appel.decisions_published_at == ANNOUNCEMENT
+    wording = {
+        Issue.RETENUE: "est retenue pour le cycle de qualification",
+        Issue.LISTE_ATTENTE: "Votre candidature est inscrite sur la liste d'attente, au rang 1.",
+        Issue.NON_RETENUE: "Nous ne sommes malheureusement pas en mesure de retenir la vôtre",
+    }
+    for issue, dossier in dossiers.items():
+        decision = Decision.objects.get(candidature=dossier)
+        assert decision.published_at == ANNOUNCEMENT
+        assert decision.history.first().history_change_reason == "Publication"
+        courrier = decision.courriers.get()
+        pdf = courrier.pdf.read()
+        assert (courrier.version, courrier.issue) == (1, issue)
+        assert courrier.sha256 == hashlib.sha256(pdf).hexdigest()
+        text = read_pdf(pdf)
+        assert dossier.collectivite.nom in text
+        assert wording[issue] in text
+        assert MOTIVATIONS[issue] in text
+        assert RETOUR in text
+        assert "À Loos-en-Gohelle, le 15 avril 2021" in text
+        if issue != Issue.NON_RETENUE:  # the first session is no news to those not retained
+            assert "La première journée du cycle" in text or "La première journée aura" in text
+            assert "le 18 mai 2021 à Loos-en-Gohelle" in text
+
+        sent = [m for m in mailoutbox if m.to[0] in referents(dossier)]
+        assert sorted(m.to[0] for m in sent) == sorted(referents(dossier))
+        for message in sent:
+            assert message.subject == letters.OBJET_DEFAUT
+            assert message.reply_to == [appel.contact_email]
+            assert message.attachments[0].filename == letters.letter_filename(decision)
+            assert message.attachments[0].content == pdf
+            assert message.attachments[0].mimetype == "application/pdf"
+            assert f"/candidature/{dossier.pk}/" in message.body
+        assert sorted(
+            courrier.envois.values_list("destinataire", "statut", "tentatives", "envoye_at")
+        ) == sorted((email, "envoye", 1, ANNOUNCEMENT) for email in referents(dossier))
+    assert len(mailoutbox) == 6
+
+
+def test_publishing_twice_sends_each_email_once(appel, arras, lille, staff, mailoutbox):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+
+    again = services.publish_decisions(appel=appel, now=LATER)
+
+    assert (again.published, again.letters_filed, again.sent, again.failed) == (0, 0, 0, 0)
+    assert len(mailoutbox) == 4
+    assert Courrier.objects.count() == 2
+    assert set(EnvoiCourrier.objects.values_list("tentatives", flat=True)) == {1}
+    appel.refresh_from_db()
+    assert appel.decisions_published_at == ANNOUNCEMENT
+    assert set(Decision.objects.values_list("published_at", flat=True)) == {ANNOUNCEMENT}
+
+
+def test_failing_recipient_is_recorded_and_retried_on_the_next_run(
+    appel, arras, lille, staff, settings, monkeypatch
+):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    refused = arras.ref_pol_email
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({refused}))
+
+    first = services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+
+    assert (first.sent, first.failed) == (3, 1)
+    failed = EnvoiCourrier.objects.get(destinataire=refused)
+    assert (failed.statut, failed.tentatives, failed.derniere_tentative_at, failed.envoye_at) == (
+        "echec",
+        1,
+        ANNOUNCEMENT,
+        None,
+    )
+    assert failed.erreur == (
+        f"SMTPRecipientsRefused : {{'{refused}': (550, b'5.1.1 Adresse inconnue')}}"
+    )
+    assert first.failures == [failed]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([arras.ref_tech_email, *referents(lille)])
+    assert set(EnvoiCourrier.objects.exclude(pk=failed.pk).values_list("statut", flat=True)) == {
+        "envoye"
+    }
+
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+    second = services.publish_decisions(appel=appel, now=LATER)
+
+    assert (second.published, second.letters_filed, second.sent, second.failed) == (0, 0, 1, 0)
+    failed.refresh_from_db()
+    assert (failed.statut, failed.tentatives, failed.envoye_at, failed.erreur) == (
+        "envoye",
+        2,
+        LATER,
+        "",
+    )
+    assert [m.to for m in mail.outbox[3:]] == [[refused]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The applicant's side
+
+
+def test_applicant_sees_the_decision_and_its_letter_only_once_published(
+    client, appel, arras, applicant, staff, mailoutbox
+):
+    decide(arras, Issue.LISTE_ATTENTE, staff, retour_jury=RETOUR)
+    client.force_login(applicant)
+    dossier_url = f"/candidature/{arras.pk}/"
+    letter_url = f"/candidature/{arras.pk}/courrier/"
+
+    before = page_text(client.get(dossier_url))
+    assert 'id="decision-titre"' not in before
+    assert MOTIVATIONS[Issue.LISTE_ATTENTE] not in before
+    assert client.get(letter_url).status_code == 404
+
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+
+    after = page_text(client.get(dossier_url))
+    assert '<h2 id="decision-titre" class="h5">Décision</h2>' in after
+    assert (
+        "Liste d'attente</span> · rang n° 1 sur la liste d'attente · publiée le 15 avril 2021"
+        in after
+    )
+    assert MOTIVATIONS[Issue.LISTE_ATTENTE] in after
+    assert RETOUR in after
+    assert f'href="{letter_url}">Télécharger le courrier (PDF)</a>' in after
+    response = client.get(letter_url)
+    body = b"".join(response.streaming_content)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="arras-ami-2021-001.pdf"'
+    assert body == Decision.objects.get().courriers.get().pdf.read()
+
+
+def test_another_applicant_never_gets_the_letter(client, appel, arras, staff, mailoutbox):
+    decide(arras, Issue.RETENUE, staff)
+    client.force_login(UserFactory(email="mairie@ailleurs.test"))
+    letter_url = f"/candidature/{arras.pk}/courrier/"
+
+    assert client.get(letter_url).status_code == 404
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    assert client.get(letter_url).status_code == 404
+    assert client.get(f"/candidature/{arras.pk}/").status_code == 404
+
+
+def test_anonymous_visitor_is_sent_to_sign_in_for_a_letter(client, arras):
+    response = client.get(f"/candidature/{arras.pk}/courrier/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/connexion/?next=")
+
+
+# ---------------------------------------------------------------------------------------------
+# Withdrawal and the waiting list
+
+
+def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
+    appel, arras, lille, amiens, staff, mailoutbox
+):
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.LISTE_ATTENTE, staff)
+    decide(amiens, Issue.LISTE_ATTENTE, staff)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    mailoutbox.clear()
+    withdrawn_at = datetime(2021, 4, 20, 11, 0, tzinfo=PARIS)
+    promoted_at = datetime(2021, 4, 21, 10, 0, tzinfo=PARIS)
+
+    with pytest.raises(ValidationError) as full:
+        services.promote_next(appel=appel, staff_user=staff, now=withdrawn_at)
+    assert full.value.messages == [
+        "Aucune place n'est libre : 1 place, 1 collectivité retenue. Enregistrez d'abord le "
+        "désistement d'une collectivité retenue."
+    ]
+
+    services.record_withdrawal(
+        candidature=arras,
+        staff_user=staff,
+        reason="Le conseil municipal a renoncé au cycle.",
+        now=withdrawn_at,
+    )
+    promoted = services.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+
+    withdrawn = Decision.objects.get(candidature=arras)
+    assert withdrawn.desistement_at == withdrawn_at
+    latest = withdrawn.history.first()
+    assert (latest.history_user, latest.history_change_reason) == (
+        staff,
+        "Désistement : Le conseil municipal a renoncé au cycle.",
+    )
+    promoted.refresh_from_db()
+    assert promoted.candidature == lille
+    assert (promoted.issue, promoted.rang_attente, promoted.motivation) == (
+        Issue.RETENUE,
+        None,
+        services.PROMOTION_MOTIVATION,
+    )
+    assert (promoted.published_at, promoted.decided_at, promoted.decided_by) == (
+        promoted_at,
+        promoted_at,
+        staff,
+    )
+    assert [(h.issue, h.rang_attente) for h in promoted.history.order_by("history_id")] == [
+        (Issue.LISTE_ATTENTE, 1),
+        (Issue.LISTE_ATTENTE, 1),  # publication
+        (Issue.RETENUE, None),
+    ]
+    assert Decision.objects.get(candidature=amiens).rang_attente == 1
+
+    versions = list(promoted.courriers.values_list("version", "issue"))
+    assert versions == [(2, Issue.RETENUE), (1, Issue.LISTE_ATTENTE)]
+    letter = promoted.courriers.get(version=2)
+    pdf = letter.pdf.read()
+    text = read_pdf(pdf)
+    assert "est retenue pour le cycle de qualification" in text
+    assert services.PROMOTION_MOTIVATION in text
+    assert "le 21 avril 2021" in text
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
+    assert all(m.attachments[0].content == pdf for m in mailoutbox)
+    assert set(letter.envois.values_list("statut", "envoye_at")) == {("envoye", promoted_at)}
+
+    assert services.capacity(appel).texte == (
+        f"1 place — 1 retenue — liste d'attente : 1. {amiens.collectivite.nom}"
+    )
+
+
+def test_promote_next_with_an_empty_waiting_list_returns_none(appel, arras, staff):
+    decide(arras, Issue.NON_RETENUE, staff)
+
+    assert services.promote_next(appel=appel, staff_user=staff) is None
+
+
+def test_withdrawal_needs_a_retained_collectivite_and_a_reason(arras, staff):
+    decide(arras, Issue.NON_RETENUE, staff)
+
+    with pytest.raises(ValidationError) as no_reason:
+        services.record_withdrawal(candidature=arras, staff_user=staff, reason=" ")
+    with pytest.raises(ValidationError) as not_retained:
+        services.record_withdrawal(candidature=arras, staff_user=staff, reason="Renonce.")
+
+    assert no_reason.value.message_dict == {"reason": ["Indiquez le motif du désistement."]}
+    assert not_retained.value.messages == ["Seule une collectivité retenue peut se désister."]
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin: capacity, bulk decisions, one decision, publication, letters
+
+
+DECISIONS_URL = "/admin/candidatures/decision/"
+SUBMITTED_URL = "/admin/candidatures/candidature/"
+APPELS_URL = "/admin/candidatures/appel/"
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def test_capacity_panel_warns_past_capacity(staff_client, appel, arras, lille, amiens, staff):
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.RETENUE, staff)
+    decide(amiens, Issue.LISTE_ATTENTE, staff)
+
+    content = page_text(staff_client.get(DECISIONS_URL))
+
+    assert (
+        f"<strong>1 place — 2 retenues — liste d'attente : 1. {amiens.collectivite.nom}</strong>"
+        in content
+    )
+    assert "⚠ Attention : 2 collectivités retenues pour 1 place." in content
+
+
+def test_capacity_panel_has_no_warning_within_capacity(staff_client, appel, arras, staff):
+    decide(arras, Issue.RETENUE, staff)
+
+    content = page_text(staff_client.get(DECISIONS_URL))
+
+    assert "<strong>12 places — 1 retenue — liste d'attente : vide</strong>" in content
+    assert "Attention" not in content
+
+
+def test_bulk_waiting_list_asks_the_motivation_then_ranks_by_the_jury(
+    staff_client, appel, arras, lille, amiens, staff
+):
+    # The jury prefers Amiens to Lille: the waiting list follows the ranking, not the numbers.
+    from tests.candidatures.factories import CritereFactory
+
+    critere = CritereFactory(appel=appel, note_max=4)
+    for dossier, score in ((lille, 2), (amiens, 4)):
+        jure = juror()
+        MembreJury.objects.create(appel=appel, user=jure)
+        services.save_evaluation(
+            candidature=dossier,
+            jure=jure,
+            notes={critere: (score, "")},
+            retour_collectivite=RETOUR,
+            recommandation="attente",
+            submit=True,
+            now=datetime(2021, 3, 20, 10, tzinfo=PARIS),
+        )
+    selection = {"action": "decider_liste_attente", "_selected_action": [lille.pk, amiens.pk]}
+
+    page = page_text(staff_client.post(SUBMITTED_URL, selection))
+
+    assert "<h1>Décider : liste d'attente</h1>" in page
+    assert services.default_motivation(Issue.LISTE_ATTENTE, appel) in page
+    assert "12 places — 0 retenue — liste d'attente : vide" in page
+    table = page[page.index('<table class="decision-lignes">') :]
+    assert (
+        "<tr> <td>1</td> <td>AMI-2021-003</td> <td>Amiens</td> <td>20,00</td> <td>—</td> </tr> "
+        "<tr> <td>2</td> <td>AMI-2021-002</td> <td>Lille</td> <td>10,00</td> <td>—</td> </tr>"
+    ) in table
+
+    response = staff_client.post(SUBMITTED_URL, {**selection, "apply": "1", "motivation": "Bien."})
+
+    assert response.status_code == 302
+    assert list(
+        Decision.objects.order_by("rang_attente").values_list(
+            "candidature__numero", "issue", "rang_attente", "motivation", "decided_by"
+        )
+    ) == [
+        ("AMI-2021-003", "liste_attente", 1, "Bien.", staff.pk),
+        ("AMI-2021-002", "liste_attente", 2, "Bien.", staff.pk),
+    ]
+    assert Evaluation.objects.count() == 2
+
+
+def test_bulk_non_retenue_without_motivation_is_refused_next_to_the_field(staff_client, arras):
+    response = staff_client.post(
+        SUBMITTED_URL,
+        {
+            "action": "decider_non_retenue",
+            "_selected_action": [arras.pk],
+            "apply": "1",
+            "motivation": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Indiquez la motivation : elle figure dans le courrier « non retenue »." in page_text(
+        response
+    )
+    assert not Decision.objects.exists()
+
+
+def test_one_decision_from_the_form_offers_the_jurors_feedback(staff_client, appel, arras, staff):
+    from tests.candidatures.factories import CritereFactory
+
+    critere = CritereFactory(appel=appel, note_max=4)
+    jure = juror()
+    MembreJury.objects.create(appel=appel, user=jure)
+    services.save_evaluation(
+        candidature=arras,
+        jure=jure,
+        notes={critere: (3, "")},
+        retour_collectivite=RETOUR,
+        recommandation="retenir",
+        submit=True,
+        now=datetime(2021, 3, 20, 10, tzinfo=PARIS),
+    )
+
+    form = page_text(staff_client.get(f"{DECISIONS_URL}add/?candidature={arras.pk}"))
+    assert f'value="{RETOUR}"' in form
+
+    response = staff_client.post(
+        f"{DECISIONS_URL}add/",
+        {
+            "candidature": arras.pk,
+            "issue": "retenue",
+            "rang_attente": "",
+            "motivation": "",
+            "retour_jury": RETOUR,
+        },
+    )
+
+    assert response.status_code == 302
+    decision = Decision.objects.get()
+    assert (decision.issue, decision.retour_jury, decision.decided_by) == (
+        "retenue",
+        RETOUR,
+        staff,
+    )
+    assert decision.history.get().history_user == staff
+
+
+def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mailoutbox):
+    decide(arras, Issue.RETENUE, staff)
+    selection = {"action": "publier_decisions", "_selected_action": [appel.pk]}
+
+    confirm = page_text(staff_client.post(APPELS_URL, selection))
+    assert "12 places — 1 retenue — liste d'attente : vide" in confirm
+    assert Decision.objects.get().published_at is None
+
+    response = staff_client.post(APPELS_URL, {**selection, "apply": "1"}, follow=True)
+
+    assert (
+        f"{appel} : Décisions publiées : 1 ; courriers classés : 1 ; e-mails envoyés : 2 ; "
+        "échecs : 0." in page_text(response)
+    )
+    assert Decision.objects.get().published_at is not None
+    assert len(mailoutbox) == 2
+
+
+def test_staff_downloads_one_letter_and_exports_merged_and_zip(
+    staff_client, appel, arras, lille, staff, mailoutbox
+):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    preview = staff_client.get(
+        f"{DECISIONS_URL}{Decision.objects.get(candidature=arras).pk}/courrier/"
+    )
+    assert preview["Content-Disposition"] == 'inline; filename="apercu-arras-ami-2021-001.pdf"'
+    assert Courrier.objects.count() == 0
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    decision = Decision.objects.get(candidature=arras)
+
+    one = staff_client.get(f"{DECISIONS_URL}{decision.pk}/courrier/")
+    assert b"".join(one.streaming_content) == decision.courriers.get().pdf.read()
+
+    pks = list(Decision.objects.values_list("pk", flat=True))
+    merged = staff_client.post(DECISIONS_URL, {"action": "export_pdf", "_selected_action": pks})
+    assert merged["Content-Type"] == "application/pdf"
+    text = read_pdf(merged.content)
+    assert text.index("AMI-2021-001") < text.index("AMI-2021-002")
+    archive = staff_client.post(DECISIONS_URL, {"action": "export_zip", "_selected_action": pks})
+    assert archive["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    assert names == [
+        letters.letter_filename(Decision.objects.get(candidature=dossier))
+        for dossier in (arras, lille)
+    ]
+
+
+def test_export_of_more_than_100_letters_points_to_the_command(
+    staff_client, arras, staff, monkeypatch
+):
+    from candidatures import admin_decisions
+
+    decide(arras, Issue.RETENUE, staff)
+    monkeypatch.setattr(admin_decisions, "EXPORT_LIMIT", 0)
+
+    response = staff_client.post(
+        DECISIONS_URL,
+        {"action": "export_pdf", "_selected_action": [Decision.objects.get().pk]},
+        follow=True,
+    )
+
+    assert (
+        "Au plus 0 courriers par export depuis l'administration (sélection : 1). Pour en "
+        "exporter davantage, utilisez la commande « python manage.py export_lettres »."
+        in page_text(response)
+    )
+
+
+def test_published_decision_page_is_read_only(staff_client, appel, arras, staff, mailoutbox):
+    decide(arras, Issue.RETENUE, staff)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    decision = Decision.objects.get()
+
+    response = staff_client.post(
+        f"{DECISIONS_URL}{decision.pk}/change/",
+        {"issue": "non_retenue", "motivation": "Non.", "retour_jury": ""},
+    )
+
+    assert response.status_code == 403
+    assert Decision.objects.get().issue == Issue.RETENUE
+
+
+# ---------------------------------------------------------------------------------------------
+# The publier_decisions command
+
+
+def test_command_refuses_before_the_announcement_with_exit_code_1(arras, staff):
+    early = AppelFactory(slug="2027")
+    decide(deposee(early, 9), Issue.RETENUE, staff)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("publier_decisions", "--appel", "2027")
+
+    local = early.announcement_at.astimezone(PARIS)
+    assert refused.value.returncode == 1
+    assert str(refused.value).startswith("Les décisions ne peuvent être publiées qu'à partir du ")
+    assert str(refused.value).endswith(f"à {local:%H:%M} (heure de Paris).")
+    assert Appel.objects.get(slug="2027").decisions_published_at is None
+
+
+def test_command_reports_and_exits_1_while_failures_remain(
+    appel, arras, staff, settings, monkeypatch
+):
+    decide(arras, Issue.RETENUE, staff)
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({arras.ref_pol_email}))
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as failed:
+        call_command("publier_decisions", "--appel", "2021", stdout=out)
+
+    assert failed.value.returncode == 1
+    assert str(failed.value) == "1 envoi(s) en échec : relancez la commande pour les retenter."
+    assert out.getvalue().splitlines()[:5] == [
+        f"Appel : {appel.titre} (2021)",
+        "Décisions publiées : 1",
+        "Courriers classés : 1",
+        "E-mails envoyés : 1",
+        "Échecs : 1",
+    ]
+
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+    out = io.StringIO()
+    call_command("publier_decisions", "--appel", "2021", stdout=out)
+
+    assert out.getvalue().splitlines() == [
+        f"Appel : {appel.titre} (2021)",
+        "Décisions publiées : 0",
+        "Courriers classés : 0",
+        "E-mails envoyés : 1",
+        "Échecs : 0",
+        "Publication terminée.",
+    ]
+
+
+def test_command_unknown_appel(db):
+    with pytest.raises(CommandError) as unknown:
+        call_command("publier_decisions", "--appel", "inconnu")
+
+    assert str(unknown.value) == "Aucun appel « inconnu »."
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo data
+
+
+def test_seed_decisions_follows_the_ranking_and_is_idempotent(appel, staff):
+    from candidatures.demo_decisions import seed_decisions
+    from tests.candidatures.factories import CritereFactory
+
+    appel.places = 2
+    appel.save()
+    critere = CritereFactory(appel=appel, note_max=4)
+    jure = juror()
+    MembreJury.objects.create(appel=appel, user=jure)
+    dossiers = [deposee(appel, number) for number in range(1, 7)]
+    for score, dossier in enumerate(dossiers):
+        services.save_evaluation(
+            candidature=dossier,
+            jure=jure,
+            notes={critere: (min(score, 4), "")},
+            retour_collectivite=f"Retour {dossier.numero}",
+            recommandation="retenir",
+            submit=True,
+            now=datetime(2021, 3, 20, 10, tzinfo=PARIS),
+        )
+
+    summary = seed_decisions(appel, staff_user=staff)
+    again = seed_decisions(appel, staff_user=staff)
+
+    assert summary == {"retenues": 2, "liste_attente": 3, "non_retenues": 1, "creees": 6}
+    assert again == {**summary, "creees": 0}
+    rows = list(
+        Decision.objects.order_by("candidature__numero").values_list(
+            "candidature__numero", "issue", "rang_attente", "retour_jury", "published_at"
+        )
+    )
+    # Scores 0, 1, 2, 3, 4, 4: the two best retained, the next three waiting in ranking order.
+    assert rows == [
+        ("AMI-2021-001", "non_retenue", None, "Retour AMI-2021-001", None),
+        ("AMI-2021-002", "liste_attente", 3, "Retour AMI-2021-002", None),
+        ("AMI-2021-003", "liste_attente", 2, "Retour AMI-2021-003", None),
+        ("AMI-2021-004", "liste_attente", 1, "Retour AMI-2021-004", None),
+        ("AMI-2021-005", "retenue", None, "Retour AMI-2021-005", None),
+        ("AMI-2021-006", "retenue", None, "Retour AMI-2021-006", None),
+    ]
+    assert appel.modeles_courrier.count() == 3
+
+
+def test_decision_page_lists_letters_sendings_and_history(
+    staff_client, appel, arras, staff, mailoutbox
+):
+    decide(arras, Issue.RETENUE, staff)
+    decision = Decision.objects.get()
+    staged = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/change/"))
+    assert 'name="motivation"' in staged
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+
+    page = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/change/"))
+    history = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/history/"))
+
+    assert 'name="motivation"' not in page
+    assert "Courrier v1 (PDF)" in page
+    for email in referents(arras):
+        assert f"{email} : Envoyé le 15/04/2021 09:00" in page
+    assert "Publiée le" in page
+    rows = history[history.index('id="change-history"') :]
+    assert rows.count(f">{staff.get_full_name()}</a>") == 2
+    assert "<td> Publication </td>" in rows

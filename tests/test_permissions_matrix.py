@@ -1,0 +1,113 @@
+"""Every URL of the application and of the jury, for every role, with the answer expected.
+
+A new page that is not added here is a page whose permissions nobody checked: extend the
+table when you add one.
+"""
+
+import zoneinfo
+from datetime import datetime
+
+import pytest
+
+from candidatures import services
+from candidatures.models import Collectivite, MembreJury
+from cerdd_ami.permissions import sync_role_permissions
+from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
+from tests.factories import UserFactory, charge_de_mission, juror
+
+pytestmark = pytest.mark.django_db
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+ROLES = ["anonyme", "candidat", "autre_candidat", "jure", "jure_en_conflit", "charge"]
+
+# URL template -> expected status per role, in the order of ROLES.
+MATRIX = {
+    "/": [200, 200, 200, 200, 200, 200],
+    "/appel/2021/": [200, 200, 200, 200, 200, 200],
+    "/connexion/": [200, 200, 200, 200, 200, 200],
+    "/collectivites/recherche/?appel=2021&q=arras": [200, 200, 200, 200, 200, 200],
+    "/candidature/": [302, 200, 200, 200, 200, 200],
+    "/candidature/{pk}/": [302, 200, 404, 404, 404, 404],
+    "/candidature/{pk}/etape/1/": [302, 200, 404, 404, 404, 404],
+    "/candidature/{pk}/etape/4/": [302, 200, 404, 404, 404, 404],
+    "/candidature/{pk}/mes-donnees/": [302, 200, 404, 404, 404, 404],
+    "/candidature/{pk}/pieces/{piece}/": [404, 200, 404, 200, 404, 200],
+    "/candidature/{pk}/recu/1/": [404, 200, 404, 200, 404, 200],
+    "/candidature/{pk}/courrier/": [302, 404, 404, 404, 404, 404],
+    "/admin/": [302, 302, 302, 200, 200, 200],
+    "/admin/candidatures/candidature/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/candidature/{pk}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/brouillon/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/collectivite/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/jury/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/classement/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/classement.csv": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/classement.xlsx": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/notes.csv": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/notes.xlsx": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/proces-verbal.pdf": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/critere/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/membrejury/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/affectation/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/conflitinteret/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/evaluation/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/decision/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/envoicourrier/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/modelecourrier/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/dossierjury/": [302, 302, 302, 200, 200, 403],
+    "/admin/candidatures/dossierjury/{pk}/change/": [302, 302, 302, 200, 404, 404],
+    "/admin/candidatures/dossierjury/{pk}/evaluer/": [302, 302, 302, 200, 404, 403],
+    "/admin/candidatures/dossierjury/{pk}/deporter/": [302, 302, 302, 200, 404, 403],
+    "/admin/cerdd_ami/user/": [302, 302, 302, 403, 403, 200],
+}
+
+
+@pytest.fixture
+def world():
+    sync_role_permissions()
+    appel = AppelFactory(edition_2021=True, slug="2021")
+    CritereFactory(appel=appel, ordre=1)
+    candidat = UserFactory(email="mairie@arras.test")
+    dossier = complete_candidature(
+        appel=appel, collectivite=Collectivite.objects.get(insee="62041"), createur=candidat
+    )
+    services.submit_candidature(
+        candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
+    )
+    jure, jure_en_conflit = juror(), juror()
+    MembreJury.objects.create(appel=appel, user=jure)
+    MembreJury.objects.create(
+        appel=appel,
+        user=jure_en_conflit,
+        collectivite=Collectivite.objects.get(siren="200033579"),
+    )
+    users = {
+        "anonyme": None,
+        "candidat": candidat,
+        "autre_candidat": UserFactory(email="mairie@lens.test"),
+        "jure": jure,
+        "jure_en_conflit": jure_en_conflit,
+        "charge": charge_de_mission(),
+    }
+    values = {"pk": dossier.pk, "piece": dossier.pieces.get().pk, "appel": appel.pk}
+    return users, values
+
+
+def test_every_url_answers_each_role_as_expected(client, world):
+    users, values = world
+    observed, expected = {}, {}
+    for role in ROLES:
+        client.logout()
+        if users[role] is not None:
+            client.force_login(users[role])
+        for template, statuses in MATRIX.items():
+            url = template.format(**values)
+            observed[(url, role)] = client.get(url).status_code
+            expected[(url, role)] = statuses[ROLES.index(role)]
+
+    differences = {
+        key: (observed[key], expected[key]) for key in expected if observed[key] != expected[key]
+    }
+    assert differences == {}
