@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from candidatures import services
@@ -135,3 +136,18 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
         "link", name="Dossiers à évaluer"
     ).click()
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Soumise")
+
+    # The chargé·e de mission sees the submission in the progress matrix and the ranking.
+    charge = UserFactory(email="charge@cerdd.test", is_staff=True)
+    charge.groups.add(Group.objects.get(name="Chargé·e de mission"))
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/login/")
+    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
+    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/jury/")
+    expect(page.get_by_text("1 sur 1 attendues")).to_be_visible()
+    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/classement/")
+    ranked = page.locator("th.dossier", has_text=assigned.numero)
+    expect(ranked).to_be_visible()
+    expect(page.locator("th.dossier", has_text=other.numero)).to_be_visible()
