@@ -1,0 +1,281 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from candidatures.models import Appel, Candidature, Collectivite
+
+# The themes the call lists as « idées incontournables », offered in the needs survey.
+THEMES_APPEL = [
+    (
+        "enjeux",
+        "Les enjeux de la participation citoyenne face à la crise de la démocratie "
+        "représentative et la crise écologique et climatique",
+    ),
+    (
+        "postures",
+        "Les postures de chacun·e dans les processus de mobilisation et de participation "
+        "citoyenne : élu·es, technicien·nes, citoyen·nes",
+    ),
+    ("elus_activateurs", "Les élu·es activateurs de citoyenneté : principes et méthodes"),
+    ("alliances", "Les alliances citoyen·nes – collectivités : par où commencer ?"),
+    (
+        "situations_complexes",
+        "Gérer les situations complexes : les risques d'instrumentalisation et de récupération",
+    ),
+    (
+        "outils",
+        "Les outils utiles pour construire son processus participatif pour la transition "
+        "écologique : boussole de la participation, Carto Party, mise en récit, budgets "
+        "participatifs, outils numériques",
+    ),
+    ("diversite", "Sortir du « Tous les mêmes » : embarquer une diversité de citoyen·nes"),
+    (
+        "decision_evaluation",
+        "L'implication citoyenne dans la décision, le suivi et l'évaluation des projets",
+    ),
+]
+
+
+class Cycle(models.Model):
+    """The qualification cycle that follows one call."""
+
+    appel = models.OneToOneField(
+        Appel, on_delete=models.PROTECT, related_name="cycle_qualification"
+    )
+    titre = models.CharField(max_length=250)
+    seances_min_attestation = models.PositiveSmallIntegerField(
+        "séances minimum pour l'attestation", default=5
+    )
+    jours_avant_note = models.PositiveSmallIntegerField(
+        "envoi de la note de contexte (jours avant la séance)", default=10
+    )
+
+    class Meta:
+        verbose_name = "cycle"
+        verbose_name_plural = "cycles"
+
+    def __str__(self):
+        return self.titre
+
+
+class Seance(models.Model):
+    class Etat(models.TextChoices):
+        PREVUE = "prevue", "Prévue"
+        CONFIRMEE = "confirmee", "Confirmée"
+        TENUE = "tenue", "Tenue"
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="seances")
+    numero = models.PositiveSmallIntegerField("numéro")
+    date = models.DateField()
+    heure_debut = models.TimeField("début", default="09:30")
+    heure_fin = models.TimeField("fin", default="16:30")
+    lieu = models.CharField(max_length=200, blank=True)
+    adresse = models.CharField(max_length=250, blank=True)
+    collectivite_hote = models.ForeignKey(
+        Collectivite,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="collectivité hôte",
+    )
+    themes = models.TextField("thème(s)", blank=True)
+    programme_matin = models.TextField("matinée", blank=True)
+    programme_dejeuner = models.TextField("déjeuner", blank=True, default="Déjeuner en commun.")
+    programme_apres_midi = models.TextField("après-midi", blank=True)
+    etat = models.CharField("état", max_length=10, choices=Etat.choices, default=Etat.PREVUE)
+    note_contexte = models.TextField("note de contexte", blank=True)
+    note_contexte_fichier = models.FileField(
+        "note de contexte (fichier)", upload_to="notes/", blank=True
+    )
+    note_envoyee_at = models.DateTimeField("note envoyée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "séance"
+        verbose_name_plural = "séances"
+        ordering = ["cycle", "numero"]
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "numero"], name="seance_unique_numero"),
+            models.CheckConstraint(
+                condition=Q(heure_debut__lt=models.F("heure_fin")), name="seance_hours_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Séance {self.numero} — {self.date:%d/%m/%Y}"
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def actifs(self):
+        return self.exclude(statut=Participant.Statut.RETIRE)
+
+    def of_user(self, user):
+        """The participations a signed-in person belongs to (référent·e or binôme member)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(candidature__acces__user=user) | Q(membres__user=user)).distinct()
+
+
+class Participant(models.Model):
+    """A retained collectivité taking part in the cycle."""
+
+    class Statut(models.TextChoices):
+        A_CONFIRMER = "a_confirmer", "À confirmer"
+        CONFIRME = "confirme", "Confirmé"
+        RETIRE = "retire", "Retiré"
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="participants")
+    candidature = models.OneToOneField(
+        Candidature, on_delete=models.PROTECT, related_name="participation"
+    )
+    statut = models.CharField(max_length=12, choices=Statut.choices, default=Statut.A_CONFIRMER)
+    confirme_at = models.DateTimeField("confirmé le", null=True, blank=True)
+    retire_at = models.DateTimeField("retiré le", null=True, blank=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "participant"
+        verbose_name_plural = "participants"
+        ordering = ["cycle", "candidature__collectivite__nom"]
+
+    def __str__(self):
+        return self.candidature.collectivite.nom
+
+
+class MembreBinome(models.Model):
+    """One person a participant sends: élu·e or technicien·ne, titulaire or suppléant·e."""
+
+    class Role(models.TextChoices):
+        ELU = "elu", "Élu·e"
+        TECHNICIEN = "technicien", "Technicien·ne"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="membres")
+    role = models.CharField("rôle", max_length=10, choices=Role.choices)
+    titulaire = models.BooleanField(default=True)
+    nom = models.CharField("nom et prénom", max_length=150)
+    fonction = models.CharField(max_length=200, blank=True)
+    email = models.EmailField("e-mail")
+    telephone = models.CharField("téléphone", max_length=20, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="binomes",
+    )
+
+    class Meta:
+        verbose_name = "membre du binôme"
+        verbose_name_plural = "membres des binômes"
+        ordering = ["participant", "-titulaire", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "role"],
+                condition=Q(titulaire=True),
+                name="binome_one_titulaire_per_role",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.nom} ({self.get_role_display()})"
+
+
+class Presence(models.Model):
+    class Statut(models.TextChoices):
+        PRESENT = "present", "Présent·e"
+        ABSENT = "absent", "Absent·e"
+        EXCUSE = "excuse", "Excusé·e"
+        REMPLACE = "remplace", "Remplacé·e"
+
+    seance = models.ForeignKey(Seance, on_delete=models.CASCADE, related_name="presences")
+    membre = models.ForeignKey(MembreBinome, on_delete=models.CASCADE, related_name="presences")
+    statut = models.CharField(max_length=10, choices=Statut.choices)
+    remplacant = models.ForeignKey(
+        MembreBinome,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="remplacements",
+        verbose_name="remplacé·e par",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "présence"
+        verbose_name_plural = "présences"
+        constraints = [
+            models.UniqueConstraint(fields=["seance", "membre"], name="presence_unique"),
+            models.CheckConstraint(
+                condition=Q(statut="remplace", remplacant__isnull=False)
+                | (~Q(statut="remplace") & Q(remplacant__isnull=True)),
+                name="presence_replacement_named",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.membre} — {self.seance} : {self.get_statut_display()}"
+
+
+class EnvoiNoteContexte(models.Model):
+    """One context note e-mailed to one person: sent once, logged."""
+
+    seance = models.ForeignKey(Seance, on_delete=models.CASCADE, related_name="envois_note")
+    destinataire = models.EmailField()
+    envoye_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "envoi de note de contexte"
+        verbose_name_plural = "envois de notes de contexte"
+        constraints = [
+            models.UniqueConstraint(fields=["seance", "destinataire"], name="envoi_note_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.seance} → {self.destinataire}"
+
+
+class ReponseSondage(models.Model):
+    """A participant's answer to the needs survey sent before the first séance."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.CASCADE, related_name="sondage"
+    )
+    suggestions = models.TextField("vos propres thèmes", blank=True)
+    attentes = models.TextField("vos attentes pour le cycle", blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "réponse au sondage des besoins"
+        verbose_name_plural = "réponses au sondage des besoins"
+
+    def __str__(self):
+        return f"Sondage — {self.participant}"
+
+
+class ChoixTheme(models.Model):
+    reponse = models.ForeignKey(ReponseSondage, on_delete=models.CASCADE, related_name="choix")
+    theme = models.CharField(max_length=30, choices=THEMES_APPEL)
+    rang = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = "thème choisi"
+        verbose_name_plural = "thèmes choisis"
+        ordering = ["reponse", "rang"]
+        constraints = [
+            models.UniqueConstraint(fields=["reponse", "theme"], name="choix_theme_unique"),
+            models.UniqueConstraint(fields=["reponse", "rang"], name="choix_rang_unique"),
+            models.CheckConstraint(
+                condition=Q(rang__gte=1) & Q(rang__lte=8), name="choix_rang_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.rang}. {self.get_theme_display()}"
