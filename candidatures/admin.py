@@ -163,6 +163,48 @@ class CritereInline(admin.TabularInline):
         return 0 if obj is not None and obj.pk and obj.criteres.exists() else 1
 
 
+# The call's application form, section by section: the staff and the jurors read it alike.
+DOSSIER_FORM_FIELDSETS = [
+    (
+        "Coordonnées de la collectivité",
+        {"fields": ["adresse", "code_postal", "ville", "telephone", "email_contact"]},
+    ),
+    (
+        "Référent·e politique",
+        {"fields": ["ref_pol_nom", "ref_pol_fonction", "ref_pol_email", "ref_pol_telephone"]},
+    ),
+    (
+        "Référent·e technique",
+        {
+            "fields": [
+                "ref_tech_nom",
+                "ref_tech_fonction",
+                "ref_tech_email",
+                "ref_tech_telephone",
+            ]
+        },
+    ),
+    (
+        "Point contact technique pour le Cerdd",
+        {
+            "description": "Si différent des référent·es politique ou technique.",
+            "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
+        },
+    ),
+    ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
+    (
+        "Engagements",
+        {
+            "fields": [
+                "engagement_binome_display",
+                "engagement_experimentation_display",
+                "consentement_donnees_display",
+            ]
+        },
+    ),
+]
+
+
 @admin.register(Appel)
 class AppelAdmin(admin.ModelAdmin):
     list_display = ["titre", "etat_label", "opens_at", "closes_at", "nb_deposees", "nb_brouillons"]
@@ -557,43 +599,7 @@ class DossierAdminBase(admin.ModelAdmin):
                 ]
             },
         ),
-        (
-            "Coordonnées de la collectivité",
-            {"fields": ["adresse", "code_postal", "ville", "telephone", "email_contact"]},
-        ),
-        (
-            "Référent·e politique",
-            {"fields": ["ref_pol_nom", "ref_pol_fonction", "ref_pol_email", "ref_pol_telephone"]},
-        ),
-        (
-            "Référent·e technique",
-            {
-                "fields": [
-                    "ref_tech_nom",
-                    "ref_tech_fonction",
-                    "ref_tech_email",
-                    "ref_tech_telephone",
-                ]
-            },
-        ),
-        (
-            "Point contact technique pour le Cerdd",
-            {
-                "description": "Si différent des référent·es politique ou technique.",
-                "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
-            },
-        ),
-        ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
-        (
-            "Engagements",
-            {
-                "fields": [
-                    "engagement_binome_display",
-                    "engagement_experimentation_display",
-                    "consentement_donnees_display",
-                ]
-            },
-        ),
+        *DOSSIER_FORM_FIELDSETS,
     ]
 
     def get_readonly_fields(self, request, obj=None):

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .admin import EMPTY, CollectiviteDepartementFilter, paris
+from .admin import DOSSIER_FORM_FIELDSETS, EMPTY, CollectiviteDepartementFilter, paris
 from .forms_jury import DeportForm, EvaluationForm
 from .models import Collectivite, DossierJury, Evaluation, MembreJury, Note
 
@@ -112,43 +112,7 @@ class DossierJuryAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (
-            "Coordonnées de la collectivité",
-            {"fields": ["adresse", "code_postal", "ville", "telephone", "email_contact"]},
-        ),
-        (
-            "Référent·e politique",
-            {"fields": ["ref_pol_nom", "ref_pol_fonction", "ref_pol_email", "ref_pol_telephone"]},
-        ),
-        (
-            "Référent·e technique",
-            {
-                "fields": [
-                    "ref_tech_nom",
-                    "ref_tech_fonction",
-                    "ref_tech_email",
-                    "ref_tech_telephone",
-                ]
-            },
-        ),
-        (
-            "Point contact technique pour le Cerdd",
-            {
-                "description": "Si différent des référent·es politique ou technique.",
-                "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
-            },
-        ),
-        ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
-        (
-            "Engagements",
-            {
-                "fields": [
-                    "engagement_binome_display",
-                    "engagement_experimentation_display",
-                    "consentement_donnees_display",
-                ]
-            },
-        ),
+        *DOSSIER_FORM_FIELDSETS,
     ]
 
     # -- who sees what ------------------------------------------------------------------------
