@@ -1571,8 +1571,10 @@ def send_pending_letters(*, appel, courrier=None, now=None) -> tuple[int, list[E
     return sent, failures
 
 
-def publish_decisions(*, appel, now=None, staff_user=None) -> PublicationReport:
+def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> PublicationReport:
     """Publish the call's decisions, file their letters and e-mail them; run it again at will.
+
+    ``send=False`` stops after step 2: the e-mails wait, « à envoyer », for the next run.
 
     Refused (ValidationError, French) before ``appel.announcement_at``, while a submitted
     dossier has no decision, and when there is no decision at all. Idempotent and resumable,
@@ -1642,7 +1644,8 @@ def publish_decisions(*, appel, now=None, staff_user=None) -> PublicationReport:
     for courrier in _latest_courriers(appel).select_related("decision__candidature"):
         _ensure_envois(courrier)
 
-    report.sent, report.failures = send_pending_letters(appel=appel, now=now)
+    if send:
+        report.sent, report.failures = send_pending_letters(appel=appel, now=now)
     return report
 
 

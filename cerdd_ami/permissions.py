@@ -66,6 +66,32 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         # may see is decided by Candidature.objects.for_juror, not by this permission.
         roles.JURY: ["view_dossierjury"],
     },
+    "cycle": {
+        # The cycle, staff side (cycle.admin): séances planned, participants and their
+        # binômes, attendance recorded; context notes are sent by a service, their log read.
+        roles.CHARGE_DE_MISSION: [
+            "view_cycle",
+            "add_cycle",
+            "change_cycle",
+            "view_seance",
+            "add_seance",
+            "change_seance",
+            "view_participant",
+            "add_participant",
+            "change_participant",
+            "view_membrebinome",
+            "add_membrebinome",
+            "change_membrebinome",
+            "view_presence",
+            "add_presence",
+            "change_presence",
+            "view_envoinotecontexte",
+            # Needs survey (cycle.admin_sondage): answers are the participants' words, read
+            # only; the results page and its « Relancer » button need nothing more.
+            "view_reponsesondage",
+            "view_choixtheme",
+        ],
+    },
 }
 
 

@@ -13,5 +13,6 @@ urlpatterns = [
         name="dev_outbox_attachment",
     ),
     path("admin/", admin.site.urls),
+    path("cycle/", include("cycle.urls")),
     path("", include("candidatures.urls")),
 ]

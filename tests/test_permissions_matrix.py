@@ -1,4 +1,4 @@
-"""Every URL of the application and of the jury, for every role, with the answer expected.
+"""Every URL (applying, jury, decisions, cycle), for every role, with the answer expected.
 
 A new page that is not added here is a page whose permissions nobody checked: extend the
 table when you add one.
@@ -12,6 +12,7 @@ import pytest
 from candidatures import services
 from candidatures.models import Collectivite, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
+from cycle import services as cycle_services
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 
@@ -33,7 +34,7 @@ MATRIX = {
     "/candidature/{pk}/mes-donnees/": [302, 200, 404, 404, 404, 404],
     "/candidature/{pk}/pieces/{piece}/": [404, 200, 404, 200, 404, 200],
     "/candidature/{pk}/recu/1/": [404, 200, 404, 200, 404, 200],
-    "/candidature/{pk}/courrier/": [302, 404, 404, 404, 404, 404],
+    "/candidature/{pk}/courrier/": [302, 200, 404, 404, 404, 404],
     "/admin/": [302, 302, 302, 200, 200, 200],
     "/admin/candidatures/candidature/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/candidature/{pk}/change/": [302, 302, 302, 403, 403, 200],
@@ -61,6 +62,27 @@ MATRIX = {
     "/admin/candidatures/dossierjury/{pk}/evaluer/": [302, 302, 302, 200, 404, 403],
     "/admin/candidatures/dossierjury/{pk}/deporter/": [302, 302, 302, 200, 404, 403],
     "/admin/cerdd_ami/user/": [302, 302, 302, 403, 403, 200],
+    "/cycle/": [302, 200, 200, 200, 200, 200],
+    "/cycle/{participant}/binome/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/seances/1/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/seances/1.ics": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/calendrier.ics": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/retrait/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/sondage/": [302, 200, 404, 404, 404, 404],
+    "/admin/cycle/cycle/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/cycle/{cycle}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/cycle/{cycle}/grille/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/cycle/{cycle}/presences.xlsx": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/cycle/{cycle}/attestations/{membre}.pdf": [302, 302, 302, 403, 403, 404],
+    "/admin/cycle/seance/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/seance/{seance}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/seance/{seance}/emargement.pdf": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/seance/{seance}/presences/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/participant/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/presence/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/envoinotecontexte/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/reponsesondage/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/reponsesondage/resultats/{cycle}/": [302, 302, 302, 403, 403, 200],
 }
 
 
@@ -76,6 +98,12 @@ def world():
     services.submit_candidature(
         candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
     )
+    charge = charge_de_mission()
+    services.decide(candidature=dossier, issue="retenue", staff_user=charge)
+    services.publish_decisions(appel=appel, staff_user=charge)
+    cycle = cycle_services.ensure_cycle(appel)
+    cycle_services.enrol_retained(cycle=cycle)
+    participant = dossier.participation
     jure, jure_en_conflit = juror(), juror()
     MembreJury.objects.create(appel=appel, user=jure)
     MembreJury.objects.create(
@@ -89,9 +117,17 @@ def world():
         "autre_candidat": UserFactory(email="mairie@lens.test"),
         "jure": jure,
         "jure_en_conflit": jure_en_conflit,
-        "charge": charge_de_mission(),
+        "charge": charge,
     }
-    values = {"pk": dossier.pk, "piece": dossier.pieces.get().pk, "appel": appel.pk}
+    values = {
+        "pk": dossier.pk,
+        "piece": dossier.pieces.get().pk,
+        "appel": appel.pk,
+        "cycle": cycle.pk,
+        "participant": participant.pk,
+        "seance": cycle.seances.get(numero=1).pk,
+        "membre": participant.membres.first().pk,
+    }
     return users, values
 
 

@@ -6,6 +6,7 @@ Each later issue extends this command with its own data; running it twice change
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from candidatures.demo import seed_candidatures
 from candidatures.demo_decisions import seed_decisions
@@ -14,6 +15,8 @@ from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert
 from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
+from cycle.demo import seed_cycle
+from cycle.models import Cycle, Presence, ReponseSondage
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
 
@@ -41,6 +44,10 @@ def demo_accounts():
 class Command(BaseCommand):
     help = "Charge les données de démonstration (idempotent)."
 
+    # Demo data mails nobody. The override wraps the transaction: e-mails wait for its commit.
+    @override_settings(
+        MAILERS={"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
+    )
     @transaction.atomic
     def handle(self, *args, **options):
         sync_role_permissions()
@@ -73,9 +80,18 @@ class Command(BaseCommand):
         )
         decisions = seed_decisions(appel_2021, staff_user=charge)
         self.stdout.write(
-            f"Décisions 2021 (préparées, non publiées) : {decisions['retenues']} retenues, "
+            f"Décisions 2021 : {decisions['retenues']} retenues, "
             f"{decisions['liste_attente']} en liste d'attente, "
             f"{decisions['non_retenues']} non retenues ({decisions['creees']} créées)."
+        )
+        seed_cycle(appel_2021, staff_user=charge)
+        cycle = Cycle.objects.get(appel=appel_2021)
+        self.stdout.write(
+            "Cycle 2021 (décisions publiées, courriers classés, e-mails en attente de "
+            f"« Publier les décisions ») : {cycle.participants.count()} participants, "
+            f"{Presence.objects.filter(seance__cycle=cycle).count()} présences, "
+            f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
+            "sondage."
         )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")

@@ -1,0 +1,403 @@
+"""Staff side of the cycle in the admin: séances, participants and binômes, attendance.
+
+Custom pages (added through ``get_urls`` and ``admin_site.admin_view``):
+- séance: ``<pk>/emargement.pdf`` (sign-in sheet), ``<pk>/presences/`` (record everyone's
+  attendance in one form, through ``services_staff.record_attendance``);
+- cycle: ``<pk>/grille/`` (grid collectivités × séances, alerts, certificates),
+  ``<pk>/presences.xlsx``, ``<pk>/attestations/<membre_pk>.pdf``.
+Reading needs the view permissions on the models shown; recording attendance needs
+add_presence and change_presence (the « Chargé·e de mission » group has them).
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import slugify
+
+from candidatures.exports import to_xlsx_response
+from candidatures.receipt import format_date_fr, format_datetime_fr
+
+from . import attendance, services_staff
+from .models import (
+    Cycle,
+    EnvoiNoteContexte,
+    MembreBinome,
+    Participant,
+    Presence,
+    Seance,
+)
+
+VIEW_ATTENDANCE = ("cycle.view_cycle", "cycle.view_seance", "cycle.view_presence")
+RECORD_ATTENDANCE = ("cycle.add_presence", "cycle.change_presence")
+
+
+def _require(request, permissions):
+    if not request.user.has_perms(permissions):
+        raise PermissionDenied
+
+
+def _pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Cycle
+
+
+class SeanceInline(admin.TabularInline):
+    model = Seance
+    fields = ["numero", "date", "lieu", "etat"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Cycle)
+class CycleAdmin(admin.ModelAdmin):
+    list_display = ["titre", "appel", "seances_min_attestation", "jours_avant_note", "grille"]
+    list_select_related = ["appel"]
+    inlines = [SeanceInline]
+
+    @admin.display(description="présences")
+    def grille(self, obj):
+        return format_html(
+            '<a href="{}">Grille des présences</a>',
+            reverse("admin:cycle_cycle_grille", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/grille/", wrap(self.grille_view), name="cycle_cycle_grille"),
+            path(
+                "<int:pk>/presences.xlsx",
+                wrap(self.presences_xlsx),
+                name="cycle_cycle_presences_xlsx",
+            ),
+            path(
+                "<int:pk>/attestations/<int:membre_pk>.pdf",
+                wrap(self.attestation_pdf),
+                name="cycle_cycle_attestation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _cycle(self, request, pk) -> Cycle:
+        _require(request, VIEW_ATTENDANCE)
+        return get_object_or_404(Cycle.objects.select_related("appel"), pk=pk)
+
+    def grille_view(self, request, pk):
+        cycle = self._cycle(request, pk)
+        data = attendance.cycle_attendance(cycle)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Grille des présences — {cycle.titre}",
+            "cycle": cycle,
+            "data": data,
+            "svg": attendance.grid_svg(data),
+            "state_labels": attendance.STATE_LABELS,
+        }
+        return TemplateResponse(request, "admin/cycle/cycle/grille.html", context)
+
+    def presences_xlsx(self, request, pk):
+        cycle = self._cycle(request, pk)
+        headers, rows = attendance.attendance_table(attendance.cycle_attendance(cycle))
+        stamp = timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
+        return to_xlsx_response(
+            headers, rows, f"presences-{slugify(cycle.titre)[:40]}-{stamp}.xlsx", "Présences"
+        )
+
+    def attestation_pdf(self, request, pk, membre_pk):
+        cycle = self._cycle(request, pk)
+        membre = get_object_or_404(
+            MembreBinome.objects.select_related("participant__candidature__collectivite"),
+            pk=membre_pk,
+            participant__cycle=cycle,
+        )
+        attended = len(attendance.attended_seances(membre))
+        if attended < cycle.seances_min_attestation:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Attestation non disponible",
+                "cycle": cycle,
+                "membre": membre,
+                "attended": attended,
+            }
+            return TemplateResponse(
+                request, "admin/cycle/cycle/attestation_refusee.html", context, status=404
+            )
+        pdf = attendance.render_attestation_pdf(membre, cycle)
+        return _pdf_response(pdf, f"attestation-{slugify(membre.nom)}.pdf")
+
+
+# ---------------------------------------------------------------------------------------------
+# Séances
+
+
+@admin.register(Seance)
+class SeanceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "cycle", "lieu", "etat", "note_envoyee", "liens"]
+    list_filter = ["cycle", "etat"]
+    list_select_related = ["cycle"]
+    autocomplete_fields = ["collectivite_hote"]
+    readonly_fields = ["note_envoyee_at"]
+    actions = ["envoyer_note"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "cycle",
+                    "numero",
+                    "date",
+                    ("heure_debut", "heure_fin"),
+                    "lieu",
+                    "adresse",
+                    "collectivite_hote",
+                ]
+            },
+        ),
+        (
+            "Thèmes et programme",
+            {"fields": ["themes", "programme_matin", "programme_dejeuner", "programme_apres_midi"]},
+        ),
+        (
+            "Note de contexte",
+            {
+                "description": (
+                    "Envoyée par e-mail à chaque titulaire et suppléant·e des collectivités "
+                    "participantes, automatiquement quelques jours avant la séance (délai fixé "
+                    "sur le cycle) ou par l'action « Envoyer la note de contexte »."
+                ),
+                "fields": ["note_contexte", "note_contexte_fichier", "note_envoyee_at"],
+            },
+        ),
+        ("État", {"fields": ["etat"]}),
+    ]
+
+    @admin.display(description="note envoyée le", ordering="note_envoyee_at")
+    def note_envoyee(self, obj):
+        return format_datetime_fr(obj.note_envoyee_at) if obj.note_envoyee_at else "—"
+
+    @admin.display(description="présences")
+    def liens(self, obj):
+        return format_html(
+            '<a href="{}">Saisir les présences</a> · <a href="{}">Feuille d\'émargement</a>',
+            reverse("admin:cycle_seance_presences", args=[obj.pk]),
+            reverse("admin:cycle_seance_emargement", args=[obj.pk]),
+        )
+
+    @admin.action(description="Envoyer la note de contexte", permissions=["change"])
+    def envoyer_note(self, request, queryset):
+        for seance in queryset.order_by("cycle", "numero"):
+            try:
+                sent = services_staff.send_context_note(seance=seance, staff_user=request.user)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+                continue
+            if sent:
+                self.message_user(
+                    request,
+                    f"Séance {seance.numero} : note de contexte envoyée à {sent} "
+                    f"personne{'s' if sent > 1 else ''}.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Séance {seance.numero} : la note a déjà été envoyée à tout le monde, "
+                    "aucun nouvel envoi.",
+                    messages.INFO,
+                )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/emargement.pdf",
+                wrap(self.emargement_pdf),
+                name="cycle_seance_emargement",
+            ),
+            path("<int:pk>/presences/", wrap(self.presences_view), name="cycle_seance_presences"),
+            *super().get_urls(),
+        ]
+
+    def _seance(self, request, pk) -> Seance:
+        _require(request, VIEW_ATTENDANCE)
+        return get_object_or_404(Seance.objects.select_related("cycle", "collectivite_hote"), pk=pk)
+
+    def emargement_pdf(self, request, pk):
+        seance = self._seance(request, pk)
+        pdf = attendance.render_emargement_pdf(seance)
+        return _pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf")
+
+    def presences_view(self, request, pk):
+        seance = self._seance(request, pk)
+        can_record = request.user.has_perms(RECORD_ATTENDANCE)
+        participants = list(attendance.active_participants(seance.cycle_id))
+        recorded = {p.membre_id: p for p in Presence.objects.filter(seance=seance)}
+        errors: dict[str, str] = {}
+        submitted: dict[int, tuple[str, str]] = {}
+        if request.method == "POST":
+            if not can_record:
+                raise PermissionDenied
+            statuses = {}
+            for participant in participants:
+                for membre in participant.membres.all():
+                    statut = request.POST.get(f"statut-{membre.pk}", "")
+                    remplacant = request.POST.get(f"remplacant-{membre.pk}", "")
+                    submitted[membre.pk] = (statut, remplacant)
+                    statuses[membre.pk] = (statut, remplacant or None)
+            try:
+                services_staff.record_attendance(
+                    seance=seance, statuses=statuses, staff_user=request.user
+                )
+            except ValidationError as error:
+                errors = {key: " ".join(value) for key, value in error.message_dict.items()}
+                self.message_user(
+                    request,
+                    "Les présences n'ont pas été enregistrées : corrigez les lignes signalées.",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, "Les présences de la séance sont enregistrées.", messages.SUCCESS
+                )
+                return redirect("admin:cycle_seance_presences", seance.pk)
+
+        groups = []
+        for participant in participants:
+            suppleants = [m for m in participant.membres.all() if not m.titulaire]
+            lines = []
+            for membre in participant.membres.all():
+                if membre.pk in submitted:
+                    statut, remplacant = submitted[membre.pk]
+                else:
+                    presence = recorded.get(membre.pk)
+                    statut = presence.statut if presence else ""
+                    remplacant = str(presence.remplacant_id or "") if presence else ""
+                lines.append(
+                    {
+                        "membre": membre,
+                        "label": attendance.membre_label(membre),
+                        "statut": statut,
+                        "remplacant": remplacant,
+                        "suppleants": [s for s in suppleants if s.pk != membre.pk],
+                        "error": errors.get(str(membre.pk), ""),
+                    }
+                )
+            groups.append({"participant": participant, "lines": lines})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Présences — séance {seance.numero} du {format_date_fr(seance.date)}",
+            "seance": seance,
+            "groups": groups,
+            "statuts": Presence.Statut.choices,
+            "can_record": can_record,
+            "alerts": attendance.seance_alerts(seance),
+        }
+        return TemplateResponse(request, "admin/cycle/seance/presences.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Participants and their binômes
+
+
+class MembreBinomeInline(admin.TabularInline):
+    model = MembreBinome
+    fields = ["role", "titulaire", "nom", "fonction", "email", "telephone"]
+    extra = 0
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["collectivite", "cycle", "statut", "binome_complet"]
+    list_filter = ["cycle", "statut"]
+    list_select_related = ["cycle", "candidature__collectivite"]
+    search_fields = ["candidature__collectivite__nom", "membres__nom", "membres__email"]
+    readonly_fields = ["confirme_at", "retire_at"]
+    raw_id_fields = ["candidature"]
+    inlines = [MembreBinomeInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                titulaires_elu=Count(
+                    "membres", filter=Q(membres__titulaire=True, membres__role="elu")
+                ),
+                titulaires_tech=Count(
+                    "membres", filter=Q(membres__titulaire=True, membres__role="technicien")
+                ),
+            )
+        )
+
+    @admin.display(description="collectivité", ordering="candidature__collectivite__nom")
+    def collectivite(self, obj):
+        return obj.candidature.collectivite.nom
+
+    @admin.display(description="binôme complet ? (titulaires)", boolean=True)
+    def binome_complet(self, obj):
+        return bool(obj.titulaires_elu and obj.titulaires_tech)
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-only logs
+
+
+@admin.register(Presence)
+class PresenceAdmin(admin.ModelAdmin):
+    list_display = ["seance", "collectivite", "membre", "statut", "remplacant", "recorded_at"]
+    list_filter = ["seance__cycle", "seance", "statut"]
+    list_select_related = [
+        "seance",
+        "membre__participant__candidature__collectivite",
+        "remplacant",
+    ]
+    search_fields = ["membre__nom", "membre__participant__candidature__collectivite__nom"]
+
+    @admin.display(description="collectivité")
+    def collectivite(self, obj):
+        return obj.membre.participant.candidature.collectivite.nom
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EnvoiNoteContexte)
+class EnvoiNoteContexteAdmin(admin.ModelAdmin):
+    list_display = ["seance", "destinataire", "envoye_at"]
+    list_filter = ["seance__cycle", "seance"]
+    list_select_related = ["seance"]
+    search_fields = ["destinataire"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# The needs survey's admin lives in its own module; admin autodiscovery imports only this one.
+from . import admin_sondage  # noqa: E402, F401

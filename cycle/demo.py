@@ -1,0 +1,303 @@
+"""Demo data of the qualification cycle: the 2021 cycle half-way through (spring 2022 seen
+from December 2021). Séances 1–4 held with their attendance, séance 5 confirmed, 6–7 planned;
+context notes for séances 1–5 (four sent); the needs survey answered by all but two.
+
+Idempotent: everything is looked up before being created, and what exists (maybe edited by
+staff since) is left alone, so a second run changes nothing. No e-mail leaves: the decisions'
+publication runs with a dummy mail backend and the notes' sending is only logged.
+"""
+
+import zoneinfo
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.text import slugify
+
+from candidatures import services as candidature_services
+from candidatures.models import Decision, Issue
+
+from . import services as cycle_services
+from . import sondage
+from .models import (
+    THEMES_APPEL,
+    EnvoiNoteContexte,
+    MembreBinome,
+    Participant,
+    Presence,
+    ReponseSondage,
+    Seance,
+)
+from .services_staff import context_note_recipients, record_attendance
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+CONFIRMED_ON = datetime(2021, 4, 30, 10, 0, tzinfo=PARIS)
+SURVEY_FROM = datetime(2021, 4, 26, 9, 0, tzinfo=PARIS)
+HELD = 4  # séances 1–4 are « tenue »
+CONFIRMED = 5  # séance 5 is « confirmée »
+NOTES = 5  # context notes written for séances 1–5 …
+NOTES_SENT = 4  # … and sent for 1–4
+MISSING_ANSWERS = 2
+
+# Séance 2–6 details (séance 1 and 7 keep the launch and conclusion ensure_cycle gives them),
+# chosen from the call's themes as a survey would have ordered them.
+SEANCES = {
+    1: {
+        "lieu": "Base 11/19, Loos-en-Gohelle",
+        "adresse": "Rue de Bourgogne, 62750 Loos-en-Gohelle",
+    },
+    2: {
+        "lieu": "Maison régionale de l'environnement et des solidarités, Lille",
+        "adresse": "23 rue Gosselet, 59000 Lille",
+        "themes": dict(THEMES_APPEL)["enjeux"],
+    },
+    3: {"lieu": "Hôtel de ville d'Arras", "themes": dict(THEMES_APPEL)["postures"]},
+    4: {"lieu": "Maison des associations, Amiens", "themes": dict(THEMES_APPEL)["outils"]},
+    5: {"lieu": "Salle des fêtes, Grande-Synthe", "themes": dict(THEMES_APPEL)["diversite"]},
+    6: {"themes": dict(THEMES_APPEL)["decision_evaluation"]},
+}
+PROGRAMMES = {
+    2: (
+        "Conférence-débat : pourquoi la crise démocratique et la crise climatique appellent "
+        "la participation ; lecture partagée des journaux de bord.",
+        "Atelier : la carte des enjeux de votre territoire, en binôme élu·e – technicien·ne.",
+    ),
+    3: (
+        "Apport : élu·es, technicien·nes, citoyen·nes, qui fait quoi dans un processus "
+        "participatif ? Témoignage d'une commune du cycle.",
+        "Jeu de rôle : une réunion publique qui dérape, chacun·e à sa place.",
+    ),
+    4: (
+        "Boîte à outils : boussole de la participation du Cerema, Carto Party du Cerdd, "
+        "budgets participatifs, outils numériques.",
+        "Mise en pratique : préparer une Carto Party sur son territoire.",
+    ),
+    5: (
+        "Sortir du « Tous les mêmes » : qui ne vient jamais, et pourquoi ? Retours "
+        "d'expériences d'aller-vers.",
+        "Atelier : un plan de mobilisation des publics éloignés pour votre projet.",
+    ),
+}
+NOTE_TEXT = (
+    "Séance {numero} — {theme}\n\n"
+    "Avant la séance, nous vous proposons de relire votre journal de bord et de noter une "
+    "situation de votre territoire liée à ce thème : nous partirons de vos exemples.\n\n"
+    "Ressources : la boussole de la participation (Cerema), le guide de la Carto Party (Cerdd)."
+)
+# Preferences of the demo answers: each participant starts at a different place of the list.
+PREFERRED = ["outils", "diversite", "enjeux", "postures", "alliances", "elus_activateurs"]
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour, 0), tzinfo=PARIS)
+
+
+def _publish(appel, staff_user) -> int:
+    """Publish the call's staged decisions, sending no e-mail; returns how many.
+
+    The letters' e-mails stay « à envoyer »: a newcomer who presses « Publier les décisions »
+    in the admin sends them and reads them in /dev/outbox/.
+    """
+    unpublished = Decision.objects.filter(candidature__appel=appel, published_at__isnull=True)
+    if not unpublished.exists():
+        return 0
+    count = unpublished.count()
+    candidature_services.publish_decisions(appel=appel, staff_user=staff_user, send=False)
+    return count
+
+
+def _plan_seances(cycle) -> int:
+    changed = 0
+    for seance in cycle.seances.all():
+        updates = {}
+        details = SEANCES.get(seance.numero, {})
+        if seance.lieu in ("", cycle_services.A_DEFINIR) and details.get("lieu"):
+            updates["lieu"] = details["lieu"]
+        if not seance.adresse and details.get("adresse"):
+            updates["adresse"] = details["adresse"]
+        if not seance.themes and details.get("themes"):
+            updates["themes"] = details["themes"]
+        if seance.numero in PROGRAMMES and seance.programme_matin == cycle_services.PROGRAMME_MATIN:
+            updates["programme_matin"], updates["programme_apres_midi"] = PROGRAMMES[seance.numero]
+        if seance.etat == Seance.Etat.PREVUE and seance.numero <= CONFIRMED:
+            updates["etat"] = Seance.Etat.TENUE if seance.numero <= HELD else Seance.Etat.CONFIRMEE
+        updates = {key: value for key, value in updates.items() if getattr(seance, key) != value}
+        if updates:
+            Seance.objects.filter(pk=seance.pk).update(**updates)
+            changed += 1
+    return changed
+
+
+def _confirm_participants(cycle) -> int:
+    return cycle.participants.filter(statut=Participant.Statut.A_CONFIRMER).update(
+        statut=Participant.Statut.CONFIRME, confirme_at=CONFIRMED_ON
+    )
+
+
+def _add_substitutes(participants) -> int:
+    """A suppléant·e for every other collectivité: an élu·e for the first, then alternately."""
+    User = get_user_model()
+    created = 0
+    for index, participant in enumerate(participants):
+        if index % 2:
+            continue
+        role = MembreBinome.Role.ELU if index % 4 == 0 else MembreBinome.Role.TECHNICIEN
+        domain = f"{slugify(participant.candidature.collectivite.nom)}.exemple.test"
+        email = f"suppleance.{role}@{domain}"
+        nom = "Nadia Lefebvre" if role == MembreBinome.Role.ELU else "Thomas Carpentier"
+        fonction = (
+            "Conseillère municipale déléguée à la vie associative"
+            if role == MembreBinome.Role.ELU
+            else "Chargé de concertation"
+        )
+        _membre, new = MembreBinome.objects.get_or_create(
+            participant=participant,
+            role=role,
+            titulaire=False,
+            email=email,
+            defaults={
+                "nom": nom,
+                "fonction": fonction,
+                "user": User.objects.filter(email__iexact=email).first(),
+            },
+        )
+        created += new
+    return created
+
+
+def _statuses(participant_index: int, numero: int, membres) -> dict:
+    """Mostly present; a few incomplete binômes (a technicien·ne excusé·e or absent) and one
+    élu·e replaced by their suppléant·e."""
+    titulaires = {m.role: m for m in membres if m.titulaire}
+    substitutes = {m.role: m for m in membres if not m.titulaire}
+    statuses = {}
+    for role, membre in titulaires.items():
+        statut, remplacant = Presence.Statut.PRESENT, None
+        if role == MembreBinome.Role.TECHNICIEN:
+            if (participant_index, numero) == (1, 2):
+                statut = Presence.Statut.EXCUSE
+            elif (participant_index, numero) == (2, 3):
+                statut = Presence.Statut.ABSENT
+        elif (
+            role == MembreBinome.Role.ELU
+            and participant_index == 0
+            and numero == 3
+            and role in substitutes
+        ):
+            statut, remplacant = Presence.Statut.REMPLACE, substitutes[role].pk
+        statuses[membre.pk] = (statut, remplacant)
+    return statuses
+
+
+def _record_attendance(cycle, participants, staff_user) -> int:
+    written = 0
+    for seance in cycle.seances.filter(numero__lte=HELD):
+        if Presence.objects.filter(seance=seance).exists():
+            continue  # recorded already (by a previous run or by staff): left as is
+        statuses = {}
+        for index, participant in enumerate(participants):
+            statuses.update(_statuses(index, seance.numero, list(participant.membres.all())))
+        written += _write_presences(seance, statuses, staff_user)
+    return written
+
+
+def _write_presences(seance, statuses, staff_user) -> int:
+    written = record_attendance(seance=seance, statuses=statuses, staff_user=staff_user)
+    # Recorded the evening of the séance, as staff would have.
+    Presence.objects.filter(seance=seance).update(recorded_at=_at(seance.date, 18))
+    return written
+
+
+def _context_notes(cycle) -> tuple[int, int]:
+    """Notes written for séances 1–5; 1–4 logged as sent (no e-mail) ten days before."""
+    written = sent = 0
+    for seance in cycle.seances.filter(numero__lte=NOTES):
+        if not seance.note_contexte:
+            theme = seance.themes or "Lancement du cycle"
+            seance.note_contexte = NOTE_TEXT.format(numero=seance.numero, theme=theme)
+            seance.save(update_fields=["note_contexte"])
+            written += 1
+        if seance.numero > NOTES_SENT or seance.note_envoyee_at is not None:
+            continue
+        moment = _at(seance.date - timedelta(days=cycle.jours_avant_note), 9)
+        EnvoiNoteContexte.objects.bulk_create(
+            [
+                EnvoiNoteContexte(seance=seance, destinataire=address, envoye_at=moment)
+                for address in context_note_recipients(seance)
+            ],
+            ignore_conflicts=True,
+        )
+        seance.note_envoyee_at = moment
+        seance.save(update_fields=["note_envoyee_at"])
+        sent += 1
+    return written, sent
+
+
+def _survey(participants, staff_user) -> int:
+    created = 0
+    answering = participants[: max(len(participants) - MISSING_ANSWERS, 0)]
+    for index, participant in enumerate(answering):
+        if ReponseSondage.objects.filter(participant=participant).exists():
+            continue
+        start = index % len(PREFERRED)
+        ranked = PREFERRED[start:] + PREFERRED[:start]
+        ranked = ranked[: 3 + index % 4]  # three to six themes ranked
+        members = [m for m in participant.membres.all() if m.user_id and m.titulaire]
+        sondage.submit_survey(
+            participant=participant,
+            user=members[0].user if members else staff_user,
+            ranked_themes=ranked,
+            suggestions=(
+                "La place des jeunes dans nos instances participatives." if index % 2 == 0 else ""
+            ),
+            attentes=(
+                "Des outils concrets à tester entre deux séances, et des échanges avec les "
+                "autres collectivités du cycle."
+            ),
+            now=SURVEY_FROM + timedelta(days=index % 10, hours=index),
+        )
+        created += 1
+    return created
+
+
+def seed_cycle(appel, *, staff_user) -> dict:
+    """The 2021 cycle of ``appel`` half-way through; returns what was created or changed.
+
+    Must be called outside a transaction: publishing the decisions commits step by step.
+    """
+    published = _publish(appel, staff_user)
+    with transaction.atomic():
+        cycle = cycle_services.ensure_cycle(appel)
+        seances = _plan_seances(cycle)
+        enrolled = cycle_services.enrol_retained(cycle=cycle, staff_user=staff_user)
+        confirmed = _confirm_participants(cycle)
+        participants = list(
+            Participant.objects.filter(cycle=cycle)
+            .actifs()
+            .select_related("candidature__collectivite")
+            .order_by("candidature__collectivite__nom")
+        )
+        substitutes = _add_substitutes(participants)
+        participants = list(
+            Participant.objects.filter(pk__in=[p.pk for p in participants])
+            .select_related("candidature__collectivite")
+            .prefetch_related("membres")
+            .order_by("candidature__collectivite__nom")
+        )
+        presences = _record_attendance(cycle, participants, staff_user)
+        notes, notes_sent = _context_notes(cycle)
+        answers = _survey(participants, staff_user)
+    return {
+        "decisions_publiees": published,
+        "seances_modifiees": seances,
+        "participants_inscrits": enrolled,
+        "participants_confirmes": confirmed,
+        "suppleants": substitutes,
+        "presences": presences,
+        "notes_redigees": notes,
+        "notes_envoyees": notes_sent,
+        "reponses_sondage": answers,
+        "retenues": Decision.objects.filter(
+            candidature__appel=appel, issue=Issue.RETENUE, published_at__isnull=False
+        ).count(),
+    }

@@ -1,0 +1,131 @@
+"""Forms of the participant space: the binôme confirmation and the withdrawal."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Fieldset, Layout, Submit
+from django import forms
+from django.core.exceptions import ValidationError
+
+from candidatures.forms import INVALID_EMAIL, clean_phone
+
+from .models import MembreBinome
+
+# (prefix, role, titulaire, legend, label used in messages)
+SLOTS = [
+    ("elu", MembreBinome.Role.ELU, True, "Élu·e titulaire", "l'élu·e titulaire"),
+    (
+        "technicien",
+        MembreBinome.Role.TECHNICIEN,
+        True,
+        "Technicien·ne titulaire",
+        "le ou la technicien·ne titulaire",
+    ),
+    (
+        "suppleant_elu",
+        MembreBinome.Role.ELU,
+        False,
+        "Suppléant·e élu·e (facultatif)",
+        "le ou la suppléant·e élu·e",
+    ),
+    (
+        "suppleant_technicien",
+        MembreBinome.Role.TECHNICIEN,
+        False,
+        "Suppléant·e technicien·ne (facultatif)",
+        "le ou la suppléant·e technicien·ne",
+    ),
+]
+PERSON_FIELDS = ["nom", "fonction", "email", "telephone"]
+
+
+class BinomeForm(forms.Form):
+    """A fixed form: the two titulaires, required, and one optional suppléant·e per role."""
+
+    def __init__(self, *args, membres=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        initial = {}
+        for membre in membres:
+            slot = next(
+                (s for s in SLOTS if s[1] == membre.role and s[2] == membre.titulaire), None
+            )
+            if slot and f"{slot[0]}_nom" not in initial:
+                for name in PERSON_FIELDS:
+                    initial[f"{slot[0]}_{name}"] = getattr(membre, name)
+        fieldsets = []
+        for prefix, _role, _titulaire, legend, _label in SLOTS:
+            self.fields[f"{prefix}_nom"] = forms.CharField(
+                label="Nom et prénom", max_length=150, required=False
+            )
+            self.fields[f"{prefix}_fonction"] = forms.CharField(
+                label="Fonction", max_length=200, required=False
+            )
+            self.fields[f"{prefix}_email"] = forms.EmailField(
+                label="E-mail",
+                required=False,
+                error_messages={"invalid": INVALID_EMAIL},
+                widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+            )
+            self.fields[f"{prefix}_telephone"] = forms.CharField(
+                label="Téléphone",
+                max_length=20,
+                required=False,
+                widget=forms.TextInput(attrs={"type": "tel"}),
+            )
+            fieldsets.append(Fieldset(legend, *(f"{prefix}_{name}" for name in PERSON_FIELDS)))
+        for name, value in initial.items():
+            self.fields[name].initial = value
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            *fieldsets,
+            HTML(
+                '<p class="small">Chaque membre pourra se connecter à l\'espace du cycle avec '
+                "un lien reçu à son adresse e-mail.</p>"
+            ),
+            Submit("confirmer", "Confirmer notre participation et notre binôme"),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        for prefix, _role, titulaire, _legend, label in SLOTS:
+            values = {name: cleaned.get(f"{prefix}_{name}") or "" for name in PERSON_FIELDS}
+            filled = any(values.values())
+            if not (titulaire or filled):
+                continue
+            if not values["nom"].strip():
+                self.add_error(f"{prefix}_nom", f"Indiquez le nom et prénom de {label}.")
+            if not values["email"] and f"{prefix}_email" not in self.errors:
+                self.add_error(f"{prefix}_email", f"Indiquez l'adresse e-mail de {label}.")
+            try:
+                cleaned[f"{prefix}_telephone"] = clean_phone(values["telephone"])
+            except ValidationError as error:
+                self.add_error(f"{prefix}_telephone", error)
+        return cleaned
+
+    def binome(self) -> list[dict]:
+        """The members entered, as ``services.confirm_participation`` takes them."""
+        members = []
+        for prefix, role, titulaire, _legend, _label in SLOTS:
+            values = {
+                name: self.cleaned_data.get(f"{prefix}_{name}") or "" for name in PERSON_FIELDS
+            }
+            if titulaire or any(values.values()):
+                members.append({"role": role, "titulaire": titulaire, **values})
+        return members
+
+
+class RetraitForm(forms.Form):
+    motif = forms.CharField(
+        label="Motif du retrait",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Indiquez le motif du retrait."},
+        help_text="Le Cerdd pourra proposer votre place à la collectivité suivante de la liste "
+        "d'attente.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "motif", Submit("retirer", "Confirmer le retrait", css_class="btn-danger")
+        )

@@ -1,0 +1,345 @@
+"""Workflows of the qualification cycle that span several models.
+
+Same rules as ``candidatures.services``: keyword-only arguments, one transaction each, the only
+way the status change they make happens; views, admin actions and commands all call these.
+"""
+
+from datetime import date, timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from candidatures.models import Collectivite, Decision, Issue
+from candidatures.receipt import format_datetime_fr
+
+from .models import Cycle, MembreBinome, Participant, Seance
+
+HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
+
+# ---------------------------------------------------------------------------------------------
+# The cycle and its seven séances
+
+SEANCES_PAR_CYCLE = 7
+INTERVALLE_SEANCES = timedelta(weeks=6)
+A_DEFINIR = "À définir"
+
+# The 2021 edition's séances, on real weekdays in the months the call announces (« début
+# juillet, fin septembre, début novembre, fin décembre, début février, fin mars »).
+DATES_2021 = [
+    date(2021, 5, 18),
+    date(2021, 7, 6),
+    date(2021, 9, 28),
+    date(2021, 11, 9),
+    date(2021, 12, 14),
+    date(2022, 2, 8),
+    date(2022, 3, 29),
+]
+
+# The day as the call describes it (« Déroulé des séances »).
+PROGRAMME_MATIN = (
+    "Mise en discussion du journal de bord, puis apport d'expertise, de ressource et débat."
+)
+PROGRAMME_MATIN_LANCEMENT = (
+    "Lancement du cycle : remise du journal de bord à chaque participant·e, partage des "
+    "besoins exprimés dans le sondage, puis apport d'expertise, de ressource et débat."
+)
+PROGRAMME_DEJEUNER = "Déjeuner en commun."
+PROGRAMME_APRES_MIDI = "Exercices de mise en situation et d'appropriation des acquis de la matinée."
+THEME_LANCEMENT = "Lancement du cycle : les besoins des collectivités participantes"
+THEME_CONCLUSION = "Conclusion du cycle et mise en récit des processus de travail"
+
+
+def seance_dates(first: date) -> list[date]:
+    """The seven dates of a cycle starting on ``first``: the 2021 calendar, else 6-week steps."""
+    if first == DATES_2021[0]:
+        return list(DATES_2021)
+    return [first + index * INTERVALLE_SEANCES for index in range(SEANCES_PAR_CYCLE)]
+
+
+def _host(place: str):
+    # The first séance's host is the commune named by the call, when the official list has it.
+    if not place:
+        return None
+    return (
+        Collectivite.objects.active()
+        .filter(nature=Collectivite.Nature.COMMUNE, nom__iexact=place)
+        .first()
+    )
+
+
+@transaction.atomic
+def ensure_cycle(appel) -> Cycle:
+    """The cycle of ``appel`` with its seven séances, created from the call when missing.
+
+    Idempotent: an existing cycle and existing séances are left exactly as staff edited them;
+    only missing séance numbers are added. Refused (ValidationError) when the call has no
+    first session date. Side effects: at most one Cycle and seven Seance rows.
+    """
+    if appel.first_session_date is None:
+        raise ValidationError(
+            "Indiquez d'abord la date de la première journée du cycle dans l'appel.",
+            code="no_first_session",
+        )
+    cycle, _created = Cycle.objects.get_or_create(
+        appel=appel, defaults={"titre": f"Cycle de qualification — {appel.titre}"[:250]}
+    )
+    existing = set(cycle.seances.values_list("numero", flat=True))
+    place = appel.first_session_place or ""
+    last = SEANCES_PAR_CYCLE
+    new = []
+    for numero, day in enumerate(seance_dates(appel.first_session_date), start=1):
+        if numero in existing:
+            continue
+        first = numero == 1
+        new.append(
+            Seance(
+                cycle=cycle,
+                numero=numero,
+                date=day,
+                lieu=(place or A_DEFINIR) if first else A_DEFINIR,
+                collectivite_hote=_host(place) if first else None,
+                themes=THEME_LANCEMENT if first else THEME_CONCLUSION if numero == last else "",
+                programme_matin=PROGRAMME_MATIN_LANCEMENT if first else PROGRAMME_MATIN,
+                programme_dejeuner=PROGRAMME_DEJEUNER,
+                programme_apres_midi=PROGRAMME_APRES_MIDI,
+            )
+        )
+    Seance.objects.bulk_create(new)
+    return cycle
+
+
+# ---------------------------------------------------------------------------------------------
+# Participants
+
+
+def _users_by_email(emails) -> dict:
+    emails = {email.lower() for email in emails if email}
+    if not emails:
+        return {}
+    User = get_user_model()
+    return {user.email.lower(): user for user in User.objects.filter(email__in=emails)}
+
+
+def members_from_referents(candidature) -> list[dict]:
+    """The binôme a dossier proposes: its élu·e and technicien·ne référent·es, as titulaires."""
+    members = []
+    for role, prefix in (
+        (MembreBinome.Role.ELU, "ref_pol"),
+        (MembreBinome.Role.TECHNICIEN, "ref_tech"),
+    ):
+        nom = getattr(candidature, f"{prefix}_nom").strip()
+        email = getattr(candidature, f"{prefix}_email").strip().lower()
+        if nom and email:
+            members.append(
+                {
+                    "role": role,
+                    "titulaire": True,
+                    "nom": nom,
+                    "fonction": getattr(candidature, f"{prefix}_fonction").strip(),
+                    "email": email,
+                    "telephone": getattr(candidature, f"{prefix}_telephone").strip(),
+                }
+            )
+    return members
+
+
+@transaction.atomic
+def enrol_retained(*, cycle, staff_user=None) -> int:
+    """Make a Participant of every collectivité retained by the call; return how many are new.
+
+    Counted: dossiers of the cycle's call whose Decision is « retenue », published, and without
+    a recorded withdrawal. Staged (unpublished) decisions, the waiting list and « non retenue »
+    never count. Idempotent: a dossier that already has a participation is skipped.
+    Side effects: one Participant (« à confirmer ») per new dossier and its binôme prefilled
+    with the two référent·es as titulaires, each linked to the User of that e-mail if there is
+    one. No e-mail. ``staff_user``, when given, must be staff.
+    """
+    if staff_user is not None and not (staff_user.is_active and staff_user.is_staff):
+        raise PermissionDenied("Seule l'équipe du Cerdd peut inscrire les participants.")
+    decisions = (
+        Decision.objects.published()
+        .filter(
+            candidature__appel_id=cycle.appel_id,
+            issue=Issue.RETENUE,
+            desistement_at__isnull=True,
+            candidature__participation__isnull=True,
+        )
+        .select_related("candidature")
+        .order_by("candidature__pk")
+    )
+    candidatures = [decision.candidature for decision in decisions]
+    proposed = {c.pk: members_from_referents(c) for c in candidatures}
+    users = _users_by_email(m["email"] for members in proposed.values() for m in members)
+    for candidature in candidatures:
+        participant = Participant.objects.create(cycle=cycle, candidature=candidature)
+        MembreBinome.objects.bulk_create(
+            MembreBinome(participant=participant, user=users.get(m["email"]), **m)
+            for m in proposed[candidature.pk]
+        )
+    return len(candidatures)
+
+
+def _check_member_of(participant, user) -> Participant:
+    # Lock the row: two référent·es confirming at once must not interleave their binômes.
+    locked = (
+        Participant.objects.of_user(user)
+        .filter(pk=participant.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if locked is None:
+        raise PermissionDenied("Vous ne faites pas partie de cette collectivité participante.")
+    return Participant.objects.select_for_update().get(pk=locked)
+
+
+BINOME_FIELDS = ("role", "titulaire", "nom", "fonction", "email", "telephone")
+ROLE_LABELS = {
+    MembreBinome.Role.ELU: "un·e élu·e",
+    MembreBinome.Role.TECHNICIEN: "un·e technicien·ne",
+}
+
+
+def clean_binome(binome: list[dict]) -> list[dict]:
+    """The binôme as the service stores it, or a ValidationError listing every problem in French.
+
+    Exactly one titulaire élu·e and one titulaire technicien·ne; suppléant·es optional; every
+    member has a name and a valid e-mail of their own.
+    """
+    errors, members, seen = [], [], set()
+    for raw in binome:
+        member = {field: raw.get(field, "") for field in BINOME_FIELDS}
+        member["titulaire"] = bool(raw.get("titulaire"))
+        member["nom"] = (member["nom"] or "").strip()
+        member["fonction"] = (member["fonction"] or "").strip()
+        member["telephone"] = (member["telephone"] or "").strip()
+        member["email"] = (member["email"] or "").strip().lower()
+        if member["role"] not in MembreBinome.Role.values:
+            errors.append(ValidationError("Rôle inconnu dans le binôme.", code="role"))
+            continue
+        if not member["nom"]:
+            errors.append(
+                ValidationError("Indiquez le nom et prénom de chaque membre.", code="nom")
+            )
+        try:
+            validate_email(member["email"])
+        except ValidationError:
+            errors.append(
+                ValidationError(
+                    f"Saisissez une adresse e-mail valide pour {member['nom'] or 'chaque membre'}.",
+                    code="email",
+                )
+            )
+        else:
+            if member["email"] in seen:
+                errors.append(
+                    ValidationError(
+                        "Chaque membre du binôme a sa propre adresse e-mail : "
+                        f"{member['email']} est saisie deux fois.",
+                        code="email_twice",
+                    )
+                )
+            seen.add(member["email"])
+        members.append(member)
+    for role in MembreBinome.Role:
+        count = sum(1 for m in members if m["role"] == role and m["titulaire"])
+        if count != 1:
+            errors.append(
+                ValidationError(
+                    f"Le binôme compte exactement {ROLE_LABELS[role]} titulaire.",
+                    code="titulaire",
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+    return members
+
+
+@transaction.atomic
+def confirm_participation(*, participant, user, binome: list[dict]) -> Participant:
+    """The collectivité confirms it takes part and who its binôme is.
+
+    ``binome``: dicts with role (« elu » / « technicien »), titulaire, nom, fonction, email,
+    telephone. Refused: someone outside the participation (PermissionDenied), a withdrawn
+    participant, a binôme without exactly one titulaire per role or with a missing name or
+    invalid e-mail (ValidationError, in French).
+    Side effects: Participant becomes « confirmé » (confirme_at = now); its binôme rows are
+    replaced by the confirmed ones. A member already on record (same e-mail) keeps their row,
+    so their attendance stays theirs; one left out is deleted, unless attendance was recorded
+    for them, in which case they stay as a suppléant·e so the attendance history is not lost.
+    Every member's e-mail gets a User (no password: they sign in with an e-mailed link),
+    linked to their row. No e-mail.
+    """
+    members = clean_binome(binome)
+    locked = _check_member_of(participant, user)
+    if locked.statut == Participant.Statut.RETIRE:
+        raise ValidationError(
+            "Votre collectivité s'est retirée du cycle : le binôme ne peut plus être modifié.",
+            code="withdrawn",
+        )
+    User = get_user_model()
+    users = _users_by_email(m["email"] for m in members)
+    for member in members:
+        if member["email"] not in users:
+            users[member["email"]] = User.objects.create_user(member["email"], password=None)
+
+    current = {m.email.lower(): m for m in locked.membres.all()}
+    # Clear the titulaire flags first: the one-titulaire-per-role constraint is checked row by
+    # row, and an élu·e and a technicien·ne may swap places.
+    locked.membres.update(titulaire=False)
+    kept = set()
+    for member in members:
+        row = current.get(member["email"]) or MembreBinome(participant=locked)
+        for field, value in member.items():
+            setattr(row, field, value)
+        row.user = users[member["email"]]
+        row.save()
+        kept.add(row.pk)
+    gone = locked.membres.exclude(pk__in=kept)
+    gone.filter(presences__isnull=True, remplacements__isnull=True).delete()
+
+    locked.statut = Participant.Statut.CONFIRME
+    locked.confirme_at = timezone.now()
+    locked.save(update_fields=["statut", "confirme_at"])
+    participant.statut, participant.confirme_at = locked.statut, locked.confirme_at
+    return locked
+
+
+@transaction.atomic
+def withdraw_participant(*, participant, user, reason) -> None:
+    """The collectivité gives up its place in the cycle.
+
+    Refused: someone outside the participation (PermissionDenied), an empty reason, a
+    participant already withdrawn (ValidationError).
+    Side effects: Participant becomes « retiré » (retire_at = now); its « retenue » Decision
+    gets ``desistement_at`` with a history row by ``user`` whose change reason is « Désistement :
+    <reason> », exactly as ``candidatures.services.record_withdrawal`` records it, so that staff
+    can call ``promote_next`` for the waiting list. (record_withdrawal itself only accepts a
+    staff member as its author; a participant withdrawing is recorded under their own name.)
+    No e-mail.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Indiquez le motif du retrait."}, code="reason_required")
+    locked = _check_member_of(participant, user)
+    if locked.statut == Participant.Statut.RETIRE:
+        raise ValidationError(
+            f"Le retrait de votre collectivité est déjà enregistré "
+            f"(le {format_datetime_fr(locked.retire_at)}).",
+            code="already_withdrawn",
+        )
+    now = timezone.now()
+    decision = (
+        Decision.objects.select_for_update().filter(candidature_id=locked.candidature_id).first()
+    )
+    if decision is not None and decision.issue == Issue.RETENUE and not decision.desistement_at:
+        decision.desistement_at = now
+        decision._history_user = user
+        decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
+        decision.save(update_fields=["desistement_at"])
+    locked.statut = Participant.Statut.RETIRE
+    locked.retire_at = now
+    locked.save(update_fields=["statut", "retire_at"])
+    participant.statut, participant.retire_at = locked.statut, locked.retire_at

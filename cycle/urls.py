@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views, views_sondage
+
+app_name = "cycle"
+
+urlpatterns = [
+    path("", views.espace, name="espace"),
+    path("<int:participant_pk>/binome/", views.binome, name="binome"),
+    path("<int:participant_pk>/seances/<int:numero>/", views.seance, name="seance"),
+    path(
+        "<int:participant_pk>/seances/<int:numero>/note/",
+        views.note_contexte,
+        name="note_contexte",
+    ),
+    path("<int:participant_pk>/seances/<int:numero>.ics", views.seance_ics, name="seance_ics"),
+    path("<int:participant_pk>/calendrier.ics", views.calendrier_ics, name="calendrier_ics"),
+    path("<int:participant_pk>/retrait/", views.retrait, name="retrait"),
+    path("<int:participant_pk>/sondage/", views_sondage.sondage, name="sondage"),
+]

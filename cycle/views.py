@@ -1,0 +1,199 @@
+"""The participant space: a retained collectivité's référent·es and binôme members.
+
+Every participation is looked up through ``Participant.objects.of_user``: somebody else's is a
+404, exactly like somebody else's dossier.
+"""
+
+import mimetypes
+from collections import defaultdict
+from pathlib import PurePosixPath
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.cache import never_cache
+
+from . import ics, services
+from .models import MembreBinome, Participant, Seance
+from .participant_forms import BinomeForm, RetraitForm
+
+
+def _participation(request, pk) -> Participant:
+    queryset = Participant.objects.of_user(request.user).select_related(
+        "cycle__appel", "candidature__collectivite"
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _seance(participant, numero) -> Seance:
+    return get_object_or_404(
+        Seance.objects.select_related("cycle", "collectivite_hote"),
+        cycle_id=participant.cycle_id,
+        numero=numero,
+    )
+
+
+def _next_seance(seances, today):
+    return next((s for s in seances if s.date >= today and s.etat != Seance.Etat.TENUE), None)
+
+
+@login_required
+def espace(request):
+    """My participations, the calendar of each cycle, and who comes to the next séance."""
+    participations = list(
+        Participant.objects.of_user(request.user).select_related(
+            "cycle__appel", "candidature__collectivite"
+        )
+    )
+    cycle_ids = {p.cycle_id for p in participations}
+    # One query for the séances and one for the people of every cycle, however many there are.
+    seances = defaultdict(list)
+    for seance in Seance.objects.filter(cycle_id__in=cycle_ids).select_related("collectivite_hote"):
+        seances[seance.cycle_id].append(seance)
+    venants = defaultdict(dict)
+    membres = (
+        MembreBinome.objects.filter(
+            participant__cycle_id__in=cycle_ids,
+            participant__statut=Participant.Statut.CONFIRME,
+        )
+        .select_related("participant__candidature__collectivite")
+        .order_by("participant__candidature__collectivite__nom", "-titulaire", "role", "nom")
+    )
+    for membre in membres:
+        collectivite = membre.participant.candidature.collectivite
+        venants[membre.participant.cycle_id].setdefault(collectivite, []).append(membre)
+
+    today = timezone.localdate()
+    cycles = []
+    for participant in participations:
+        if any(block["cycle"].pk == participant.cycle_id for block in cycles):
+            next(b for b in cycles if b["cycle"].pk == participant.cycle_id)[
+                "participations"
+            ].append(participant)
+            continue
+        cycle_seances = seances[participant.cycle_id]
+        cycles.append(
+            {
+                "cycle": participant.cycle,
+                "participations": [participant],
+                "seances": cycle_seances,
+                "prochaine": _next_seance(cycle_seances, today),
+                "venants": list(venants[participant.cycle_id].items()),
+            }
+        )
+    return render(request, "cycle/espace.html", {"cycles": cycles})
+
+
+@login_required
+def binome(request, participant_pk):
+    participant = _participation(request, participant_pk)
+    if participant.statut == Participant.Statut.RETIRE:
+        messages.error(
+            request, "Votre collectivité s'est retirée du cycle : le binôme ne peut plus changer."
+        )
+        return redirect("cycle:espace")
+    membres = list(participant.membres.all())
+    form = BinomeForm(request.POST or None, membres=membres)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.confirm_participation(
+                participant=participant, user=request.user, binome=form.binome()
+            )
+        except PermissionDenied:
+            raise Http404 from None
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(
+                request,
+                "Merci : la participation de votre collectivité et votre binôme sont confirmés.",
+            )
+            return redirect("cycle:espace")
+    return render(request, "cycle/binome.html", {"participant": participant, "form": form})
+
+
+@login_required
+def seance(request, participant_pk, numero):
+    participant = _participation(request, participant_pk)
+    seance = _seance(participant, numero)
+    return render(request, "cycle/seance.html", {"participant": participant, "seance": seance})
+
+
+@never_cache
+@login_required
+def note_contexte(request, participant_pk, numero):
+    participant = _participation(request, participant_pk)
+    seance = _seance(participant, numero)
+    if not seance.note_contexte_fichier:
+        raise Http404
+    try:
+        handle = seance.note_contexte_fichier.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    filename = PurePosixPath(seance.note_contexte_fichier.name).name
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _ics_response(content: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content.encode(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _seance_url(request, participant, seance) -> str:
+    return request.build_absolute_uri(reverse("cycle:seance", args=[participant.pk, seance.numero]))
+
+
+@login_required
+def seance_ics(request, participant_pk, numero):
+    participant = _participation(request, participant_pk)
+    seance = _seance(participant, numero)
+    content = ics.calendar([(seance, _seance_url(request, participant, seance))])
+    return _ics_response(content, f"seance-{seance.numero}.ics")
+
+
+@login_required
+def calendrier_ics(request, participant_pk):
+    participant = _participation(request, participant_pk)
+    seances = Seance.objects.filter(cycle_id=participant.cycle_id).select_related("cycle")
+    content = ics.calendar(
+        [(s, _seance_url(request, participant, s)) for s in seances],
+        name=participant.cycle.titre,
+    )
+    return _ics_response(content, f"{slugify(participant.cycle.titre)[:60] or 'cycle'}.ics")
+
+
+@login_required
+def retrait(request, participant_pk):
+    """Withdraw from the cycle: a confirmation page with the reason, then the record of it."""
+    participant = _participation(request, participant_pk)
+    form = RetraitForm(request.POST or None)
+    editable = participant.statut != Participant.Statut.RETIRE
+    if editable and request.method == "POST" and form.is_valid():
+        try:
+            services.withdraw_participant(
+                participant=participant,
+                user=request.user,
+                reason=form.cleaned_data["motif"],
+            )
+        except PermissionDenied:
+            raise Http404 from None
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Le retrait de votre collectivité est enregistré.")
+            return redirect("cycle:retrait", participant.pk)
+    return render(request, "cycle/retrait.html", {"participant": participant, "form": form})
