@@ -1571,10 +1571,23 @@ def send_pending_letters(*, appel, courrier=None, now=None) -> tuple[int, list[E
     return sent, failures
 
 
+def _enrol_in_cycle(appel, staff_user) -> None:
+    """Retained collectivités join the call's cycle as soon as their decision is public."""
+    # Imported here: the cycle app builds on this one, not the other way round.
+    from cycle.models import Cycle
+    from cycle.services import enrol_retained
+
+    cycle = Cycle.objects.filter(appel=appel).first()
+    if cycle is not None:
+        enrol_retained(cycle=cycle, staff_user=staff_user)
+
+
 def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> PublicationReport:
     """Publish the call's decisions, file their letters and e-mail them; run it again at will.
 
     ``send=False`` stops after step 2: the e-mails wait, « à envoyer », for the next run.
+    When the call already has its cycle, the retained collectivités are enrolled in it
+    (``cycle.services.enrol_retained``) right after step 1.
 
     Refused (ValidationError, French) before ``appel.announcement_at``, while a submitted
     dossier has no decision, and when there is no decision at all. Idempotent and resumable,
@@ -1630,6 +1643,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             locked.decisions_published_at = now
             locked.save(update_fields=["decisions_published_at"])
     appel.decisions_published_at = locked.decisions_published_at
+    _enrol_in_cycle(appel, staff_user)
     letter_date = receipt.paris(locked.decisions_published_at).date()
 
     to_file = (

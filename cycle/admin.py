@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from candidatures.exports import to_xlsx_response
 from candidatures.receipt import format_date_fr, format_datetime_fr
 
-from . import attendance, services_staff
+from . import attendance, services, services_staff
 from .models import (
     Cycle,
     EnvoiNoteContexte,
@@ -65,6 +65,23 @@ class CycleAdmin(admin.ModelAdmin):
     list_display = ["titre", "appel", "seances_min_attestation", "jours_avant_note", "grille"]
     list_select_related = ["appel"]
     inlines = [SeanceInline]
+    actions = ["inscrire_retenues"]
+
+    @admin.action(
+        description="Inscrire les collectivités retenues (décisions publiées)",
+        permissions=["change"],
+    )
+    def inscrire_retenues(self, request, queryset):
+        enrolled = sum(
+            services.enrol_retained(cycle=cycle, staff_user=request.user) for cycle in queryset
+        )
+        self.message_user(
+            request,
+            f"{enrolled} collectivité(s) inscrite(s) au cycle."
+            if enrolled
+            else "Toutes les collectivités retenues sont déjà inscrites.",
+            messages.SUCCESS,
+        )
 
     @admin.display(description="présences")
     def grille(self, obj):
