@@ -90,6 +90,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             # only; the results page and its « Relancer » button need nothing more.
             "view_reponsesondage",
             "view_choixtheme",
+            # Journal de bord (cycle.admin_journal): shared entries only, read-only, with the
+            # team's replies; commitments and their progress read; exports need nothing more.
+            "view_entreejournal",
+            "view_reponsefacilitateur",
+            "add_reponsefacilitateur",
+            "view_engagement",
+            "view_avancementengagement",
         ],
     },
 }

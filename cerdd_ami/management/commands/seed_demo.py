@@ -93,6 +93,13 @@ class Command(BaseCommand):
             f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
             "sondage."
         )
+        demo_participant = (
+            cycle.participants.order_by("candidature__numero").first().candidature.ref_tech_email
+        )
+        self.stdout.write(
+            f"Participant·e de démonstration (connexion par lien, lu dans /dev/outbox/) : "
+            f"{demo_participant}"
+        )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
         for email, first_name, last_name, group_name in demo_accounts():
