@@ -416,5 +416,6 @@ class EnvoiNoteContexteAdmin(admin.ModelAdmin):
         return False
 
 
-# The needs survey's admin lives in its own module; admin autodiscovery imports only this one.
-from . import admin_sondage  # noqa: E402, F401
+# The survey's and the journal's admins live in their own modules; admin autodiscovery
+# imports only this one.
+from . import admin_journal, admin_sondage  # noqa: E402, F401

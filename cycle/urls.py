@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_sondage
+from . import views, views_engagements, views_sondage
 
 app_name = "cycle"
 
@@ -17,4 +17,11 @@ urlpatterns = [
     path("<int:participant_pk>/calendrier.ics", views.calendrier_ics, name="calendrier_ics"),
     path("<int:participant_pk>/retrait/", views.retrait, name="retrait"),
     path("<int:participant_pk>/sondage/", views_sondage.sondage, name="sondage"),
+    path("<int:participant_pk>/engagements/", views_engagements.engagements, name="engagements"),
+    path(
+        "<int:participant_pk>/engagements/cycle/",
+        views_engagements.engagements_cycle,
+        name="engagements_cycle",
+    ),
+    path("<int:participant_pk>/journal.pdf", views_engagements.journal_pdf, name="journal_pdf"),
 ]

@@ -16,7 +16,8 @@ from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.demo import seed_cycle
-from cycle.models import Cycle, Presence, ReponseSondage
+from cycle.demo_journal import seed_journal
+from cycle.models import Cycle, Engagement, EntreeJournal, Presence, ReponseSondage
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
 
@@ -86,12 +87,15 @@ class Command(BaseCommand):
         )
         seed_cycle(appel_2021, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_2021)
+        seed_journal(cycle)
         self.stdout.write(
             "Cycle 2021 (décisions publiées, courriers classés, e-mails en attente de "
             f"« Publier les décisions ») : {cycle.participants.count()} participants, "
             f"{Presence.objects.filter(seance__cycle=cycle).count()} présences, "
             f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
-            "sondage."
+            f"sondage, {EntreeJournal.objects.filter(participant__cycle=cycle).count()} entrées "
+            f"de journal, {Engagement.objects.filter(participant__cycle=cycle).count()} "
+            "engagements."
         )
         demo_participant = (
             cycle.participants.order_by("candidature__numero").first().candidature.ref_tech_email
