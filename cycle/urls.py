@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_engagements, views_sondage
+from . import views, views_engagements, views_journal, views_sondage
 
 app_name = "cycle"
 
@@ -24,4 +24,25 @@ urlpatterns = [
         name="engagements_cycle",
     ),
     path("<int:participant_pk>/journal.pdf", views_engagements.journal_pdf, name="journal_pdf"),
+    path("<int:participant_pk>/journal/", views_journal.journal_list, name="journal"),
+    path(
+        "<int:participant_pk>/journal/<int:entree_pk>/modifier/",
+        views_journal.journal_edit,
+        name="journal_modifier",
+    ),
+    path(
+        "<int:participant_pk>/journal/<int:entree_pk>/supprimer/",
+        views_journal.journal_delete,
+        name="journal_supprimer",
+    ),
+    path(
+        "<int:participant_pk>/journal-partage/",
+        views_journal.journal_partage,
+        name="journal_partage",
+    ),
+    path(
+        "<int:participant_pk>/journal-partage/tour-de-table/<int:seance_numero>/",
+        views_journal.tour_de_table,
+        name="tour_de_table",
+    ),
 ]
