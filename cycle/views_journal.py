@@ -100,6 +100,15 @@ def _participation(request, pk) -> Participant:
     return get_object_or_404(queryset, pk=pk)
 
 
+def _shared_participation(request, pk) -> Participant:
+    """For the shared journal: its participants, and the Cerdd's facilitators, who project
+    the tour de table (``readable_by`` still gives staff the shared entries only)."""
+    if request.user.is_staff and request.user.has_perm("cycle.view_entreejournal"):
+        queryset = Participant.objects.select_related("cycle", "candidature__collectivite")
+        return get_object_or_404(queryset, pk=pk)
+    return _participation(request, pk)
+
+
 def _entries(request, participant):
     return journal.with_versions(
         EntreeJournal.objects.readable_by(request.user)
@@ -197,7 +206,7 @@ def _shared_blocks(request, participant):
 @login_required
 def journal_partage(request, participant_pk):
     """The cycle's shared entries, per séance, grouped by collectivité, with the replies."""
-    participant = _participation(request, participant_pk)
+    participant = _shared_participation(request, participant_pk)
     _seances, blocks = _shared_blocks(request, participant)
     return render(
         request, "cycle/journal/partage.html", {"participant": participant, "blocks": blocks}
@@ -207,7 +216,7 @@ def journal_partage(request, participant_pk):
 @login_required
 def tour_de_table(request, participant_pk, seance_numero):
     """Projector mode: one collectivité's shared entries at a time, ``?i=N`` (0-based)."""
-    participant = _participation(request, participant_pk)
+    participant = _shared_participation(request, participant_pk)
     seances, blocks = _shared_blocks(request, participant)
     seance = next((s for s in seances if s.numero == seance_numero), None)
     if seance is None:

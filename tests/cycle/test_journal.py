@@ -331,3 +331,22 @@ def test_list_query_count_does_not_grow(client, participant, auteur, partenaire)
         assert client.get(url("journal", participant)).status_code == 200
     assert EntreeJournal.objects.count() == 5
     assert len(five) == len(one)
+
+
+def test_facilitators_project_the_tour_de_table_with_shared_entries_only(
+    client, cycle, participant, auteur
+):
+    from cerdd_ami.permissions import sync_role_permissions
+    from tests.factories import charge_de_mission
+
+    sync_role_permissions()
+    write(participant, auteur, V.PARTAGEE, cycle.seances.get(numero=1), idees="Partagée.")
+    write(participant, auteur, V.PRIVEE, cycle.seances.get(numero=1), idees="Secrète.")
+    client.force_login(charge_de_mission())
+
+    shared = page_text(client.get(url("journal_partage", participant)))
+    projected = page_text(client.get(url("tour_de_table", participant, 1)))
+
+    assert "Partagée." in shared
+    assert "Partagée." in projected
+    assert "Secrète." not in shared + projected
