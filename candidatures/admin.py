@@ -205,6 +205,27 @@ DOSSIER_FORM_FIELDSETS = [
 ]
 
 
+def yes_no(value) -> str:
+    # Words rather than the admin's boolean icons, whose alternative text is « True ».
+    return "Oui" if value else "Non"
+
+
+class DossierFormDisplays:
+    """Read-only renderings of the commitments named in DOSSIER_FORM_FIELDSETS."""
+
+    @admin.display(description="engagement à venir en binôme élu·e / technicien·ne")
+    def engagement_binome_display(self, obj):
+        return yes_no(obj.engagement_binome)
+
+    @admin.display(description="engagement à expérimenter sur le territoire")
+    def engagement_experimentation_display(self, obj):
+        return yes_no(obj.engagement_experimentation)
+
+    @admin.display(description="consentement au traitement des données")
+    def consentement_donnees_display(self, obj):
+        return yes_no(obj.consentement_donnees)
+
+
 @admin.register(Appel)
 class AppelAdmin(admin.ModelAdmin):
     list_display = ["titre", "etat_label", "opens_at", "closes_at", "nb_deposees", "nb_brouillons"]
@@ -566,7 +587,7 @@ class ProlongationForm(forms.Form):
 # Dossiers: submitted ones and drafts, listed apart, with the same read-only page
 
 
-class DossierAdminBase(admin.ModelAdmin):
+class DossierAdminBase(DossierFormDisplays, admin.ModelAdmin):
     """The read-only dossier page shared by the submitted list and the drafts list."""
 
     export_name = "candidatures"
@@ -630,18 +651,6 @@ class DossierAdminBase(admin.ModelAdmin):
         return "⚑ " + ", ".join(
             f"{other.collectivite.nom} ({other.numero or 'brouillon'})" for other in related
         )
-
-    @admin.display(description="engagement à venir en binôme élu·e / technicien·ne", boolean=True)
-    def engagement_binome_display(self, obj):
-        return obj.engagement_binome
-
-    @admin.display(description="engagement à expérimenter sur le territoire", boolean=True)
-    def engagement_experimentation_display(self, obj):
-        return obj.engagement_experimentation
-
-    @admin.display(description="consentement au traitement des données", boolean=True)
-    def consentement_donnees_display(self, obj):
-        return obj.consentement_donnees
 
     @admin.display(description="nature", ordering="collectivite__nature")
     def nature_type(self, obj):

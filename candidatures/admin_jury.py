@@ -16,7 +16,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .admin import DOSSIER_FORM_FIELDSETS, EMPTY, CollectiviteDepartementFilter, paris
+from .admin import (
+    DOSSIER_FORM_FIELDSETS,
+    EMPTY,
+    CollectiviteDepartementFilter,
+    DossierFormDisplays,
+    paris,
+)
 from .forms_jury import DeportForm, EvaluationForm
 from .models import Collectivite, DossierJury, Evaluation, MembreJury, Note
 
@@ -69,17 +75,12 @@ def evaluation_state(evaluation) -> str:
     return f"Brouillon (enregistré le {paris(evaluation.updated_at)})"
 
 
-def yes_no(value) -> str:
-    # Words rather than the admin's boolean icons, whose alternative text is « True ».
-    return "Oui" if value else "Non"
-
-
 def juror_name(user) -> str:
     return user.get_full_name() or user.email
 
 
 @admin.register(DossierJury)
-class DossierJuryAdmin(admin.ModelAdmin):
+class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
     """« Dossiers à évaluer »: the juror's list, read-only dossier page, évaluation, recusal."""
 
     list_display = [
@@ -221,18 +222,6 @@ class DossierJuryAdmin(admin.ModelAdmin):
             url,
             depot.version,
         )
-
-    @admin.display(description="engagement à venir en binôme élu·e / technicien·ne")
-    def engagement_binome_display(self, obj):
-        return yes_no(obj.engagement_binome)
-
-    @admin.display(description="engagement à expérimenter sur le territoire")
-    def engagement_experimentation_display(self, obj):
-        return yes_no(obj.engagement_experimentation)
-
-    @admin.display(description="consentement au traitement des données")
-    def consentement_donnees_display(self, obj):
-        return yes_no(obj.consentement_donnees)
 
     # -- dossier page: buttons, own state, the others' évaluations -----------------------------
 

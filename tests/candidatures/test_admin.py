@@ -322,6 +322,12 @@ def test_dossier_page_is_read_only_and_links_files_and_receipts(staff_client, ap
     )
     assert "mairie@arras.test" in content
     assert "Dossier déposé" in content
+    engagements = content.split(">Engagements</h2>")[1].split("</fieldset>")[0]
+    assert re.findall(r'<div class="readonly">(\w+)</div>', engagements) == [
+        "Oui" if dossier.engagement_binome else "Non",
+        "Oui" if dossier.engagement_experimentation else "Non",
+        "Oui" if dossier.consentement_donnees else "Non",
+    ]
     form = content.split('id="candidature_form"')[1].split("</form>")[0]
     inputs = re.findall(r"<(?:input|textarea|select)\b[^>]*>", form)
     assert [i for i in inputs if 'type="hidden"' not in i] == []
