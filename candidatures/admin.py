@@ -782,9 +782,12 @@ class BrouillonAdmin(DossierAdminBase):
     actions = [export_csv, export_xlsx]
     ordering = ["-updated_at"]
 
+    def get_queryset(self, request):
+        # completude() reads each draft's pieces: one query for the whole page.
+        return super().get_queryset(request).prefetch_related("pieces")
+
     @admin.display(description="complétude")
     def completude(self, obj):
-        # One query per row (the letter check): acceptable for the drafts list.
         missing = len(obj.missing_items())
         if not missing:
             return "Complet, non déposé"

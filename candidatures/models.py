@@ -536,7 +536,9 @@ class Candidature(models.Model):
         for step, field, label in required:
             if not str(getattr(self, field)).strip():
                 missing.append((step, f"Il manque {label}."))
-        if not self.pieces.filter(nature=PieceJointe.Nature.LETTRE_MOTIVATION).exists():
+        # Read through .all() so that a list which prefetched the pieces asks nothing more.
+        natures = {piece.nature for piece in self.pieces.all()}
+        if PieceJointe.Nature.LETTRE_MOTIVATION not in natures:
             missing.append((4, "Il manque la lettre de motivation."))
         if not self.engagement_binome:
             missing.append((5, "L'engagement à venir en binôme élu·e / technicien·ne manque."))

@@ -181,6 +181,24 @@ def test_submitted_draft_pages_are_not_reachable_through_the_other_list(staff_cl
     assert wrong_submitted.headers["Location"] == "/admin/"
 
 
+def test_drafts_list_runs_the_same_queries_for_1_and_10_drafts(
+    staff_client, appel, django_assert_num_queries
+):
+    communes = list(Collectivite.objects.filter(nature="commune").order_by("insee")[:10])
+    draft(appel, communes[0])
+    staff_client.get(DRAFTS_URL)  # warm-up: content types, session
+    with CaptureQueriesContext(connection) as one_draft:
+        response = staff_client.get(DRAFTS_URL)
+    assert len(result_rows(response.content.decode())) == 1
+
+    for collectivite in communes[1:]:
+        draft(appel, collectivite)
+
+    with django_assert_num_queries(len(one_draft.captured_queries)):
+        response = staff_client.get(DRAFTS_URL)
+    assert len(result_rows(response.content.decode())) == 10
+
+
 def test_submitted_list_runs_the_same_queries_for_1_and_10_dossiers(
     staff_client, appel, django_assert_num_queries
 ):
