@@ -45,6 +45,8 @@ from .models import (
 )
 
 EMPTY = "—"
+# A Depot is recorded before its receipt is rendered (services.issue_receipt).
+RECU_EN_PREPARATION = "Accusé de réception en préparation : il sera envoyé par e-mail."
 
 # Départements of the région (and 76, where the two interregional EPCI sit).
 DEPARTEMENTS = {
@@ -230,10 +232,10 @@ class DossierFormDisplays:
 class AppelAdmin(admin.ModelAdmin):
     list_display = ["titre", "etat_label", "opens_at", "closes_at", "nb_deposees", "nb_brouillons"]
     search_fields = ["titre", "slug"]
-    readonly_fields = ["decisions_published_at"]
+    readonly_fields = ["decisions_published_at", "dernier_numero"]
     inlines = [CritereInline]
     fieldsets = [
-        (None, {"fields": ["titre", "slug", "prefixe_numero", "est_publie"]}),
+        (None, {"fields": ["titre", "slug", "prefixe_numero", "dernier_numero", "est_publie"]}),
         (
             "Textes de la page publique",
             {
@@ -487,6 +489,8 @@ class DepotInline(ReadOnlyInline):
 
     @admin.display(description="accusé de réception")
     def recu_lien(self, depot):
+        if not depot.recu:
+            return RECU_EN_PREPARATION
         url = reverse("candidatures:recu", args=[depot.candidature_id, depot.version])
         return format_html('<a href="{}">Accusé de réception n° {} (PDF)</a>', url, depot.version)
 

@@ -19,6 +19,7 @@ from . import services
 from .admin import (
     DOSSIER_FORM_FIELDSETS,
     EMPTY,
+    RECU_EN_PREPARATION,
     CollectiviteDepartementFilter,
     DossierFormDisplays,
     paris,
@@ -216,6 +217,8 @@ class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
         depot = obj.depots.order_by("-version").first()
         if depot is None:
             return EMPTY
+        if not depot.recu:
+            return RECU_EN_PREPARATION
         url = reverse("candidatures:recu", args=[obj.pk, depot.version])
         return format_html(
             '<a href="{}">Dossier déposé et accusé de réception (PDF, version {})</a>',

@@ -55,6 +55,9 @@ class Appel(models.Model):
         max_length=30,
         help_text="Les dossiers déposés sont numérotés « PRÉFIXE-001 », par exemple AMI-2021-007.",
     )
+    # The numbering counter: a submission takes the next numero with one UPDATE of this row,
+    # instead of scanning every dossier of the call under a lock.
+    dernier_numero = models.PositiveIntegerField("dernier numéro attribué", default=0)
     est_publie = models.BooleanField("publié sur le site", default=False)
 
     accroche = models.TextField("accroche", blank=True)
@@ -643,8 +646,12 @@ class Depot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     contenu = models.JSONField("contenu figé")
-    recu = models.FileField("accusé de réception (PDF)", upload_to="recus/", max_length=200)
-    recu_sha256 = models.CharField(max_length=64)
+    # Empty for a moment after the submission: the receipt is rendered once the deposit is
+    # committed (``services.issue_receipt``), or later by ``manage.py emettre_recus``.
+    recu = models.FileField(
+        "accusé de réception (PDF)", upload_to="recus/", max_length=200, blank=True
+    )
+    recu_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = "dépôt"

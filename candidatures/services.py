@@ -1,11 +1,13 @@
 """Workflows of a candidature that span several models or send mail.
 
-Each function runs in one transaction, takes keyword-only arguments and is the only way its
-status change happens; views, admin actions and commands all call these. E-mails are sent with
-``transaction.on_commit`` so that nothing is mailed for a change that is rolled back.
+Each function runs in one transaction (``submit_candidature``: two, see why there), takes
+keyword-only arguments and is the only way its status change happens; views, admin actions and
+commands all call these. E-mails are sent with ``transaction.on_commit`` so that nothing is
+mailed for a change that is rolled back.
 """
 
 import hashlib
+import logging
 import secrets
 import zoneinfo
 from datetime import datetime
@@ -19,7 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -43,6 +45,8 @@ from .receipt import de_nom, format_date_fr, format_datetime_fr
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SNAPSHOT_SCHEMA = 1
+
+logger = logging.getLogger(__name__)
 
 # The application form of the call, section by section, as frozen in a Depot and printed on the
 # receipt: (section title, [(field, label, group)]). Labels are the call's own questions.
@@ -470,14 +474,14 @@ def _deadline_passed_message(deadline: datetime) -> str:
 
 
 def _next_numero(appel) -> str:
-    numbers = [0]
-    for numero in (
-        Candidature.objects.filter(appel=appel).exclude(numero="").values_list("numero", flat=True)
-    ):
-        suffix = numero.rsplit("-", 1)[-1]
-        if suffix.isdigit():
-            numbers.append(int(suffix))
-    return f"{appel.prefixe_numero}-{max(numbers) + 1:03d}"
+    """Take the next numero of ``appel`` from its counter.
+
+    One UPDATE of the appel row: the row stays locked until the caller's transaction ends,
+    so two submissions never get the same number, and a rolled-back one gives its number back.
+    """
+    Appel.objects.filter(pk=appel.pk).update(dernier_numero=F("dernier_numero") + 1)
+    appel.dernier_numero = Appel.objects.values_list("dernier_numero", flat=True).get(pk=appel.pk)
+    return f"{appel.prefixe_numero}-{appel.dernier_numero:03d}"
 
 
 def _answer_value(candidature, field) -> str:
@@ -553,20 +557,42 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
     }
 
 
-@transaction.atomic
 def submit_candidature(*, candidature, user, now=None) -> Depot:
     """Submit a complete dossier before its deadline, as decided on the server.
 
     Raises ``AlreadySubmitted`` for a dossier already déposé (a double click submits once),
-    ValidationError past the deadline (extension included) and ``IncompleteCandidature`` with
-    the missing items. Side effects: on first submission, a numero « PRÉFIXE-00n » (next in the
-    appel, under its row lock); statut DEPOSEE and deposee_at; a Depot (next version) with the
-    frozen ``contenu`` and its receipt PDF (stored under ``recus/<appel>/``); an Evenement
-    DEPOT; on commit, one e-mail with the receipt attached to ``referent_emails()``.
+    ValidationError before the opening or past the deadline (extension included) and
+    ``IncompleteCandidature`` with the missing items.
+
+    Two phases, so that the appel's row lock lasts milliseconds: submissions of the whole call
+    are no longer serialised behind the rendering of a receipt (a quarter of a second each).
+
+    1. One short transaction, under the appel's then the dossier's row lock. Side effects: on
+       first submission, a numero « PRÉFIXE-00n » from the appel's counter
+       (``Appel.dernier_numero``); statut DEPOSEE and deposee_at; a Depot (next version) with
+       the frozen ``contenu`` and no receipt yet; an Evenement DEPOT. Committed when it returns
+       (unless the caller holds a transaction of its own).
+    2. ``issue_receipt``: the receipt PDF, stored on the Depot and mailed to the référent·es.
+       If it fails, the error is logged and the Depot is returned all the same: the deposit is
+       recorded, and ``manage.py emettre_recus`` issues the missing receipt later.
     """
-    now = now or timezone.now()
-    # The appel row first, then the dossier, always in this order: numbering is serialised per
-    # appel, and a double click waits here then sees DEPOSEE.
+    depot = _record_submission(candidature=candidature, user=user, now=now or timezone.now())
+    try:
+        issue_receipt(depot=depot)
+    except Exception:
+        logger.exception(
+            "Accusé de réception du dépôt %s (dossier %s) non émis : il le sera par "
+            "« manage.py emettre_recus »",
+            depot.pk,
+            depot.candidature.numero,
+        )
+    return depot
+
+
+@transaction.atomic
+def _record_submission(*, candidature, user, now) -> Depot:
+    # The appel row first, then the dossier, always in this order (the other services lock the
+    # appel first too): a double click waits here, then sees DEPOSEE.
     appel = Appel.objects.select_for_update().get(pk=candidature.appel_id)
     locked = _lock_candidature(candidature)
     locked.appel = appel
@@ -592,7 +618,7 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
     locked.save(update_fields=["numero", "statut", "deposee_at", "updated_at"])
 
     version = (locked.depots.aggregate(last=Max("version"))["last"] or 0) + 1
-    depot = Depot(
+    depot = Depot.objects.create(
         candidature=locked,
         version=version,
         submitted_at=now,
@@ -601,17 +627,6 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
             candidature=locked, version=version, submitted_at=now, submitted_by=user
         ),
     )
-    pdf = receipt.render_receipt_pdf(depot)
-    token = secrets.token_urlsafe(12)
-    depot.recu.save(
-        f"{appel.slug}/{locked.numero}-v{version}-{token}.pdf", ContentFile(pdf), save=False
-    )
-    depot.recu_sha256 = hashlib.sha256(pdf).hexdigest()
-    try:
-        depot.save()
-    except Exception:
-        depot.recu.storage.delete(depot.recu.name)
-        raise
 
     detail = f"Dépôt n° {locked.numero}"
     if version > 1:
@@ -626,20 +641,77 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
         detail=detail,
     )
     _refresh_caller_instance(candidature, locked)
-
-    recipients = locked.referent_emails()
-    if recipients:
-        message = _build_email(
-            "depot",
-            _depot_email_context(locked, depot),
-            to=recipients,
-            reply_to=[appel.contact_email],
-        )
-        message.attach(
-            f"accuse-de-reception-{locked.numero}-v{version}.pdf", pdf, "application/pdf"
-        )
-        _send_on_commit(message)
     return depot
+
+
+def issue_receipt(*, depot) -> None:
+    """Render, store and mail the receipt of ``depot``, if it has none yet.
+
+    The PDF comes from ``depot.contenu`` alone, so a receipt issued late still shows exactly
+    what was submitted. Rendering happens outside any lock; then, in a short transaction under
+    the Depot's row lock, a receipt issued meanwhile by someone else (the request and
+    ``emettre_recus`` at once) wins and this call does nothing. Side effects: the PDF stored
+    under ``recus/<appel>/<numero>-v<version>-<random>.pdf``; ``recu`` and ``recu_sha256``
+    saved (and set on the caller's ``depot``); on commit, one e-mail with the receipt
+    attached to the dossier's ``referent_emails()``. Rendering or storage errors propagate.
+    """
+    if depot.recu:
+        return
+    pdf = receipt.render_receipt_pdf(depot)
+    with transaction.atomic():
+        locked = (
+            Depot.objects.select_for_update(of=("self",))
+            .select_related("candidature__appel", "candidature__collectivite")
+            .get(pk=depot.pk)
+        )
+        if locked.recu:
+            depot.recu, depot.recu_sha256 = locked.recu.name, locked.recu_sha256
+            return
+        candidature = locked.candidature
+        token = secrets.token_urlsafe(12)
+        locked.recu.save(
+            f"{candidature.appel.slug}/{candidature.numero}-v{locked.version}-{token}.pdf",
+            ContentFile(pdf),
+            save=False,
+        )
+        locked.recu_sha256 = hashlib.sha256(pdf).hexdigest()
+        try:
+            locked.save(update_fields=["recu", "recu_sha256"])
+        except Exception:
+            locked.recu.storage.delete(locked.recu.name)
+            raise
+        depot.recu, depot.recu_sha256 = locked.recu.name, locked.recu_sha256
+
+        recipients = candidature.referent_emails()
+        if recipients:
+            message = _build_email(
+                "depot",
+                _depot_email_context(candidature, locked),
+                to=recipients,
+                reply_to=[candidature.appel.contact_email],
+            )
+            message.attach(
+                f"accuse-de-reception-{candidature.numero}-v{locked.version}.pdf",
+                pdf,
+                "application/pdf",
+            )
+            _send_on_commit(message)
+
+
+def issue_missing_receipts() -> int:
+    """Issue the receipt of every Depot that has none (``issue_receipt`` each); the count.
+
+    One failure is logged and does not stop the others: they are retried at the next run.
+    """
+    issued = 0
+    for depot in Depot.objects.filter(recu="").order_by("submitted_at", "pk"):
+        try:
+            issue_receipt(depot=depot)
+        except Exception:
+            logger.exception("Accusé de réception du dépôt %s non émis", depot.pk)
+        else:
+            issued += 1
+    return issued
 
 
 def _depot_email_context(candidature, depot) -> dict:
@@ -1050,15 +1122,12 @@ def send_jury_reminders(*, appel, staff_user) -> int:
 # retried by the next run instead of being lost in a log.
 
 import dataclasses  # noqa: E402
-import logging  # noqa: E402
 
 from django.db.models import Exists, OuterRef  # noqa: E402
 from django.template import Context, Template, TemplateSyntaxError  # noqa: E402
 
 from . import letters  # noqa: E402
 from .models import Courrier, Decision, EnvoiCourrier, Issue, ModeleCourrier  # noqa: E402
-
-logger = logging.getLogger(__name__)
 
 HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
 

@@ -227,10 +227,15 @@ def submit(request, pk):
         for message in _error_messages(error):
             messages.error(request, message)
         return redirect("candidatures:etape", pk=pk, step=5)
+    if depot.recu:
+        receipt_news = "Un accusé de réception a été envoyé aux référent·es."
+    else:
+        receipt_news = (
+            "L'accusé de réception est en préparation : il sera envoyé aux référent·es par e-mail."
+        )
     messages.success(
         request,
-        f"Votre candidature est déposée sous le numéro {candidature.numero if depot else ''}. "
-        "Un accusé de réception a été envoyé aux référent·es.",
+        f"Votre candidature est déposée sous le numéro {candidature.numero}. {receipt_news}",
     )
     return redirect(candidature)
 

@@ -3,7 +3,8 @@
 Collectivités are never invented: they come from the official list the migration loads.
 ``AppelFactory()`` is a call open now; ``AppelFactory(edition_2021=True)`` is the real 2021
 calendar (opens 10 December 2020, closes 12 March 2021 23:59:59 Paris, answers 15 April 2021).
-``complete_candidature()`` returns a draft that can be submitted as is.
+``complete_candidature()`` returns a draft that can be submitted as is; ``numbered(appel, n)``
+numbers a dossier set up as submitted directly, keeping the call's counter in step.
 """
 
 import hashlib
@@ -151,6 +152,16 @@ class AccesFactory(factory.django.DjangoModelFactory):
     candidature = factory.SubFactory(CandidatureFactory)
     user = factory.SubFactory(UserFactory)
     role = AccesCandidature.Role.CREATEUR
+
+
+def numbered(appel, number: int) -> str:
+    """« PRÉFIXE-00n » for a dossier set up as submitted without the service.
+
+    The call's counter is raised to ``number``, as a submission would have done, so that a real
+    submission later in the same test never takes a number already given.
+    """
+    Appel.objects.filter(pk=appel.pk, dernier_numero__lt=number).update(dernier_numero=number)
+    return f"{appel.prefixe_numero}-{number:03d}"
 
 
 def complete_answers(collectivite) -> dict:

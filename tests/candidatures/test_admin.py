@@ -26,6 +26,7 @@ from candidatures.models import (
     end_of_day,
 )
 from cerdd_ami.permissions import sync_role_permissions
+from tests.candidatures.factories import numbered
 from tests.factories import UserFactory, charge_de_mission, juror
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def submitted(appel, collectivite, number, **fields):
         appel=appel,
         collectivite=collectivite,
         statut=Candidature.Statut.DEPOSEE,
-        numero=f"AMI-2021-{number:03d}",
+        numero=numbered(appel, number),
         deposee_at=datetime(2021, 3, 1, 10, 0, tzinfo=PARIS) + timedelta(hours=number),
         **fields,
     )
@@ -352,6 +353,28 @@ def test_dossier_page_is_read_only_and_links_files_and_receipts(staff_client, ap
     assert 'name="_save"' not in content
     assert 'name="prolongation_jusqu_au' not in content
     assert 'name="ref_pol_nom"' not in content
+
+
+def test_dossier_page_says_when_the_receipt_is_not_issued_yet(staff_client, appel):
+    dossier = submitted(appel, commune("62041"), 1)
+    Depot.objects.create(
+        candidature=dossier, version=1, submitted_at=dossier.deposee_at, contenu={}
+    )
+
+    content = staff_client.get(f"{SUBMITTED_URL}{dossier.pk}/change/").content.decode()
+
+    assert "Accusé de réception en préparation : il sera envoyé par e-mail." in content
+    assert f"/candidature/{dossier.pk}/recu/1/" not in content
+
+
+def test_appel_page_shows_the_numbering_counter_read_only(staff_client, appel):
+    submitted(appel, commune("62041"), 7)
+
+    content = staff_client.get(f"/admin/candidatures/appel/{appel.pk}/change/").content.decode()
+
+    assert "Dernier numéro attribué" in content
+    assert '<div class="readonly">7</div>' in content
+    assert 'name="dernier_numero"' not in content
 
 
 def test_dossier_page_refuses_changes(staff_client, appel):

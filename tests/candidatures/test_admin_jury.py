@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from candidatures import services
+from candidatures import receipt, services
 from candidatures.forms_jury import EvaluationForm
 from candidatures.models import (
     Affectation,
@@ -27,7 +27,12 @@ from candidatures.models import (
     Recommandation,
 )
 from cerdd_ami.permissions import sync_role_permissions
-from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
+from tests.candidatures.factories import (
+    AppelFactory,
+    CritereFactory,
+    complete_candidature,
+    numbered,
+)
 from tests.factories import UserFactory, charge_de_mission, juror
 from tests.utils import page_text
 
@@ -120,7 +125,7 @@ def deposee(appel, collectivite, number):
         appel=appel,
         collectivite=collectivite,
         statut=Candidature.Statut.DEPOSEE,
-        numero=f"{appel.prefixe_numero}-{number:03d}",
+        numero=numbered(appel, number),
         deposee_at=INSIDE_WINDOW + timedelta(hours=number),
     )
 
@@ -455,6 +460,20 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
     # The files open for the juror (the public file views use readable_by).
     assert client.get(letter.get_absolute_url()).status_code == 200
     assert client.get(receipt).status_code == 200
+
+
+def test_dossier_page_says_when_the_receipt_is_not_issued_yet(client, appel, monkeypatch):
+    def broken_rendering(depot):
+        raise RuntimeError("WeasyPrint indisponible")
+
+    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
+    dossier = deposer(appel, commune("62041"))
+    login(client, jure(appel, "jure@cerdd.test"))
+
+    response = client.get(dossier_url(dossier))
+
+    assert "Accusé de réception en préparation : il sera envoyé par e-mail." in text_of(response)
+    assert f"/candidature/{dossier.pk}/recu/1/" not in response.content.decode()
 
 
 def test_dossier_page_refuses_changes(client, appel):

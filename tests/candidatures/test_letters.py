@@ -16,7 +16,7 @@ from PIL import Image
 from candidatures import admin_courriers, letters
 from candidatures.models import Candidature, Collectivite, Decision, Issue, ModeleCourrier
 from cerdd_ami.permissions import sync_role_permissions
-from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
 from tests.factories import charge_de_mission
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def deposee(appel, number, **fields):
     """A complete dossier, submitted (numbered) without going through the submission flow."""
     candidature = complete_candidature(appel=appel, **fields)
     candidature.statut = Candidature.Statut.DEPOSEE
-    candidature.numero = f"AMI-2021-{number:03d}"
+    candidature.numero = numbered(appel, number)
     candidature.deposee_at = datetime(2021, 3, 1, 10, number, tzinfo=PARIS)
     candidature.save()
     return candidature

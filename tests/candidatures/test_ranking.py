@@ -31,7 +31,7 @@ from candidatures.models import (
     MembreJury,
     Note,
 )
-from tests.candidatures.factories import AppelFactory, CritereFactory
+from tests.candidatures.factories import AppelFactory, CritereFactory, numbered
 from tests.factories import juror
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def deposer(appel, code, number):
         appel=appel,
         collectivite=Collectivite.objects.get(**lookup),
         statut=Candidature.Statut.DEPOSEE,
-        numero=f"AMI-2021-{number:03d}",
+        numero=numbered(appel, number),
         deposee_at=SUBMITTED_AT,
     )
 
@@ -143,7 +143,7 @@ def bulk_dossiers(appel, count, jurors, *, start=100):
                 appel=appel,
                 collectivite=commune,
                 statut=Candidature.Statut.DEPOSEE,
-                numero=f"AMI-2021-{start + i:03d}",
+                numero=numbered(appel, start + i),
                 deposee_at=SUBMITTED_AT,
             )
             for i, commune in enumerate(communes)

@@ -1,5 +1,7 @@
 import hashlib
+import importlib
 import io
+import threading
 import zoneinfo
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -7,14 +9,17 @@ from functools import partial
 import pypdf
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.core.management import call_command
+from django.db import connection, transaction
 
-from candidatures import services
+from candidatures import receipt, services
 from candidatures.models import (
     AccesCandidature,
+    Appel,
     Candidature,
     Collectivite,
     Depot,
@@ -389,6 +394,201 @@ def test_submit_candidature_mails_nothing_when_rolled_back(appel_2021, on_commit
     assert mailoutbox == []
     assert Depot.objects.count() == 0
     assert Candidature.objects.get(pk=candidature.pk).statut == Candidature.Statut.BROUILLON
+
+
+# ---------------------------------------------------------------------------------------------
+# submit_candidature: numbering from the appel's counter, receipt after the commit
+
+
+def test_submit_candidature_numbers_from_the_appel_counter(appel_2021, on_commit):
+    first = complete_candidature(appel=appel_2021)
+    second = complete_candidature(appel=appel_2021)
+
+    with on_commit():
+        services.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 1, 9, 0))
+        services.submit_candidature(candidature=second, user=None, now=paris(2021, 3, 1, 9, 5))
+        services.reopen_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 0))
+        services.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 5))
+
+    appel_2021.refresh_from_db()
+    assert appel_2021.dernier_numero == 2
+    assert list(
+        Candidature.objects.filter(appel=appel_2021).order_by("pk").values_list("pk", "numero")
+    ) == [(first.pk, "AMI-2021-001"), (second.pk, "AMI-2021-002")]
+    assert list(first.depots.order_by("version").values_list("version", "contenu__numero")) == [
+        (1, "AMI-2021-001"),
+        (2, "AMI-2021-001"),
+    ]
+
+
+def test_submit_candidature_goes_on_from_the_counter_not_from_the_dossiers(appel_2021):
+    # Numbers handed out before (a seed, an import) are counted in dernier_numero.
+    Appel.objects.filter(pk=appel_2021.pk).update(dernier_numero=41)
+    candidature = complete_candidature(appel=appel_2021)
+
+    services.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
+
+    assert Candidature.objects.get(pk=candidature.pk).numero == "AMI-2021-042"
+    assert Appel.objects.get(pk=appel_2021.pk).dernier_numero == 42
+
+
+def test_migration_sets_the_counter_to_the_highest_numero_of_each_appel(appel_2021):
+    migration = importlib.import_module(
+        "candidatures.migrations.0007_set_dernier_numero_from_numeros"
+    )
+    other = AppelFactory(edition_2021=True, prefixe_numero="AUTRE")
+    empty = AppelFactory(edition_2021=True, prefixe_numero="VIDE")
+    for appel, numero in [
+        (appel_2021, "AMI-2021-003"),
+        (appel_2021, "AMI-2021-012"),
+        (appel_2021, "AMI-2021-bis"),
+        (appel_2021, ""),
+        (other, "AUTRE-007"),
+    ]:
+        candidature = CandidatureFactory(appel=appel)
+        Candidature.objects.filter(pk=candidature.pk).update(numero=numero)
+
+    migration.set_dernier_numero_from_numeros(django_apps, None)
+
+    assert dict(
+        Appel.objects.filter(pk__in=[appel_2021.pk, other.pk, empty.pk]).values_list(
+            "prefixe_numero", "dernier_numero"
+        )
+    ) == {"AMI-2021": 12, "AUTRE": 7, "VIDE": 0}
+
+
+def test_submit_candidature_records_the_deposit_when_the_receipt_fails_then_emettre_recus(
+    appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
+):
+    candidature = complete_candidature(appel=appel_2021, createur=technicien)
+
+    def broken_rendering(depot):
+        raise RuntimeError("WeasyPrint indisponible")
+
+    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
+    with on_commit():
+        depot = services.submit_candidature(
+            candidature=candidature, user=technicien, now=paris(2021, 3, 1, 14, 30, 5)
+        )
+
+    candidature.refresh_from_db()
+    assert (candidature.statut, candidature.numero) == (
+        Candidature.Statut.DEPOSEE,
+        "AMI-2021-001",
+    )
+    assert list(Depot.objects.values_list("pk", "version", "recu", "recu_sha256")) == [
+        (depot.pk, 1, "", "")
+    ]
+    assert [row[0] for row in events(candidature)] == [Evenement.Nature.DEPOT]
+    assert mailoutbox == []
+    assert [(r.levelname, r.exc_info[0]) for r in caplog.records] == [("ERROR", RuntimeError)]
+
+    monkeypatch.undo()
+    first_run, second_run = io.StringIO(), io.StringIO()
+    with on_commit():
+        call_command("emettre_recus", stdout=first_run)
+    with on_commit():
+        call_command("emettre_recus", stdout=second_run)
+
+    assert first_run.getvalue() == "Accusés de réception émis : 1\n"
+    assert second_run.getvalue() == "Accusés de réception émis : 0\n"
+    depot.refresh_from_db()
+    assert depot.recu.name.startswith(f"recus/{appel_2021.slug}/AMI-2021-001-v1-")
+    with depot.recu.open("rb") as handle:
+        pdf = handle.read()
+    assert depot.recu_sha256 == hashlib.sha256(pdf).hexdigest()
+    text = pdf_text(pdf)
+    assert "AMI-2021-001" in text
+    assert "Arras" in text
+    assert words(candidature.motivations.splitlines()[0]) in text
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert (message.to, message.subject) == (
+        [ARRAS_REF_POL, ARRAS_REF_TECH],
+        "Accusé de réception — AMI-2021-001 — Arras",
+    )
+    assert [(a.filename, a.content, a.mimetype) for a in message.attachments] == [
+        ("accuse-de-reception-AMI-2021-001-v1.pdf", pdf, "application/pdf")
+    ]
+
+
+def test_issue_receipt_twice_stores_and_mails_once(appel_2021, on_commit, mailoutbox):
+    candidature = complete_candidature(appel=appel_2021)
+    with on_commit():
+        depot = services.submit_candidature(
+            candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0)
+        )
+    name = depot.recu.name
+    stale = Depot.objects.get(pk=depot.pk)
+    stale.recu, stale.recu_sha256 = "", ""  # as read by a second issuer before the first saved
+
+    with on_commit():
+        services.issue_receipt(depot=stale)
+
+    assert (stale.recu.name, Depot.objects.get(pk=depot.pk).recu.name) == (name, name)
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_submissions_of_one_call_do_not_wait_for_each_others_receipt(monkeypatch, mailoutbox):
+    appel = AppelFactory(edition_2021=True)
+    slow_dossier = complete_candidature(appel=appel)
+    fast_dossier = complete_candidature(appel=appel)
+    now = paris(2021, 3, 1, 9, 0)
+    rendering, release = threading.Event(), threading.Event()
+    real_rendering = receipt.render_receipt_pdf
+
+    def rendering_paused_in_the_slow_thread(depot):
+        if threading.current_thread().name == "slow":
+            rendering.set()
+            release.wait(60)
+        return real_rendering(depot)
+
+    monkeypatch.setattr(receipt, "render_receipt_pdf", rendering_paused_in_the_slow_thread)
+    results = {}
+
+    def submit(candidature):
+        name = threading.current_thread().name
+        try:
+            results[name] = services.submit_candidature(candidature=candidature, user=None, now=now)
+        except Exception as error:  # re-raised below, in the test's thread
+            results[name] = error
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=submit, args=(slow_dossier,), name="slow")
+    fast = threading.Thread(target=submit, args=(fast_dossier,), name="fast")
+    slow.start()
+    try:
+        assert rendering.wait(60)
+        # While the first receipt renders, the call's row is free...
+        with transaction.atomic():
+            assert Appel.objects.select_for_update(nowait=True).get(pk=appel.pk) == appel
+        # ...and another dossier of the call is submitted, receipt included, meanwhile.
+        fast.start()
+        fast.join(60)
+        assert (fast.is_alive(), sorted(results)) == (False, ["fast"])
+    finally:
+        release.set()
+        slow.join(60)
+
+    for outcome in results.values():
+        if isinstance(outcome, Exception):
+            raise outcome
+    assert sorted(results) == ["fast", "slow"]
+    assert list(
+        Candidature.objects.filter(appel=appel)
+        .order_by("numero")
+        .values_list("pk", "numero", "statut")
+    ) == [
+        (slow_dossier.pk, "AMI-2021-001", Candidature.Statut.DEPOSEE),
+        (fast_dossier.pk, "AMI-2021-002", Candidature.Statut.DEPOSEE),
+    ]
+    assert Depot.objects.filter(recu="").count() == 0
+    assert sorted(message.subject.split(" — ")[1] for message in mailoutbox) == [
+        "AMI-2021-001",
+        "AMI-2021-002",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

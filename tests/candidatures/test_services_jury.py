@@ -15,7 +15,7 @@ from candidatures.models import (
     MembreJury,
     Note,
 )
-from tests.candidatures.factories import AppelFactory, CritereFactory
+from tests.candidatures.factories import AppelFactory, CritereFactory, numbered
 from tests.factories import juror
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def submitted(appel, code, numero):
         appel=appel,
         collectivite=Collectivite.objects.get(**lookup),
         statut=Candidature.Statut.DEPOSEE,
-        numero=numero,
+        numero=numbered(appel, int(numero.rsplit("-", 1)[1])),
         deposee_at=SUBMITTED_AT,
     )
 

@@ -3,6 +3,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from candidatures import receipt
 from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
@@ -356,3 +357,49 @@ def test_my_data_downloads_the_dossier_as_json(client, applicant, appel):
     assert data["reponses"]["ref_tech_email"] == dossier.ref_tech_email
     assert data["acces"] == ["mairie@loos.test"]
     assert data["pieces"][0]["nom"] == "lettre-de-motivation.pdf"
+
+
+def test_a_deposit_whose_receipt_is_not_issued_yet_says_so(
+    client, applicant, appel, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+):
+    def broken_rendering(depot):
+        raise RuntimeError("WeasyPrint indisponible")
+
+    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+
+    dossier.refresh_from_db()
+    content = page_text(response)
+    assert dossier.statut == "deposee"
+    assert (
+        f"Votre candidature est déposée sous le numéro {dossier.numero}. L'accusé de réception "
+        "est en préparation : il sera envoyé aux référent·es par e-mail." in content
+    )
+    assert "Accusé de réception en préparation : il vous sera envoyé par e-mail." in content
+    assert f'href="/candidature/{dossier.pk}/recu/1/"' not in response.content.decode()
+    assert client.get(f"/candidature/{dossier.pk}/recu/1/").status_code == 404
+    assert mailoutbox == []
+
+
+def test_submit_says_the_receipt_was_sent_and_links_it(
+    client, applicant, appel, mailoutbox, django_capture_on_commit_callbacks
+):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+
+    dossier.refresh_from_db()
+    content = page_text(response)
+    assert (
+        f"Votre candidature est déposée sous le numéro {dossier.numero}. Un accusé de réception "
+        "a été envoyé aux référent·es." in content
+    )
+    assert "en préparation" not in content
+    assert f'href="/candidature/{dossier.pk}/recu/1/"' in response.content.decode()
+    assert len(mailoutbox) == 1

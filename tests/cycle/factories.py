@@ -12,7 +12,7 @@ from django.utils import timezone
 from candidatures.models import AccesCandidature, Candidature, Decision, Issue
 from cycle.models import Cycle, MembreBinome, Participant, Seance
 from cycle.services import ensure_cycle, members_from_referents
-from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
 
 
 class CycleFactory(factory.django.DjangoModelFactory):
@@ -58,9 +58,9 @@ class SeanceFactory(factory.django.DjangoModelFactory):
 def submitted_candidature(appel, **kwargs) -> Candidature:
     """A complete dossier, marked as submitted (without the receipt workflow: faster)."""
     candidature = complete_candidature(appel=appel, **kwargs)
-    count = Candidature.objects.filter(appel=appel).exclude(numero="").count()
+    appel.refresh_from_db(fields=["dernier_numero"])
     candidature.statut = Candidature.Statut.DEPOSEE
-    candidature.numero = f"{appel.prefixe_numero}-{count + 1:03d}"
+    candidature.numero = numbered(appel, appel.dernier_numero + 1)
     candidature.deposee_at = appel.closes_at - timezone.timedelta(days=1)
     candidature.save()
     return candidature

@@ -1,0 +1,31 @@
+"""Issue every missing submission receipt, from cron; run again to retry.
+
+    python manage.py emettre_recus
+
+A submission is recorded first and its receipt is rendered right after; when that rendering
+fails (or the process stops in between), the Depot stays without receipt until this command
+issues it: PDF stored and mailed to the référent·es. Receipts already issued are left alone,
+so running it twice sends nothing twice. Exit code 1 when some receipts could not be issued.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from candidatures import services
+from candidatures.models import Depot
+
+
+class Command(BaseCommand):
+    help = (
+        "Émet les accusés de réception manquants (dépôts enregistrés sans PDF) et les envoie "
+        "par e-mail aux référent·es. Idempotent : relancez la commande pour retenter les échecs."
+    )
+
+    def handle(self, *args, **options):
+        issued = services.issue_missing_receipts()
+        self.stdout.write(f"Accusés de réception émis : {issued}")
+        remaining = Depot.objects.filter(recu="").count()
+        if remaining:
+            raise CommandError(
+                f"{remaining} accusé(s) de réception toujours manquant(s) : voir les erreurs "
+                "dans le journal, puis relancer la commande."
+            )
