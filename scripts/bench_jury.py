@@ -185,6 +185,7 @@ def build_call(dossiers: int, seed: int = 2021):
         titre="Vers des territoires participatifs en Hauts-de-France (bench)",
         slug="bench",
         prefixe_numero="AMI-BENCH",
+        dernier_numero=dossiers,  # numbered below without the submission service
         opens_at=datetime(2020, 12, 10, tzinfo=paris),
         closes_at=end_of_day(date(2021, 3, 12)),
         announcement_at=datetime(2021, 4, 15, 9, tzinfo=paris),

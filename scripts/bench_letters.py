@@ -57,7 +57,7 @@ SETUP_CODE = """
 import json, os, zoneinfo
 from datetime import datetime, timedelta
 from candidatures.letters import ensure_modeles_courrier
-from candidatures.models import Candidature, Collectivite, Decision, Issue
+from candidatures.models import Appel, Candidature, Collectivite, Decision, Issue
 from candidatures.seed import ensure_appel_2021
 
 count = int(os.environ["BENCH_LETTERS"])
@@ -99,6 +99,8 @@ candidatures = Candidature.objects.bulk_create(
         for number, commune in enumerate(communes, start=1)
     ]
 )
+# Numbered without the submission service: the counter must know these numbers.
+Appel.objects.filter(pk=appel.pk).update(dernier_numero=len(candidatures))
 decisions = []
 for number, candidature in enumerate(candidatures, start=1):
     if number <= 12:
