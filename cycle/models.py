@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from candidatures.models import Appel, Candidature, Collectivite
+from candidatures.models import AccesCandidature, Appel, Candidature, Collectivite
 
 # The themes the call lists as « idées incontournables », offered in the needs survey.
 THEMES_APPEL = [
@@ -115,7 +115,10 @@ class ParticipantQuerySet(models.QuerySet):
         """The participations a signed-in person belongs to (référent·e or binôme member)."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(Q(candidature__acces__user=user) | Q(membres__user=user)).distinct()
+        # Semi-joins rather than joins + DISTINCT, which would compare every column.
+        referent = AccesCandidature.objects.filter(candidature=OuterRef("candidature"), user=user)
+        member = MembreBinome.objects.filter(participant=OuterRef("pk"), user=user)
+        return self.filter(Exists(referent) | Exists(member))
 
 
 class Participant(models.Model):
@@ -296,11 +299,12 @@ class EntreeJournalQuerySet(models.QuerySet):
         if user.is_staff:
             return self.filter(shared)
         mine = Participant.objects.of_user(user)
+        their_cycles = Cycle.objects.filter(participants__in=mine)
         return self.filter(
             Q(auteur=user)
             | (Q(visibilite=EntreeJournal.Visibilite.BINOME) & Q(participant__in=mine))
-            | (shared & Q(participant__cycle__participants__in=mine))
-        ).distinct()
+            | (shared & Q(participant__cycle__in=their_cycles))
+        )
 
     def partagees(self):
         return self.filter(visibilite=EntreeJournal.Visibilite.PARTAGEE)
