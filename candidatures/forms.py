@@ -1,12 +1,18 @@
-"""Forms of the application journey. Drafts accept blanks; completeness is checked on submit."""
+"""Forms of the application journey. Drafts accept blanks; completeness is checked on submit.
+
+The step forms render with Django's form templates (``FieldsetsFormMixin``), not crispy-forms:
+they are the busiest pages of the site, see cerdd_ami/forms.py.
+"""
 
 import re
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Fieldset, Layout, Submit
+from crispy_forms.layout import Layout, Submit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+
+from cerdd_ami.forms import BootstrapRadioSelect, FieldsetsFormMixin
 
 from .models import Candidature, Collectivite, PieceJointe
 
@@ -24,7 +30,7 @@ def clean_phone(value: str) -> str:
     return value
 
 
-class DraftModelForm(forms.ModelForm):
+class DraftModelForm(FieldsetsFormMixin, forms.ModelForm):
     """Every field optional while drafting: the dossier is saved as it is, errors aside."""
 
     def __init__(self, *args, **kwargs):
@@ -33,8 +39,6 @@ class DraftModelForm(forms.ModelForm):
             field.required = False
             if isinstance(field, forms.EmailField):
                 field.error_messages["invalid"] = INVALID_EMAIL
-        self.helper = FormHelper()
-        self.helper.form_tag = False
 
 
 class CoordonneesForm(DraftModelForm):
@@ -51,18 +55,13 @@ class CoordonneesForm(DraftModelForm):
             "email_contact": forms.EmailInput(attrs={"autocomplete": "email"}),
         }
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper.layout = Layout(
-            Fieldset(
-                "Coordonnées de la collectivité",
-                "adresse",
-                "code_postal",
-                "ville",
-                "telephone",
-                "email_contact",
-            )
+    fieldsets = [
+        (
+            "Coordonnées de la collectivité",
+            "",
+            ["adresse", "code_postal", "ville", "telephone", "email_contact"],
         )
+    ]
 
     def clean_code_postal(self):
         value = self.cleaned_data["code_postal"].strip()
@@ -78,6 +77,16 @@ PERSON_SUFFIXES = ["nom", "fonction", "email", "telephone"]
 
 
 class ReferentsForm(DraftModelForm):
+    fieldsets = [
+        ("Référent·e politique (élu·e)", "", [f"ref_pol_{s}" for s in PERSON_SUFFIXES]),
+        ("Référent·e technique", "", [f"ref_tech_{s}" for s in PERSON_SUFFIXES]),
+        (
+            "Point contact technique pour le Cerdd (facultatif)",
+            "À remplir seulement s'il est différent des référent·es politique ou technique.",
+            [f"contact_{s}" for s in PERSON_SUFFIXES],
+        ),
+    ]
+
     class Meta:
         model = Candidature
         fields = [
@@ -100,18 +109,6 @@ class ReferentsForm(DraftModelForm):
                 field.widget.attrs["autocomplete"] = "tel"
             if name.endswith("_nom"):
                 field.widget.attrs["autocomplete"] = "name"
-        self.helper.layout = Layout(
-            Fieldset("Référent·e politique (élu·e)", *[f"ref_pol_{s}" for s in PERSON_SUFFIXES]),
-            Fieldset("Référent·e technique", *[f"ref_tech_{s}" for s in PERSON_SUFFIXES]),
-            Fieldset(
-                "Point contact technique pour le Cerdd (facultatif)",
-                HTML(
-                    '<p class="form-text">À remplir seulement s\'il est différent des '
-                    "référent·es politique ou technique.</p>"
-                ),
-                *[f"contact_{s}" for s in PERSON_SUFFIXES],
-            ),
-        )
 
     def clean(self):
         cleaned = super().clean()
@@ -147,6 +144,8 @@ PROJET_HELP = {
 
 
 class ProjetForm(DraftModelForm):
+    fieldsets = [("Motivations et projet", "", ["motivations", "actions", "pistes", "besoins"])]
+
     class Meta:
         model = Candidature
         fields = ["motivations", "actions", "pistes", "besoins"]
@@ -165,16 +164,13 @@ class ProjetForm(DraftModelForm):
             field.widget.attrs.update(
                 {"rows": 8, "maxlength": TEXT_MAX_LENGTH, "data-compteur": "1"}
             )
-        self.helper.layout = Layout(
-            Fieldset("Motivations et projet", "motivations", "actions", "pistes", "besoins")
-        )
 
 
-class PieceForm(forms.Form):
+class PieceForm(FieldsetsFormMixin, forms.Form):
     nature = forms.ChoiceField(
         label="Type de document",
         choices=PieceJointe.Nature.choices,
-        widget=forms.RadioSelect,
+        widget=BootstrapRadioSelect,
         initial=PieceJointe.Nature.LETTRE_MOTIVATION,
     )
     fichier = forms.FileField(
@@ -197,12 +193,17 @@ class PieceForm(forms.Form):
                 f"{appel.taille_max_dossier_mo} Mo pour tout le dossier."
             )
         self.fields["fichier"].widget.attrs["accept"] = ".pdf,.doc,.docx,.odt,.png,.jpg,.jpeg"
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("nature", "fichier", Submit("joindre", "Joindre ce fichier"))
 
 
 class EngagementsForm(DraftModelForm):
+    fieldsets = [
+        (
+            "Engagements",
+            "",
+            ["engagement_binome", "engagement_experimentation", "consentement_donnees"],
+        )
+    ]
+
     class Meta:
         model = Candidature
         fields = ["engagement_binome", "engagement_experimentation", "consentement_donnees"]
@@ -227,14 +228,6 @@ class EngagementsForm(DraftModelForm):
             "Responsable : le Cerdd. Conservation : 5 ans après la fin du cycle pour les dossiers "
             "déposés, 12 mois après la clôture de l'appel pour les brouillons. Vous pouvez "
             "télécharger vos données depuis la page du dossier."
-        )
-        self.helper.layout = Layout(
-            Fieldset(
-                "Engagements",
-                "engagement_binome",
-                "engagement_experimentation",
-                "consentement_donnees",
-            )
         )
 
 

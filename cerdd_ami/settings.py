@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Django's form templates, for the project's form renderer (cerdd_ami/forms.py).
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "bootstrap",  # django-bootstrap-static: Bootstrap's compiled files, installed by pip

@@ -3,6 +3,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -152,6 +153,8 @@ def step(request, pk, step):
             field.disabled = True
     extra = {"form": form}
     if step == 5:
+        # One read of the pieces for both the missing items and the review.
+        prefetch_related_objects([candidature], "pieces")
         extra["missing"] = candidature.missing_items()
         extra["pieces"] = candidature.pieces.all()
     return render(request, "candidatures/etape.html", _step_context(candidature, step, **extra))
