@@ -10,7 +10,7 @@ import hashlib
 import logging
 import secrets
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import PurePosixPath
 
@@ -698,13 +698,25 @@ def issue_receipt(*, depot) -> None:
             _send_on_commit(message)
 
 
-def issue_missing_receipts() -> int:
-    """Issue the receipt of every Depot that has none (``issue_receipt`` each); the count.
+# A deposit's own request renders its receipt right after the commit: leave it that long
+# before a run of ``emettre_recus`` renders the same PDF a second time.
+RECEIPT_GRACE = timedelta(minutes=5)
+
+
+def missing_receipts(*, now=None):
+    """Depots without receipt whose own request has had time to issue it."""
+    now = now or timezone.now()
+    return Depot.objects.filter(recu="", submitted_at__lte=now - RECEIPT_GRACE)
+
+
+def issue_missing_receipts(*, now=None) -> int:
+    """Issue the receipt of every Depot of ``missing_receipts`` (``issue_receipt`` each); the
+    count issued.
 
     One failure is logged and does not stop the others: they are retried at the next run.
     """
     issued = 0
-    for depot in Depot.objects.filter(recu="").order_by("submitted_at", "pk"):
+    for depot in missing_receipts(now=now).order_by("submitted_at", "pk"):
         try:
             issue_receipt(depot=depot)
         except Exception:

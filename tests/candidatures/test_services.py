@@ -512,6 +512,32 @@ def test_submit_candidature_records_the_deposit_when_the_receipt_fails_then_emet
     ]
 
 
+def test_emettre_recus_leaves_a_fresh_deposit_to_its_own_request(
+    appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
+):
+    candidature = complete_candidature(appel=appel_2021, createur=technicien)
+    monkeypatch.setattr(receipt, "render_receipt_pdf", lambda depot: 1 / 0)
+    submitted_at = paris(2021, 3, 1, 14, 30, 5)
+    with on_commit():
+        depot = services.submit_candidature(
+            candidature=candidature, user=technicien, now=submitted_at
+        )
+    monkeypatch.undo()
+
+    runs = []
+    for delay in (timedelta(minutes=4, seconds=59), timedelta(minutes=5)):
+        output = io.StringIO()
+        with time_machine.travel(submitted_at + delay, tick=False), on_commit():
+            call_command("emettre_recus", stdout=output)
+        depot.refresh_from_db()
+        runs.append((output.getvalue(), bool(depot.recu), len(mailoutbox)))
+
+    assert runs == [
+        ("Accusés de réception émis : 0\n", False, 0),
+        ("Accusés de réception émis : 1\n", True, 1),
+    ]
+
+
 def test_issue_receipt_twice_stores_and_mails_once(appel_2021, on_commit, mailoutbox):
     candidature = complete_candidature(appel=appel_2021)
     with on_commit():

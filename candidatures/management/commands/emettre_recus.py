@@ -5,13 +5,14 @@
 A submission is recorded first and its receipt is rendered right after; when that rendering
 fails (or the process stops in between), the Depot stays without receipt until this command
 issues it: PDF stored and mailed to the référent·es. Receipts already issued are left alone,
-so running it twice sends nothing twice. Exit code 1 when some receipts could not be issued.
+so running it twice sends nothing twice. Deposits of the last five minutes are left to the
+request that made them. Exit code 1 when some receipts could not be issued.
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from candidatures import services
-from candidatures.models import Depot
 
 
 class Command(BaseCommand):
@@ -21,9 +22,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        issued = services.issue_missing_receipts()
+        now = timezone.now()
+        issued = services.issue_missing_receipts(now=now)
         self.stdout.write(f"Accusés de réception émis : {issued}")
-        remaining = Depot.objects.filter(recu="").count()
+        remaining = services.missing_receipts(now=now).count()
         if remaining:
             raise CommandError(
                 f"{remaining} accusé(s) de réception toujours manquant(s) : voir les erreurs "
