@@ -26,7 +26,7 @@ from .admin import EMPTY, CandidatureAdmin, ReadOnlyInline, paris, person
 from .admin_jury_staff import AppelJuryAdmin
 from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
 from .receipt import format_datetime_fr
-from .views.files import _private_file
+from .views.files import private_file_response
 
 # Letters rendered in one admin request; more would keep the request busy for minutes.
 EXPORT_LIMIT = 100
@@ -459,7 +459,7 @@ class DecisionAdmin(SimpleHistoryAdmin):
             return _download(pdf, "application/pdf", f"apercu-{filename}", inline=True)
         if version:
             filename = f"{filename.removesuffix('.pdf')}-v{courrier.version}.pdf"
-        return _private_file(courrier.pdf, filename, "application/pdf")
+        return private_file_response(courrier.pdf, filename, "application/pdf")
 
     def promote_view(self, request, appel_pk):
         return _promote(self, request, appel_pk)

@@ -447,7 +447,7 @@ def proces_verbal_context(appel, now=None) -> dict:
     result = ranking.build_ranking(appel)
     conflicts = ranking.conflict_register(appel)
     recorded = {(c["numero"], c["jure"]) for c in conflicts}
-    for dossier, user, reason in services._related_pairs(appel):
+    for dossier, user, reason in services.related_pairs(appel):
         key = (dossier.numero, ranking.display_name(user.first_name, user.last_name, user.email))
         if key not in recorded:
             conflicts.append(

@@ -478,11 +478,11 @@ class _CallData:
     def signature_src(self) -> str:
         """The signature image as a data: URL (the PDF fetcher reads nothing from media)."""
         if self._signature is None:
-            self._signature = _signature_data_url(self.appel)
+            self._signature = signature_data_url(self.appel)
         return self._signature
 
 
-def _signature_data_url(appel) -> str:
+def signature_data_url(appel) -> str:
     if not appel.signature:
         return ""
     try:
@@ -520,7 +520,7 @@ EPCI_PREFIXES = {
 }
 
 
-def _collectivite_names(collectivite) -> tuple[str, str]:
+def collectivite_names(collectivite) -> tuple[str, str]:
     """(name, « de » + name) as a letter writes them: « Arras », « d'Arras »; « Communauté
     urbaine d'Arras », « de la Communauté urbaine d'Arras » (every EPCI kind is feminine)."""
     nom = collectivite.nom
@@ -536,7 +536,7 @@ def _collectivite_names(collectivite) -> tuple[str, str]:
 def _build_context(decision, call: _CallData, letter_date) -> dict:
     candidature = decision.candidature
     appel = call.appel
-    nom, nom_de = _collectivite_names(candidature.collectivite)
+    nom, nom_de = collectivite_names(candidature.collectivite)
     return {
         "collectivite": nom,
         "collectivite_de": nom_de,

@@ -165,7 +165,7 @@ def _load_jury(appel_id: int) -> _Jury:
 
 
 def is_tied(juror_tie: tuple[int, int | None] | None, dossier_coll: tuple[int, int | None]):
-    """The detected-conflict rule of ``for_juror`` and ``services._related_pairs``: the juror
+    """The detected-conflict rule of ``for_juror`` and ``services.related_pairs``: the juror
     belongs to the candidate collectivité, to its EPCI, or to a commune of the candidate EPCI."""
     if juror_tie is None:
         return False

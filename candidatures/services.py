@@ -22,9 +22,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Sum
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
+
+from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from . import files, receipt
 from .models import (
@@ -169,31 +170,8 @@ class IncompleteCandidature(ValidationError):
 # Helpers
 
 
-def _site_url(path: str) -> str:
-    return settings.SITE_URL + path
-
-
 def _paris_iso(value: datetime) -> str:
     return timezone.localtime(value, PARIS).isoformat()
-
-
-def _build_email(name: str, context: dict, *, to, reply_to=None) -> EmailMultiAlternatives:
-    """``templates/emails/<name>_subject.txt``, ``_body.txt`` and ``_body.html`` as one message."""
-    with translation.override("fr"):
-        subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
-        text = render_to_string(f"emails/{name}_body.txt", context)
-        html = render_to_string(f"emails/{name}_body.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, to=list(to), reply_to=[r for r in reply_to or [] if r]
-    )
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def _send_on_commit(message: EmailMultiAlternatives) -> None:
-    # Robust: once the change is committed, a mail server failure is logged, not turned into
-    # an error page for a submission that did succeed.
-    transaction.on_commit(message.send, robust=True)
 
 
 def _delete_file_on_commit(field_file) -> None:
@@ -312,11 +290,11 @@ def request_access(*, candidature, requester_email) -> None:
         "collectivite": candidature.collectivite.nom,
         "de_collectivite": de_nom(candidature.collectivite.nom),
         "appel_titre": candidature.appel.titre,
-        "dossier_url": _site_url(candidature.get_absolute_url()),
+        "dossier_url": site_url(candidature.get_absolute_url()),
         "site_url": settings.SITE_URL,
     }
-    _send_on_commit(
-        _build_email(
+    send_on_commit(
+        build_email(
             "demande_acces",
             context,
             to=recipients,
@@ -376,11 +354,11 @@ def invite_coreferent(*, candidature, email, invited_by) -> AccesCandidature:
         "deadline": format_datetime_fr(candidature.deadline()),
         "login_url": build_login_url(user, next_url=candidature.get_absolute_url()),
         "minutes": link_validity_minutes(),
-        "request_link_url": _site_url(reverse("candidatures:connexion")),
+        "request_link_url": site_url(reverse("candidatures:connexion")),
         "site_url": settings.SITE_URL,
     }
-    _send_on_commit(
-        _build_email(
+    send_on_commit(
+        build_email(
             "invitation",
             context,
             to=[email],
@@ -420,6 +398,7 @@ def add_piece(*, candidature, user, nature, uploaded_file) -> PieceJointe:
         images_allowed=(nature == PieceJointe.Nature.COMPLEMENTAIRE),
         max_bytes=appel.max_file_bytes,
         room_bytes=appel.max_dossier_bytes - used,
+        dossier_id=locked.pk,
     )
     digest = files.sha256_of(uploaded_file)
 
@@ -684,7 +663,7 @@ def issue_receipt(*, depot) -> None:
 
         recipients = candidature.referent_emails()
         if recipients:
-            message = _build_email(
+            message = build_email(
                 "depot",
                 _depot_email_context(candidature, locked),
                 to=recipients,
@@ -695,7 +674,7 @@ def issue_receipt(*, depot) -> None:
                 pdf,
                 "application/pdf",
             )
-            _send_on_commit(message)
+            send_on_commit(message)
 
 
 # A deposit's own request renders its receipt right after the commit: leave it that long
@@ -742,7 +721,7 @@ def _depot_email_context(candidature, depot) -> dict:
         if appel.first_session_date
         else "",
         "first_session_place": appel.first_session_place,
-        "dossier_url": _site_url(candidature.get_absolute_url()),
+        "dossier_url": site_url(candidature.get_absolute_url()),
         "contact_nom": appel.contact_nom,
         "contact_fonction": appel.contact_fonction,
         "contact_email": appel.contact_email,
@@ -826,7 +805,7 @@ class NotAllowedToScore(ValidationError):
         super().__init__("Vous ne pouvez pas évaluer ce dossier.", code="not_allowed")
 
 
-def _related_pairs(appel):
+def related_pairs(appel):
     """(candidature, juror, reason) for every detected tie between a juror and a dossier."""
     members = list(
         MembreJury.objects.filter(appel=appel, collectivite__isnull=False).select_related(
@@ -859,7 +838,7 @@ def refresh_conflicts(*, appel) -> int:
     register; never deletes one. Returns how many were created.
     """
     created = 0
-    for dossier, user, reason in _related_pairs(appel):
+    for dossier, user, reason in related_pairs(appel):
         _, was_created = ConflitInteret.objects.get_or_create(
             candidature=dossier,
             jure=user,
@@ -902,7 +881,7 @@ def assign_jurors(*, candidature, jures, staff_user) -> list[Affectation]:
     )
     conflicted |= {
         user.pk
-        for dossier, user, _ in _related_pairs(candidature.appel)
+        for dossier, user, _ in related_pairs(candidature.appel)
         if dossier.pk == candidature.pk
     }
     refused = [str(jure) for jure in jures if jure.pk in conflicted]
@@ -1115,10 +1094,10 @@ def send_jury_reminders(*, appel, staff_user) -> int:
             "juror": juror,
             "appel": appel,
             "left": left,
-            "url": _site_url(reverse("admin:candidatures_dossierjury_changelist")),
+            "url": site_url(reverse("admin:candidatures_dossierjury_changelist")),
             "closes": appel.notation_close_at,
         }
-        _send_on_commit(_build_email("rappel_jury", context, to=[juror.email]))
+        send_on_commit(build_email("rappel_jury", context, to=[juror.email]))
         reminded += 1
     return reminded
 
@@ -1575,13 +1554,13 @@ def _letter_email(envoi) -> EmailMultiAlternatives:
         "numero": candidature.numero,
         "appel_titre": appel.titre,
         "version": courrier.version,
-        "dossier_url": _site_url(candidature.get_absolute_url()),
+        "dossier_url": site_url(candidature.get_absolute_url()),
         "contact_nom": appel.contact_nom,
         "contact_fonction": appel.contact_fonction,
         "contact_email": appel.contact_email,
         "site_url": settings.SITE_URL,
     }
-    message = _build_email(
+    message = build_email(
         "decision", context, to=[envoi.destinataire], reply_to=[appel.contact_email]
     )
     with courrier.pdf.open("rb") as handle:

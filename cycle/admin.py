@@ -42,7 +42,7 @@ def _require(request, permissions):
         raise PermissionDenied
 
 
-def _pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> HttpResponse:
+def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     disposition = "inline" if inline else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
@@ -154,7 +154,7 @@ class CycleAdmin(admin.ModelAdmin):
                 request, "admin/cycle/cycle/attestation_refusee.html", context, status=404
             )
         pdf = attendance.render_attestation_pdf(membre, cycle)
-        return _pdf_response(pdf, f"attestation-{slugify(membre.nom)}.pdf")
+        return pdf_response(pdf, f"attestation-{slugify(membre.nom)}.pdf")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ class SeanceAdmin(admin.ModelAdmin):
     def emargement_pdf(self, request, pk):
         seance = self._seance(request, pk)
         pdf = attendance.render_emargement_pdf(seance)
-        return _pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf")
+        return pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf")
 
     def presences_view(self, request, pk):
         seance = self._seance(request, pk)

@@ -24,7 +24,7 @@ from candidatures.exports import to_xlsx_response
 from candidatures.receipt import format_date_fr, format_datetime_fr
 
 from . import capitalisation
-from .admin import _pdf_response
+from .admin import pdf_response
 from .models import AvancementEngagement, Cycle, Engagement, EntreeJournal
 
 REPLY_PERMISSIONS = ("cycle.view_entreejournal", "cycle.add_reponsefacilitateur")
@@ -198,7 +198,7 @@ class EntreeJournalAdmin(admin.ModelAdmin):
     def capitalisation_pdf(self, request, cycle_pk):
         cycle = self._cycle(request, cycle_pk)
         pdf = capitalisation.render_capitalisation_pdf(cycle)
-        return _pdf_response(pdf, f"capitalisation-{slugify(cycle.titre)[:40]}.pdf")
+        return pdf_response(pdf, f"capitalisation-{slugify(cycle.titre)[:40]}.pdf")
 
     def entrees_xlsx(self, request, cycle_pk):
         cycle = self._cycle(request, cycle_pk)

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from candidatures.letters import _collectivite_names, _signature_data_url
+from candidatures.letters import collectivite_names, signature_data_url
 from candidatures.receipt import format_date_fr, french_typography, pdf_from_html
 
 from .models import MembreBinome, Participant, Presence, Seance
@@ -375,7 +375,7 @@ def attestation_context(membre, cycle, *, now=None) -> dict:
     appel = cycle.appel
     seances = attended_seances(membre)
     collectivite = membre.participant.candidature.collectivite
-    nom, _ = _collectivite_names(collectivite)
+    nom, _ = collectivite_names(collectivite)
     total = Seance.objects.filter(cycle=cycle).count()
     return {
         "membre": membre,
@@ -393,7 +393,7 @@ def attestation_context(membre, cycle, *, now=None) -> dict:
         ),
         "signataire_nom": appel.signataire_nom,
         "signataire_fonction": appel.signataire_fonction,
-        "signature_src": _signature_data_url(appel),
+        "signature_src": signature_data_url(appel),
     }
 
 

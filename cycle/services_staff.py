@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from candidatures.receipt import format_date_fr, paris
-from candidatures.services import _build_email, _send_on_commit
+from cerdd_ami.emails import build_email, send_on_commit
 
 from .models import EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
 
@@ -107,12 +107,12 @@ def send_context_note(*, seance: Seance, staff_user=None, now=None) -> int:
         attachment = _attachment(locked)
         appel = locked.cycle.appel
         for address in recipients:
-            message = _build_email(
+            message = build_email(
                 "note_contexte", context, to=[address], reply_to=[appel.contact_email]
             )
             if attachment:
                 message.attach(*attachment)
-            _send_on_commit(message)
+            send_on_commit(message)
         EnvoiNoteContexte.objects.bulk_create(
             [
                 EnvoiNoteContexte(seance=locked, destinataire=address, envoye_at=now)

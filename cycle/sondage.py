@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from candidatures.charts import GREEN, GRID, INK, MUTED, _n, _svg, _text, _truncate
-from candidatures.services import _build_email, _send_on_commit, _site_url
+from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from .models import THEMES_APPEL, ChoixTheme, Participant, ReponseSondage
 
@@ -176,7 +176,7 @@ def survey_url(participant) -> str:
     except NoReverseMatch:
         # The participant space is wired by cycle/urls.py; until then, the site's home page.
         path = reverse("candidatures:home")
-    return _site_url(path)
+    return site_url(path)
 
 
 @transaction.atomic
@@ -203,7 +203,7 @@ def remind_survey(*, cycle, staff_user) -> int:
             "url": survey_url(participant),
             "contact": cycle.appel,
         }
-        _send_on_commit(_build_email("relance_sondage", context, to=to))
+        send_on_commit(build_email("relance_sondage", context, to=to))
         reminded += 1
     return reminded
 

@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 
 from ..letters import letter_filename
 from ..models import Decision
-from .files import _private_file
+from .files import private_file_response
 
 
 @never_cache
@@ -22,4 +22,4 @@ def courrier(request, pk):
     letter = decision.courriers.order_by("-version").first()
     if letter is None:
         raise Http404
-    return _private_file(letter.pdf, letter_filename(decision), "application/pdf")
+    return private_file_response(letter.pdf, letter_filename(decision), "application/pdf")

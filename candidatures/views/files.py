@@ -9,7 +9,7 @@ def _readable_dossier(request, pk):
     return get_object_or_404(Candidature.objects.readable_by(request.user), pk=pk)
 
 
-def _private_file(field, filename, content_type):
+def private_file_response(field, filename, content_type):
     try:
         handle = field.open("rb")
     except FileNotFoundError:
@@ -27,7 +27,7 @@ def _private_file(field, filename, content_type):
 def piece(request, pk, piece_pk):
     candidature = _readable_dossier(request, pk)
     attachment = get_object_or_404(candidature.pieces, pk=piece_pk)
-    return _private_file(attachment.fichier, attachment.nom_original, attachment.type_mime)
+    return private_file_response(attachment.fichier, attachment.nom_original, attachment.type_mime)
 
 
 @never_cache
@@ -38,4 +38,4 @@ def recu(request, pk, version):
         # Recorded, but its receipt is still being issued (services.issue_receipt).
         raise Http404
     filename = f"accuse-reception-{candidature.numero}-v{depot.version}.pdf"
-    return _private_file(depot.recu, filename, "application/pdf")
+    return private_file_response(depot.recu, filename, "application/pdf")
