@@ -9,8 +9,6 @@ Who sees what: the dashboard needs the view permissions on appels, candidatures 
 is what ``readable_by`` tells them apart by); its actions also need ``change_appel``.
 """
 
-import csv
-import io
 from collections import defaultdict
 
 from django import forms
@@ -32,7 +30,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import charts, ranking, services
 from .admin import EMPTY, AppelAdmin, paris, person
-from .exports import FORMULA_TRIGGERS, to_xlsx_response
+from .exports import csv_lines, to_xlsx_response
 from .models import (
     Affectation,
     Appel,
@@ -76,32 +74,10 @@ def _user_choice_label(user) -> str:
 # Exports
 
 
-def _csv_value(value) -> str:
-    # Numbers are written the French way and escape the formula guard: « -0,53 » is a
-    # z-score, not a formula, and Excel in French only reads decimal commas as numbers.
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value).replace(".", ",")
-    if value is None:
-        return ""
-    if hasattr(value, "strftime"):
-        return value.strftime("%d/%m/%Y %H:%M")
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
 def csv_response(headers: list[str], rows: list[list], filename: str) -> HttpResponse:
-    """UTF-8 with BOM, ``;``-separated, CRLF: what Excel in French opens as is."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_csv_value(value) for value in row])
+    """The rows as ``exports.csv_lines`` writes them, in one response (small tables)."""
     response = HttpResponse(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8"
+        "".join(csv_lines(headers, rows)).encode("utf-8"), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -108,10 +109,23 @@ def candidatures_rows(queryset) -> tuple[list[str], Iterator[list]]:
     return headers, rows()
 
 
-def _csv_cell(value) -> str:
+def csv_cell(value) -> str:
+    """One value as Excel in French reads it: numbers with a decimal comma (never taken for a
+    formula, « -0,53 » is a z-score), oui/non, dates in Paris time, and text starting like a
+    formula prefixed with « ' » so that it stays text."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return _oui_non(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    if isinstance(value, Decimal):
+        return str(value).replace(".", ",")
     if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = _paris(value)
         return value.strftime(CSV_DATETIME_FORMAT)
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
@@ -133,7 +147,7 @@ def csv_lines(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo(), delimiter=CSV_DELIMITER, lineterminator="\r\n")
     yield "\ufeff" + writer.writerow(headers)
     for row in rows:
-        yield writer.writerow([_csv_cell(value) for value in row])
+        yield writer.writerow([csv_cell(value) for value in row])
 
 
 def _attachment(response, filename: str):
