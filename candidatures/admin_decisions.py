@@ -281,6 +281,7 @@ class DecisionAdmin(SimpleHistoryAdmin):
                         "decided_at_display",
                         "published_at_display",
                         "desistement_at_display",
+                        "desistement_motif",
                     ]
                 },
             ),
@@ -295,6 +296,7 @@ class DecisionAdmin(SimpleHistoryAdmin):
             "decided_at_display",
             "published_at_display",
             "desistement_at_display",
+            "desistement_motif",
         ]
         if not self.has_change_permission(request, obj):
             shown += ["issue", "rang_attente", "motivation", "retour_jury"]

@@ -946,6 +946,7 @@ class Decision(models.Model):
         "rang sur la liste d'attente", null=True, blank=True
     )
     desistement_at = models.DateTimeField("désistement le", null=True, blank=True)
+    desistement_motif = models.TextField("motif du désistement", blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -967,6 +968,10 @@ class Decision(models.Model):
             models.CheckConstraint(
                 condition=Q(rang_attente__isnull=True) | Q(issue="liste_attente"),
                 name="decision_rank_only_on_waiting_list",
+            ),
+            models.CheckConstraint(
+                condition=Q(desistement_at__isnull=True) | ~Q(desistement_motif=""),
+                name="decision_withdrawal_has_motif",
             ),
         ]
 

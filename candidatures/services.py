@@ -1328,9 +1328,9 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
 
     Refused: no reason, no « retenue » decision, a withdrawal already recorded. The place is
     not handed on automatically: staff call ``promote_next`` when they choose to.
-    Side effects: ``Decision.desistement_at``, one history row by the staff member whose change
-    reason is « Désistement : <reason> » (cut to the 100 characters the history keeps). No
-    e-mail.
+    Side effects: ``Decision.desistement_at`` and ``desistement_motif`` (the whole reason), one
+    history row by the staff member whose change reason is « Désistement : <reason> » (cut to
+    the 100 characters the history keeps). No e-mail.
     """
     _require_staff(staff_user)
     reason = (reason or "").strip()
@@ -1351,9 +1351,10 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
             code="already_withdrawn",
         )
     decision.desistement_at = now or timezone.now()
+    decision.desistement_motif = reason
     decision._history_user = staff_user
     decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
-    decision.save(update_fields=["desistement_at"])
+    decision.save(update_fields=["desistement_at", "desistement_motif"])
     return decision
 
 

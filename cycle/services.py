@@ -314,7 +314,7 @@ def withdraw_participant(*, participant, user, reason) -> None:
     Refused: someone outside the participation (PermissionDenied), an empty reason, a
     participant already withdrawn (ValidationError).
     Side effects: Participant becomes « retiré » (retire_at = now); its « retenue » Decision
-    gets ``desistement_at`` with a history row by ``user`` whose change reason is « Désistement :
+    gets ``desistement_at`` and ``desistement_motif`` with a history row by ``user`` whose change reason is « Désistement :
     <reason> », exactly as ``candidatures.services.record_withdrawal`` records it, so that staff
     can call ``promote_next`` for the waiting list. (record_withdrawal itself only accepts a
     staff member as its author; a participant withdrawing is recorded under their own name.)
@@ -336,9 +336,10 @@ def withdraw_participant(*, participant, user, reason) -> None:
     )
     if decision is not None and decision.issue == Issue.RETENUE and not decision.desistement_at:
         decision.desistement_at = now
+        decision.desistement_motif = reason
         decision._history_user = user
         decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
-        decision.save(update_fields=["desistement_at"])
+        decision.save(update_fields=["desistement_at", "desistement_motif"])
     locked.statut = Participant.Statut.RETIRE
     locked.retire_at = now
     locked.save(update_fields=["statut", "retire_at"])

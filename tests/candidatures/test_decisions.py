@@ -2,6 +2,7 @@
 once, failures retried, the waiting list, the applicant's side and the admin."""
 
 import hashlib
+import importlib
 import io
 import smtplib
 import zipfile
@@ -10,10 +11,13 @@ from datetime import datetime, timedelta
 
 import pypdf
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from candidatures import letters, services
 from candidatures.models import (
@@ -443,7 +447,10 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     promoted = services.promote_next(appel=appel, staff_user=staff, now=promoted_at)
 
     withdrawn = Decision.objects.get(candidature=arras)
-    assert withdrawn.desistement_at == withdrawn_at
+    assert (withdrawn.desistement_at, withdrawn.desistement_motif) == (
+        withdrawn_at,
+        "Le conseil municipal a renoncé au cycle.",
+    )
     latest = withdrawn.history.first()
     assert (latest.history_user, latest.history_change_reason) == (
         staff,
@@ -501,6 +508,50 @@ def test_withdrawal_needs_a_retained_collectivite_and_a_reason(arras, staff):
 
     assert no_reason.value.message_dict == {"reason": ["Indiquez le motif du désistement."]}
     assert not_retained.value.messages == ["Seule une collectivité retenue peut se désister."]
+
+
+def test_record_withdrawal_keeps_a_long_reason_whole(appel, arras, staff):
+    decide(arras, Issue.RETENUE, staff)
+    reason = "Le conseil municipal a renoncé au cycle " + "après un long débat " * 10 + "."
+
+    services.record_withdrawal(candidature=arras, staff_user=staff, reason=reason)
+
+    decision = Decision.objects.get(candidature=arras)
+    assert decision.desistement_motif == reason
+    assert decision.history.first().history_change_reason == f"Désistement : {reason}"[:100]
+
+
+def test_withdrawal_without_motif_is_refused_by_the_database(appel, arras, staff):
+    decide(arras, Issue.RETENUE, staff)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Decision.objects.filter(candidature=arras).update(desistement_at=timezone.now())
+
+
+def test_migration_fills_the_motif_of_earlier_withdrawals_from_the_history(
+    appel, arras, lille, staff
+):
+    migration = importlib.import_module(
+        "candidatures.migrations.0009_fill_desistement_motif_from_history"
+    )
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.RETENUE, staff)
+    services.record_withdrawal(candidature=arras, staff_user=staff, reason="Élections.")
+    # As the code before the field recorded it: the reason in the history row only. The
+    # schema of that time had no constraint (this test's transaction rolls the DROP back).
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no check
+        cursor.execute(
+            "ALTER TABLE candidatures_decision DROP CONSTRAINT decision_withdrawal_has_motif"
+        )
+    Decision.objects.filter(candidature=arras).update(desistement_motif="")
+    Decision.objects.filter(candidature=lille).update(desistement_at=timezone.now())
+
+    migration.fill_desistement_motif_from_history(django_apps, None)
+
+    assert dict(
+        Decision.objects.values_list("candidature__collectivite__nom", "desistement_motif")
+    ) == {"Arras": "Élections.", "Lille": migration.UNKNOWN_REASON}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ def retain(candidature, *, published=True, issue=Issue.RETENUE, **kwargs) -> Dec
     defaults = {"motivation": "" if issue == Issue.RETENUE else "Le cycle est complet."}
     if issue == Issue.LISTE_ATTENTE:
         defaults["rang_attente"] = 1
+    if kwargs.get("desistement_at"):
+        defaults["desistement_motif"] = "Le conseil municipal a renoncé au cycle."
     defaults.update(kwargs)
     return Decision.objects.create(
         candidature=candidature,

@@ -416,7 +416,10 @@ def test_withdrawal_frees_the_place(client):
     participant.refresh_from_db()
     assert participant.statut == Participant.Statut.RETIRE
     decision = Decision.objects.get(candidature=participant.candidature)
-    assert decision.desistement_at == participant.retire_at
+    assert (decision.desistement_at, decision.desistement_motif) == (
+        participant.retire_at,
+        "Élections municipales anticipées",
+    )
     history = decision.history.first()
     assert history.history_user == referent
     assert history.history_change_reason == "Désistement : Élections municipales anticipées"
