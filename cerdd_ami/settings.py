@@ -171,6 +171,14 @@ SESAME_ONE_TIME = True
 SESAME_TOKEN_NAME = "jeton"  # noqa: S105 - a query parameter name, not a secret
 SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR = env_int("SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR", 5)
 SIGN_IN_LINKS_PER_IP_PER_HOUR = env_int("SIGN_IN_LINKS_PER_IP_PER_HOUR", 30)
+# Requests are kept only to count them over the last hour; purger_donnees deletes older ones.
+SIGN_IN_REQUESTS_RETENTION_DAYS = env_int("SIGN_IN_REQUESTS_RETENTION_DAYS", 30)
+if SIGN_IN_REQUESTS_RETENTION_DAYS < 1:
+    # Less than a day would delete the last hour's requests and lift the throttling.
+    raise ImproperlyConfigured(
+        f"SIGN_IN_REQUESTS_RETENTION_DAYS={SIGN_IN_REQUESTS_RETENTION_DAYS} : "
+        "nombre de jours ≥ 1 attendu."
+    )
 
 # django-axes: lock an e-mail address + IP pair after repeated failed admin logins.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
