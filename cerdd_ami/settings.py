@@ -227,6 +227,26 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Uploaded dossiers are private: written with owner-only permissions.
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Antivirus: uploads are streamed to clamd before being stored (docs/deployment.md §2.8),
+# through its Unix socket or over TCP. Neither set: no scanning (development, tests). When set,
+# an unreachable clamd refuses uploads rather than storing them unscanned.
+CLAMD_SOCKET = os.environ.get("CLAMD_SOCKET", "").strip()
+CLAMD_HOST = os.environ.get("CLAMD_HOST", "").strip()
+CLAMD_PORT = env_int("CLAMD_PORT", 3310)
+CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 30)
+if CLAMD_SOCKET and CLAMD_HOST:
+    raise ImproperlyConfigured(
+        "CLAMD_SOCKET et CLAMD_HOST sont tous deux définis : choisissez le socket Unix de clamd "
+        "ou son adresse TCP, pas les deux."
+    )
+if CLAMD_SOCKET and not CLAMD_SOCKET.startswith("/"):
+    raise ImproperlyConfigured(
+        f"CLAMD_SOCKET={CLAMD_SOCKET!r} : chemin absolu attendu (/var/run/clamav/clamd.ctl)."
+    )
+if not 1 <= CLAMD_PORT <= 65535:
+    raise ImproperlyConfigured(f"CLAMD_PORT={CLAMD_PORT} : port TCP attendu (1 à 65535).")
+if CLAMD_TIMEOUT < 1:
+    raise ImproperlyConfigured(f"CLAMD_TIMEOUT={CLAMD_TIMEOUT} : nombre de secondes ≥ 1 attendu.")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
