@@ -314,10 +314,11 @@ def withdraw_participant(*, participant, user, reason) -> None:
     Refused: someone outside the participation (PermissionDenied), an empty reason, a
     participant already withdrawn (ValidationError).
     Side effects: Participant becomes « retiré » (retire_at = now); its « retenue » Decision
-    gets ``desistement_at`` and ``desistement_motif`` with a history row by ``user`` whose change reason is « Désistement :
-    <reason> », exactly as ``candidatures.services.record_withdrawal`` records it, so that staff
-    can call ``promote_next`` for the waiting list. (record_withdrawal itself only accepts a
-    staff member as its author; a participant withdrawing is recorded under their own name.)
+    gets ``desistement_at`` and ``desistement_motif`` with a history row by ``user`` whose
+    change reason is « Désistement : <reason> », exactly as
+    ``candidatures.services.record_withdrawal`` records it, so that staff can call
+    ``promote_next`` for the waiting list. (record_withdrawal itself only accepts a staff
+    member as its author; a participant withdrawing is recorded under their own name.)
     No e-mail.
     """
     reason = (reason or "").strip()
