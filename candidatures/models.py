@@ -336,9 +336,14 @@ class Collectivite(models.Model):
 
     @property
     def libelle_complet(self):
+        return f"{self.nom} — {self.description}"
+
+    @property
+    def description(self):
+        """What tells two namesakes apart, for pages that show the name already."""
         if self.nature == self.Nature.COMMUNE:
-            return f"{self.nom} — commune, INSEE {self.insee}, {self.departement}"
-        return f"{self.nom} — {self.get_type_epci_display()}, SIREN {self.siren}"
+            return f"commune, INSEE {self.insee}, {self.departement}"
+        return f"{self.get_type_epci_display()}, SIREN {self.siren}"
 
     def ineligibility_reason(self, appel) -> str:
         """Why this collectivité cannot apply to ``appel``, or "" when it can."""

@@ -191,7 +191,7 @@ def test_collectivite_starts_its_dossier_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name=re.compile("^Arras"))).to_be_visible()
     page.wait_for_load_state()
-    tab_to(page, "Arras — commune, INSEE 62041")
+    tab_to(page, "commune, INSEE 62041")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Collectivité et coordonnées")
     tab_to(page, "Adresse postale")

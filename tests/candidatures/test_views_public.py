@@ -97,7 +97,10 @@ def test_collectivite_search_by_name_insee_and_postcode(client, appel_2021):
 
     assert "1 résultat pour « loos en goh »" in by_name
     assert 'value="216205286"' in by_name
-    assert "Loos-en-Gohelle — commune, INSEE 62528, 62" in by_insee
+    assert (
+        '<strong>Loos-en-Gohelle</strong> <span class="d-block small">commune, INSEE 62528, 62 · '
+        "CA de Lens - Liévin</span>"
+    ) in by_insee
     assert "Loos-en-Gohelle" in by_postcode
 
 
