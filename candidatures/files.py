@@ -8,8 +8,10 @@ is configured, every accepted file is also scanned before anything is written to
 import hashlib
 import logging
 import zipfile
+from functools import partial
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from . import antivirus
@@ -152,3 +154,11 @@ def sha256_of(uploaded_file) -> str:
         digest.update(chunk)
     uploaded_file.seek(0)
     return digest.hexdigest()
+
+
+def delete_on_commit(field_file) -> None:
+    """Delete a stored file once the transaction that dropped its row commits: a rollback must
+    not leave rows without their files."""
+    name = field_file.name
+    if name:
+        transaction.on_commit(partial(field_file.storage.delete, name), robust=True)

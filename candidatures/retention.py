@@ -17,7 +17,6 @@ gave, and changing them means changing that text too.
 
 import calendar
 from datetime import date, datetime
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from candidatures import files
 from candidatures.models import (
     Appel,
     Candidature,
@@ -57,14 +57,6 @@ def shift_months(moment: datetime, months: int) -> datetime:
     month += 1
     day = min(local.day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day)
-
-
-def _delete_file_on_commit(field_file) -> None:
-    # Files go only once the deletion is committed: a rollback must not leave rows without
-    # their files. Same pattern as in services.py (private there).
-    name = field_file.name
-    if name:
-        transaction.on_commit(partial(field_file.storage.delete, name), robust=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +122,7 @@ def purge_stale_drafts(*, now=None) -> int:
     pieces = list(PieceJointe.objects.filter(candidature__in=ids).only("fichier"))
     Candidature.objects.filter(pk__in=ids).delete()
     for piece in pieces:
-        _delete_file_on_commit(piece.fichier)
+        files.delete_on_commit(piece.fichier)
 
     evaluations = Evaluation.history.model.objects.filter(candidature_id__in=ids)
     Note.history.model.objects.filter(

@@ -11,7 +11,6 @@ import logging
 import secrets
 import zoneinfo
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -172,12 +171,6 @@ class IncompleteCandidature(ValidationError):
 
 def _paris_iso(value: datetime) -> str:
     return timezone.localtime(value, PARIS).isoformat()
-
-
-def _delete_file_on_commit(field_file) -> None:
-    name = field_file.name
-    if name:
-        transaction.on_commit(partial(field_file.storage.delete, name), robust=True)
 
 
 def _lock_candidature(candidature) -> Candidature:
@@ -405,7 +398,7 @@ def add_piece(*, candidature, user, nature, uploaded_file) -> PieceJointe:
     if previous_letter is not None:
         # One letter per dossier (a DB constraint): the old row goes before the new one comes.
         previous_letter.delete()
-        _delete_file_on_commit(previous_letter.fichier)
+        files.delete_on_commit(previous_letter.fichier)
 
     piece = PieceJointe(
         candidature=locked,
@@ -438,7 +431,7 @@ def delete_piece(*, piece, user) -> None:
         raise ValidationError(NOT_EDITABLE, code="not_editable")
     piece = PieceJointe.objects.get(pk=piece.pk, candidature=locked)
     piece.delete()
-    _delete_file_on_commit(piece.fichier)
+    files.delete_on_commit(piece.fichier)
 
 
 # ---------------------------------------------------------------------------------------------
