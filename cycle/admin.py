@@ -9,8 +9,10 @@ Reading needs the view permissions on the models shown; recording attendance nee
 add_presence and change_presence (the « Chargé·e de mission » group has them).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -20,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
 
+from candidatures import files
 from candidatures.exports import to_xlsx_response
 from candidatures.receipt import format_date_fr, format_datetime_fr
 
@@ -161,8 +164,29 @@ class CycleAdmin(admin.ModelAdmin):
 # Séances
 
 
+NOTE_MAX_BYTES = 10 * 1024 * 1024
+
+
+class SeanceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Seance
+        # The admin builds the form with its fieldsets' fields; these are the ones checked here.
+        fields = ["note_contexte_fichier"]
+
+    def clean_note_contexte_fichier(self):
+        # The note goes out to every participant: same checks as an applicant's document
+        # (type read from the content, size, antivirus when configured).
+        uploaded = self.cleaned_data.get("note_contexte_fichier")
+        if isinstance(uploaded, UploadedFile):
+            files.validate_upload(
+                uploaded, images_allowed=False, max_bytes=NOTE_MAX_BYTES, room_bytes=NOTE_MAX_BYTES
+            )
+        return uploaded
+
+
 @admin.register(Seance)
 class SeanceAdmin(admin.ModelAdmin):
+    form = SeanceAdminForm
     list_display = ["__str__", "cycle", "lieu", "etat", "note_envoyee", "liens"]
     list_filter = ["cycle", "etat"]
     list_select_related = ["cycle"]

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +18,7 @@ from cerdd_ami.permissions import sync_role_permissions
 from cycle import attendance
 from cycle.models import EnvoiNoteContexte, MembreBinome, Presence
 from cycle.services_staff import record_attendance, send_context_note, send_due_context_notes
+from tests.candidatures.factories import tiny_pdf_bytes
 from tests.cycle.factories import CycleFactory, MembreBinomeFactory, ParticipantFactory
 from tests.factories import charge_de_mission, juror
 from tests.utils import page_text
@@ -357,3 +359,50 @@ def test_grid_query_count_does_not_grow(client, staff, cycle, seance):
     with_two = count_queries()
     add(4)
     assert count_queries() == with_two
+
+
+# -- the context note's file --------------------------------------------------------------------
+
+
+def _change_form_data(client, url) -> dict:
+    """What the admin's change form posts back unchanged, file input aside."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if name != "note_contexte_fichier" and value is not None:
+            data[name] = value
+    return data
+
+
+def test_context_note_file_is_checked_like_an_applicants_document(client, staff, seance, settings):
+    url = f"/admin/cycle/seance/{seance.pk}/change/"
+    data = _change_form_data(client, url)
+    note = tiny_pdf_bytes("Note de contexte")
+    errors = []
+    for clamd_socket, upload in [
+        ("", SimpleUploadedFile("note.pdf", b"MZ\x90\x00 un programme, pas un PDF")),
+        ("/nonexistent/clamd.ctl", SimpleUploadedFile("note.pdf", note)),
+    ]:
+        settings.CLAMD_SOCKET = clamd_socket
+        response = client.post(url, {**data, "note_contexte_fichier": upload})
+        errors += response.context["adminform"].form.errors["note_contexte_fichier"]
+    seance.refresh_from_db()
+    refused_name = seance.note_contexte_fichier.name
+
+    settings.CLAMD_SOCKET = ""
+    accepted = client.post(
+        url, {**data, "note_contexte_fichier": SimpleUploadedFile("note.pdf", note)}
+    )
+
+    assert errors == [
+        "Le contenu de ce fichier n'est pas un document PDF, DOC, DOCX, ODT, quel que soit "
+        "son nom.",
+        "L'analyse antivirus est momentanément indisponible : le fichier n'a pas été "
+        "enregistré. Réessayez dans quelques minutes ; le reste du dossier est conservé.",
+    ]
+    assert refused_name == ""
+    assert accepted["Location"] == "/admin/cycle/seance/"
+    seance.refresh_from_db()
+    with seance.note_contexte_fichier.open("rb") as stored:
+        assert stored.read() == note
