@@ -5,10 +5,10 @@ import re
 
 import pypdf
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from candidatures.models import Candidature
+from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
 from tests.factories import UserFactory
 
@@ -16,18 +16,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-AXE = Axe()
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-def assert_accessible(page):
-    results = AXE.run(page, options=WCAG_AA)
-    violations = [
-        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-    ]
-    assert violations == [], f"{page.url}: {violations}"
 
 
 def sign_in_link(mailoutbox, address):

@@ -5,12 +5,12 @@ import io
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import MembreBinome, Presence
+from tests.browser.axe import assert_accessible
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import PASSWORD, charge_de_mission
 
@@ -18,18 +18,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-AXE = Axe()
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-def assert_accessible(page):
-    results = AXE.run(page, options=WCAG_AA)
-    violations = [
-        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-    ]
-    assert violations == [], f"{page.url}: {violations}"
 
 
 def test_charge_runs_a_seance(live_server, page, mailoutbox, settings):

@@ -6,13 +6,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
 from playwright.sync_api import expect
 
 from candidatures import services
 from candidatures.models import Decision
 from cerdd_ami.permissions import sync_role_permissions
+from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
@@ -22,17 +22,6 @@ pytestmark = [
 ]
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-AXE = Axe()
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-def assert_accessible(page):
-    results = AXE.run(page, options=WCAG_AA)
-    violations = [
-        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-    ]
-    assert violations == [], f"{page.url}: {violations}"
 
 
 def run_action(page, label):

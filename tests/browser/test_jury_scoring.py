@@ -6,13 +6,13 @@ import zoneinfo
 from datetime import datetime
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from candidatures import services
 from candidatures.models import Affectation, Appel, Evaluation, MembreJury, NiveauCritere
 from cerdd_ami.permissions import sync_role_permissions
+from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import PASSWORD, UserFactory, juror
 
@@ -22,8 +22,6 @@ pytestmark = [
 ]
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-AXE = Axe()
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 GRILLE = [
     (
@@ -48,15 +46,6 @@ GRILLE = [
     ),
 ]
 SCORES = [3, 4]
-
-
-def assert_accessible(page):
-    results = AXE.run(page, options=WCAG_AA)
-    violations = [
-        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-    ]
-    assert violations == [], f"{page.url}: {violations}"
 
 
 @pytest.fixture
