@@ -51,17 +51,25 @@ class BinomeForm(forms.Form):
                 for name in PERSON_FIELDS:
                     initial[f"{slot[0]}_{name}"] = getattr(membre, name)
         fieldsets = []
-        for prefix, _role, _titulaire, legend, _label in SLOTS:
+        for prefix, _role, titulaire, legend, label in SLOTS:
+            # A titulaire's name and e-mail are required: marked as such (RGAA 11.10), with
+            # the same messages as ``clean`` gives a suppléant·e half filled in.
             self.fields[f"{prefix}_nom"] = forms.CharField(
-                label="Nom et prénom", max_length=150, required=False
+                label="Nom et prénom",
+                max_length=150,
+                required=titulaire,
+                error_messages={"required": f"Indiquez le nom et prénom de {label}."},
             )
             self.fields[f"{prefix}_fonction"] = forms.CharField(
                 label="Fonction", max_length=200, required=False
             )
             self.fields[f"{prefix}_email"] = forms.EmailField(
                 label="E-mail",
-                required=False,
-                error_messages={"invalid": INVALID_EMAIL},
+                required=titulaire,
+                error_messages={
+                    "invalid": INVALID_EMAIL,
+                    "required": f"Indiquez l'adresse e-mail de {label}.",
+                },
                 widget=forms.EmailInput(attrs={"autocomplete": "off"}),
             )
             self.fields[f"{prefix}_telephone"] = forms.CharField(
@@ -91,7 +99,7 @@ class BinomeForm(forms.Form):
             filled = any(values.values())
             if not (titulaire or filled):
                 continue
-            if not values["nom"].strip():
+            if not values["nom"].strip() and f"{prefix}_nom" not in self.errors:
                 self.add_error(f"{prefix}_nom", f"Indiquez le nom et prénom de {label}.")
             if not values["email"] and f"{prefix}_email" not in self.errors:
                 self.add_error(f"{prefix}_email", f"Indiquez l'adresse e-mail de {label}.")
@@ -100,6 +108,22 @@ class BinomeForm(forms.Form):
             except ValidationError as error:
                 self.add_error(f"{prefix}_telephone", error)
         return cleaned
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """``(field id, message)`` of every field error, the slot's legend in front: the
+        four slots' fields share their labels (« E-mail »…)."""
+        legends = {prefix: legend for prefix, _role, _titulaire, legend, _label in SLOTS}
+        summary = []
+        for name, errors in self.errors.items():
+            if name == "__all__":
+                continue
+            prefix = name.rsplit("_", 1)[0]
+            field = self[name]
+            for error in errors:
+                summary.append(
+                    (field.auto_id, f"{legends[prefix]}, {field.label.lower()} : {error}")
+                )
+        return summary
 
     def binome(self) -> list[dict]:
         """The members entered, as ``services.confirm_participation`` takes them."""

@@ -1,5 +1,6 @@
 """Real Chromium: a participant shares a journal entry; another collectivité reads it in the
-shared journal and in the tour de table (keyboard navigation), never the private one."""
+shared journal and in the tour de table (keyboard navigation), never the private one; every
+page passes axe-core (RGAA), the empty entry's error included."""
 
 import re
 
@@ -8,6 +9,7 @@ from playwright.sync_api import expect
 
 from cycle.journal import write_entry
 from cycle.models import EntreeJournal, Seance
+from tests.browser.axe import assert_accessible
 from tests.browser.test_cycle_participant import sign_in
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import UserFactory
@@ -39,12 +41,19 @@ def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page
     sign_in(page, live_server, claire)
     page.goto(f"{live_server.url}/cycle/{arras.pk}/journal/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Journal de bord")
+    assert_accessible(page)
+    page.get_by_role("button", name="Enregistrer l'entrée").click()
+    expect(page.get_by_role("alert")).to_contain_text("L'entrée n'est pas enregistrée")
+    assert_accessible(page)
     page.get_by_label("Séance", exact=True).select_option(str(seance.pk))
     page.get_by_label("Points forts retenus").fill("La Carto Party a réuni 40 habitant·es")
     expect(page.get_by_label("Privée (moi seul·e)")).to_be_checked()
     page.get_by_role("button", name="Enregistrer l'entrée").click()
     expect(page.get_by_role("status")).to_contain_text("Votre entrée est enregistrée")
+    assert_accessible(page)
     page.get_by_role("link", name=re.compile("^Modifier")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Modifier une entrée")
+    assert_accessible(page)
     page.get_by_label("Partagée avec tout le cycle").check()
     page.get_by_role("button", name="Enregistrer les modifications").click()
     expect(page.get_by_role("status")).to_contain_text("Votre entrée est modifiée")
@@ -60,15 +69,18 @@ def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page
     main = page.locator("main")
     expect(main).to_contain_text("La Carto Party a réuni 40 habitant·es")
     expect(main).not_to_contain_text("relancer le maire")
+    assert_accessible(page)
 
     names = sorted([arras.candidature.collectivite.nom, lens.candidature.collectivite.nom])
     page.get_by_role("link", name="Tour de table (mode projection)").click()
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_have_text(names[0])
+    assert_accessible(page)
     page.wait_for_load_state("load")  # the key handler is attached by a deferred-to-end script
     page.keyboard.press("ArrowRight")
     expect(heading).to_have_text(names[1])
     expect(page).to_have_url(re.compile(r"\?i=1$"))
+    assert_accessible(page)
     page.wait_for_load_state("load")
     page.keyboard.press("ArrowLeft")
     expect(heading).to_have_text(names[0])
