@@ -28,8 +28,8 @@ from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
 from .receipt import format_datetime_fr
 from .views.files import private_file_response
 
-# Letters rendered in one admin request; more would keep the request busy for minutes.
-EXPORT_LIMIT = 100
+# Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep
+# the request busy for minutes.
 EXPORT_TOO_MANY = (
     "Au plus {limit} courriers par export depuis l'administration (sélection : {count}). "
     "Pour en exporter davantage, utilisez la commande « python manage.py export_lettres »."
@@ -470,9 +470,10 @@ class DecisionAdmin(SimpleHistoryAdmin):
 
     def _export_selection(self, request, queryset):
         count = queryset.count()
-        if count > EXPORT_LIMIT:
+        limit = letters.MAX_LETTERS_PER_REQUEST
+        if count > limit:
             self.message_user(
-                request, EXPORT_TOO_MANY.format(limit=EXPORT_LIMIT, count=count), messages.ERROR
+                request, EXPORT_TOO_MANY.format(limit=limit, count=count), messages.ERROR
             )
             return None
         return list(
@@ -481,6 +482,8 @@ class DecisionAdmin(SimpleHistoryAdmin):
             )
         )
 
+    # Filed letters are exported as filed (the latest version, as it was sent); the others,
+    # not published yet, are rendered now.
     @admin.action(description="Exporter les courriers (PDF fusionné)", permissions=["view"])
     def export_pdf(self, request, queryset):
         decisions = self._export_selection(request, queryset)

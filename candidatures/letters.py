@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import logging
 import re
 import zipfile
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
+import pypdf
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -39,7 +41,7 @@ from django.utils import translation
 from django.utils.text import slugify
 from weasyprint import HTML
 
-from .models import Decision, Issue, ModeleCourrier
+from .models import Courrier, Decision, Issue, ModeleCourrier
 from .receipt import (
     MONTHS,
     _LocalOnlyFetcher,
@@ -711,13 +713,8 @@ def _as_list(decisions: Iterable) -> list:
     return decisions
 
 
-def render_letters_merged_pdf(decisions, *, letter_date=None, progress=None) -> bytes:
-    """All letters, in the given order, as ONE PDF to print (each letter starts a new page).
-
-    The letters are laid out as one HTML document in a single WeasyPrint call. ``progress``
-    follows the preparation of each letter, then the layout of the whole document (one step).
-    """
-    decisions = _as_list(decisions)
+def _render_merged(decisions: list, letter_date, progress: Progress | None) -> bytes:
+    """``decisions``' letters rendered now as ONE PDF, in a single WeasyPrint call."""
     letters = _letters(decisions, letter_date, progress, "Préparation des courriers")
     appel = decisions[0].candidature.appel
     html = _document_html(letters, f"Courriers de décision — {appel.titre}")
@@ -731,6 +728,52 @@ def render_letters_merged_pdf(decisions, *, letter_date=None, progress=None) -> 
     return pdf
 
 
+def latest_filed(decisions: Iterable) -> dict[int, Courrier]:
+    """The latest filed letter (highest version) of each decision that has one, by pk."""
+    ids = [decision.pk for decision in decisions if decision.pk is not None]
+    latest: dict[int, Courrier] = {}
+    for courrier in Courrier.objects.filter(decision_id__in=ids).order_by("decision_id", "version"):
+        latest[courrier.decision_id] = courrier
+    return latest
+
+
+def _stored_pdf(courrier: Courrier) -> bytes:
+    with courrier.pdf.open("rb") as handle:
+        return handle.read()
+
+
+def render_letters_merged_pdf(decisions, *, letter_date=None, progress=None) -> bytes:
+    """All letters, in the given order, as ONE PDF to print (each letter starts a new page).
+
+    A decision whose letter is filed (``Courrier``) comes as that filed PDF, as it was sent,
+    whatever the templates or data say now (``letter_date`` does not apply to it); the others
+    are rendered now, laid out as one HTML document in a single WeasyPrint call per run of
+    consecutive unfiled letters. ``progress`` follows the preparation of each letter, then the
+    layout of the whole document (one step); with filed letters, it counts the letters added.
+    """
+    decisions = _as_list(decisions)
+    filed = latest_filed(decisions)
+    if not filed:
+        return _render_merged(decisions, letter_date, progress)
+    if len(decisions) == 1:
+        return _stored_pdf(filed[decisions[0].pk])
+    writer = pypdf.PdfWriter()
+    total, done = len(decisions), 0
+    for is_filed, group in itertools.groupby(decisions, key=lambda d: d.pk in filed):
+        group = list(group)
+        if is_filed:
+            for decision in group:
+                writer.append(io.BytesIO(_stored_pdf(filed[decision.pk])))
+        else:
+            writer.append(io.BytesIO(_render_merged(group, letter_date, None)))
+        done += len(group)
+        if progress:
+            progress(done, total, "Courriers PDF")
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
 def letter_filename(decision) -> str:
     """« arras-ami-2021-007.pdf »: the collectivité first, so that files sort by name."""
     candidature = decision.candidature
@@ -739,8 +782,10 @@ def letter_filename(decision) -> str:
 
 
 def letters_zip(decisions, *, letter_date=None, progress=None) -> bytes:
-    """One PDF per letter in a ZIP, named by ``letter_filename``; rendered one by one."""
+    """One PDF per letter in a ZIP, named by ``letter_filename``: a filed letter's stored bytes
+    as they are (the latest version), the others rendered now, one by one."""
     decisions = _as_list(decisions)
+    filed = latest_filed(decisions)
     buffer = io.BytesIO()
     used: set[str] = set()
     calls: dict = {}
@@ -748,14 +793,17 @@ def letters_zip(decisions, *, letter_date=None, progress=None) -> bytes:
     # Stored, not deflated: PDF streams are already compressed, deflating them gains nothing.
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for done, decision in enumerate(decisions, start=1):
-            letter = _letter(decision, _call_of(decision, calls), letter_date)
-            html = _document_html([letter], _title(decision))
             name = letter_filename(decision)
             stem, counter = name.removesuffix(".pdf"), 2
             while name in used:
                 name, counter = f"{stem}-{counter}.pdf", counter + 1
             used.add(name)
-            archive.writestr(name, _pdf(html))
+            if decision.pk in filed:
+                pdf = _stored_pdf(filed[decision.pk])
+            else:
+                letter = _letter(decision, _call_of(decision, calls), letter_date)
+                pdf = _pdf(_document_html([letter], _title(decision)))
+            archive.writestr(name, pdf)
             if progress:
                 progress(done, total, "Courriers PDF")
     return buffer.getvalue()

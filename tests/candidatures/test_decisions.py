@@ -746,13 +746,64 @@ def test_staff_downloads_one_letter_and_exports_merged_and_zip(
     ]
 
 
+def test_exports_give_the_filed_letters_even_after_the_template_changed(
+    staff_client, appel, arras, lille, staff, mailoutbox, tmp_path
+):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    appel.modeles_courrier.update(corps="Texte changé après la publication.")
+    decisions = [Decision.objects.get(candidature=dossier) for dossier in (arras, lille)]
+    filed = [decision.courriers.get() for decision in decisions]
+    filed_texts = [read_pdf(courrier.pdf.read()) for courrier in filed]
+    expected_zip = {
+        letters.letter_filename(decision): courrier.sha256
+        for decision, courrier in zip(decisions, filed, strict=True)
+    }
+
+    def zip_hashes(data):
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        return {name: hashlib.sha256(archive.read(name)).hexdigest() for name in archive.namelist()}
+
+    pks = [decision.pk for decision in decisions]
+    archive = staff_client.post(DECISIONS_URL, {"action": "export_zip", "_selected_action": pks})
+    merged = staff_client.post(DECISIONS_URL, {"action": "export_pdf", "_selected_action": pks})
+    one = staff_client.post(DECISIONS_URL, {"action": "export_pdf", "_selected_action": pks[:1]})
+
+    assert zip_hashes(archive.content) == expected_zip
+    assert read_pdf(merged.content) == " ".join(filed_texts)
+    assert "Texte changé" not in read_pdf(merged.content)
+    assert hashlib.sha256(one.content).hexdigest() == filed[0].sha256
+
+    call_command(
+        "export_lettres",
+        "--appel",
+        "2021",
+        "--format",
+        "zip",
+        "--sortie",
+        str(tmp_path / "c.zip"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    call_command(
+        "export_lettres",
+        "--appel",
+        "2021",
+        "--sortie",
+        str(tmp_path / "c.pdf"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert zip_hashes((tmp_path / "c.zip").read_bytes()) == expected_zip
+    assert read_pdf((tmp_path / "c.pdf").read_bytes()) == " ".join(filed_texts)
+
+
 def test_export_of_more_than_100_letters_points_to_the_command(
     staff_client, arras, staff, monkeypatch
 ):
-    from candidatures import admin_decisions
-
     decide(arras, Issue.RETENUE, staff)
-    monkeypatch.setattr(admin_decisions, "EXPORT_LIMIT", 0)
+    monkeypatch.setattr(letters, "MAX_LETTERS_PER_REQUEST", 0)
 
     response = staff_client.post(
         DECISIONS_URL,

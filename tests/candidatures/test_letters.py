@@ -449,7 +449,7 @@ def test_export_lettres_command_writes_the_file_and_shows_progress(three_decisio
 
     lines = stderr.getvalue().splitlines()
     assert lines[0] == (
-        "3 courrier(s) de l'appel « Vers des territoires participatifs en Hauts-de-France »."
+        "3 courriers de l'appel « Vers des territoires participatifs en Hauts-de-France »."
     )
     if fmt == "pdf":
         assert lines[1:] == [
@@ -468,7 +468,7 @@ def test_export_lettres_command_writes_the_file_and_shows_progress(three_decisio
         ]
         with zipfile.ZipFile(output) as archive:
             assert len(archive.namelist()) == 3
-    assert stdout.getvalue().startswith(f"{output} écrit : 3 courrier(s), ")
+    assert stdout.getvalue().startswith(f"{output} écrit : 3 courriers, ")
     assert [path.name for path in output.parent.iterdir()] == [output.name]
 
 

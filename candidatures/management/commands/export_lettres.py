@@ -1,7 +1,9 @@
 """Export a call's decision letters: one merged PDF to print, or a ZIP of one PDF per letter.
 
-The admin exports at most 100 letters per request; this command has no such limit and shows
-its progress on stderr, for instance::
+A letter already filed (published decisions) is exported as filed, its latest version as it
+was sent; the others are rendered now. The admin exports at most
+``letters.MAX_LETTERS_PER_REQUEST`` letters per request; this command has no such limit and
+shows its progress on stderr, for instance::
 
     python manage.py export_lettres --appel 2021 --sortie courriers-2021.pdf
     python manage.py export_lettres --appel 2021 --format zip --issue non_retenue --sortie nr.zip
@@ -23,6 +25,10 @@ BAR_WIDTH = 20
 
 def plain(text: str) -> str:
     return text
+
+
+def courriers(count: int) -> str:
+    return f"{count} courrier{'s' if count > 1 else ''}"
 
 
 class ProgressBar:
@@ -72,8 +78,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--date",
             dest="date_courrier",
-            help="date des courriers, AAAA-MM-JJ (défaut : date de publication des décisions, "
-            "sinon date de réponse aux collectivités)",
+            help="date des courriers pas encore classés, AAAA-MM-JJ (défaut : date de "
+            "publication des décisions, sinon date de réponse aux collectivités) ; un courrier "
+            "classé garde la sienne",
         )
 
     def handle(self, *args, appel, format, issue, sortie, date_courrier, **options):
@@ -104,7 +111,7 @@ class Command(BaseCommand):
             raise CommandError("Aucune décision à exporter pour cet appel et ces issues.")
 
         self.stderr.write(
-            f"{len(decisions)} courrier(s) de l'appel « {call.titre} ».", style_func=plain
+            f"{courriers(len(decisions))} de l'appel « {call.titre} ».", style_func=plain
         )
         progress = ProgressBar(self.stderr)
         started = time.monotonic()
@@ -124,6 +131,6 @@ class Command(BaseCommand):
             Path(temporary).unlink(missing_ok=True)
             raise
         self.stdout.write(
-            f"{sortie} écrit : {len(decisions)} courrier(s), {len(data) / 1024:.0f} Ko, "
+            f"{sortie} écrit : {courriers(len(decisions))}, {len(data) / 1024:.0f} Ko, "
             f"en {time.monotonic() - started:.1f} s."
         )
