@@ -848,6 +848,17 @@ class AppelDecisionsAdmin(AppelJuryAdmin):
             self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
             return
         self.message_user(request, f"{appel} : {report.summary}", messages.SUCCESS)
+        if report.letter_failures:
+            details = " ; ".join(
+                f"{decision.candidature.collectivite.nom} ({error})"
+                for decision, error in report.letter_failures
+            )
+            self.message_user(
+                request,
+                f"{_plural(report.letters_failed, 'courrier')} en échec : {details}. Relancez "
+                "« Publier les décisions » pour les retenter.",
+                messages.WARNING,
+            )
         if report.failures:
             details = " ; ".join(
                 f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures

@@ -1437,20 +1437,29 @@ class PublicationReport:
     failures: list[EnvoiCourrier] = dataclasses.field(
         default_factory=list
     )  # still « échec » afterwards
+    # Letters this run could not render or file: (decision, error); the next run retries them.
+    letter_failures: list[tuple[Decision, str]] = dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
     @property
+    def letters_failed(self) -> int:
+        return len(self.letter_failures)
+
+    @property
     def complete(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.letter_failures
 
     @property
     def summary(self) -> str:
+        letters_failed = (
+            f"courriers en échec : {self.letters_failed} ; " if self.letter_failures else ""
+        )
         return (
             f"Décisions publiées : {self.published} ; courriers classés : {self.letters_filed} ; "
-            f"e-mails envoyés : {self.sent} ; échecs : {self.failed}."
+            f"{letters_failed}e-mails envoyés : {self.sent} ; échecs : {self.failed}."
         )
 
 
@@ -1651,7 +1660,9 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
        created if missing (``letters.ensure_modeles_courrier``);
     2. for each published decision without a letter: the PDF is rendered (letter dated the day
        of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
-       per référent·e (``candidature.referent_emails()``), each in its own transaction;
+       per référent·e (``candidature.referent_emails()``), each in its own transaction; a
+       letter that fails (template, WeasyPrint, storage) is logged and reported in
+       ``report.letter_failures``, the others go on, and the next run retries it;
     3. every EnvoiCourrier of a current letter not « envoyé » is e-mailed (the letter attached,
        subject from the ModeleCourrier « objet »), each in its own small transaction that
        records statut, tentatives, dernière tentative, envoye_at and erreur. A failure for one
@@ -1707,7 +1718,16 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
         .values_list("pk", flat=True)
     )
     for decision_id in list(to_file):
-        report.letters_filed += _file_missing_letter(decision_id, letter_date=letter_date)
+        # One letter that cannot be rendered or stored does not hold back the others: it is
+        # reported, and the next run, finding it still without a letter, tries again.
+        try:
+            report.letters_filed += _file_missing_letter(decision_id, letter_date=letter_date)
+        except Exception as error:
+            logger.exception("Courrier de la décision %s non classé", decision_id)
+            decision = Decision.objects.select_related("candidature__collectivite").get(
+                pk=decision_id
+            )
+            report.letter_failures.append((decision, f"{type(error).__name__} : {error}"))
     # A référent·e added since a letter was filed gets it too.
     for courrier in _latest_courriers(appel).select_related("decision__candidature"):
         _ensure_envois(courrier)

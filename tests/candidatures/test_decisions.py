@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pypdf
 import pytest
+import weasyprint
 from django.apps import apps as django_apps
 from django.core import mail
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from candidatures import letters, services
+from candidatures import letters, receipt, services
 from candidatures.models import (
     Appel,
     Candidature,
@@ -358,6 +359,73 @@ def test_failing_recipient_is_recorded_and_retried_on_the_next_run(
         "",
     )
     assert [m.to for m in mail.outbox[3:]] == [[refused]]
+
+
+class HTMLFailingFor002(weasyprint.HTML):
+    """WeasyPrint, except that it cannot lay out the letter of dossier AMI-2021-002."""
+
+    def __init__(self, *args, string=None, **kwargs):
+        if string and "AMI-2021-002" in string:
+            raise OSError("mise en page impossible")
+        super().__init__(*args, string=string, **kwargs)
+
+
+def test_a_failing_letter_does_not_hold_back_the_others_and_is_retried(
+    appel, arras, lille, amiens, staff, mailoutbox, monkeypatch
+):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    decide(amiens, Issue.NON_RETENUE, staff)
+    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as failed:
+        call_command("publier_decisions", "--appel", "2021", stdout=out)
+
+    assert failed.value.returncode == 1
+    assert str(failed.value) == "1 courrier en échec : relancez la commande pour les retenter."
+    assert out.getvalue().splitlines() == [
+        f"Appel : {appel.titre} (2021)",
+        "Décisions publiées : 3",
+        "Courriers classés : 2",
+        f"  courrier en échec : {lille.collectivite.nom} (AMI-2021-002) — OSError : mise en "
+        "page impossible",
+        "E-mails envoyés : 4",
+        "Échecs : 0",
+    ]
+    assert sorted(Courrier.objects.values_list("decision__candidature__numero", flat=True)) == [
+        "AMI-2021-001",
+        "AMI-2021-003",
+    ]
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras) + referents(amiens))
+
+    monkeypatch.setattr(receipt, "HTML", weasyprint.HTML)
+    again = services.publish_decisions(appel=appel, now=LATER)
+
+    assert (again.published, again.letters_filed, again.sent, again.failed) == (0, 1, 2, 0)
+    assert again.letter_failures == []
+    assert again.summary == (
+        "Décisions publiées : 0 ; courriers classés : 1 ; e-mails envoyés : 2 ; échecs : 0."
+    )
+    assert Decision.objects.get(candidature=lille).courriers.get().version == 1
+    assert sorted(m.to[0] for m in mailoutbox[4:]) == sorted(referents(lille))
+
+
+def test_publication_report_counts_failed_letters(appel, arras, lille, staff, monkeypatch):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+
+    report = services.publish_decisions(appel=appel, now=ANNOUNCEMENT, send=False)
+
+    assert [(d.candidature, error) for d, error in report.letter_failures] == [
+        (lille, "OSError : mise en page impossible")
+    ]
+    assert (report.letters_filed, report.letters_failed, report.complete) == (1, 1, False)
+    assert report.summary == (
+        "Décisions publiées : 2 ; courriers classés : 1 ; courriers en échec : 1 ; "
+        "e-mails envoyés : 0 ; échecs : 0."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -862,7 +930,7 @@ def test_command_reports_and_exits_1_while_failures_remain(
         call_command("publier_decisions", "--appel", "2021", stdout=out)
 
     assert failed.value.returncode == 1
-    assert str(failed.value) == "1 envoi(s) en échec : relancez la commande pour les retenter."
+    assert str(failed.value) == "1 envoi en échec : relancez la commande pour les retenter."
     assert out.getvalue().splitlines()[:5] == [
         f"Appel : {appel.titre} (2021)",
         "Décisions publiées : 1",

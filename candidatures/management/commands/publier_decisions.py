@@ -4,7 +4,7 @@
 
 Prints what the run did. Exit code 0 when everything is published and every e-mail sent;
 1 when the publication is refused (too early, dossiers without decision, unknown call) or when
-e-mails failed: running the command again retries them and sends nothing twice.
+letters or e-mails failed: running the command again retries them and sends nothing twice.
 """
 
 from django.core.exceptions import ValidationError
@@ -12,6 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from candidatures import services
 from candidatures.models import Appel
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count > 1 else ''}"
 
 
 class Command(BaseCommand):
@@ -35,12 +39,23 @@ class Command(BaseCommand):
         self.stdout.write(f"Appel : {call.titre} ({call.slug})")
         self.stdout.write(f"Décisions publiées : {report.published}")
         self.stdout.write(f"Courriers classés : {report.letters_filed}")
+        for decision, error in report.letter_failures:
+            candidature = decision.candidature
+            self.stdout.write(
+                f"  courrier en échec : {candidature.collectivite.nom} ({candidature.numero}) "
+                f"— {error}"
+            )
         self.stdout.write(f"E-mails envoyés : {report.sent}")
         self.stdout.write(f"Échecs : {report.failed}")
         for envoi in report.failures:
             self.stdout.write(f"  échec : {envoi.destinataire} — {envoi.erreur}")
-        if report.failures:
+        if not report.complete:
+            parts = []
+            if report.letter_failures:
+                parts.append(_plural(report.letters_failed, "courrier"))
+            if report.failures:
+                parts.append(_plural(report.failed, "envoi"))
             raise CommandError(
-                f"{report.failed} envoi(s) en échec : relancez la commande pour les retenter."
+                f"{' et '.join(parts)} en échec : relancez la commande pour les retenter."
             )
         self.stdout.write(self.style.SUCCESS("Publication terminée."))
