@@ -1,23 +1,31 @@
 """The journal de bord: write, edit and delete entries, and arrange shared ones per séance.
 
 An entry belongs to one participation (a collectivité in the cycle) and to the person who wrote
-it. Only that person changes it; every change is kept by ``simple_history`` so that what was
-shared and then withdrawn stays traceable for staff. Who may *read* an entry is decided in one
-place only: ``EntreeJournal.objects.readable_by``.
+it. Only that person changes it; every change is recorded by ``simple_history`` (one historical
+record per change, with who made it). Those records are kept in the database only: no page shows
+earlier versions, the author's journal shows how many there are. Who may *read* an entry is
+decided in one place only: ``EntreeJournal.objects.readable_by``.
 """
 
-from datetime import date
+import zoneinfo
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from .models import EntreeJournal, Participant, Seance
 
 PROMPTS = ("points_forts", "points_vigilance", "idees", "marges_progression")
 EDITABLE_FIELDS = frozenset({"seance", *PROMPTS, "visibilite"})
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+WITHDRAWN = (
+    "Votre collectivité s'est retirée du cycle : vous pouvez relire votre journal de bord, "
+    "mais plus y écrire de nouvelle entrée."
+)
 
 EMPTY_ENTRY = (
     "Renseignez au moins une rubrique : points forts, points de vigilance, idées ou marges "
@@ -77,13 +85,17 @@ def write_entry(
     """Write one journal entry for ``participant``, signed by ``auteur``.
 
     ``seance`` None means « entre deux séances ». Refused with PermissionDenied when ``auteur``
-    is not one of the participation's people, with ValidationError (French, per field) when all
-    four prompts are empty, the visibility is unknown or the séance is another cycle's.
+    is not one of the participation's people, with ValidationError (French) when the
+    participation has withdrawn from the cycle (``WITHDRAWN``: reading stays, writing stops), and
+    per field when all four prompts are empty, the visibility is unknown or the séance is
+    another cycle's.
     Side effects, in one transaction: one EntreeJournal row and its first historical record
     (history_user = auteur). Nothing is e-mailed.
     """
     with transaction.atomic():
         _check_member(participant, auteur)
+        if Participant.objects.filter(pk=participant.pk, statut=Participant.Statut.RETIRE).exists():
+            raise ValidationError(WITHDRAWN)
         prompts = _clean(
             participant=participant,
             seance=seance,
@@ -115,8 +127,8 @@ def update_entry(*, entree: EntreeJournal, auteur, **fields) -> EntreeJournal:
     (PermissionDenied otherwise); the same ValidationError rules as ``write_entry`` apply to
     the result; an unknown field name is a programming error (TypeError).
     Side effects, in one transaction: the row is updated and one historical record is added
-    (history_user = auteur), so earlier versions stay readable in the admin. Nothing is saved
-    when nothing changed.
+    (history_user = auteur), kept in the database (no page shows earlier versions; the journal
+    shows their number). Nothing is saved when nothing changed.
     """
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
@@ -153,8 +165,7 @@ def delete_entry(*, entree: EntreeJournal, auteur) -> None:
     """Delete ``entree``; only its author may (PermissionDenied otherwise).
 
     Side effects, in one transaction: the row and the facilitators' replies to it are deleted;
-    simple_history keeps a « deleted » historical record (history_user = auteur), so staff can
-    still trace what had been shared.
+    simple_history keeps a « deleted » historical record (history_user = auteur) in the database.
     """
     with transaction.atomic():
         entree = EntreeJournal.objects.select_for_update().get(pk=entree.pk)
@@ -166,23 +177,23 @@ def delete_entry(*, entree: EntreeJournal, auteur) -> None:
 # Shared journal ------------------------------------------------------------------------------
 
 
-def _local_day(moment) -> date:
-    return timezone.localtime(moment).date()
+def seance_start(seance: Seance) -> datetime:
+    """When ``seance`` starts: its date and ``heure_debut``, in Paris time (aware)."""
+    return datetime.combine(seance.date, seance.heure_debut, tzinfo=PARIS)
 
 
 def seance_of(entree: EntreeJournal, seances: list[Seance]) -> Seance | None:
-    """The séance at which ``entree`` is read: its own, or for an entry written « entre deux
-    séances », the first séance on or after the day it was written (None: after the last one).
-    ``seances`` is the cycle's séances ordered by number."""
-    if entree.seance_id is not None:
-        return next((s for s in seances if s.pk == entree.seance_id), None)
-    day = _local_day(entree.created_at)
-    return next((s for s in seances if s.date >= day), None)
+    """The séance at whose start ``entree`` is read: by write time, séance N takes the entries
+    with séance(N-1) start < created_at ≤ séance(N) start (séance 1: everything up to its
+    start); None when written after the last séance started. The séance the entry is about
+    (its ``seance`` field) does not matter here. ``seances``: the cycle's, ordered by number."""
+    return next((s for s in seances if entree.created_at <= seance_start(s)), None)
 
 
 def shared_by_seance(entries, seances: list[Seance]) -> list[dict]:
     """Group shared ``entries`` per séance, then per collectivité (alphabetical).
 
+    Each entry goes to the séance given by ``seance_of`` (written since the previous séance).
     Returns ``[{"seance": Seance | None, "collectivites": [(Collectivite, [entries])]}]`` in
     séance order, the « after the last séance » block (seance None) last; empty blocks are kept
     for séances so that the page shows the whole cycle. Pure Python on already-fetched rows.

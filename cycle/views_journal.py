@@ -11,12 +11,34 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import journal
 from .models import EntreeJournal, Participant, Seance
+
+# Who reads what, said where the visibility is chosen. « Binôme » entries are readable by the
+# whole participation (``EntreeJournal.objects.readable_by``): the label says so.
+VISIBILITE_CHOICES = [
+    (EntreeJournal.Visibilite.PRIVEE, "Privée (moi seul·e)"),
+    (EntreeJournal.Visibilite.BINOME, "Mon binôme, nos suppléant·es et référent·es"),
+    (EntreeJournal.Visibilite.PARTAGEE, "Partagée avec tout le cycle"),
+]
+QUI_LIT = (
+    "L'équipe du Cerdd ne lit que les entrées partagées avec tout le cycle, qui alimentent la "
+    "capitalisation du cycle ; jamais vos entrées privées ni celles réservées au binôme."
+)
+
+
+def started_seances(cycle_id):
+    """The cycle's séances that have already started (date and heure_debut, Paris time)."""
+    now = timezone.localtime(timezone.now(), journal.PARIS)
+    return Seance.objects.filter(cycle_id=cycle_id).filter(
+        Q(date__lt=now.date()) | Q(date=now.date(), heure_debut__lte=now.time())
+    )
 
 
 class EntreeJournalForm(forms.Form):
@@ -49,15 +71,25 @@ class EntreeJournalForm(forms.Form):
     )
     visibilite = forms.ChoiceField(
         label="Qui peut lire cette entrée ?",
-        choices=EntreeJournal.Visibilite.choices,
+        choices=VISIBILITE_CHOICES,
         initial=EntreeJournal.Visibilite.PRIVEE,
         widget=forms.RadioSelect,
-        help_text="Privée par défaut. Vous pourrez la partager ou retirer le partage plus tard.",
+        help_text=(
+            "Privée par défaut. Vous pourrez la partager ou retirer le partage plus tard. "
+            "« Mon binôme » : lue par les membres de votre binôme, vos suppléant·es et vos "
+            "référent·es. " + QUI_LIT
+        ),
     )
 
-    def __init__(self, *args, participant, submit_label="Enregistrer l'entrée", **kwargs):
+    def __init__(
+        self, *args, participant, submit_label="Enregistrer l'entrée", entree=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self.fields["seance"].queryset = Seance.objects.filter(cycle_id=participant.cycle_id)
+        # Only séances already started; an entry already attached to a later one keeps it.
+        seances = started_seances(participant.cycle_id)
+        if entree is not None and entree.seance_id is not None:
+            seances = seances | Seance.objects.filter(pk=entree.seance_id)
+        self.fields["seance"].queryset = seances.order_by("numero")
         self.fields["seance"].label_from_instance = lambda s: (
             f"Séance {s.numero} — {s.date:%d/%m/%Y}"
         )
@@ -129,7 +161,12 @@ def _own_entry(request, participant, entree_pk) -> EntreeJournal:
 def journal_list(request, participant_pk):
     """My entries and those my binôme shares with me, with the form to write a new one."""
     participant = _participation(request, participant_pk)
+    retire = participant.statut == Participant.Statut.RETIRE
     form = EntreeJournalForm(request.POST or None, participant=participant)
+    if request.method == "POST" and retire:
+        # Reading stays; writing stops (write_entry refuses it too).
+        messages.error(request, journal.WITHDRAWN)
+        return redirect("cycle:journal", participant.pk)
     if request.method == "POST" and form.is_valid():
         try:
             journal.write_entry(participant=participant, auteur=request.user, **form.cleaned_data)
@@ -143,7 +180,14 @@ def journal_list(request, participant_pk):
     return render(
         request,
         "cycle/journal/list.html",
-        {"participant": participant, "entries": list(_entries(request, participant)), "form": form},
+        {
+            "participant": participant,
+            "entries": list(_entries(request, participant)),
+            "form": None if retire else form,
+            "retire": retire,
+            "retire_message": journal.WITHDRAWN,
+            "qui_lit": QUI_LIT,
+        },
     )
 
 
@@ -156,6 +200,7 @@ def journal_edit(request, participant_pk, entree_pk):
         request.POST or None,
         participant=participant,
         initial=initial,
+        entree=entree,
         submit_label="Enregistrer les modifications",
     )
     if request.method == "POST" and form.is_valid():
@@ -208,8 +253,14 @@ def journal_partage(request, participant_pk):
     """The cycle's shared entries, per séance, grouped by collectivité, with the replies."""
     participant = _shared_participation(request, participant_pk)
     _seances, blocks = _shared_blocks(request, participant)
+    # Facilitators answer from the admin (the same permissions as its « Répondre » page).
+    staff_reply = request.user.is_staff and request.user.has_perms(
+        ("cycle.view_entreejournal", "cycle.add_reponsefacilitateur")
+    )
     return render(
-        request, "cycle/journal/partage.html", {"participant": participant, "blocks": blocks}
+        request,
+        "cycle/journal/partage.html",
+        {"participant": participant, "blocks": blocks, "staff_reply": staff_reply},
     )
 
 

@@ -7,54 +7,26 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLResolver, include, path, reverse
+from django.urls import reverse
+from django.utils import timezone
 
-import cerdd_ami.urls
-import cycle.urls
-from cycle import views_journal
-from cycle.journal import delete_entry, shared_by_seance, update_entry, write_entry
-from cycle.models import EntreeJournal, MembreBinome, ReponseFacilitateur, Seance
+from cycle.journal import (
+    WITHDRAWN,
+    delete_entry,
+    seance_start,
+    shared_by_seance,
+    update_entry,
+    write_entry,
+)
+from cycle.models import EntreeJournal, MembreBinome, Participant, ReponseFacilitateur, Seance
+from cycle.views_journal import EntreeJournalForm
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import StaffFactory, UserFactory
 from tests.utils import page_text
 
 V = EntreeJournal.Visibilite
 
-# The journal's URLs until cycle/urls.py lists them: the project's URLs, with the cycle
-# namespace extended (harmless once the real lines are there: same names, same views).
-JOURNAL_URLS = [
-    path("<int:participant_pk>/journal/", views_journal.journal_list, name="journal"),
-    path(
-        "<int:participant_pk>/journal/<int:entree_pk>/modifier/",
-        views_journal.journal_edit,
-        name="journal_modifier",
-    ),
-    path(
-        "<int:participant_pk>/journal/<int:entree_pk>/supprimer/",
-        views_journal.journal_delete,
-        name="journal_supprimer",
-    ),
-    path(
-        "<int:participant_pk>/journal-partage/",
-        views_journal.journal_partage,
-        name="journal_partage",
-    ),
-    path(
-        "<int:participant_pk>/journal-partage/tour-de-table/<int:seance_numero>/",
-        views_journal.tour_de_table,
-        name="tour_de_table",
-    ),
-]
-urlpatterns = [
-    path("cycle/", include(([*cycle.urls.urlpatterns, *JOURNAL_URLS], "cycle"))),
-    *(
-        pattern
-        for pattern in cerdd_ami.urls.urlpatterns
-        if not (isinstance(pattern, URLResolver) and pattern.namespace == "cycle")
-    ),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -220,42 +192,78 @@ def test_binome_entry_visible_to_partner_only(
     )
 
 
-def test_shared_entry_in_shared_journal_and_tour_de_table(
+def written_at(entree, moment):
+    EntreeJournal.objects.filter(pk=entree.pk).update(created_at=moment)
+    entree.refresh_from_db()
+    return entree
+
+
+def test_shared_journal_groups_entries_by_write_time(
     client, participant, autre_participant, auteur, autre
 ):
+    """Séance N shows the shared entries written since séance N-1 started, up to séance N's
+    start (Paris time), whatever séance they are about."""
     cycle = participant.cycle
-    s1 = seance(cycle, 1)
-    entree = write(participant, auteur, V.PARTAGEE, seance=s1, points_forts="Carto Party réussie")
-    ReponseFacilitateur.objects.create(entree=entree, texte="Bravo, à raconter en séance 2 !")
-    # Written between séances 1 and 2: read at séance 2.
-    entre_deux = write(participant, auteur, V.PARTAGEE, idees="Budget participatif")
-    EntreeJournal.objects.filter(pk=entre_deux.pk).update(
-        created_at=entree.created_at.replace(
-            year=s1.date.year, month=s1.date.month, day=s1.date.day
-        )
-        + timedelta(days=3)
+    s1, s2, s3 = (seance(cycle, n) for n in (1, 2, 3))
+    avant = written_at(
+        write(participant, auteur, V.PARTAGEE, idees="Avant la première"),
+        seance_start(s1) - timedelta(days=1),
     )
-    write(autre_participant, autre, V.PARTAGEE, seance=s1, points_vigilance="Mobiliser")
+    # About séance 1, written during it: read at the start of séance 2.
+    carto = written_at(
+        write(participant, auteur, V.PARTAGEE, seance=s1, points_forts="Carto Party réussie"),
+        seance_start(s1) + timedelta(hours=3),
+    )
+    ReponseFacilitateur.objects.create(entree=carto, texte="Bravo, à raconter en séance 2 !")
+    # « Entre deux séances », written exactly when séance 2 starts: still séance 2.
+    budget = written_at(
+        write(participant, auteur, V.PARTAGEE, idees="Budget participatif"), seance_start(s2)
+    )
+    mobiliser = written_at(
+        write(autre_participant, autre, V.PARTAGEE, seance=s1, points_vigilance="Mobiliser"),
+        seance_start(s1) + timedelta(days=2),
+    )
+    # One second after séance 2 started: séance 3.
+    apres = written_at(
+        write(participant, auteur, V.PARTAGEE, seance=s2, idees="Juste après"),
+        seance_start(s2) + timedelta(seconds=1),
+    )
+    assert seance_start(s2).tzinfo is not None
+    assert timezone.localtime(seance_start(s2)).time() == s2.heure_debut
+
+    seances = list(cycle.seances.order_by("numero"))
+    entries = sorted([avant, carto, budget, mobiliser, apres], key=lambda e: (e.created_at, e.pk))
+    blocks = shared_by_seance(entries, seances)
+    arras = participant.candidature.collectivite
+    lens = autre_participant.candidature.collectivite
+    by_name = sorted([arras, lens], key=lambda c: c.nom)
+    expected_s2 = [(c, [carto, budget] if c == arras else [mobiliser]) for c in by_name]
+    assert [(b["seance"], b["collectivites"]) for b in blocks] == [
+        (s1, [(arras, [avant])]),
+        (s2, expected_s2),
+        (s3, [(arras, [apres])]),
+        *((s, []) for s in seances[3:]),
+    ]
 
     client.force_login(autre)
     content = page_text(client.get(url("journal_partage", autre_participant)))
-    assert "Carto Party réussie" in content
-    assert "Bravo, à raconter en séance 2 !" in content
     s1_part = content[content.index("Séance 1 —") : content.index("Séance 2 —")]
     s2_part = content[content.index("Séance 2 —") : content.index("Séance 3 —")]
-    assert "Carto Party réussie" in s1_part
-    assert "Mobiliser" in s1_part
-    assert "Budget participatif" in s2_part
-    assert "Budget participatif" not in s1_part
+    s3_part = content[content.index("Séance 3 —") : content.index("Séance 4 —")]
+    assert "Avant la première" in s1_part
+    for texte in ("Carto Party réussie", "Bravo, à raconter en séance 2 !", "Budget participatif"):
+        assert texte in s2_part
+    assert "Mobiliser" in s2_part
+    assert "Carto Party réussie" not in s1_part + s3_part
+    assert "Juste après" in s3_part
+    assert "Juste après" not in s2_part
 
-    names = sorted(
-        [participant.candidature.collectivite.nom, autre_participant.candidature.collectivite.nom]
-    )
-    first = page_text(client.get(url("tour_de_table", autre_participant, 1)))
+    names = [c.nom for c in by_name]
+    first = page_text(client.get(url("tour_de_table", autre_participant, 2)))
     assert names[0] in first
     assert "1 / 2" in first
     assert "Suivant" in first
-    second = page_text(client.get(url("tour_de_table", autre_participant, 1) + "?i=1"))
+    second = page_text(client.get(url("tour_de_table", autre_participant, 2) + "?i=1"))
     assert names[1] in second
     assert "2 / 2" in second
     assert "Précédent" in second
@@ -340,8 +348,10 @@ def test_facilitators_project_the_tour_de_table_with_shared_entries_only(
     from tests.factories import charge_de_mission
 
     sync_role_permissions()
-    write(participant, auteur, V.PARTAGEE, cycle.seances.get(numero=1), idees="Partagée.")
-    write(participant, auteur, V.PRIVEE, cycle.seances.get(numero=1), idees="Secrète.")
+    s1 = cycle.seances.get(numero=1)
+    before = seance_start(s1) - timedelta(days=1)
+    written_at(write(participant, auteur, V.PARTAGEE, s1, idees="Partagée."), before)
+    written_at(write(participant, auteur, V.PRIVEE, s1, idees="Secrète."), before)
     client.force_login(charge_de_mission())
 
     shared = page_text(client.get(url("journal_partage", participant)))
@@ -350,3 +360,95 @@ def test_facilitators_project_the_tour_de_table_with_shared_entries_only(
     assert "Partagée." in shared
     assert "Partagée." in projected
     assert "Secrète." not in shared + projected
+
+
+def staff_and_entry(participant, auteur):
+    from cerdd_ami.permissions import sync_role_permissions
+    from tests.factories import charge_de_mission
+
+    sync_role_permissions()
+    return charge_de_mission(), write(participant, auteur, V.PARTAGEE, idees="À commenter")
+
+
+def test_staff_on_the_shared_journal_get_reply_links_not_my_journal(client, participant, auteur):
+    staff, entree = staff_and_entry(participant, auteur)
+    client.force_login(staff)
+    content = page_text(client.get(url("journal_partage", participant)))
+    reply_url = reverse("admin:cycle_entreejournal_repondre", args=[entree.pk])
+    assert "Mon journal de bord" not in content
+    assert content.count(f'href="{reply_url}"') == 1
+    assert client.get(reply_url).status_code == 200
+
+    client.force_login(auteur)
+    content = page_text(client.get(url("journal_partage", participant)))
+    assert content.count(f'href="{url("journal", participant)}">Mon journal de bord</a>') == 1
+    assert "Répondre" not in content
+    assert reply_url not in content
+
+
+def test_journal_page_says_who_reads_what_and_links_the_pdf(client, participant, auteur):
+    client.force_login(auteur)
+    response = client.get(url("journal", participant))
+    content = page_text(response)
+    assert (
+        "L'équipe du Cerdd ne lit que les entrées partagées avec tout le cycle, qui alimentent "
+        "la capitalisation du cycle ; jamais vos entrées privées ni celles réservées au binôme."
+    ) in content
+    labels = [str(label) for _value, label in response.context["form"].fields["visibilite"].choices]
+    assert labels == [
+        "Privée (moi seul·e)",
+        "Mon binôme, nos suppléant·es et référent·es",
+        "Partagée avec tout le cycle",
+    ]
+    assert "Mon binôme, nos suppléant·es et référent·es" in content
+    pdf = reverse("cycle:journal_pdf", args=[participant.pk])
+    assert content.count(f'<a href="{pdf}">Télécharger mon journal de bord (PDF)</a>') == 1
+
+
+def test_withdrawn_participation_reads_but_no_longer_writes(client, participant, auteur):
+    entree = write(participant, auteur, idees="Écrite avant le retrait")
+    Participant.objects.filter(pk=participant.pk).update(statut=Participant.Statut.RETIRE)
+    participant.refresh_from_db()
+    with pytest.raises(ValidationError) as error:
+        write(participant, auteur, idees="Après le retrait")
+    assert error.value.messages == [WITHDRAWN]
+
+    client.force_login(auteur)
+    response = client.post(
+        url("journal", participant), {"visibilite": V.PRIVEE, "seance": "", "idees": "Encore"}
+    )
+    assert response.status_code == 302
+    assert list(EntreeJournal.objects.values_list("pk", flat=True)) == [entree.pk]
+    # The refusal as a message, and in place of the form.
+    content = page_text(client.get(response["Location"]))
+    assert content.count(WITHDRAWN) == 2
+    assert page_text(client.get(url("journal", participant))).count(WITHDRAWN) == 1
+    assert "Écrite avant le retrait" in content
+    assert "Enregistrer l'entrée" not in content
+    assert WITHDRAWN == (
+        "Votre collectivité s'est retirée du cycle : vous pouvez relire votre journal de bord, "
+        "mais plus y écrire de nouvelle entrée."
+    )
+
+
+def test_entry_form_offers_only_seances_already_started(client, participant, auteur):
+    today = timezone.localdate()
+    seances = list(participant.cycle.seances.order_by("numero"))
+    for offset, s in enumerate(seances):
+        Seance.objects.filter(pk=s.pk).update(date=today + timedelta(days=7 * (offset - 1)))
+    # Séance 2 is today: started only if its start time has passed.
+    now = timezone.localtime()
+    started = [seances[0].pk] + ([seances[1].pk] if now.time() >= seances[1].heure_debut else [])
+    form = EntreeJournalForm(participant=participant)
+    assert list(form.fields["seance"].queryset.values_list("pk", flat=True)) == started
+
+    client.force_login(auteur)
+    response = client.post(
+        url("journal", participant),
+        {"visibilite": V.PRIVEE, "seance": seances[2].pk, "idees": "Trop tôt"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["seance"] == [
+        "Sélectionnez un choix valide. Ce choix ne fait pas partie de ceux disponibles."
+    ]
+    assert not EntreeJournal.objects.exists()
