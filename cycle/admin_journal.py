@@ -12,6 +12,7 @@ Custom pages on the entries' admin: ``<pk>/repondre/`` (add a reply),
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -86,6 +87,8 @@ class EntreeJournalAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .filter(pk__in=EntreeJournal.objects.readable_by(request.user).values("pk"))
+            # One COUNT per list, not one per row (``nombre_reponses``).
+            .annotate(_nombre_reponses=Count("reponses"))
         )
 
     def has_add_permission(self, request):
@@ -108,9 +111,9 @@ class EntreeJournalAdmin(admin.ModelAdmin):
     def collectivite(self, obj):
         return str(obj.participant)
 
-    @admin.display(description="réponses")
+    @admin.display(description="réponses", ordering="_nombre_reponses")
     def nombre_reponses(self, obj):
-        return obj.reponses.count()
+        return obj._nombre_reponses
 
     @admin.display(description="réponses")
     def reponses_equipe(self, obj):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from candidatures.receipt import format_date_fr, format_datetime_fr, french_typography
 
-from . import attendance
+from . import attendance, journal
 from .models import (
     AvancementEngagement,
     Engagement,
@@ -33,18 +33,20 @@ PROMPTS = [
     ("marges_progression", "Marges de progression"),
 ]
 ENTRE_SEANCES = "Entre deux séances"
+APRES_DERNIERE = "Depuis la dernière séance"
 
 
 def _is_member(user, participant) -> bool:
     return Participant.objects.of_user(user).filter(pk=participant.pk).exists()
 
 
-def _may_act_for(user, participant) -> bool:
-    """People of the collectivité, or the Cerdd's staff (who follow every commitment)."""
+def _may_act_for(user, participant, permission: str) -> bool:
+    """People of the collectivité, or staff holding ``permission`` (an add permission: reading
+    the commitments, ``view_engagement``, is not enough to write in a collectivité's name)."""
     if not user.is_authenticated:
         return False
-    # is_staff alone would let jurors in: the Cerdd's team is who may read commitments.
-    staff = user.is_staff and user.has_perm("cycle.view_engagement")
+    # is_staff alone would let jurors in.
+    staff = user.is_staff and user.has_perm(permission)
     return staff or _is_member(user, participant)
 
 
@@ -78,7 +80,7 @@ def reply(*, entree: EntreeJournal, staff_user, texte: str) -> ReponseFacilitate
 
 @transaction.atomic
 def declare_engagement(*, participant: Participant, user, nature: str, description: str):
-    if not _may_act_for(user, participant):
+    if not _may_act_for(user, participant, "cycle.add_engagement"):
         raise PermissionDenied
     if participant.statut == Participant.Statut.RETIRE:
         raise ValidationError("Cette collectivité s'est retirée du cycle.")
@@ -99,7 +101,7 @@ def record_progress(
     """A dated progress note; the engagement takes the statut of its latest note."""
     # Lock the engagement: two notes saved together must leave the statut of the latest one.
     engagement = Engagement.objects.select_for_update().get(pk=engagement.pk)
-    if not _may_act_for(user, engagement.participant):
+    if not _may_act_for(user, engagement.participant, "cycle.add_avancementengagement"):
         raise PermissionDenied
     if statut not in Engagement.Statut.values:
         raise ValidationError({"statut": "Choisissez un état de la liste."})
@@ -217,11 +219,15 @@ def attendance_summary(cycle) -> list[dict]:
 def capitalisation_context(cycle) -> dict:
     entries = list(shared_entries(cycle))
     seances = list(Seance.objects.filter(cycle=cycle).order_by("numero"))
+    # The same rule as the shared journal: each entry under the séance at whose start it is
+    # read (written since the previous one), those written after the last séance at the end.
+    grouped = {}
+    for entree in entries:
+        seance = journal.seance_of(entree, seances)
+        grouped.setdefault(seance.pk if seance else None, []).append(entree)
     by_seance = []
     for seance in [*seances, None]:
-        of_seance = [
-            e for e in entries if (e.seance_id == seance.pk if seance else e.seance_id is None)
-        ]
+        of_seance = grouped.get(seance.pk if seance else None, [])
         if not of_seance:
             continue
         prompts = []
@@ -242,7 +248,7 @@ def capitalisation_context(cycle) -> dict:
                     f"Séance {seance.numero} — {format_date_fr(seance.date)}"
                     + (f", {seance.lieu}" if seance.lieu else "")
                     if seance
-                    else ENTRE_SEANCES
+                    else APRES_DERNIERE
                 ),
                 "themes": seance.themes if seance else "",
                 "prompts": prompts,

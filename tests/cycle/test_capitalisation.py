@@ -2,24 +2,29 @@
 experiment and their progress, the participant's journal PDF, the capitalisation PDF and XLSX."""
 
 import io
-from datetime import date
+import re
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.shortcuts import resolve_url
-from django.urls import URLResolver, include, path, reverse
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-import cerdd_ami.urls
-import cycle.admin_journal  # registers the admin until cycle/admin.py imports it
-import cycle.urls
 from cerdd_ami.permissions import sync_role_permissions
-from cycle import views_engagements
-from cycle.capitalisation import declare_engagement, record_progress, reply
+from cycle.capitalisation import (
+    capitalisation_context,
+    declare_engagement,
+    record_progress,
+    reply,
+)
 from cycle.demo_journal import seed_journal
+from cycle.journal import seance_start
 from cycle.models import (
     AvancementEngagement,
     Engagement,
@@ -32,33 +37,7 @@ from tests.cycle.factories import CycleFactory, MembreBinomeFactory, Participant
 from tests.factories import UserFactory, charge_de_mission, juror
 from tests.utils import page_text
 
-# The participant URLs until cycle/urls.py lists them (same names, same views).
-_mine = [
-    path(
-        "<int:participant_pk>/engagements/",
-        views_engagements.engagements,
-        name="engagements",
-    ),
-    path(
-        "<int:participant_pk>/engagements/cycle/",
-        views_engagements.engagements_cycle,
-        name="engagements_cycle",
-    ),
-    path("<int:participant_pk>/journal.pdf", views_engagements.journal_pdf, name="journal_pdf"),
-]
-# The admin's URLs are rebuilt here: the project's were computed before this module registered
-# the journal's admin (until cycle/admin.py imports it, when this is a no-op).
-urlpatterns = [
-    path("cycle/", include(([*cycle.urls.urlpatterns, *_mine], "cycle"))),
-    path("admin/", admin.site.urls),
-    *(
-        pattern
-        for pattern in cerdd_ami.urls.urlpatterns
-        if not (isinstance(pattern, URLResolver) and pattern.namespace in ("cycle", "admin"))
-    ),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 def pdf_text(content: bytes) -> str:
@@ -292,7 +271,7 @@ def test_staff_engagement_list(client, staff, participant, user):
     )
     record_progress(
         engagement=engagement,
-        user=staff,
+        user=user,
         statut="en_cours",
         texte="Cahier des charges",
         date=date(2021, 10, 5),
@@ -307,6 +286,78 @@ def test_staff_engagement_list(client, staff, participant, user):
     response = client.get(reverse("admin:cycle_engagement_change", args=[engagement.pk]))
     assert response.status_code == 200
     assert "Cahier des charges" in page_text(response)
+
+
+def test_staff_reading_commitments_may_not_write_them(staff, participant, user):
+    engagement = declare_engagement(
+        participant=participant, user=user, nature="amo", description="Recruter une AMO"
+    )
+    assert staff.has_perm("cycle.view_engagement")
+    with pytest.raises(PermissionDenied):
+        record_progress(engagement=engagement, user=staff, statut="realise", texte="Fait")
+    with pytest.raises(PermissionDenied):
+        declare_engagement(participant=participant, user=staff, nature="amo", description="x")
+    assert list(Engagement.objects.values_list("pk", flat=True)) == [engagement.pk]
+    assert AvancementEngagement.objects.count() == 0
+
+    # Given the add permissions, the team may.
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="cycle",
+            codename__in=["add_engagement", "add_avancementengagement"],
+        )
+    )
+    staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached per instance
+    record_progress(engagement=engagement, user=staff, statut="realise", texte="Fait")
+    declare_engagement(participant=participant, user=staff, nature="amo", description="Une AMO")
+    assert AvancementEngagement.objects.count() == 1
+    assert Engagement.objects.count() == 2
+
+
+def test_failed_progress_keeps_what_was_typed_with_errors_beside_the_fields(
+    client, participant, user
+):
+    engagement = declare_engagement(
+        participant=participant, user=user, nature="amo", description="Recruter une AMO"
+    )
+    client.force_login(user)
+    url = reverse("cycle:engagements", args=[participant.pk])
+    future = (date.today() + timedelta(days=30)).isoformat()
+    response = client.post(
+        url,
+        {
+            "action": "avancement",
+            "engagement": engagement.pk,
+            "statut": "en_cours",
+            "date": future,
+            "texte": "Cahier des charges rédigé",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    pk = engagement.pk
+    textarea = re.search(rf'<textarea [^>]*id="texte-{pk}"[^>]*>(.*?)</textarea>', html, re.S)
+    assert textarea.group(1) == "Cahier des charges rédigé"
+    date_input = re.search(rf'<input [^>]*id="date-{pk}"[^>]*>', html).group(0)
+    assert f'value="{future}"' in date_input
+    assert f'aria-describedby="date-{pk}-erreur"' in date_input
+    selected = re.findall(r'<option value="(\w+)" selected>', html)
+    assert selected == ["en_cours"]
+    error = re.search(rf'<div [^>]*id="date-{pk}-erreur">(.*?)</div>', html, re.S).group(1)
+    assert error == "La date ne peut pas être dans le futur."
+    # Beside the field, not in a list at the top.
+    assert html.index(f'id="date-{pk}"') < html.index(f'id="date-{pk}-erreur"')
+    assert html.index(f'id="date-{pk}-erreur"') < html.index(f'id="texte-{pk}"')
+    assert "<details open>" in html
+
+    response = client.post(
+        url,
+        {"action": "avancement", "engagement": pk, "statut": "en_cours", "date": "", "texte": ""},
+    )
+    html = response.content.decode()
+    error = re.search(rf'<div [^>]*id="texte-{pk}-erreur">(.*?)</div>', html, re.S).group(1)
+    assert error == "Ce champ est obligatoire."
+    assert AvancementEngagement.objects.count() == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +404,88 @@ def test_capitalisation_pdf(client, staff, participant, user, entries):
     assert "Budget participatif des écoles" in text
     assert "Vote des élèves en mai" in text
     assert "1 / 1" in text  # séances attended / recorded
+
+
+def test_capitalisation_groups_entries_under_the_seance_they_are_read_at(
+    client, staff, participant, user
+):
+    """Same rule as the shared journal: séance N holds the shared entries written since séance
+    N-1 started; each prompt's heading comes before its items, inside its séance."""
+    V = EntreeJournal.Visibilite
+    s1, s2 = (participant.cycle.seances.get(numero=n) for n in (1, 2))
+
+    def written(texte, moment, seance=None, visibilite=V.PARTAGEE, field="points_forts"):
+        e = EntreeJournal.objects.create(
+            participant=participant,
+            auteur=user,
+            seance=seance,
+            visibilite=visibilite,
+            created_at=moment,
+            **{field: texte},
+        )
+        return e
+
+    written("Avant la séance un", seance_start(s1) - timedelta(days=2))
+    written("Pendant la séance un", seance_start(s1) + timedelta(hours=2), seance=s1)
+    written("Entre deux, idée", seance_start(s2) - timedelta(days=1), field="idees")
+    written("Après la dernière", seance_start(participant.cycle.seances.last()) + timedelta(1))
+    written("Secret privé", seance_start(s1) + timedelta(hours=3), visibilite=V.PRIVEE)
+
+    context = capitalisation_context(participant.cycle)
+    structure = [
+        (
+            block["titre"].split(" —")[0],
+            [(p["label"], [i["texte"] for i in p["items"]]) for p in block["prompts"]],
+        )
+        for block in context["seances"]
+    ]
+    assert structure == [
+        ("Séance 1", [("Points forts retenus", ["Avant la séance un"])]),
+        (
+            "Séance 2",
+            [
+                ("Points forts retenus", ["Pendant la séance un"]),
+                ("Idées", ["Entre deux, idée"]),
+            ],
+        ),
+        ("Depuis la dernière séance", [("Points forts retenus", ["Après la dernière"])]),
+    ]
+
+    client.force_login(staff)
+    response = client.get(
+        reverse("admin:cycle_entreejournal_capitalisation", args=[participant.cycle.pk])
+    )
+    text = pdf_text(response.content)
+    assert "Secret privé" not in text
+    section = text[text.index("Séance 2 —") : text.index("Depuis la dernière séance")]
+    assert "Avant la séance un" not in section
+    assert section.index("Points forts retenus") < section.index("Pendant la séance un")
+    assert section.index("Pendant la séance un") < section.index("Idées")
+    assert section.index("Idées") < section.index("Entre deux, idée")
+    first = text[text.index("Séance 1 —") : text.index("Séance 2 —")]
+    assert first.index("Points forts retenus") < first.index("Avant la séance un")
+    assert "Entre deux séances" not in text
+
+
+def test_admin_list_counts_replies_in_one_query(client, staff, participant, user):
+    def shared(texte):
+        e = entree(participant, user, EntreeJournal.Visibilite.PARTAGEE, texte)
+        ReponseFacilitateur.objects.create(entree=e, texte="Merci")
+        ReponseFacilitateur.objects.create(entree=e, texte="Encore merci")
+        return e
+
+    shared("Première")
+    client.force_login(staff)
+    url = reverse("admin:cycle_entreejournal_changelist")
+    with CaptureQueriesContext(connection) as one:
+        response = client.get(url)
+    assert [row._nombre_reponses for row in response.context["cl"].result_list] == [2]
+    for n in range(6):
+        shared(f"Entrée {n}")
+    with CaptureQueriesContext(connection) as seven:
+        response = client.get(url)
+    assert [row._nombre_reponses for row in response.context["cl"].result_list] == [2] * 7
+    assert len(seven) == len(one)
 
 
 def test_entries_xlsx_has_shared_entries_only(client, staff, participant, entries):
