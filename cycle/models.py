@@ -117,7 +117,13 @@ class ParticipantQuerySet(models.QuerySet):
             return self.none()
         # Semi-joins rather than joins + DISTINCT, which would compare every column.
         referent = AccesCandidature.objects.filter(candidature=OuterRef("candidature"), user=user)
-        member = MembreBinome.objects.filter(participant=OuterRef("pk"), user=user)
+        # A member is recognised by their linked account or by their e-mail address: someone
+        # whose account was created after enrolment, or whom staff added in the admin, has no
+        # linked account yet.
+        is_member = Q(user=user)
+        if user.email:
+            is_member |= Q(email__iexact=user.email)
+        member = MembreBinome.objects.filter(is_member, participant=OuterRef("pk"))
         return self.filter(Exists(referent) | Exists(member))
 
 

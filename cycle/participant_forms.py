@@ -9,29 +9,29 @@ from candidatures.forms import INVALID_EMAIL, clean_phone
 
 from .models import MembreBinome
 
-# (prefix, role, titulaire, legend, label used in messages)
+# (prefix, role, titulaire, legend, « de … » in messages: « du ou de la », never « de le »)
 SLOTS = [
-    ("elu", MembreBinome.Role.ELU, True, "Élu·e titulaire", "l'élu·e titulaire"),
+    ("elu", MembreBinome.Role.ELU, True, "Élu·e titulaire", "de l'élu·e titulaire"),
     (
         "technicien",
         MembreBinome.Role.TECHNICIEN,
         True,
         "Technicien·ne titulaire",
-        "le ou la technicien·ne titulaire",
+        "du ou de la technicien·ne titulaire",
     ),
     (
         "suppleant_elu",
         MembreBinome.Role.ELU,
         False,
         "Suppléant·e élu·e (facultatif)",
-        "le ou la suppléant·e élu·e",
+        "du ou de la suppléant·e élu·e",
     ),
     (
         "suppleant_technicien",
         MembreBinome.Role.TECHNICIEN,
         False,
         "Suppléant·e technicien·ne (facultatif)",
-        "le ou la suppléant·e technicien·ne",
+        "du ou de la suppléant·e technicien·ne",
     ),
 ]
 PERSON_FIELDS = ["nom", "fonction", "email", "telephone"]
@@ -58,7 +58,7 @@ class BinomeForm(forms.Form):
                 label="Nom et prénom",
                 max_length=150,
                 required=titulaire,
-                error_messages={"required": f"Indiquez le nom et prénom de {label}."},
+                error_messages={"required": f"Indiquez le nom et prénom {label}."},
             )
             self.fields[f"{prefix}_fonction"] = forms.CharField(
                 label="Fonction", max_length=200, required=False
@@ -68,7 +68,7 @@ class BinomeForm(forms.Form):
                 required=titulaire,
                 error_messages={
                     "invalid": INVALID_EMAIL,
-                    "required": f"Indiquez l'adresse e-mail de {label}.",
+                    "required": f"Indiquez l'adresse e-mail {label}.",
                 },
                 widget=forms.EmailInput(attrs={"autocomplete": "off"}),
             )
@@ -100,9 +100,9 @@ class BinomeForm(forms.Form):
             if not (titulaire or filled):
                 continue
             if not values["nom"].strip() and f"{prefix}_nom" not in self.errors:
-                self.add_error(f"{prefix}_nom", f"Indiquez le nom et prénom de {label}.")
+                self.add_error(f"{prefix}_nom", f"Indiquez le nom et prénom {label}.")
             if not values["email"] and f"{prefix}_email" not in self.errors:
-                self.add_error(f"{prefix}_email", f"Indiquez l'adresse e-mail de {label}.")
+                self.add_error(f"{prefix}_email", f"Indiquez l'adresse e-mail {label}.")
             try:
                 cleaned[f"{prefix}_telephone"] = clean_phone(values["telephone"])
             except ValidationError as error:

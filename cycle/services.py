@@ -10,10 +10,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.models import Collectivite, Decision, Issue
 from candidatures.receipt import format_datetime_fr
+from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from .models import Cycle, MembreBinome, Participant, Seance
 
@@ -109,6 +111,15 @@ def ensure_cycle(appel) -> Cycle:
         )
     Seance.objects.bulk_create(new)
     return cycle
+
+
+def cycle_is_over(cycle, *, today=None) -> bool:
+    """True once the cycle's last séance is held (state « tenue ») or its date has passed."""
+    last = cycle.seances.order_by("-numero").first()
+    if last is None:
+        return False
+    today = today or timezone.localdate()
+    return last.etat == Seance.Etat.TENUE or last.date < today
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +330,8 @@ def withdraw_participant(*, participant, user, reason) -> None:
     ``candidatures.services.record_withdrawal`` records it, so that staff can call
     ``promote_next`` for the waiting list. (record_withdrawal itself only accepts a staff
     member as its author; a participant withdrawing is recorded under their own name.)
-    No e-mail.
+    E-mail (after commit): one message « retrait » to the call's contact address, when the
+    call has one, with the collectivité, the reason, who withdrew and when.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -345,3 +357,21 @@ def withdraw_participant(*, participant, user, reason) -> None:
     locked.retire_at = now
     locked.save(update_fields=["statut", "retire_at"])
     participant.statut, participant.retire_at = locked.statut, locked.retire_at
+    _notify_withdrawal(locked, user=user, reason=reason, when=now)
+
+
+def _notify_withdrawal(participant, *, user, reason, when) -> None:
+    appel = participant.cycle.appel
+    if not appel.contact_email:
+        return
+    membre = participant.membres.filter(email__iexact=user.email).first() if user.email else None
+    context = {
+        "collectivite": participant.candidature.collectivite.nom,
+        "cycle_titre": participant.cycle.titre,
+        "motif": reason,
+        "auteur_nom": membre.nom if membre else user.get_full_name(),
+        "auteur_email": user.email,
+        "date": format_datetime_fr(when),
+        "admin_url": site_url(reverse("admin:cycle_participant_change", args=[participant.pk])),
+    }
+    send_on_commit(build_email("retrait", context, to=[appel.contact_email]))

@@ -14,12 +14,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
 from . import ics, services
-from .models import MembreBinome, Participant, Seance
+from .models import MembreBinome, Participant, Presence, Seance
 from .participant_forms import BinomeForm, RetraitForm
 
 
@@ -38,8 +37,16 @@ def _seance(participant, numero) -> Seance:
     )
 
 
-def _next_seance(seances, today):
-    return next((s for s in seances if s.date >= today and s.etat != Seance.Etat.TENUE), None)
+def _next_seance(seances):
+    """The first séance not held yet, by number: dates stay what staff planned, even past."""
+    return next(
+        (
+            s
+            for s in sorted(seances, key=lambda s: (s.numero, s.date))
+            if s.etat != Seance.Etat.TENUE
+        ),
+        None,
+    )
 
 
 @login_required
@@ -55,6 +62,19 @@ def espace(request):
     seances = defaultdict(list)
     for seance in Seance.objects.filter(cycle_id__in=cycle_ids).select_related("collectivite_hote"):
         seances[seance.cycle_id].append(seance)
+    prochaines = {
+        cycle_id: _next_seance(cycle_seances) for cycle_id, cycle_seances in seances.items()
+    }
+    # Who comes next time: the titulaires of the confirmed binômes, except those recorded as
+    # excusé·e for that séance; a titulaire recorded as replaced gives way to their suppléant·e.
+    excuses, remplacants = set(), {}
+    for seance_id, membre_id, statut, remplacant_id in Presence.objects.filter(
+        seance__in=[s for s in prochaines.values() if s is not None],
+        statut__in=[Presence.Statut.EXCUSE, Presence.Statut.REMPLACE],
+    ).values_list("seance_id", "membre_id", "statut", "remplacant_id"):
+        excuses.add((seance_id, membre_id))
+        if statut == Presence.Statut.REMPLACE:
+            remplacants[(seance_id, remplacant_id)] = True
     venants = defaultdict(dict)
     membres = (
         MembreBinome.objects.filter(
@@ -65,10 +85,16 @@ def espace(request):
         .order_by("participant__candidature__collectivite__nom", "-titulaire", "role", "nom")
     )
     for membre in membres:
+        prochaine = prochaines.get(membre.participant.cycle_id)
+        seance_id = prochaine.pk if prochaine else None
+        if membre.titulaire:
+            if (seance_id, membre.pk) in excuses:
+                continue
+        elif (seance_id, membre.pk) not in remplacants:
+            continue
         collectivite = membre.participant.candidature.collectivite
         venants[membre.participant.cycle_id].setdefault(collectivite, []).append(membre)
 
-    today = timezone.localdate()
     cycles = []
     for participant in participations:
         if any(block["cycle"].pk == participant.cycle_id for block in cycles):
@@ -82,7 +108,7 @@ def espace(request):
                 "cycle": participant.cycle,
                 "participations": [participant],
                 "seances": cycle_seances,
-                "prochaine": _next_seance(cycle_seances, today),
+                "prochaine": prochaines.get(participant.cycle_id),
                 "venants": list(venants[participant.cycle_id].items()),
             }
         )
@@ -130,7 +156,8 @@ def seance(request, participant_pk, numero):
 def note_contexte(request, participant_pk, numero):
     participant = _participation(request, participant_pk)
     seance = _seance(participant, numero)
-    if not seance.note_contexte_fichier:
+    # Not before it is sent: staff may still be preparing it.
+    if not seance.note_contexte_fichier or seance.note_envoyee_at is None:
         raise Http404
     try:
         handle = seance.note_contexte_fichier.open("rb")

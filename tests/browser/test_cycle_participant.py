@@ -47,7 +47,7 @@ def test_retained_collectivite_confirms_its_binome(live_server, page):
     expect(summary).to_contain_text("Votre binôme n'est pas enregistré")
     summary.get_by_role(
         "link",
-        name="Technicien·ne titulaire, e-mail : Indiquez l'adresse e-mail de le ou la "
+        name="Technicien·ne titulaire, e-mail : Indiquez l'adresse e-mail du ou de la "
         "technicien·ne titulaire.",
     ).click()
     expect(technicien.get_by_label("E-mail")).to_be_focused()

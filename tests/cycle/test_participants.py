@@ -1,6 +1,7 @@
 """The participant side of the cycle: enrolment, binôme, séances, calendar files, withdrawal."""
 
 import datetime
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,8 +15,9 @@ from django.urls import reverse
 from candidatures.models import Decision, Issue
 from cerdd_ami.models import User
 from cycle import services
-from cycle.models import MembreBinome, Participant, Seance
+from cycle.models import MembreBinome, Participant, Presence, Seance
 from tests.candidatures.factories import AppelFactory
+from tests.candidatures.test_signin import ask_link, link_in, local
 from tests.factories import UserFactory
 from tests.utils import page_text
 
@@ -259,8 +261,8 @@ def test_a_missing_titulaire_is_refused_in_french_and_nothing_changes(client):
 
     assert response.status_code == 200
     text = page_text(response)
-    assert "Indiquez le nom et prénom de le ou la technicien·ne titulaire." in text
-    assert "Indiquez l'adresse e-mail de le ou la technicien·ne titulaire." in text
+    assert "Indiquez le nom et prénom du ou de la technicien·ne titulaire." in text
+    assert "Indiquez l'adresse e-mail du ou de la technicien·ne titulaire." in text
     assert members_of(participant) == before
     participant.refresh_from_db()
     assert participant.statut == Participant.Statut.A_CONFIRMER
@@ -299,8 +301,19 @@ def test_seance_page_shows_programme_place_and_note(client):
         note_contexte="Lisez le journal de bord avant de venir.",
     )
     client.force_login(referent)
+    url = reverse("cycle:seance", args=[participant.pk, 2])
+    # Staff may still be drafting the note: participants see it once it is sent.
+    section = re.compile(
+        r'<h2 id="note-titre" class="h5">Note de contexte</h2>\s*(.*?)\s*</section>', re.S
+    )
+    assert section.findall(page_text(client.get(url))) == [
+        "<p>La note de contexte vous sera envoyée avant la séance.</p>"
+    ]
+    Seance.objects.filter(cycle=participant.cycle, numero=2).update(
+        note_envoyee_at=participant.cycle.appel.announcement_at
+    )
 
-    text = page_text(client.get(reverse("cycle:seance", args=[participant.pk, 2])))
+    text = page_text(client.get(url))
 
     assert "Séance 2 — mardi 6 juillet 2021" in text
     assert "Maison de la participation" in text
@@ -365,11 +378,11 @@ def test_qui_vient_lists_the_confirmed_binomes(client):
 
     text = page_text(response)
     qui_vient = text[text.index("Qui vient la prochaine fois") :]
+    # The titulaires come; a suppléant·e only when recorded as replacing one of them.
     assert (
         f"<strong>{confirmed.candidature.collectivite.nom}</strong> : "
         "Claire Dupont (élu·e, Adjointe déléguée à la démocratie participative) ; "
-        "Julien Martin (technicien·ne, Chargé de mission développement durable) ; "
-        "Sonia Petit (élu·e suppléant·e)</li>"
+        "Julien Martin (technicien·ne, Chargé de mission développement durable)</li>"
     ) in qui_vient
     # Binômes not confirmed yet (mine included) are not announced.
     assert f"<strong>{pending.candidature.collectivite.nom}</strong>" not in qui_vient
@@ -442,6 +455,12 @@ def test_context_note_file_is_served_to_participants_only(client):
     seance.note_contexte_fichier.save("note-seance-3.pdf", ContentFile(b"%PDF-1.4 note"))
     url = reverse("cycle:note_contexte", args=[participant.pk, 3])
     client.force_login(referent)
+    # Not sent yet: neither linked nor served.
+    page = page_text(client.get(reverse("cycle:seance", args=[participant.pk, 3])))
+    assert page.count(f'href="{url}"') == 0
+    assert client.get(url).status_code == 404
+    seance.note_envoyee_at = participant.cycle.appel.announcement_at
+    seance.save()
 
     assert f'href="{url}"' in page_text(
         client.get(reverse("cycle:seance", args=[participant.pk, 3]))
@@ -451,3 +470,151 @@ def test_context_note_file_is_served_to_participants_only(client):
     assert b"".join(response.streaming_content) == b"%PDF-1.4 note"
     assert client.get(reverse("cycle:note_contexte", args=[other.pk, 3])).status_code == 404
     assert client.get(reverse("cycle:note_contexte", args=[participant.pk, 4])).status_code == 404
+
+
+def qui_vient_of(text) -> list[tuple[str, str]]:
+    qui_vient = text[text.index("Qui vient la prochaine fois") :]
+    return re.findall(r"<li><strong>(.*?)</strong> : (.*?)</li>", qui_vient)
+
+
+def test_qui_vient_leaves_out_people_excused_for_the_next_seance(client):
+    referent = UserFactory()
+    mine = ParticipantFactory(createur=referent)
+    confirmed = ParticipantFactory(cycle=mine.cycle)
+    other = ParticipantFactory(cycle=mine.cycle)
+    Participant.objects.filter(pk__in=[confirmed.pk, other.pk]).update(
+        statut=Participant.Statut.CONFIRME
+    )
+    sonia = MembreBinomeFactory(participant=other, nom="Sonia Petit", fonction="")
+    Seance.objects.filter(cycle=mine.cycle, numero__lte=2).update(etat=Seance.Etat.TENUE)
+    seance_3 = Seance.objects.get(cycle=mine.cycle, numero=3)
+    julien = confirmed.membres.get(titulaire=True, role=MembreBinome.Role.TECHNICIEN)
+    claire = other.membres.get(titulaire=True, role=MembreBinome.Role.ELU)
+    Presence.objects.create(seance=seance_3, membre=julien, statut=Presence.Statut.EXCUSE)
+    Presence.objects.create(
+        seance=seance_3, membre=claire, statut=Presence.Statut.REMPLACE, remplacant=sonia
+    )
+    # Excused at a séance already held: no bearing on the next one.
+    Presence.objects.create(
+        seance=Seance.objects.get(cycle=mine.cycle, numero=2),
+        membre=confirmed.membres.get(titulaire=True, role=MembreBinome.Role.ELU),
+        statut=Presence.Statut.EXCUSE,
+    )
+    client.force_login(referent)
+
+    text = page_text(client.get(reverse("cycle:espace")))
+
+    assert sorted(qui_vient_of(text)) == sorted(
+        [
+            (
+                confirmed.candidature.collectivite.nom,
+                "Claire Dupont (élu·e, Adjointe déléguée à la démocratie participative)",
+            ),
+            (
+                other.candidature.collectivite.nom,
+                "Julien Martin (technicien·ne, Chargé de mission développement durable) ; "
+                "Sonia Petit (élu·e suppléant·e)",
+            ),
+        ]
+    )
+
+
+def test_next_seance_is_the_first_not_held_even_when_its_date_is_past(client):
+    referent = UserFactory()
+    participant = ParticipantFactory(createur=referent)
+    Seance.objects.filter(cycle=participant.cycle, numero__lte=4).update(etat=Seance.Etat.TENUE)
+    Seance.objects.filter(cycle=participant.cycle, numero=5).update(etat=Seance.Etat.CONFIRMEE)
+    client.force_login(referent)
+
+    def prochaine():
+        text = page_text(client.get(reverse("cycle:espace")))
+        section = text[text.index("Prochaine séance</h3>") : text.index("Calendrier des séances")]
+        return re.findall(r"<p[^>]*>(.*?)</p>", section, re.S)
+
+    assert prochaine() == [
+        f'<a href="/cycle/{participant.pk}/seances/5/">Séance 5</a> — mardi 14 décembre 2021, '
+        "09h30–16h30 · À définir"
+    ]
+    Seance.objects.filter(cycle=participant.cycle).update(etat=Seance.Etat.TENUE)
+    assert prochaine() == ["Toutes les séances du cycle ont eu lieu."]
+
+
+def test_a_member_whose_account_comes_after_enrolment_signs_in_and_reaches_the_space(
+    client, mailoutbox
+):
+    participant = ParticipantFactory()
+    julien = participant.membres.get(role=MembreBinome.Role.TECHNICIEN)
+    assert julien.user is None
+    assert not User.objects.filter(email__iexact=julien.email).exists()
+
+    ask_link(client, julien.email.upper(), next_url="/cycle/")
+    response = client.get(local(link_in(mailoutbox[0])))
+    assert response.status_code == 302
+    assert response["Location"] == "/cycle/"
+
+    user = User.objects.get(email__iexact=julien.email)
+    assert list(Participant.objects.of_user(user)) == [participant]
+    response = client.get("/cycle/")
+    assert re.findall(r"<p class=\"mb-2\"><strong>(.*?)</strong>", page_text(response)) == [
+        participant.candidature.collectivite.nom
+    ]
+    assert client.get(reverse("cycle:binome", args=[participant.pk])).status_code == 200
+    assert client.get(reverse("cycle:seance", args=[participant.pk, 1])).status_code == 200
+    # Membership by e-mail goes as far as the services: the member can confirm the binôme,
+    # which links their account to their row.
+    services.confirm_participation(
+        participant=participant,
+        user=user,
+        binome=services.members_from_referents(participant.candidature),
+    )
+    julien.refresh_from_db()
+    assert julien.user == user
+
+
+def test_a_member_added_by_staff_reaches_the_space_without_a_linked_account(client):
+    participant = ParticipantFactory()
+    sonia = MembreBinomeFactory(participant=participant, email="Sonia.Petit@Mairie.Exemple.test")
+    user = UserFactory(email="sonia.petit@mairie.exemple.test")
+    assert sonia.user is None
+    other = ParticipantFactory(cycle=participant.cycle)
+    client.force_login(user)
+
+    assert list(Participant.objects.of_user(user)) == [participant]
+    assert client.get(reverse("cycle:seance", args=[participant.pk, 1])).status_code == 200
+    assert client.get(reverse("cycle:seance", args=[other.pk, 1])).status_code == 404
+
+
+def test_withdrawal_informs_the_calls_contact(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    referent = UserFactory(email="julien.martin@exemple.test")
+    participant = ParticipantFactory(createur=referent)
+    collectivite = participant.candidature.collectivite.nom
+    client.force_login(referent)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("cycle:retrait", args=[participant.pk]),
+            {"motif": "Élections municipales anticipées"},
+        )
+
+    participant.refresh_from_db()
+    when = services.format_datetime_fr(participant.retire_at)
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["amontaigne@cerdd.org"], f"Retrait du cycle : {collectivite}")
+    ]
+    message = mailoutbox[0]
+    assert message.body == (
+        "Bonjour,\n\n"
+        f"{collectivite} se retire du cycle « {participant.cycle.titre} ».\n\n"
+        f"Retrait enregistré le {when} par {referent.get_full_name()} "
+        "(julien.martin@exemple.test).\n\n"
+        "Motif :\nÉlections municipales anticipées\n\n"
+        "La place est libérée : la liste d'attente peut être sollicitée depuis les décisions.\n"
+        "Fiche du participant : "
+        f"{settings.SITE_URL}/admin/cycle/participant/{participant.pk}/change/\n\n"
+    )
+    ((html, mimetype),) = message.alternatives
+    assert mimetype == "text/html"
+    assert "<div><p>Élections municipales anticipées</p></div>" in html
+    assert f"<strong>{collectivite}</strong>" in html
