@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from candidatures import files
 from candidatures.exports import to_xlsx_response
+from candidatures.models import Decision, Issue
 from candidatures.receipt import format_date_fr, format_datetime_fr
 
 from . import attendance, services, services_staff
@@ -63,12 +64,82 @@ class SeanceInline(admin.TabularInline):
     show_change_link = True
 
 
+class CycleAdminForm(forms.ModelForm):
+    """Adding a cycle: the call is enough; the title defaults to the call's and the seven
+    séances come from the call (``services.ensure_cycle``), never typed by hand."""
+
+    class Meta:
+        model = Cycle
+        fields = ["appel", "titre", "seances_min_attestation", "jours_avant_note"]
+        help_texts = {"titre": "Vide : « Cycle de qualification — » suivi du titre de l'appel."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "titre" in self.fields:
+            self.fields["titre"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        appel = cleaned.get("appel")
+        if appel is not None and self.instance.pk is None:
+            if appel.first_session_date is None:
+                self.add_error(
+                    "appel",
+                    "Indiquez d'abord la date de la première journée du cycle dans l'appel : "
+                    "les séances sont créées à partir d'elle.",
+                )
+            if not cleaned.get("titre"):
+                cleaned["titre"] = f"Cycle de qualification — {appel.titre}"[:250]
+        elif "titre" in cleaned and not cleaned["titre"]:
+            self.add_error("titre", "Indiquez le titre du cycle.")
+        return cleaned
+
+
 @admin.register(Cycle)
 class CycleAdmin(admin.ModelAdmin):
+    form = CycleAdminForm
     list_display = ["titre", "appel", "seances_min_attestation", "jours_avant_note", "grille"]
     list_select_related = ["appel"]
     inlines = [SeanceInline]
-    actions = ["inscrire_retenues"]
+    actions = ["creer_seances", "inscrire_retenues"]
+
+    def get_inlines(self, request, obj):
+        # On the add form the séances come from the call: nothing to type.
+        return self.inlines if obj is not None and obj.pk else []
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            return
+        before = obj.seances.count()
+        services.ensure_cycle(obj.appel)
+        created = obj.seances.count() - before
+        enrolled = services.enrol_retained(cycle=obj, staff_user=request.user)
+        self.message_user(
+            request,
+            f"{created} séance{'s' if created > 1 else ''} créée{'s' if created > 1 else ''} "
+            f"depuis l'appel ; {enrolled} collectivité(s) retenue(s) inscrite(s) au cycle.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Créer les séances depuis l'appel", permissions=["change"])
+    def creer_seances(self, request, queryset):
+        for cycle in queryset.select_related("appel"):
+            before = cycle.seances.count()
+            try:
+                services.ensure_cycle(cycle.appel)
+            except ValidationError as error:
+                self.message_user(request, f"{cycle} : {' '.join(error.messages)}", messages.ERROR)
+                continue
+            created = cycle.seances.count() - before
+            self.message_user(
+                request,
+                f"{cycle} : {created} séance(s) créée(s) depuis l'appel."
+                if created
+                else f"{cycle} : les {services.SEANCES_PAR_CYCLE} séances existent déjà, "
+                "rien n'a été modifié.",
+                messages.SUCCESS if created else messages.INFO,
+            )
 
     @admin.action(
         description="Inscrire les collectivités retenues (décisions publiées)",
@@ -144,14 +215,26 @@ class CycleAdmin(admin.ModelAdmin):
             participant__cycle=cycle,
         )
         attended = len(attendance.attended_seances(membre))
-        if attended < cycle.seances_min_attestation:
+        refus = ""
+        if not services.cycle_is_over(cycle):
+            refus = (
+                f"Pas d'attestation pour {membre.nom} avant la fin du cycle : l'attestation "
+                "est délivrée une fois la dernière séance tenue."
+            )
+        elif attended < cycle.seances_min_attestation:
+            refus = (
+                f"Pas d'attestation pour {membre.nom} : {attended} séance"
+                f"{'s' if attended > 1 else ''} suivie{'s' if attended > 1 else ''}, "
+                f"il en faut au moins {cycle.seances_min_attestation}."
+            )
+        if refus:
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
                 "title": "Attestation non disponible",
                 "cycle": cycle,
                 "membre": membre,
-                "attended": attended,
+                "refus": refus,
             }
             return TemplateResponse(
                 request, "admin/cycle/cycle/attestation_refusee.html", context, status=404
@@ -361,13 +444,45 @@ class MembreBinomeInline(admin.TabularInline):
     extra = 0
 
 
+class ParticipantAdminForm(forms.ModelForm):
+    """Only a dossier retained by the cycle's call (published decision) takes part."""
+
+    class Meta:
+        model = Participant
+        # The admin builds the form with its own fields; these are the ones checked here.
+        fields = ["cycle", "candidature"]
+
+    def clean(self):
+        cleaned = super().clean()
+        cycle, candidature = cleaned.get("cycle"), cleaned.get("candidature")
+        changed = self.instance.pk is None or {"cycle", "candidature"} & set(self.changed_data)
+        if cycle is None or candidature is None or not changed:
+            return cleaned
+        retained = Decision.objects.published().filter(
+            candidature=candidature,
+            candidature__appel_id=cycle.appel_id,
+            issue=Issue.RETENUE,
+            desistement_at__isnull=True,
+        )
+        if not retained.exists():
+            self.add_error(
+                "candidature",
+                "Ce dossier n'a pas de décision « retenue » publiée (sans désistement) pour "
+                f"l'appel du cycle « {cycle.appel} » : il ne peut pas participer au cycle.",
+            )
+        return cleaned
+
+
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
+    form = ParticipantAdminForm
     list_display = ["collectivite", "cycle", "statut", "binome_complet"]
     list_filter = ["cycle", "statut"]
     list_select_related = ["cycle", "candidature__collectivite"]
     search_fields = ["candidature__collectivite__nom", "membres__nom", "membres__email"]
-    readonly_fields = ["confirme_at", "retire_at"]
+    # The status changes only through the services: the collectivité confirms its binôme or
+    # withdraws (which records the withdrawal on the decision and frees the place).
+    readonly_fields = ["statut", "confirme_at", "retire_at"]
     raw_id_fields = ["candidature"]
     inlines = [MembreBinomeInline]
 

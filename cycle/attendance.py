@@ -342,8 +342,9 @@ def emargement_context(seance) -> dict:
         "seance": seance,
         "cycle": seance.cycle,
         "date": format_date_fr(seance.date),
-        "heures": f"{seance.heure_debut:%H} h {seance.heure_debut:%M} – "
-        f"{seance.heure_fin:%H} h {seance.heure_fin:%M}",
+        # « 9 h 30 », as the e-mails and the rest of the app write times.
+        "heures": f"{seance.heure_debut.hour} h {seance.heure_debut.minute:02d} – "
+        f"{seance.heure_fin.hour} h {seance.heure_fin.minute:02d}",
         "hote": seance.collectivite_hote.nom if seance.collectivite_hote_id else "",
         "groupes": groups,
     }

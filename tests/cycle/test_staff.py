@@ -1,25 +1,40 @@
 """Staff side of the cycle: context notes, sign-in sheet, attendance, grid, certificates."""
 
 import io
+import re
+import smtplib
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.mail.backends.locmem import EmailBackend
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from candidatures.models import Issue
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import attendance
-from cycle.models import EnvoiNoteContexte, MembreBinome, Presence
-from cycle.services_staff import record_attendance, send_context_note, send_due_context_notes
-from tests.candidatures.factories import tiny_pdf_bytes
-from tests.cycle.factories import CycleFactory, MembreBinomeFactory, ParticipantFactory
+from cycle.models import Cycle, EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
+from cycle.services_staff import (
+    deliver_context_note,
+    record_attendance,
+    send_context_note,
+    send_due_context_notes,
+)
+from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
+from tests.cycle.factories import (
+    CycleFactory,
+    MembreBinomeFactory,
+    ParticipantFactory,
+    retain,
+    submitted_candidature,
+)
 from tests.factories import charge_de_mission, juror
 from tests.utils import page_text
 
@@ -27,6 +42,20 @@ pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 P, A, R = Presence.Statut.PRESENT, Presence.Statut.ABSENT, Presence.Statut.REMPLACE
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FLAKY_MAILERS = {"default": {"BACKEND": "tests.cycle.test_staff.FlakyBackend"}}
+
+
+class FlakyBackend(EmailBackend):
+    """The test outbox, except that the mail server refuses the addresses in ``refused``."""
+
+    refused: frozenset[str] = frozenset()
+
+    def send_messages(self, messages):
+        for message in messages:
+            for address in message.to:
+                if address in self.refused:
+                    raise smtplib.SMTPRecipientsRefused({address: (550, b"5.1.1 Adresse inconnue")})
+        return super().send_messages(messages)
 
 
 def pdf_text(content: bytes) -> str:
@@ -92,6 +121,167 @@ def test_context_note_sent_once_with_attachment(
     assert len(mailoutbox) == 3
 
 
+def envois(seance):
+    return {
+        envoi.destinataire: (envoi.statut, envoi.tentatives, envoi.envoye_at, envoi.erreur)
+        for envoi in EnvoiNoteContexte.objects.filter(seance=seance)
+    }
+
+
+def refusal(address):
+    return f"SMTPRecipientsRefused : {{'{address}': (550, b'5.1.1 Adresse inconnue')}}"
+
+
+def test_failed_context_note_is_logged_as_failed_and_retried_once(
+    cycle, seance, participant, settings, monkeypatch, mailoutbox
+):
+    seance.note_contexte = "Note."
+    seance.save()
+    elu, tech = (m.email for m in participant.membres.order_by("-role"))
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({tech}))
+    first = datetime(2021, 5, 8, 7, 0, tzinfo=PARIS)
+
+    report = deliver_context_note(seance=seance, now=first)
+
+    assert (report.sent, report.failed) == (1, 1)
+    assert [message.to for message in mailoutbox] == [[elu]]
+    assert envois(seance) == {
+        elu: ("envoye", 1, first, ""),
+        tech: ("echec", 1, None, refusal(tech)),
+    }
+    assert [envoi.destinataire for envoi in report.failures] == [tech]
+    seance.refresh_from_db()
+    assert seance.note_envoyee_at == first
+
+    # Still refused: one more attempt, the sent one untouched.
+    second = datetime(2021, 5, 8, 9, 0, tzinfo=PARIS)
+    report = deliver_context_note(seance=seance, now=second)
+    assert (report.sent, report.failed) == (0, 1)
+    assert envois(seance) == {
+        elu: ("envoye", 1, first, ""),
+        tech: ("echec", 2, None, refusal(tech)),
+    }
+
+    # The server accepts it now: sent once, never again.
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+    third = datetime(2021, 5, 9, 7, 0, tzinfo=PARIS)
+    report = deliver_context_note(seance=seance, now=third)
+    assert (report.sent, report.failed) == (1, 0)
+    assert envois(seance) == {
+        elu: ("envoye", 1, first, ""),
+        tech: ("envoye", 3, third, ""),
+    }
+    assert deliver_context_note(seance=seance, now=third).sent == 0
+    assert sorted(message.to[0] for message in mailoutbox) == sorted([elu, tech])
+    seance.refresh_from_db()
+    assert seance.note_envoyee_at == first
+
+
+def test_note_never_delivered_is_not_stamped_and_the_command_retries_it(
+    cycle, seance, participant, settings, monkeypatch, mailoutbox, time_machine
+):
+    # Séance 1 is on 18 May 2021, the cycle's delay 10 days.
+    seance.note_contexte = "Note."
+    seance.save()
+    elu, tech = (m.email for m in participant.membres.order_by("-role"))
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({elu, tech}))
+    time_machine.move_to(datetime(2021, 5, 8, 7, 0, tzinfo=PARIS), tick=False)
+
+    out = io.StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("envoyer_notes_contexte", stdout=out)
+
+    assert str(error.value) == (
+        "Total : 0 e-mail envoyé, 2 en échec. Relancez la commande (ou attendez son prochain "
+        "passage) pour retenter les envois en échec."
+    )
+    assert out.getvalue() == (
+        f"{cycle} — séance 1 du 18 mai 2021 : 0 e-mail envoyé, 2 en échec.\n"
+        + "".join(f"  échec : {address} — {refusal(address)}\n" for address in sorted([elu, tech]))
+    )
+    assert mailoutbox == []
+    assert {address: statut for address, (statut, *_rest) in envois(seance).items()} == {
+        elu: "echec",
+        tech: "echec",
+    }
+    seance.refresh_from_db()
+    assert seance.note_envoyee_at is None
+
+    # The next day's run: the technicien·ne's address works again, the élu·e's still not.
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({elu}))
+    time_machine.move_to(datetime(2021, 5, 9, 7, 0, tzinfo=PARIS), tick=False)
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("envoyer_notes_contexte", stdout=out)
+    assert out.getvalue().splitlines()[0] == (
+        f"{cycle} — séance 1 du 18 mai 2021 : 1 e-mail envoyé, 1 en échec."
+    )
+    assert [message.to for message in mailoutbox] == [[tech]]
+    seance.refresh_from_db()
+    assert seance.note_envoyee_at == datetime(2021, 5, 9, 7, 0, tzinfo=PARIS)
+
+    # Stamped, yet the failure is retried until it is sent; then nothing more.
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+    time_machine.move_to(datetime(2021, 5, 10, 7, 0, tzinfo=PARIS), tick=False)
+    out = io.StringIO()
+    call_command("envoyer_notes_contexte", stdout=out)
+    assert out.getvalue() == (
+        f"{cycle} — séance 1 du 18 mai 2021 : 1 e-mail envoyé.\nTotal : 1 e-mail envoyé.\n"
+    )
+    assert [message.to for message in mailoutbox] == [[tech], [elu]]
+    assert envois(seance)[elu][:2] == ("envoye", 3)
+    out = io.StringIO()
+    call_command("envoyer_notes_contexte", stdout=out)
+    assert out.getvalue() == "Aucune note de contexte à envoyer.\n"
+    assert len(mailoutbox) == 2
+
+
+def test_due_notes_are_counted_in_paris_days_across_midnight(
+    cycle, seance, participant, mailoutbox, time_machine
+):
+    # Due from 8 May 2021 (18 May minus 10 days), a Paris date: 23:30 UTC on 7 May is
+    # already 8 May at 1:30 in Paris (UTC+2), while 21:30 UTC is still 7 May there.
+    seance.note_contexte = "Note."
+    seance.save()
+    utc = zoneinfo.ZoneInfo("UTC")
+
+    time_machine.move_to(datetime(2021, 5, 7, 21, 30, tzinfo=utc), tick=False)
+    assert send_due_context_notes() == []
+    assert mailoutbox == []
+
+    time_machine.move_to(datetime(2021, 5, 7, 23, 30, tzinfo=utc), tick=False)
+    out = io.StringIO()
+    call_command("envoyer_notes_contexte", stdout=out)
+    assert out.getvalue() == (
+        f"{cycle} — séance 1 du 18 mai 2021 : 2 e-mails envoyés.\nTotal : 2 e-mails envoyés.\n"
+    )
+    assert len(mailoutbox) == 2
+    seance.refresh_from_db()
+    assert seance.note_envoyee_at == datetime(2021, 5, 7, 23, 30, tzinfo=utc)
+
+
+def test_failed_note_is_not_retried_once_the_seance_is_past(
+    cycle, seance, participant, settings, monkeypatch, mailoutbox, time_machine
+):
+    seance.note_contexte = "Note."
+    seance.save()
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(
+        FlakyBackend, "refused", frozenset(participant.membres.values_list("email", flat=True))
+    )
+    deliver_context_note(seance=seance, now=datetime(2021, 5, 8, 7, 0, tzinfo=PARIS))
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+
+    time_machine.move_to(datetime(2021, 5, 19, 7, 0, tzinfo=PARIS), tick=False)
+    out = io.StringIO()
+    call_command("envoyer_notes_contexte", stdout=out)
+
+    assert out.getvalue() == "Aucune note de contexte à envoyer.\n"
+    assert mailoutbox == []
+
+
 def test_context_note_refused_without_note(seance, participant):
     with pytest.raises(ValidationError) as error:
         send_context_note(seance=seance)
@@ -111,7 +301,7 @@ def test_due_notes_command_sends_only_within_the_delay(
 
     time_machine.move_to(datetime(2021, 5, 7, 8, 0, tzinfo=PARIS))
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_due_context_notes() == 0
+        assert send_due_context_notes() == []
     assert mailoutbox == []
 
     time_machine.move_to(datetime(2021, 5, 8, 8, 0, tzinfo=PARIS))
@@ -119,7 +309,9 @@ def test_due_notes_command_sends_only_within_the_delay(
     with django_capture_on_commit_callbacks(execute=True):
         call_command("envoyer_notes_contexte", stdout=out)
     assert len(mailoutbox) == 2
-    assert f"{cycle} — séance 1 du 18 mai 2021 : 2 e-mails envoyés." in out.getvalue()
+    assert out.getvalue() == (
+        f"{cycle} — séance 1 du 18 mai 2021 : 2 e-mails envoyés.\nTotal : 2 e-mails envoyés.\n"
+    )
 
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
@@ -145,6 +337,8 @@ def test_emargement_pdf_lists_collectivites_and_names(client, staff, cycle, sean
     assert "Élu·e titulaire" in text
     assert "Technicien·ne titulaire" in text
     assert "Signature matin" in text
+    # « 9 h 30 », as the rest of the app writes times, not « 09 h 30 ».
+    assert re.findall(r"\d+ h \d+ – \d+ h \d+", text) == ["9 h 30 – 16 h 30"]
 
 
 # -- attendance ---------------------------------------------------------------------------------
@@ -290,10 +484,9 @@ def test_attestation_only_when_enough_seances(client, staff, cycle, participant)
 
     response = client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{elu.pk}.pdf")
     assert response.status_code == 404
-    assert (
+    assert re.findall(r'<p id="attestation-refus">(.*?)</p>', page_text(response)) == [
         f"Pas d'attestation pour {elu.nom} : 1 séance suivie, il en faut au moins 2."
-        in page_text(response)
-    )
+    ]
     assert (
         client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{suppleant.pk}.pdf").status_code
         == 404
@@ -302,9 +495,23 @@ def test_attestation_only_when_enough_seances(client, staff, cycle, participant)
     record_attendance(
         seance=cycle.seances.get(numero=3), statuses={elu.pk: (P, None)}, staff_user=staff
     )
+    # Enough séances, but the cycle is not over: its last séance is neither held nor past.
+    cycle.seances.filter(numero=7).update(date=date(2099, 3, 29), etat=Seance.Etat.CONFIRMEE)
+    response = client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{elu.pk}.pdf")
+    assert response.status_code == 404
+    assert re.findall(r'<p id="attestation-refus">(.*?)</p>', page_text(response)) == [
+        f"Pas d'attestation pour {elu.nom} avant la fin du cycle : l'attestation est "
+        "délivrée une fois la dernière séance tenue."
+    ]
+    cycle.seances.filter(numero=7).update(etat=Seance.Etat.TENUE)
+
     response = client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{elu.pk}.pdf")
     assert response.status_code == 200
     text = pdf_text(response.content)
+    sentence = re.search(r"a participé au (.*?»)", " ".join(text.split())).group(1)
+    assert sentence == (
+        f"cycle de qualification issu de l'appel à manifestation d'intérêt « {cycle.appel.titre} »"
+    )
     assert "Attestation de participation" in text
     assert elu.nom in text
     assert "a suivi 2 séances sur 7" in text
@@ -406,3 +613,135 @@ def test_context_note_file_is_checked_like_an_applicants_document(client, staff,
     seance.refresh_from_db()
     with seance.note_contexte_fichier.open("rb") as stored:
         assert stored.read() == note
+
+
+# -- starting a cycle from the admin ------------------------------------------------------------
+
+
+def test_adding_a_cycle_in_the_admin_creates_its_seances_and_enrols_the_retained(client, staff):
+    appel = AppelFactory(edition_2021=True)
+    retained = submitted_candidature(appel)
+    retain(retained)
+    retain(submitted_candidature(appel), issue=Issue.NON_RETENUE)
+    retain(submitted_candidature(appel), published=False)
+
+    response = client.post(
+        "/admin/cycle/cycle/add/",
+        {"appel": appel.pk, "titre": "", "seances_min_attestation": 5, "jours_avant_note": 10},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    cycle = Cycle.objects.get(appel=appel)
+    assert cycle.titre == f"Cycle de qualification — {appel.titre}"
+    assert list(cycle.seances.values_list("numero", "date", "lieu")) == [
+        (1, date(2021, 5, 18), "Loos-en-Gohelle"),
+        (2, date(2021, 7, 6), "À définir"),
+        (3, date(2021, 9, 28), "À définir"),
+        (4, date(2021, 11, 9), "À définir"),
+        (5, date(2021, 12, 14), "À définir"),
+        (6, date(2022, 2, 8), "À définir"),
+        (7, date(2022, 3, 29), "À définir"),
+    ]
+    assert list(cycle.participants.values_list("candidature", flat=True)) == [retained.pk]
+    assert [str(m) for m in response.context["messages"]] == [
+        "7 séances créées depuis l'appel ; 1 collectivité(s) retenue(s) inscrite(s) au cycle.",
+        f'L\'objet cycle «\xa0<a href="/admin/cycle/cycle/{cycle.pk}/change/">{cycle.titre}</a>'
+        "\xa0» a été ajouté avec succès.",
+    ]
+
+
+def test_adding_a_cycle_needs_the_calls_first_session_date(client, staff):
+    appel = AppelFactory(edition_2021=True, first_session_date=None)
+
+    response = client.post(
+        "/admin/cycle/cycle/add/",
+        {"appel": appel.pk, "titre": "", "seances_min_attestation": 5, "jours_avant_note": 10},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "appel": [
+            "Indiquez d'abord la date de la première journée du cycle dans l'appel : les "
+            "séances sont créées à partir d'elle."
+        ]
+    }
+    assert not Cycle.objects.filter(appel=appel).exists()
+
+
+def test_action_creates_the_missing_seances_once(client, staff, cycle):
+    cycle.seances.filter(numero__in=[6, 7]).delete()
+    cycle.seances.filter(numero=1).update(lieu="Arras")
+    data = {"action": "creer_seances", "_selected_action": [cycle.pk]}
+
+    first = client.post("/admin/cycle/cycle/", data, follow=True)
+    second = client.post("/admin/cycle/cycle/", data, follow=True)
+
+    assert [str(m) for m in first.context["messages"]] == [
+        f"{cycle.titre} : 2 séance(s) créée(s) depuis l'appel."
+    ]
+    assert [str(m) for m in second.context["messages"]] == [
+        f"{cycle.titre} : les 7 séances existent déjà, rien n'a été modifié."
+    ]
+    assert list(cycle.seances.values_list("numero", flat=True)) == [1, 2, 3, 4, 5, 6, 7]
+    assert cycle.seances.get(numero=1).lieu == "Arras"
+
+
+# -- participants in the admin ------------------------------------------------------------------
+
+
+def _participant_post(cycle, candidature) -> dict:
+    return {
+        "cycle": cycle.pk,
+        "candidature": candidature.pk,
+        "membres-TOTAL_FORMS": 0,
+        "membres-INITIAL_FORMS": 0,
+        "membres-MIN_NUM_FORMS": 0,
+        "membres-MAX_NUM_FORMS": 1000,
+    }
+
+
+def test_participant_status_is_read_only_in_the_admin(client, staff, participant):
+    url = f"/admin/cycle/participant/{participant.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    assert sorted(form.fields) == ["candidature", "cycle"]
+
+    data = {
+        "cycle": participant.cycle_id,
+        "candidature": participant.candidature_id,
+        "statut": Participant.Statut.RETIRE,
+        "membres-TOTAL_FORMS": 0,
+        "membres-INITIAL_FORMS": 0,
+        "membres-MIN_NUM_FORMS": 0,
+        "membres-MAX_NUM_FORMS": 1000,
+    }
+    assert client.post(url, data).status_code == 302
+    participant.refresh_from_db()
+    assert (participant.statut, participant.retire_at) == (Participant.Statut.A_CONFIRMER, None)
+
+
+def test_admin_adds_only_a_dossier_retained_by_the_cycles_call(client, staff, cycle):
+    not_retained = submitted_candidature(cycle.appel)
+    retain(not_retained, issue=Issue.LISTE_ATTENTE)
+    staged = submitted_candidature(cycle.appel)
+    retain(staged, published=False)
+    retained = submitted_candidature(cycle.appel)
+    retain(retained)
+
+    errors = []
+    for candidature in (not_retained, staged):
+        response = client.post(
+            "/admin/cycle/participant/add/", _participant_post(cycle, candidature)
+        )
+        errors.append(response.context["adminform"].form.errors["candidature"])
+    accepted = client.post("/admin/cycle/participant/add/", _participant_post(cycle, retained))
+
+    message = (
+        "Ce dossier n'a pas de décision « retenue » publiée (sans désistement) pour l'appel du "
+        f"cycle « {cycle.appel} » : il ne peut pas participer au cycle."
+    )
+    assert errors == [[message], [message]]
+    assert accepted.status_code == 302
+    assert list(Participant.objects.values_list("candidature", "statut")) == [
+        (retained.pk, Participant.Statut.A_CONFIRMER)
+    ]
