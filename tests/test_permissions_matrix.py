@@ -8,11 +8,16 @@ import zoneinfo
 from datetime import datetime
 
 import pytest
+from django.core.files.base import ContentFile
 
 from candidatures import services
 from candidatures.models import Collectivite, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
+from cycle import models as cycle_models
 from cycle import services as cycle_services
+from cycle.capitalisation import declare_engagement
+from cycle.journal import write_entry
+from cycle.models import EntreeJournal
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 
@@ -78,7 +83,19 @@ MATRIX = {
     "/admin/cycle/entreejournal/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/entreejournal/capitalisation/{cycle}.pdf": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/entreejournal/entrees/{cycle}.xlsx": [302, 302, 302, 403, 403, 200],
+    "/cycle/{participant}/journal/{entree_privee}/modifier/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/journal/{entree_partagee}/modifier/": [302, 200, 404, 404, 404, 404],
+    # POST only: a GET is refused before anything else, for everybody.
+    "/cycle/{participant}/journal/{entree_privee}/supprimer/": [405, 405, 405, 405, 405, 405],
+    # Staff never reach a private (or binôme) entry: 404, as if it did not exist.
+    "/admin/cycle/entreejournal/{entree_privee}/change/": [302, 302, 302, 403, 403, 404],
+    "/admin/cycle/entreejournal/{entree_privee}/repondre/": [302, 302, 302, 403, 403, 404],
+    "/admin/cycle/entreejournal/{entree_privee}/history/": [302, 302, 302, 404, 404, 404],
+    "/admin/cycle/entreejournal/{entree_partagee}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreejournal/{entree_partagee}/repondre/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreejournal/{entree_partagee}/history/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/engagement/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/engagement/{engagement}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/{cycle}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/{cycle}/grille/": [302, 302, 302, 403, 403, 200],
@@ -114,6 +131,20 @@ def world():
     cycle = cycle_services.ensure_cycle(appel)
     cycle_services.enrol_retained(cycle=cycle)
     participant = dossier.participation
+    seance = cycle.seances.get(numero=1)
+    entree_privee, entree_partagee = (
+        write_entry(
+            participant=participant,
+            auteur=candidat,
+            seance=seance,
+            idees=f"Entrée {visibilite}",
+            visibilite=visibilite,
+        )
+        for visibilite in (EntreeJournal.Visibilite.PRIVEE, EntreeJournal.Visibilite.PARTAGEE)
+    )
+    engagement = declare_engagement(
+        participant=participant, user=candidat, nature="outil", description="Une Carto Party"
+    )
     jure, jure_en_conflit = juror(), juror()
     MembreJury.objects.create(appel=appel, user=jure)
     MembreJury.objects.create(
@@ -137,6 +168,9 @@ def world():
         "participant": participant.pk,
         "seance": cycle.seances.get(numero=1).pk,
         "membre": participant.membres.first().pk,
+        "entree_privee": entree_privee.pk,
+        "entree_partagee": entree_partagee.pk,
+        "engagement": engagement.pk,
     }
     return users, values
 
@@ -157,3 +191,49 @@ def test_every_url_answers_each_role_as_expected(client, world):
         key: (observed[key], expected[key]) for key in expected if observed[key] != expected[key]
     }
     assert differences == {}
+
+
+NOTE_URL = "/cycle/{participant}/seances/1/note/"
+# Participant pages for the people around a participation, beyond the columns of MATRIX.
+PARTICIPANT_ROLES = ["anonyme", "referent", "membre_non_referent", "non_retenu", "charge"]
+
+
+def test_participant_urls_for_binome_members_and_applicants_not_retained(client, world):
+    users, values = world
+    participant = cycle_models.Participant.objects.get(pk=values["participant"])
+    seance = participant.cycle.seances.get(numero=1)
+    seance.note_contexte_fichier.save("note-seance-1.pdf", ContentFile(b"%PDF-1.4 note"))
+    seance.note_envoyee_at = participant.cycle.appel.announcement_at
+    seance.save()
+    # The technicien·ne of the binôme: no access to the dossier, an account made after enrolment.
+    technicien = participant.membres.get(role="technicien", titulaire=True)
+    assert not participant.candidature.acces.filter(user__email__iexact=technicien.email).exists()
+    not_retained = UserFactory(email="mairie@liévin.test")
+    complete_candidature(
+        appel=participant.cycle.appel,
+        collectivite=Collectivite.objects.get(insee="62510"),
+        createur=not_retained,
+    )
+    people = {
+        "anonyme": None,
+        "referent": users["candidat"],
+        "membre_non_referent": UserFactory(email=technicien.email.upper()),
+        "non_retenu": not_retained,
+        "charge": users["charge"],
+    }
+    templates = [t for t in MATRIX if t.startswith("/cycle/{participant}/")] + [NOTE_URL]
+    observed = {}
+    for role in PARTICIPANT_ROLES:
+        client.logout()
+        if people[role] is not None:
+            client.force_login(people[role])
+        observed[role] = [client.get(t.format(**values)).status_code for t in templates]
+
+    referent = [200] * len(templates)
+    assert observed == {
+        "anonyme": [302] * len(templates),
+        "referent": referent,
+        "membre_non_referent": referent,
+        "non_retenu": [404] * len(templates),
+        "charge": [200 if "journal-partage" in t else 404 for t in templates],
+    }
