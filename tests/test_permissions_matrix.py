@@ -15,6 +15,9 @@ from candidatures.models import Collectivite, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
 from cycle import services as cycle_services
+from cycle.capitalisation import declare_engagement
+from cycle.journal import write_entry
+from cycle.models import EntreeJournal
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 
@@ -80,7 +83,19 @@ MATRIX = {
     "/admin/cycle/entreejournal/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/entreejournal/capitalisation/{cycle}.pdf": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/entreejournal/entrees/{cycle}.xlsx": [302, 302, 302, 403, 403, 200],
+    "/cycle/{participant}/journal/{entree_privee}/modifier/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/journal/{entree_partagee}/modifier/": [302, 200, 404, 404, 404, 404],
+    # POST only: a GET is refused before anything else, for everybody.
+    "/cycle/{participant}/journal/{entree_privee}/supprimer/": [405, 405, 405, 405, 405, 405],
+    # Staff never reach a private (or binôme) entry: 404, as if it did not exist.
+    "/admin/cycle/entreejournal/{entree_privee}/change/": [302, 302, 302, 403, 403, 404],
+    "/admin/cycle/entreejournal/{entree_privee}/repondre/": [302, 302, 302, 403, 403, 404],
+    "/admin/cycle/entreejournal/{entree_privee}/history/": [302, 302, 302, 404, 404, 404],
+    "/admin/cycle/entreejournal/{entree_partagee}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreejournal/{entree_partagee}/repondre/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreejournal/{entree_partagee}/history/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/engagement/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/engagement/{engagement}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/{cycle}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/cycle/{cycle}/grille/": [302, 302, 302, 403, 403, 200],
@@ -116,6 +131,20 @@ def world():
     cycle = cycle_services.ensure_cycle(appel)
     cycle_services.enrol_retained(cycle=cycle)
     participant = dossier.participation
+    seance = cycle.seances.get(numero=1)
+    entree_privee, entree_partagee = (
+        write_entry(
+            participant=participant,
+            auteur=candidat,
+            seance=seance,
+            idees=f"Entrée {visibilite}",
+            visibilite=visibilite,
+        )
+        for visibilite in (EntreeJournal.Visibilite.PRIVEE, EntreeJournal.Visibilite.PARTAGEE)
+    )
+    engagement = declare_engagement(
+        participant=participant, user=candidat, nature="outil", description="Une Carto Party"
+    )
     jure, jure_en_conflit = juror(), juror()
     MembreJury.objects.create(appel=appel, user=jure)
     MembreJury.objects.create(
@@ -139,6 +168,9 @@ def world():
         "participant": participant.pk,
         "seance": cycle.seances.get(numero=1).pk,
         "membre": participant.membres.first().pk,
+        "entree_privee": entree_privee.pk,
+        "entree_partagee": entree_partagee.pk,
+        "engagement": engagement.pk,
     }
     return users, values
 
