@@ -1,24 +1,28 @@
 """Real Chromium: a participant shares a journal entry; another collectivité reads it in the
-shared journal and in the tour de table (keyboard navigation), never the private one; every
-page passes axe-core (RGAA), the empty entry's error included."""
+shared journal and in the tour de table (keyboard navigation), never the private one; the
+chargé·e's capitalisation PDF holds the shared entry and not the private one; every page passes
+axe-core (RGAA), the empty entry's error included."""
 
+import io
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
+from cerdd_ami.permissions import sync_role_permissions
 from cycle.journal import write_entry
 from cycle.models import EntreeJournal, Seance
 from tests.browser.axe import assert_accessible
 from tests.browser.test_cycle_participant import sign_in
 from tests.cycle.factories import CycleFactory, ParticipantFactory
-from tests.factories import UserFactory
+from tests.factories import UserFactory, charge_de_mission
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    # The journal's URLs until cycle/urls.py lists them (see tests/cycle/test_journal.py).
-    pytest.mark.urls("tests.cycle.test_journal"),
 ]
 
 
@@ -28,6 +32,11 @@ def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page
     marc = UserFactory(email="marc@lens.test")
     arras = ParticipantFactory(cycle=cycle, createur=claire)
     lens = ParticipantFactory(cycle=cycle, createur=marc)
+    # Séance 1 took place a week ago, séance 2 is next week: what is written today is read
+    # (shared journal, tour de table) at séance 2.
+    today = timezone.localdate()
+    for s in Seance.objects.filter(cycle=cycle):
+        Seance.objects.filter(pk=s.pk).update(date=today + timedelta(days=7 * (s.numero - 2) + 1))
     seance = Seance.objects.get(cycle=cycle, numero=1)
     write_entry(
         participant=lens,
@@ -58,6 +67,7 @@ def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page
     page.get_by_role("button", name="Enregistrer les modifications").click()
     expect(page.get_by_role("status")).to_contain_text("Votre entrée est modifiée")
     expect(page.locator(".entree-journal").first).to_contain_text("2 versions")
+    page.get_by_label("Séance", exact=True).select_option(str(seance.pk))
     page.get_by_label("Idées").fill("Note privée : relancer le maire")
     page.get_by_role("button", name="Enregistrer l'entrée").click()
     expect(page.get_by_role("status")).to_contain_text("Votre entrée est enregistrée")
@@ -85,3 +95,20 @@ def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page
     page.keyboard.press("ArrowLeft")
     expect(heading).to_have_text(names[0])
     expect(page.locator("main")).not_to_contain_text("relancer le maire")
+
+    # The chargé·e exports the capitalisation: the shared entry, not the private one.
+    sync_role_permissions()
+    charge = charge_de_mission(email="charge@cerdd.test")
+    page.context.clear_cookies()
+    sign_in(page, live_server, charge)
+    response = page.request.get(
+        f"{live_server.url}/admin/cycle/entreejournal/capitalisation/{cycle.pk}.pdf"
+    )
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.body()))
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert "La Carto Party a réuni 40 habitant·es" in text
+    assert "Mobiliser au-delà des habitué·es" in text
+    assert "relancer le maire" not in text
+    assert EntreeJournal.objects.get(idees="Note privée : relancer le maire").seance == seance
