@@ -222,7 +222,14 @@ def _context_notes(cycle) -> tuple[int, int]:
         moment = _at(seance.date - timedelta(days=cycle.jours_avant_note), 9)
         EnvoiNoteContexte.objects.bulk_create(
             [
-                EnvoiNoteContexte(seance=seance, destinataire=address, envoye_at=moment)
+                EnvoiNoteContexte(
+                    seance=seance,
+                    destinataire=address,
+                    statut=EnvoiNoteContexte.Statut.ENVOYE,
+                    tentatives=1,
+                    derniere_tentative_at=moment,
+                    envoye_at=moment,
+                )
                 for address in context_note_recipients(seance)
             ],
             ignore_conflicts=True,

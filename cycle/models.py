@@ -232,11 +232,21 @@ class Presence(models.Model):
 
 
 class EnvoiNoteContexte(models.Model):
-    """One context note e-mailed to one person: sent once, logged."""
+    """One context note e-mailed to one person: every attempt logged, a failure retried until
+    it is sent, never sent twice."""
+
+    class Statut(models.TextChoices):
+        A_ENVOYER = "a_envoyer", "À envoyer"
+        ENVOYE = "envoye", "Envoyé"
+        ECHEC = "echec", "Échec"
 
     seance = models.ForeignKey(Seance, on_delete=models.CASCADE, related_name="envois_note")
     destinataire = models.EmailField()
-    envoye_at = models.DateTimeField(default=timezone.now)
+    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.A_ENVOYER)
+    tentatives = models.PositiveSmallIntegerField(default=0)
+    derniere_tentative_at = models.DateTimeField(null=True, blank=True)
+    envoye_at = models.DateTimeField(null=True, blank=True)
+    erreur = models.TextField(blank=True)
 
     class Meta:
         verbose_name = "envoi de note de contexte"
@@ -246,7 +256,7 @@ class EnvoiNoteContexte(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.seance} → {self.destinataire}"
+        return f"{self.seance} → {self.destinataire} — {self.get_statut_display()}"
 
 
 class ReponseSondage(models.Model):

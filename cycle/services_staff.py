@@ -1,9 +1,13 @@
 """Staff workflows of the cycle: context notes sent before each séance, attendance recorded.
 
-Each function runs in one transaction and is called alike from the admin (actions, custom
-views) and from management commands. E-mails leave once the transaction commits.
+Each function is called alike from the admin (actions, custom views) and from management
+commands. Attendance is recorded in one transaction; context notes are logged per recipient
+and committed, then each e-mail is sent and its outcome recorded, so that a failure is
+retried by the next run instead of being lost in a log (as the decision letters are).
 """
 
+import dataclasses
+import logging
 import mimetypes
 import os
 from collections.abc import Callable
@@ -15,9 +19,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from candidatures.receipt import format_date_fr, paris
-from cerdd_ami.emails import build_email, send_on_commit
+from cerdd_ami.emails import build_email
 
 from .models import EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
+
+logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Context notes
@@ -75,55 +81,135 @@ def _attachment(seance: Seance) -> tuple[str, bytes, str] | None:
     return name, data, mime
 
 
-@transaction.atomic
-def send_context_note(*, seance: Seance, staff_user=None, now=None) -> int:
-    """E-mail the séance's context note (text, and its file attached) to every titulaire and
-    suppléant·e of every active participant, one message per address.
+@dataclasses.dataclass
+class NoteSending:
+    """What one sending of a séance's note did: e-mails sent by this call, and the envois
+    still « échec » afterwards (retried by the next call or run of the command)."""
 
-    Idempotent: an address already logged in EnvoiNoteContexte for this séance is skipped, so
-    a second call only reaches people added since. Returns the number of e-mails sent.
-    Side effects: EnvoiNoteContexte rows; ``note_envoyee_at`` stamped on the first sending;
-    the e-mails, on commit. ``staff_user`` is who asked (None: the scheduled command).
-    """
-    now = now or timezone.now()
-    # Locked: two staff clicks (or the cron and a click) must not both send.
-    locked = Seance.objects.select_for_update(of=("self",)).select_related("cycle__appel")
-    locked = locked.get(pk=seance.pk)
-    if not has_context_note(locked):
-        raise ValidationError(
-            f"La séance {locked.numero} n'a pas de note de contexte : rédigez-la ou joignez "
-            "un fichier avant de l'envoyer.",
-            code="no_note",
-        )
-    already = {
-        address.lower()
-        for address in EnvoiNoteContexte.objects.filter(seance=locked).values_list(
-            "destinataire", flat=True
-        )
-    }
-    recipients = [address for address in context_note_recipients(locked) if address not in already]
-    if recipients:
-        context = _note_context(locked)
-        attachment = _attachment(locked)
-        appel = locked.cycle.appel
-        for address in recipients:
-            message = build_email(
-                "note_contexte", context, to=[address], reply_to=[appel.contact_email]
+    seance: Seance
+    sent: int = 0
+    failures: list[EnvoiNoteContexte] = dataclasses.field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def _queue_context_note(seance: Seance) -> None:
+    """One EnvoiNoteContexte « à envoyer » per recipient not logged yet for this séance."""
+    with transaction.atomic():
+        # Locked: two staff clicks (or the cron and a click) queue each address once.
+        locked = Seance.objects.select_for_update(of=("self",)).get(pk=seance.pk)
+        if not has_context_note(locked):
+            raise ValidationError(
+                f"La séance {locked.numero} n'a pas de note de contexte : rédigez-la ou joignez "
+                "un fichier avant de l'envoyer.",
+                code="no_note",
             )
-            if attachment:
-                message.attach(*attachment)
-            send_on_commit(message)
+        already = {
+            address.lower()
+            for address in EnvoiNoteContexte.objects.filter(seance=locked).values_list(
+                "destinataire", flat=True
+            )
+        }
         EnvoiNoteContexte.objects.bulk_create(
             [
-                EnvoiNoteContexte(seance=locked, destinataire=address, envoye_at=now)
-                for address in recipients
-            ]
+                EnvoiNoteContexte(seance=locked, destinataire=address)
+                for address in context_note_recipients(locked)
+                if address not in already
+            ],
+            ignore_conflicts=True,
         )
-    if locked.note_envoyee_at is None and recipients:
-        locked.note_envoyee_at = now
-        locked.save(update_fields=["note_envoyee_at"])
-    seance.note_envoyee_at = locked.note_envoyee_at
-    return len(recipients)
+
+
+def _send_note_envoi(envoi_id: int, message_for: Callable[[str], object], *, now) -> bool | None:
+    """Send one context note e-mail and record the attempt; True sent, False failed, None
+    skipped (sent already, or being sent by a concurrent run that holds the row)."""
+    with transaction.atomic():
+        envoi = (
+            EnvoiNoteContexte.objects.select_for_update(skip_locked=True)
+            .exclude(statut=EnvoiNoteContexte.Statut.ENVOYE)
+            .filter(pk=envoi_id)
+            .first()
+        )
+        if envoi is None:
+            return None
+        envoi.tentatives += 1
+        envoi.derniere_tentative_at = now
+        try:
+            message_for(envoi.destinataire).send()
+        except Exception as error:  # mail server, network, unreadable file: recorded, retried
+            logger.warning(
+                "Envoi de la note de contexte à %s en échec : %s", envoi.destinataire, error
+            )
+            envoi.statut = EnvoiNoteContexte.Statut.ECHEC
+            envoi.erreur = f"{type(error).__name__} : {error}"
+        else:
+            envoi.statut = EnvoiNoteContexte.Statut.ENVOYE
+            envoi.envoye_at = now
+            envoi.erreur = ""
+        envoi.save(
+            update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
+        )
+    return envoi.statut == EnvoiNoteContexte.Statut.ENVOYE
+
+
+def _send_pending_notes(seance: Seance, *, now) -> NoteSending:
+    """E-mail every envoi of the séance not « envoyé » yet, each in its own transaction."""
+    seance = Seance.objects.select_related("cycle__appel").get(pk=seance.pk)
+    pending = EnvoiNoteContexte.objects.filter(seance=seance).exclude(
+        statut=EnvoiNoteContexte.Statut.ENVOYE
+    )
+    report = NoteSending(seance=seance)
+    ids = list(pending.order_by("pk").values_list("pk", flat=True))
+    if ids:
+        context = _note_context(seance)
+        attachment = _attachment(seance)
+        reply_to = [seance.cycle.appel.contact_email]
+
+        def message_for(address):
+            message = build_email("note_contexte", context, to=[address], reply_to=reply_to)
+            if attachment:
+                message.attach(*attachment)
+            return message
+
+        for envoi_id in ids:
+            report.sent += bool(_send_note_envoi(envoi_id, message_for, now=now))
+    if report.sent:
+        # The first e-mail actually sent stamps the séance: its note is no longer due.
+        Seance.objects.filter(pk=seance.pk, note_envoyee_at__isnull=True).update(
+            note_envoyee_at=now
+        )
+    report.failures = list(
+        pending.filter(statut=EnvoiNoteContexte.Statut.ECHEC).order_by("destinataire")
+    )
+    return report
+
+
+def deliver_context_note(*, seance: Seance, staff_user=None, now=None) -> NoteSending:
+    """E-mail the séance's context note (text, and its file attached) to every titulaire and
+    suppléant·e of every active participant, one message per address, and retry the ones that
+    failed before.
+
+    Call it outside a transaction: the recipients are logged (EnvoiNoteContexte « à envoyer »)
+    and committed first, then each e-mail is sent and its outcome recorded (« envoyé », or
+    « échec » with the error; attempts counted). Idempotent: an address « envoyé » for this
+    séance is never e-mailed again, so a second call only reaches people added since and the
+    failures. ``note_envoyee_at`` is stamped by the first e-mail actually sent.
+    ``staff_user`` is who asked (None: the scheduled command).
+    """
+    now = now or timezone.now()
+    _queue_context_note(seance)
+    report = _send_pending_notes(seance, now=now)
+    seance.note_envoyee_at = Seance.objects.values_list("note_envoyee_at", flat=True).get(
+        pk=seance.pk
+    )
+    return report
+
+
+def send_context_note(*, seance: Seance, staff_user=None, now=None) -> int:
+    """``deliver_context_note``, returning only the number of e-mails sent by this call."""
+    return deliver_context_note(seance=seance, staff_user=staff_user, now=now).sent
 
 
 def due_seances(*, now=None):
@@ -144,20 +230,44 @@ def due_seances(*, now=None):
     ]
 
 
-def send_due_context_notes(*, now=None, report: Callable[[Seance, int], None] | None = None) -> int:
-    """Send every due context note (see ``due_seances``); returns the number of e-mails.
+def seances_to_retry(*, now=None):
+    """Séances not past (in Paris) with a context note e-mail not sent yet (failed, or
+    interrupted before it was attempted)."""
+    now = now or timezone.now()
+    today = paris(now).date()
+    pending = EnvoiNoteContexte.objects.exclude(statut=EnvoiNoteContexte.Statut.ENVOYE)
+    seances = (
+        Seance.objects.filter(date__gte=today, pk__in=pending.values("seance_id"))
+        .select_related("cycle")
+        .order_by("date", "cycle_id", "numero")
+    )
+    return [seance for seance in seances if has_context_note(seance)]
 
-    Idempotent: a séance once sent is stamped and no longer due. ``report(seance, sent)`` is
-    called after each séance (the management command prints it).
+
+def send_due_context_notes(
+    *, now=None, report: Callable[[NoteSending], None] | None = None
+) -> list[NoteSending]:
+    """Send every due context note (see ``due_seances``) and retry the failed e-mails of
+    séances not past (see ``seances_to_retry``); one NoteSending per séance.
+
+    Idempotent: a séance once sent is stamped and no longer due, an e-mail once sent is never
+    sent again. ``report(sending)`` is called after each séance (the command prints it).
     """
     now = now or timezone.now()
-    total = 0
-    for seance in due_seances(now=now):
-        sent = send_context_note(seance=seance, now=now)
-        total += sent
+    sendings = []
+    due = due_seances(now=now)
+    due_ids = {seance.pk for seance in due}
+    for seance in due:
+        sendings.append(deliver_context_note(seance=seance, now=now))
         if report:
-            report(seance, sent)
-    return total
+            report(sendings[-1])
+    for seance in seances_to_retry(now=now):
+        if seance.pk in due_ids:
+            continue
+        sendings.append(_send_pending_notes(seance, now=now))
+        if report:
+            report(sendings[-1])
+    return sendings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,31 +1,54 @@
-"""Send the context notes that are due (for cron, e.g. daily at 7:00).
+"""Send the context notes that are due, and retry the e-mails that failed (for cron, e.g. daily
+at 7:00).
 
-Idempotent: a séance's note leaves once; running the command again sends nothing more.
+Idempotent: a séance's note leaves once and an e-mail once sent is never sent again; an e-mail
+that failed is retried by the next run while its séance is not past. The command ends in error
+when e-mails are still « échec », so that cron reports it.
 """
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from candidatures.receipt import format_date_fr
 from cycle.services_staff import send_due_context_notes
 
 
+def emails(count: int) -> str:
+    return f"{count} e-mail{'s' if count > 1 else ''}"
+
+
+def sent_failed(sent: int, failed: int) -> str:
+    text = f"{emails(sent)} envoyé{'s' if sent > 1 else ''}"
+    if failed:
+        text += f", {failed} en échec"
+    return text
+
+
 class Command(BaseCommand):
-    help = "Envoie les notes de contexte des séances proches (selon le délai de chaque cycle)."
+    help = (
+        "Envoie les notes de contexte des séances proches (selon le délai de chaque cycle) et "
+        "retente les envois en échec."
+    )
 
     def handle(self, *args, **options):
-        def report(seance, sent):
+        def report(sending):
+            seance = sending.seance
             self.stdout.write(
                 f"{seance.cycle} — séance {seance.numero} du {format_date_fr(seance.date)} : "
-                f"{sent} e-mail{'s' if sent > 1 else ''} envoyé{'s' if sent > 1 else ''}."
+                f"{sent_failed(sending.sent, sending.failed)}."
             )
+            for envoi in sending.failures:
+                self.stdout.write(f"  échec : {envoi.destinataire} — {envoi.erreur}")
 
-        total = send_due_context_notes(report=report)
-        if total == 0:
+        sendings = send_due_context_notes(report=report)
+        sent = sum(sending.sent for sending in sendings)
+        failed = sum(sending.failed for sending in sendings)
+        if not sendings:
             self.stdout.write("Aucune note de contexte à envoyer.")
-        else:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Total : {total} e-mail{'s' if total > 1 else ''} envoyé"
-                    f"{'s' if total > 1 else ''}."
-                )
+            return
+        total = f"Total : {sent_failed(sent, failed)}."
+        if failed:
+            raise CommandError(
+                f"{total} Relancez la commande (ou attendez son prochain passage) pour retenter "
+                "les envois en échec."
             )
+        self.stdout.write(self.style.SUCCESS(total))
