@@ -33,7 +33,11 @@ class ChoixThemeInline(admin.TabularInline):
 class ReponseSondageAdmin(admin.ModelAdmin):
     list_display = ["participant", "cycle", "submitted_at", "submitted_by", "resultats"]
     list_filter = ["participant__cycle"]
-    list_select_related = ["participant__cycle", "participant__candidature__collectivite"]
+    list_select_related = [
+        "participant__cycle",
+        "participant__candidature__collectivite",
+        "submitted_by",
+    ]
     search_fields = ["participant__candidature__collectivite__nom", "suggestions", "attentes"]
     fields = ["participant", "suggestions", "attentes", "submitted_at", "submitted_by"]
     readonly_fields = fields

@@ -5,7 +5,9 @@ Services (one transaction each, keyword-only, French ValidationError messages), 
 aggregation staff read (count of choices and a Borda score per theme) and its SVG chart.
 """
 
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from candidatures.charts import GREEN, GRID, INK, MUTED, _n, _svg, _text, _truncate
+from candidatures.receipt import format_date_fr
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from .models import THEMES_APPEL, ChoixTheme, Participant, ReponseSondage
@@ -48,6 +51,31 @@ def check_ranking(ranked_themes) -> list[str]:
     return themes
 
 
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+def survey_closes_at(cycle) -> datetime | None:
+    """When the survey closes: the start of the cycle's first séance (its date and starting
+    time, in Paris); None for a cycle without séances."""
+    first = cycle.seances.order_by("numero").first()
+    if first is None:
+        return None
+    return datetime.combine(first.date, first.heure_debut, tzinfo=PARIS)
+
+
+def survey_is_open(cycle, now=None) -> bool:
+    closes_at = survey_closes_at(cycle)
+    return closes_at is None or (now or timezone.now()) < closes_at
+
+
+def closed_message(closes_at: datetime) -> str:
+    return (
+        "Le sondage est clos : la première séance a commencé le "
+        f"{format_date_fr(closes_at)} à {closes_at.hour} h {closes_at.minute:02d}. "
+        "Les réponses ne peuvent plus être envoyées ni modifiées."
+    )
+
+
 def _may_answer(user, participant) -> bool:
     if not (user and user.is_authenticated and user.is_active):
         return False
@@ -63,8 +91,9 @@ def submit_survey(
 
     ``ranked_themes`` lists 1 to 8 distinct theme keys of THEMES_APPEL, rank 1 first.
     Refused: PermissionDenied for someone who is neither one of the participant's people nor
-    staff; ValidationError (French) for an empty, too long, unknown or repeated ranking, or a
-    participant who has left the cycle.
+    staff; ValidationError (French) for an empty, too long, unknown or repeated ranking, a
+    participant who has left the cycle, or once the first séance has started (Paris time,
+    its date and starting time; code ``closed``), staff included.
     Side effects: one ReponseSondage per participant (updated in place, submitted_at and
     submitted_by refreshed) and its ChoixTheme rows, all replaced. No e-mail.
     """
@@ -78,12 +107,16 @@ def submit_survey(
             "Cette collectivité s'est retirée du cycle : le sondage est clos pour elle.",
             code="withdrawn",
         )
+    now = now or timezone.now()
+    closes_at = survey_closes_at(locked.cycle)
+    if closes_at is not None and now >= closes_at:
+        raise ValidationError(closed_message(closes_at), code="closed")
     reponse, _created = ReponseSondage.objects.update_or_create(
         participant=locked,
         defaults={
             "suggestions": (suggestions or "").strip(),
             "attentes": (attentes or "").strip(),
-            "submitted_at": now or timezone.now(),
+            "submitted_at": now,
             "submitted_by": user,
         },
     )
@@ -203,7 +236,9 @@ def remind_survey(*, cycle, staff_user) -> int:
             "url": survey_url(participant),
             "contact": cycle.appel,
         }
-        send_on_commit(build_email("relance_sondage", context, to=to))
+        send_on_commit(
+            build_email("relance_sondage", context, to=to, reply_to=[cycle.appel.contact_email])
+        )
         reminded += 1
     return reminded
 

@@ -112,6 +112,21 @@ def sondage(request, participant_pk):
         pk=participant_pk,
     )
     reponse = getattr(participant, "sondage", None)
+    closes_at = services.survey_closes_at(participant.cycle)
+    if not services.survey_is_open(participant.cycle):
+        # Once the first séance has started, the page shows the answer given, no form.
+        return TemplateResponse(
+            request,
+            "cycle/sondage.html",
+            {
+                "participant": participant,
+                "collectivite": participant.candidature.collectivite,
+                "cycle": participant.cycle,
+                "reponse": reponse,
+                "clos": services.closed_message(closes_at),
+            },
+            status=400 if request.method == "POST" else 200,
+        )
     if request.method == "POST":
         form = SondageForm(request.POST)
         if form.is_valid():

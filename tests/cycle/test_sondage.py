@@ -4,11 +4,13 @@
 import html
 import re
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLResolver, include, path, reverse
 
 import cerdd_ami.urls
@@ -49,6 +51,15 @@ urlpatterns = [
 ]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+# The factories' cycle starts on 18 May 2021 at 9:30 (Paris): the survey closes then.
+FIRST_SEANCE_STARTS = datetime(2021, 5, 18, 9, 30, tzinfo=PARIS)
+
+
+@pytest.fixture(autouse=True)
+def survey_open(request, time_machine):
+    """Answers are given a fortnight before the first séance, except in the demo's test."""
+    if "seed_cycle" not in request.node.name:
+        time_machine.move_to(datetime(2021, 5, 3, 10, 0, tzinfo=PARIS), tick=False)
 
 
 @pytest.fixture
@@ -296,6 +307,7 @@ def test_relancer_emails_exactly_the_non_respondents(
     assert silent.candidature.collectivite.nom in message.body
     assert sondage_url(silent) in message.body
     assert "votre avis sur le programme du cycle" in message.subject
+    assert message.reply_to == [cycle.appel.contact_email] == ["amontaigne@cerdd.org"]
     others = {e for p in (first, second, gone) for e in p.candidature.referent_emails()}
     assert not others & set(message.to)
 
@@ -325,6 +337,105 @@ def test_answers_are_read_only_in_the_admin(client, world, staff):
         == 200
     )
     assert client.get(reverse("admin:cycle_reponsesondage_add")).status_code == 403
+
+
+def test_answers_list_reads_a_fixed_number_of_queries(client, staff, django_assert_num_queries):
+    client.force_login(staff)
+    cycle = CycleFactory()
+    url = reverse("admin:cycle_reponsesondage_changelist")
+
+    def answer(count):
+        for _ in range(count):
+            submit_survey(
+                participant=ParticipantFactory(cycle=cycle), user=staff, ranked_themes=["outils"]
+            )
+
+    answer(1)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    answer(5)
+    with django_assert_num_queries(len(one)):
+        response = client.get(url)
+    assert [reponse.submitted_by for reponse in response.context_data["cl"].result_list] == [
+        staff
+    ] * 6
+
+
+# ---------------------------------------------------------------------------------------------
+# Closing at the first séance
+
+
+def test_answers_are_refused_once_the_first_seance_has_started(participant, user):
+    submit_survey(
+        participant=participant,
+        user=user,
+        ranked_themes=["outils"],
+        now=FIRST_SEANCE_STARTS - timedelta(seconds=1),
+    )
+    assert choices(participant) == [(1, "outils")]
+
+    for moment in (FIRST_SEANCE_STARTS, FIRST_SEANCE_STARTS + timedelta(days=30)):
+        with pytest.raises(ValidationError) as error:
+            submit_survey(participant=participant, user=user, ranked_themes=["enjeux"], now=moment)
+        assert error.value.code == "closed"
+        assert error.value.messages == [
+            "Le sondage est clos : la première séance a commencé le 18 mai 2021 à 9 h 30. "
+            "Les réponses ne peuvent plus être envoyées ni modifiées."
+        ]
+    assert choices(participant) == [(1, "outils")]
+    assert ReponseSondage.objects.get(participant=participant).submitted_at == (
+        FIRST_SEANCE_STARTS - timedelta(seconds=1)
+    )
+
+
+def test_closing_time_is_read_in_paris(participant, user):
+    # 9:30 in Paris in May is 7:30 UTC: 7:29:59 UTC is still open, 7:30 UTC closed.
+    utc = zoneinfo.ZoneInfo("UTC")
+    submit_survey(
+        participant=participant,
+        user=user,
+        ranked_themes=["outils"],
+        now=datetime(2021, 5, 18, 7, 29, 59, tzinfo=utc),
+    )
+    with pytest.raises(ValidationError):
+        submit_survey(
+            participant=participant,
+            user=user,
+            ranked_themes=["enjeux"],
+            now=datetime(2021, 5, 18, 7, 30, tzinfo=utc),
+        )
+    assert choices(participant) == [(1, "outils")]
+
+
+def test_survey_page_says_it_is_closed_from_the_first_seance(
+    client, participant, user, time_machine
+):
+    submit_survey(participant=participant, user=user, ranked_themes=["enjeux", "outils"])
+    closed = (
+        "Le sondage est clos : la première séance a commencé le 18 mai 2021 à 9 h 30. "
+        "Les réponses ne peuvent plus être envoyées ni modifiées."
+    )
+
+    time_machine.move_to(FIRST_SEANCE_STARTS - timedelta(seconds=1), tick=False)
+    client.force_login(user)
+    response = client.get(sondage_url(participant))
+    assert response.status_code == 200
+    assert closed not in page_text(response)
+    assert "Envoyer mes réponses" in page_text(response)
+
+    time_machine.move_to(FIRST_SEANCE_STARTS, tick=False)
+    response = client.get(sondage_url(participant))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert closed in text
+    assert "Envoyer mes réponses" not in text
+    assert "<form" not in response.content.decode()
+    assert text.index(THEME_LABELS["enjeux"]) < text.index(THEME_LABELS["outils"])
+
+    response = client.post(sondage_url(participant), {"rang_diversite": "1"})
+    assert response.status_code == 400
+    assert closed in page_text(response)
+    assert choices(participant) == [(1, "enjeux"), (2, "outils")]
 
 
 # ---------------------------------------------------------------------------------------------
