@@ -1156,10 +1156,9 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
 
 
 def _publication_opens_message(appel) -> str:
-    local = receipt.paris(appel.announcement_at)
     return (
         "Les décisions ne peuvent être publiées qu'à partir du "
-        f"{format_date_fr(local)} à {local:%H:%M} (heure de Paris)."
+        f"{format_datetime_fr(appel.announcement_at)} (heure de Paris)."
     )
 
 
@@ -1323,7 +1322,10 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
     not handed on automatically: staff call ``promote_next`` when they choose to.
     Side effects: ``Decision.desistement_at`` and ``desistement_motif`` (the whole reason), one
     history row by the staff member whose change reason is « Désistement : <reason> » (cut to
-    the 100 characters the history keeps). No e-mail.
+    the 100 characters the history keeps); the collectivité's cycle ``Participant``, when there
+    is one, becomes « retiré » (``retire_at`` = the withdrawal), as
+    ``cycle.services.withdraw_participant`` does when the collectivité withdraws itself.
+    No e-mail.
     """
     _require_staff(staff_user)
     reason = (reason or "").strip()
@@ -1348,7 +1350,24 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
     decision._history_user = staff_user
     decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
     decision.save(update_fields=["desistement_at", "desistement_motif"])
+    _withdraw_from_cycle(candidature, now=decision.desistement_at)
     return decision
+
+
+def _withdraw_from_cycle(candidature, *, now) -> None:
+    # Imported here: the cycle app builds on this one, not the other way round.
+    from cycle.models import Participant
+
+    participant = (
+        Participant.objects.select_for_update()
+        .filter(candidature_id=candidature.pk)
+        .exclude(statut=Participant.Statut.RETIRE)
+        .first()
+    )
+    if participant is not None:
+        participant.statut = Participant.Statut.RETIRE
+        participant.retire_at = now
+        participant.save(update_fields=["statut", "retire_at"])
 
 
 # Publication
@@ -1550,10 +1569,13 @@ def _letter_email(envoi) -> EmailMultiAlternatives:
     candidature = decision.candidature
     appel = candidature.appel
     modele = ModeleCourrier.objects.filter(appel=appel, issue=courrier.issue).first()
+    # As the letter writes them: « de la Métropole Européenne de Lille », « d'Arras ».
+    nom, de_collectivite = letters.collectivite_names(candidature.collectivite)
     context = {
         "objet": _objet(modele, decision),
-        "collectivite": candidature.collectivite.nom,
-        "de_collectivite": de_nom(candidature.collectivite.nom),
+        "collectivite": nom,
+        "de_collectivite": de_collectivite,
+        "retour_jury": bool(decision.retour_jury.strip()),
         "numero": candidature.numero,
         "appel_titre": appel.titre,
         "version": courrier.version,
@@ -1746,7 +1768,8 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
     PROMOTION_MOTIVATION (rank cleared, decided_by, decided_at, a history row); the others of
     the list move up one rank (a history row each). Once the call's decisions are published,
     the promoted decision is published at once and its new letter is rendered and filed as the
-    next Courrier version, with one EnvoiCourrier per référent·e; then, outside the
+    next Courrier version, with one EnvoiCourrier per référent·e, and the collectivité joins
+    the call's cycle when there is one (``cycle.services.enrol_retained``); then, outside the
     transaction, those e-mails are sent and recorded as ``publish_decisions`` does (a failure
     is retried by its next run). Before publication, nothing is filed nor sent: publication
     will do it.
@@ -1787,6 +1810,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
             version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
             pdf = letters.render_letter_pdf(promoted, letter_date=receipt.paris(now).date())
             courrier = _file_letter(promoted, version=version, pdf=pdf)
+            _enrol_in_cycle(locked, staff_user)
     if locked.decisions_published_at is not None:
         send_pending_letters(appel=locked, courrier=courrier, now=now)
     return promoted

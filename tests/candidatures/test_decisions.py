@@ -228,7 +228,7 @@ def test_publishing_before_the_announcement_is_refused_and_changes_nothing(
         services.publish_decisions(appel=appel, now=ANNOUNCEMENT - timedelta(seconds=1))
 
     assert refused.value.messages == [
-        "Les décisions ne peuvent être publiées qu'à partir du 15 avril 2021 à 09:00 "
+        "Les décisions ne peuvent être publiées qu'à partir du 15 avril 2021 à 9 h 00 "
         "(heure de Paris)."
     ]
     appel.refresh_from_db()
@@ -301,6 +301,34 @@ def test_publication_files_each_letter_and_mails_it_to_both_referents(
             courrier.envois.values_list("destinataire", "statut", "tentatives", "envoye_at")
         ) == sorted((email, "envoye", 1, ANNOUNCEMENT) for email in referents(dossier))
     assert len(mailoutbox) == 6
+
+
+def test_decision_email_names_an_epci_as_the_letter_does_and_the_jury_only_when_quoted(
+    appel, arras, staff, mailoutbox
+):
+    from candidatures.models import Collectivite
+
+    mel = deposee(appel, 2, collectivite=Collectivite.objects.get(siren="200093201"))
+    decide(arras, Issue.RETENUE, staff)
+    decide(mel, Issue.NON_RETENUE, staff, retour_jury=RETOUR)
+
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+
+    bodies = {m.to[0]: m.body for m in mailoutbox}
+    to_mel, to_arras = bodies[mel.ref_pol_email], bodies[arras.ref_pol_email]
+    assert (
+        "Le Cerdd vous adresse sa réponse à la candidature de la Métropole Européenne de Lille "
+        f"(dossier n° AMI-2021-002) à l'appel à manifestation d'intérêt « {appel.titre} »."
+    ) in to_mel
+    assert (
+        "Vous le retrouvez aussi, avec la décision et le retour du jury, sur la page du dossier :"
+        in to_mel
+    )
+    assert "la candidature d'Arras (dossier n° AMI-2021-001)" in to_arras
+    assert "Vous le retrouvez aussi, avec la décision, sur la page du dossier :" in to_arras
+    html = {m.to[0]: m.alternatives[0][0] for m in mailoutbox}
+    assert "<strong>de la Métropole Européenne de Lille</strong>" in html[mel.ref_pol_email]
+    assert "avec la décision, sur" in html[arras.ref_pol_email]
 
 
 def test_publishing_twice_sends_each_email_once(appel, arras, lille, staff, mailoutbox):
@@ -560,6 +588,61 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     )
 
 
+def test_withdrawal_and_promotion_follow_through_to_the_cycle(
+    appel, arras, lille, amiens, staff, mailoutbox
+):
+    from cycle.models import Participant
+    from cycle.services import ensure_cycle
+
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.LISTE_ATTENTE, staff)
+    decide(amiens, Issue.LISTE_ATTENTE, staff)
+    cycle = ensure_cycle(appel)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+    withdrawn_at = datetime(2021, 4, 20, 11, 0, tzinfo=PARIS)
+    promoted_at = datetime(2021, 4, 21, 10, 0, tzinfo=PARIS)
+
+    def participants():
+        return list(
+            Participant.objects.order_by("candidature__numero").values_list(
+                "cycle", "candidature__numero", "statut", "retire_at"
+            )
+        )
+
+    assert participants() == [(cycle.pk, "AMI-2021-001", "a_confirmer", None)]
+
+    services.record_withdrawal(
+        candidature=arras, staff_user=staff, reason="Élections municipales.", now=withdrawn_at
+    )
+    assert participants() == [(cycle.pk, "AMI-2021-001", "retire", withdrawn_at)]
+
+    services.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+    assert participants() == [
+        (cycle.pk, "AMI-2021-001", "retire", withdrawn_at),
+        (cycle.pk, "AMI-2021-002", "a_confirmer", None),
+    ]
+    enrolled = Participant.objects.get(candidature=lille)
+    assert sorted(enrolled.membres.values_list("email", flat=True)) == sorted(referents(lille))
+
+
+def test_promotion_before_publication_enrols_nobody_yet(appel, arras, lille, staff):
+    from cycle.models import Participant
+    from cycle.services import ensure_cycle
+
+    appel.places = 2
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.LISTE_ATTENTE, staff)
+    ensure_cycle(appel)
+
+    services.promote_next(appel=appel, staff_user=staff, now=DECIDED)
+
+    assert Decision.objects.get(candidature=lille).issue == Issue.RETENUE
+    assert Participant.objects.count() == 0
+
+
 def test_promote_next_with_an_empty_waiting_list_returns_none(appel, arras, staff):
     decide(arras, Issue.NON_RETENUE, staff)
 
@@ -784,6 +867,24 @@ def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mai
     assert len(mailoutbox) == 2
 
 
+def test_publish_action_before_the_announcement_says_when(
+    staff_client, appel, arras, staff, mailoutbox
+):
+    appel.announcement_at = datetime(2099, 4, 15, 9, 0, tzinfo=PARIS)
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    selection = {"action": "publier_decisions", "_selected_action": [appel.pk], "apply": "1"}
+
+    response = staff_client.post(APPELS_URL, selection, follow=True)
+
+    assert (
+        f"{appel} : Les décisions ne peuvent être publiées qu'à partir du 15 avril 2099 à "
+        "9 h 00 (heure de Paris)." in page_text(response)
+    )
+    assert Decision.objects.get().published_at is None
+    assert mailoutbox == []
+
+
 def test_staff_downloads_one_letter_and_exports_merged_and_zip(
     staff_client, appel, arras, lille, staff, mailoutbox
 ):
@@ -911,10 +1012,11 @@ def test_command_refuses_before_the_announcement_with_exit_code_1(arras, staff):
     with pytest.raises(CommandError) as refused:
         call_command("publier_decisions", "--appel", "2027")
 
-    local = early.announcement_at.astimezone(PARIS)
     assert refused.value.returncode == 1
-    assert str(refused.value).startswith("Les décisions ne peuvent être publiées qu'à partir du ")
-    assert str(refused.value).endswith(f"à {local:%H:%M} (heure de Paris).")
+    assert str(refused.value) == (
+        "Les décisions ne peuvent être publiées qu'à partir du "
+        f"{receipt.format_datetime_fr(early.announcement_at)} (heure de Paris)."
+    )
     assert Appel.objects.get(slug="2027").decisions_published_at is None
 
 
