@@ -2,8 +2,11 @@
 séance, answers the needs survey, declares a commitment and withdraws; every page passes
 axe-core (RGAA), error states included."""
 
+import datetime
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from cycle.models import Engagement, MembreBinome, Participant
@@ -28,6 +31,11 @@ def sign_in(page, live_server, user):
 def test_retained_collectivite_confirms_its_binome(live_server, page):
     referent = UserFactory(email="dgs@arras.test")
     participant = ParticipantFactory(createur=referent)
+    # Before the cycle starts: the needs survey closes when séance 1 begins.
+    today = timezone.localdate()
+    for seance in participant.cycle.seances.all():
+        seance.date = today + datetime.timedelta(weeks=6 * seance.numero)
+        seance.save(update_fields=["date"])
     sign_in(page, live_server, referent)
 
     page.goto(live_server.url + "/")
