@@ -196,6 +196,7 @@ class CycleAdmin(admin.ModelAdmin):
             "data": data,
             "svg": attendance.grid_svg(data),
             "state_labels": attendance.STATE_LABELS,
+            "cycle_termine": services.cycle_is_over(cycle),
         }
         return TemplateResponse(request, "admin/cycle/cycle/grille.html", context)
 
@@ -325,23 +326,30 @@ class SeanceAdmin(admin.ModelAdmin):
     def envoyer_note(self, request, queryset):
         for seance in queryset.order_by("cycle", "numero"):
             try:
-                sent = services_staff.send_context_note(seance=seance, staff_user=request.user)
+                report = services_staff.deliver_context_note(seance=seance, staff_user=request.user)
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
                 continue
-            if sent:
+            if report.sent:
                 self.message_user(
                     request,
-                    f"Séance {seance.numero} : note de contexte envoyée à {sent} "
-                    f"personne{'s' if sent > 1 else ''}.",
+                    f"Séance {seance.numero} : note de contexte envoyée à {report.sent} "
+                    f"personne{'s' if report.sent > 1 else ''}.",
                     messages.SUCCESS,
                 )
-            else:
+            elif not report.failed:
                 self.message_user(
                     request,
                     f"Séance {seance.numero} : la note a déjà été envoyée à tout le monde, "
                     "aucun nouvel envoi.",
                     messages.INFO,
+                )
+            for envoi in report.failures:
+                self.message_user(
+                    request,
+                    f"Séance {seance.numero} : échec de l'envoi à {envoi.destinataire} "
+                    f"({envoi.erreur}). Relancez l'action pour réessayer.",
+                    messages.ERROR,
                 )
 
     def get_urls(self):
@@ -540,8 +548,8 @@ class PresenceAdmin(admin.ModelAdmin):
 
 @admin.register(EnvoiNoteContexte)
 class EnvoiNoteContexteAdmin(admin.ModelAdmin):
-    list_display = ["seance", "destinataire", "envoye_at"]
-    list_filter = ["seance__cycle", "seance"]
+    list_display = ["seance", "destinataire", "statut", "tentatives", "envoye_at", "erreur"]
+    list_filter = ["statut", "seance__cycle", "seance"]
     list_select_related = ["seance"]
     search_fields = ["destinataire"]
 

@@ -262,6 +262,33 @@ def test_due_notes_are_counted_in_paris_days_across_midnight(
     assert seance.note_envoyee_at == datetime(2021, 5, 7, 23, 30, tzinfo=utc)
 
 
+def test_send_note_action_reports_sent_and_failed_addresses(
+    client, staff, seance, participant, settings, monkeypatch, mailoutbox, time_machine
+):
+    seance.note_contexte = "Note."
+    seance.save()
+    elu, tech = (m.email for m in participant.membres.order_by("-role"))
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({tech}))
+    time_machine.move_to(datetime(2021, 5, 8, 7, 0, tzinfo=PARIS), tick=False)
+
+    response = client.post(
+        "/admin/cycle/seance/",
+        {"action": "envoyer_note", "_selected_action": [seance.pk]},
+        follow=True,
+    )
+
+    assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+        ("success", "Séance 1 : note de contexte envoyée à 1 personne."),
+        (
+            "error",
+            f"Séance 1 : échec de l'envoi à {tech} ({refusal(tech)}). "
+            "Relancez l'action pour réessayer.",
+        ),
+    ]
+    assert [message.to for message in mailoutbox] == [[elu]]
+
+
 def test_failed_note_is_not_retried_once_the_seance_is_past(
     cycle, seance, participant, settings, monkeypatch, mailoutbox, time_machine
 ):
@@ -503,6 +530,9 @@ def test_attestation_only_when_enough_seances(client, staff, cycle, participant)
         f"Pas d'attestation pour {elu.nom} avant la fin du cycle : l'attestation est "
         "délivrée une fois la dernière séance tenue."
     ]
+    mid_cycle_grid = page_text(client.get(f"/admin/cycle/cycle/{cycle.pk}/grille/"))
+    assert f"Attestation de {elu.nom} (PDF)" not in mid_cycle_grid
+    assert mid_cycle_grid.count("<td>À la fin du cycle</td>") == 1  # the élu·e, eligible
     cycle.seances.filter(numero=7).update(etat=Seance.Etat.TENUE)
 
     response = client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{elu.pk}.pdf")
