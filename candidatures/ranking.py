@@ -4,10 +4,12 @@ Pure computation over ``values_list()`` rows: no model instance per note, and a 
 of queries whatever the number of dossiers, jurors or critères (5 for ``build_ranking``, at
 most 5 for ``progress_matrix``, 5 for ``scores_table``). Nothing here writes to the database.
 
-Which évaluations count: submitted ones (``Evaluation.objects.counted()``), minus the ones by
-a juror in conflict with the dossier, whether the conflict is in the register or only
-detectable from the jury's collectivités (same rule as ``CandidatureQuerySet.for_juror``:
-same collectivité, or a commune and its EPCI), so a register not yet refreshed hides nothing.
+Which évaluations count: submitted ones (``Evaluation.objects.counted()``) of pairs the juror
+may still score, the rule of ``CandidatureQuerySet.for_juror``: the juror still sits on the
+jury, the dossier is assigned to them when the call assigns dossiers, and they are not in
+conflict with it, whether the conflict is in the register or only detectable from the jury's
+collectivités (same collectivité, or a commune and its EPCI), so a register not yet refreshed
+hides nothing. The ranking and the progress matrix therefore agree.
 
 Statistics: the spread is the *sample* standard deviation (n - 1 denominator) when a dossier
 has at least two évaluations, 0 otherwise; the median of an even count is the mean of the two
@@ -66,7 +68,8 @@ class JurorInfo:
     email: str
     qualite: str = ""
     collectivite: str = ""
-    member: bool = True  # False: scored once, removed from the jury since
+    # Always True since only members' évaluations count; kept for the procès-verbal template.
+    member: bool = True
 
 
 @dataclass(frozen=True)
@@ -328,29 +331,32 @@ def _competition_ranks(rows: list[RankingRow], value, attribute: str) -> None:
 
 
 def _counted_evaluations(appel_id: int, dossiers: _Dossiers, jury: _Jury):
-    """(evaluation pk, dossier pk, juror pk, recommandation) of counted évaluations, and the
-    names of jurors who scored without being (or still being) in the jury."""
+    """(evaluation pk, dossier pk, juror pk, recommandation) of counted évaluations.
+
+    Only pairs the juror may still score count (the rule of ``for_juror``): a juror removed
+    from the jury, or whose assignment was deleted when the call assigns dossiers, no longer
+    sees the dossier, so their évaluation leaves the ranking as it leaves the progress matrix.
+    """
+    member = MembreJury.objects.filter(appel=appel_id, user=models.OuterRef("jure"))
+    assigned = Affectation.objects.filter(
+        candidature=models.OuterRef("candidature"), jure=models.OuterRef("jure")
+    )
     rows = (
         Evaluation.objects.counted()
         .filter(candidature__appel=appel_id, candidature__statut=Candidature.Statut.DEPOSEE)
-        .order_by()
-        .values_list(
-            "pk",
-            "candidature_id",
-            "jure_id",
-            "recommandation",
-            "jure__first_name",
-            "jure__last_name",
-            "jure__email",
+        .filter(models.Exists(member))
+        .filter(
+            models.Q(candidature__appel__mode_jury=Appel.ModeJury.TOUS) | models.Exists(assigned)
         )
+        .order_by()
+        .values_list("pk", "candidature_id", "jure_id", "recommandation")
     )
-    kept, others = [], {}
-    for pk, dossier_id, jure_id, recommandation, first, last, email in rows:
+    kept = []
+    for pk, dossier_id, jure_id, recommandation in rows:
         if is_tied(jury.ties.get(jure_id), dossiers.collectivites[dossier_id]):
             continue  # a tie not yet in the register is still a conflict
         kept.append((pk, dossier_id, jure_id, recommandation))
-        others.setdefault(jure_id, (first, last, email))
-    return kept, others
+    return kept
 
 
 def build_ranking(appel) -> Ranking:
@@ -365,7 +371,7 @@ def build_ranking(appel) -> Ranking:
     criteres = load_criteres(appel_id)
     dossiers = _load_dossiers(appel_id)
     jury = _load_jury(appel_id)
-    evaluations, names = _counted_evaluations(appel_id, dossiers, jury)
+    evaluations = _counted_evaluations(appel_id, dossiers, jury)
 
     notes_by_evaluation: dict[int, dict[int, int | None]] = defaultdict(dict)
     # order_by(): the models' default orderings would join and sort five tables for nothing.
@@ -454,12 +460,7 @@ def build_ranking(appel) -> Ranking:
     _competition_ranks(rows, lambda r: r.mean, "rank")
     _competition_ranks(sorted(rows, key=_z_sort_key), lambda r: r.z_mean, "rank_z")
 
-    known = {juror.pk: juror for juror in jury.jurors}
-    calibration_jurors = list(jury.jurors) + [
-        JurorInfo(pk, display_name(*names[pk]), names[pk][2], member=False)
-        for pk in sorted(by_juror, key=lambda pk: display_name(*names[pk]).lower())
-        if pk not in known
-    ]
+    calibration_jurors = list(jury.jurors)
     calibration = []
     for juror in calibration_jurors:
         scores = by_juror.get(juror.pk, [])

@@ -275,6 +275,57 @@ def test_tie_detected_but_not_in_the_register_also_leaves_the_aggregates():
     assert (d1.n, d1.mean) == (3, pytest.approx(13))
 
 
+def submitted_counts(matrix) -> dict[str, int]:
+    return {row.dossier.numero: row.cells.count("soumise") for row in matrix.rows}
+
+
+def test_evaluation_of_a_deleted_assignment_leaves_the_ranking_as_the_matrix():
+    appel, dossiers, jurors = hand_example()
+    Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
+    appel.refresh_from_db()
+    for dossier in dossiers.values():
+        for name in ("alpha", "bravo", "charlie"):
+            Affectation.objects.create(candidature=dossier, jure=jurors[name])
+    # Staff take 001 away from Charlie after she scored it (6/20, « attente »).
+    Affectation.objects.filter(candidature=dossiers["d1"], jure=jurors["charlie"]).delete()
+
+    result = ranking.build_ranking(appel)
+    matrix = ranking.progress_matrix(appel)
+
+    d1 = rows_by_numero(result)["AMI-2021-001"]
+    assert (d1.n, sorted(round(x, 6) for x in d1.scores)) == (2, [13.0, 20.0])
+    assert (d1.tally, round(d1.mean, 6)) == ({"retenir": 2}, 16.5)
+    assert result.evaluations == 8
+    assert {row.dossier.numero: row.n for row in result.rows} == submitted_counts(matrix)
+    assert submitted_counts(matrix) == {"AMI-2021-001": 2, "AMI-2021-002": 3, "AMI-2021-003": 3}
+    charlie = next(c for c in result.calibration if c.juror.pk == jurors["charlie"].pk)
+    assert charlie.n == 2
+
+
+def test_evaluations_of_a_juror_removed_from_the_jury_leave_the_ranking():
+    appel, _, jurors = hand_example()
+    MembreJury.objects.filter(appel=appel, user=jurors["charlie"]).delete()
+
+    result = ranking.build_ranking(appel)
+    matrix = ranking.progress_matrix(appel)
+
+    assert {row.dossier.numero: row.n for row in result.rows} == {
+        "AMI-2021-001": 2,
+        "AMI-2021-002": 2,
+        "AMI-2021-003": 2,
+    }
+    assert {row.dossier.numero: row.n for row in result.rows} == submitted_counts(matrix)
+    assert result.evaluations == 6
+    assert [c.juror.name for c in result.calibration] == [
+        "Anne Alpha",
+        "Bruno Bravo",
+        "Denis Delta",
+    ]
+    assert (
+        round(rows_by_numero(result)["AMI-2021-003"].mean, 6) == 9.0
+    )  # (6 + 12) / 2, Charlie's 0 out
+
+
 def test_disagreement_by_spread_over_the_calls_threshold():
     appel, _, _ = hand_example()
 
