@@ -94,6 +94,11 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     ("premiere_seance_date", "date de la première journée : « 18 mai 2021 »"),
     ("premiere_seance_lieu", "lieu de la première journée : « Loos-en-Gohelle »"),
     (
+        "premiere_seance_passee",
+        "vrai quand le courrier est daté après la première journée (un appel depuis la liste "
+        "d'attente) : {% if premiere_seance_passee %}…{% else %}…{% endif %}",
+    ),
+    (
         "contact",
         "contact au Cerdd : {{ contact.nom }}, {{ contact.fonction }}, {{ contact.email }}",
     ),
@@ -166,7 +171,7 @@ Au nom du Cerdd et de la cellule d'orientation du programme Territoires particip
 {% endif %}{% if retour_jury %}
 Le jury a souhaité vous transmettre ce retour : {{ retour_jury }}
 {% endif %}
-Bienvenue dans ce cycle ! {{ nb_retenues }} collectivité{{ nb_retenues|pluralize }} le {{ nb_retenues|pluralize:"suivra,suivront" }} ensemble, {{ cycle_dates }}, au fil de sept journées de travail entre pairs, élu·es et technicien·nes. La première journée aura lieu le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} : nous vous adresserons d'ici là le programme, ainsi qu'un court questionnaire pour construire avec vous le contenu des séances à partir de vos besoins.
+Bienvenue dans ce cycle ! {% if nb_retenues > 1 %}{{ nb_retenues }} collectivités le suivront ensemble, {{ cycle_dates }},{% else %}Il se tiendra {{ cycle_dates }},{% endif %} au fil de sept journées de travail entre pairs, élu·es et technicien·nes. {% if premiere_seance_passee %}La première journée a eu lieu le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} : nous vous adressons sans attendre le programme des prochaines séances, ainsi qu'un court questionnaire pour construire avec vous leur contenu à partir de vos besoins.{% else %}La première journée aura lieu le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} : nous vous adresserons d'ici là le programme, ainsi qu'un court questionnaire pour construire avec vous le contenu des séances à partir de vos besoins.{% endif %}
 
 Comme votre candidature s'y engage, nous comptons sur la présence d'un binôme élu·e / technicien·ne à chaque séance, et sur votre envie d'expérimenter sur votre territoire les outils et acquis du cycle.
 
@@ -186,7 +191,7 @@ Votre candidature est inscrite sur la liste d'attente{% if rang_attente %}, au r
 {% endif %}{% if retour_jury %}
 Le jury a souhaité vous transmettre ce retour : {{ retour_jury }}
 {% endif %}
-Si une place se libère, nous vous la proposerons dans l'ordre de la liste d'attente : nous prendrons alors contact avec vous sans délai, pour confirmer la disponibilité de votre binôme élu·e / technicien·ne. La première journée du cycle est prévue le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} ; le cycle se poursuivra {{ cycle_dates }}.
+Si une place se libère, nous vous la proposerons dans l'ordre de la liste d'attente : nous prendrons alors contact avec vous sans délai, pour confirmer la disponibilité de votre binôme élu·e / technicien·ne. {% if premiere_seance_passee %}Le cycle a commencé le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} et se poursuit {{ cycle_dates }}.{% else %}La première journée du cycle est prévue le {{ premiere_seance_date }} à {{ premiere_seance_lieu }} ; le cycle se poursuivra {{ cycle_dates }}.{% endif %}
 
 Pour toute question, {{ contact.nom }} ({{ contact.fonction }}) reste à votre disposition : {{ contact.email }}.
 
@@ -295,6 +300,7 @@ def _sample_context(*, filled: bool, missing: list[str]) -> dict:
         "cycle_dates": text,
         "premiere_seance_date": text,
         "premiere_seance_lieu": text,
+        "premiere_seance_passee": filled,
         "contact": _SamplePerson("contact", filled, missing),
         "date_courrier": text,
         "numero": text,
@@ -539,6 +545,8 @@ def _build_context(decision, call: _CallData, letter_date) -> dict:
     candidature = decision.candidature
     appel = call.appel
     nom, nom_de = collectivite_names(candidature.collectivite)
+    dated = _resolve_letter_date(decision, letter_date)
+    first_session = appel.first_session_date
     return {
         "collectivite": nom,
         "collectivite_de": nom_de,
@@ -558,8 +566,9 @@ def _build_context(decision, call: _CallData, letter_date) -> dict:
             format_date_fr(appel.first_session_date) if appel.first_session_date else ""
         ),
         "premiere_seance_lieu": appel.first_session_place,
+        "premiere_seance_passee": bool(first_session and dated > first_session),
         "contact": Personne(appel.contact_nom, appel.contact_fonction, appel.contact_email),
-        "date_courrier": format_date_fr(_resolve_letter_date(decision, letter_date)),
+        "date_courrier": format_date_fr(dated),
         "numero": candidature.numero,
         "rang_attente": decision.rang_attente or "",
         "appel": appel.titre,

@@ -1115,6 +1115,8 @@ from .models import Courrier, Decision, EnvoiCourrier, Issue, ModeleCourrier  # 
 
 HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
 
+# The letters already say the outcome, the number of places and what the waiting list means:
+# a motivation says only why.
 DEFAULT_MOTIVATIONS = {
     Issue.RETENUE: (
         "Le jury a apprécié la qualité de votre candidature : la motivation de la collectivité, "
@@ -1122,13 +1124,12 @@ DEFAULT_MOTIVATIONS = {
         "attentes du cycle de qualification."
     ),
     Issue.LISTE_ATTENTE: (
-        "Votre candidature a retenu l'attention du jury, mais le cycle est limité à {places} "
-        "collectivités. Elle est inscrite sur la liste d'attente : si une place se libère, le "
-        "Cerdd reviendra vers vous."
+        "Le jury a apprécié votre candidature, solide, même si la dynamique engagée est un peu "
+        "moins avancée que celle des collectivités retenues."
     ),
     Issue.NON_RETENUE: (
-        "Le cycle étant limité à {places} collectivités, le jury a retenu les candidatures dont "
-        "la dynamique participative et de transition répondait le mieux aux critères de l'appel."
+        "Le jury a retenu les candidatures dont la dynamique participative et de transition "
+        "répondait le mieux aux critères de l'appel."
     ),
 }
 PROMOTION_MOTIVATION = (

@@ -109,6 +109,80 @@ def test_each_outcome_letter_holds_the_decision_and_the_call_data(appel, arras, 
     assert "Alexis Montaigne" in text
 
 
+def _seed_letter(decision, **kwargs) -> str:
+    _, pages = read_pdf(letters.render_letter_pdf(decision, **kwargs))
+    return " ".join(pages)
+
+
+def test_seed_letters_with_the_default_motivations_say_each_thing_once(appel, arras):
+    from candidatures import services
+
+    letters.ensure_modeles_courrier(appel)
+    for number in (1, 2):  # with Arras, three retained collectivités
+        decide(deposee(appel, number), Issue.RETENUE)
+    texts = {}
+    for issue in Issue:
+        decision = decide(arras, issue, motivation=services.default_motivation(issue, appel))
+        texts[issue] = _seed_letter(decision)
+        decision.delete()
+
+    waiting = texts[Issue.LISTE_ATTENTE]
+    assert waiting.count("liste d'attente") == 2
+    assert waiting.count("12 places") == 1
+    assert waiting.count("place se libère") == 1
+    assert (
+        "Votre candidature est inscrite sur la liste d'attente, au rang 2. Le jury a apprécié "
+        "votre candidature, solide, même si la dynamique engagée est un peu moins avancée que "
+        "celle des collectivités retenues. Si une place se libère, nous vous la proposerons"
+    ) in waiting
+    refused = texts[Issue.NON_RETENUE]
+    assert refused.count("12") == 1
+    assert (
+        "Le jury a examiné avec attention chacune des candidatures reçues, pour 12 places. Nous "
+        "ne sommes malheureusement pas en mesure de retenir la vôtre pour ce cycle. Le jury a "
+        "retenu les candidatures dont la dynamique participative et de transition répondait le "
+        "mieux aux critères de l'appel."
+    ) in refused
+    assert (
+        "Bienvenue dans ce cycle ! 3 collectivités le suivront ensemble, de mai 2021 à mars 2022, "
+        "au fil de sept journées de travail entre pairs"
+    ) in texts[Issue.RETENUE]
+
+
+def test_retained_letter_with_a_single_collectivite_and_after_the_first_session(appel, arras):
+    letters.ensure_modeles_courrier(appel)
+    decision = decide(arras, Issue.RETENUE)
+
+    before = _seed_letter(decision, letter_date=date(2021, 4, 15))
+    after = _seed_letter(decision, letter_date=date(2021, 6, 2))
+
+    assert (
+        "Bienvenue dans ce cycle ! Il se tiendra de mai 2021 à mars 2022, au fil de sept "
+        "journées de travail entre pairs, élu·es et technicien·nes. La première journée aura "
+        "lieu le 18 mai 2021 à Loos-en-Gohelle : nous vous adresserons d'ici là le programme"
+    ) in before
+    assert (
+        "La première journée a eu lieu le 18 mai 2021 à Loos-en-Gohelle : nous vous adressons "
+        "sans attendre le programme des prochaines séances, ainsi qu'un court questionnaire pour "
+        "construire avec vous leur contenu à partir de vos besoins."
+    ) in after
+    assert "aura lieu" not in after
+    assert "collectivité le suivra" not in before + after
+
+
+def test_waiting_list_letter_after_the_first_session(appel, arras):
+    letters.ensure_modeles_courrier(appel)
+    decision = decide(arras, Issue.LISTE_ATTENTE)
+
+    text = _seed_letter(decision, letter_date=date(2021, 5, 19))
+
+    assert (
+        "Le cycle a commencé le 18 mai 2021 à Loos-en-Gohelle et se poursuit de mai 2021 à "
+        "mars 2022."
+    ) in text
+    assert "est prévue" not in text
+
+
 def test_letter_context_gives_every_placeholder(appel, arras):
     decide(deposee(appel, 8), Issue.RETENUE)
     decision = decide(arras, Issue.LISTE_ATTENTE, retour_jury="Belle lettre de motivation.")
