@@ -25,7 +25,15 @@ from .admin import (
     paris,
 )
 from .forms_jury import DeportForm, EvaluationForm
-from .models import Collectivite, DossierJury, Evaluation, MembreJury, Note
+from .models import (
+    Affectation,
+    Appel,
+    Collectivite,
+    DossierJury,
+    Evaluation,
+    MembreJury,
+    Note,
+)
 
 # The juror's own évaluation state as annotated on the list ("" when none exists yet).
 NON_COMMENCEE = ""
@@ -151,6 +159,16 @@ class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
         # on its own page.
         return False
 
+    def history_view(self, request, object_id, extra_context=None):
+        # No such page here, for anyone: a dossier's history is staff business (on the staff
+        # dossier page), and a juror's own changes are in their évaluation.
+        raise Http404
+
+    def delete_view(self, request, object_id, extra_context=None):
+        # Nobody deletes a dossier from the jury's pages; a 404 (rather than the admin's
+        # 403 or « does not exist » redirect) says the same thing to every juror.
+        raise Http404
+
     def get_readonly_fields(self, request, obj=None):
         return [field for _, options in self.fieldsets for field in options["fields"]]
 
@@ -253,11 +271,19 @@ class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
 
         ``counted()`` leaves out declared and registered conflicts; ties detected from a
         juror's collectivité but not yet in the register are left out here too, as for_juror
-        does, so the page never shows an évaluation the ranking ignores.
+        does, and so are jurors removed from the jury or no longer assigned the dossier, so the
+        page never shows an évaluation the ranking ignores.
         """
+        appel = dossier.appel
+        colleagues = MembreJury.objects.filter(appel=appel.pk).values("user")
+        if appel.mode_jury == Appel.ModeJury.AFFECTATION:
+            # Only colleagues who may still score the dossier, as in the ranking.
+            colleagues = Affectation.objects.filter(
+                candidature=dossier, jure__in=colleagues
+            ).values("jure")
         evaluations = list(
             Evaluation.objects.counted()
-            .filter(candidature=dossier)
+            .filter(candidature=dossier, jure__in=colleagues)
             .exclude(jure=request.user)
             .select_related("jure")
             .prefetch_related(Prefetch("notes", queryset=Note.objects.select_related("critere")))

@@ -388,11 +388,13 @@ class CandidatureQuerySet(models.QuerySet):
             return self.for_juror(user)
         return self.visible_to(user)
 
-    def for_juror(self, user):
-        """Submitted dossiers of the calls this juror sits on, assigned to them when the call
+    def for_juror(self, user, now=None):
+        """Submitted dossiers of the calls this juror sits on, once their deadline has passed
+        (the call's, or the dossier's extension when later), assigned to them when the call
         assigns dossiers, and never one they are in conflict with (declared or detected)."""
         if not user.is_authenticated:
             return self.none()
+        now = now or timezone.now()
         member = MembreJury.objects.filter(appel=models.OuterRef("appel"), user=user)
         # -1 stands for "no collectivité": SQL comparisons with NULL would hide every dossier.
         own = Coalesce(models.Subquery(member.values("collectivite")[:1]), -1)
@@ -401,6 +403,9 @@ class CandidatureQuerySet(models.QuerySet):
         declared = ConflitInteret.objects.filter(candidature=models.OuterRef("pk"), jure=user)
         return (
             self.deposees()
+            # « After the deadline, jury members see… » (Candidature.deadline(), in SQL).
+            .filter(appel__closes_at__lt=now)
+            .filter(Q(prolongation_jusqu_au__isnull=True) | Q(prolongation_jusqu_au__lt=now))
             .filter(models.Exists(member))
             .filter(Q(appel__mode_jury=Appel.ModeJury.TOUS) | models.Exists(assigned))
             .exclude(models.Exists(declared))
@@ -781,7 +786,10 @@ class Affectation(models.Model):
         Candidature, on_delete=models.CASCADE, related_name="affectations"
     )
     jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affectations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="affectations",
+        verbose_name="juré·e",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -803,7 +811,10 @@ class ConflitInteret(models.Model):
 
     candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="conflits")
     jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conflits"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conflits",
+        verbose_name="juré·e",
     )
     origine = models.CharField(max_length=10, choices=Origine.choices)
     motif = models.TextField()
@@ -850,7 +861,10 @@ class Evaluation(models.Model):
         Candidature, on_delete=models.CASCADE, related_name="evaluations"
     )
     jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="evaluations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="evaluations",
+        verbose_name="juré·e",
     )
     statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.BROUILLON)
     commentaire_prive = models.TextField("commentaire pour le jury", blank=True)

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from candidatures import services
-from candidatures.models import Collectivite, MembreJury
+from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
 from cycle import services as cycle_services
@@ -66,6 +66,19 @@ MATRIX = {
     "/admin/candidatures/dossierjury/{pk}/change/": [302, 302, 302, 200, 404, 404],
     "/admin/candidatures/dossierjury/{pk}/evaluer/": [302, 302, 302, 200, 404, 403],
     "/admin/candidatures/dossierjury/{pk}/deporter/": [302, 302, 302, 200, 404, 403],
+    # No history nor deletion on the jury's dossier pages, for anyone: 404 (the dossier's
+    # history is on the staff dossier page; a juror's changes are in their évaluation).
+    "/admin/candidatures/dossierjury/{pk}/history/": [302, 302, 302, 404, 404, 404],
+    "/admin/candidatures/dossierjury/{pk}/delete/": [302, 302, 302, 404, 404, 404],
+    # The staff jury pages: a juror reads no évaluation page or history, not even their own
+    # (independence: those pages are the staff's), nor the conflicts register.
+    "/admin/candidatures/evaluation/{evaluation}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/evaluation/{evaluation}/history/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/conflitinteret/{conflit}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/conflitinteret/{conflit}/history/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/conflitinteret/add/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/affectation/add/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/membrejury/add/": [302, 302, 302, 403, 403, 200],
     "/admin/cerdd_ami/user/": [302, 302, 302, 403, 403, 200],
     "/cycle/": [302, 200, 200, 200, 200, 200],
     "/cycle/{participant}/binome/": [302, 200, 404, 404, 404, 404],
@@ -152,6 +165,11 @@ def world():
         user=jure_en_conflit,
         collectivite=Collectivite.objects.get(siren="200033579"),
     )
+    # The juror's évaluation (the other juror must never read its history), and the detected
+    # conflict of the juror of the CU d'Arras, in the register.
+    evaluation = Evaluation.objects.create(candidature=dossier, jure=jure)
+    services.refresh_conflicts(appel=appel)
+    conflit = ConflitInteret.objects.get(jure=jure_en_conflit)
     users = {
         "anonyme": None,
         "candidat": candidat,
@@ -171,6 +189,8 @@ def world():
         "entree_privee": entree_privee.pk,
         "entree_partagee": entree_partagee.pk,
         "engagement": engagement.pk,
+        "evaluation": evaluation.pk,
+        "conflit": conflit.pk,
     }
     return users, values
 

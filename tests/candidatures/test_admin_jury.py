@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -721,15 +722,53 @@ def test_closed_scoring_shows_the_evaluation_read_only_and_refuses_changes(clien
     assert [valeur for _, valeur, _ in notes_in_db(evaluation)] == [1, 1, 1]
 
 
-def test_scoring_not_yet_open_is_said_so(client):
+def test_jurors_see_no_dossier_before_the_deadline(client):
+    """DESIGN: « After the deadline, jury members see… »: before it, the list is empty and
+    every page of a submitted dossier is a 404; one second after it, the dossier is there."""
     appel = make_appel(edition_2021=False, slug="2028")  # open now: the deadline is ahead
     dossier = deposee(appel, commune("62041"), 1)
-    login(client, jure(appel, "jure@cerdd.test"))
+    user = jure(appel, "jure@cerdd.test")
 
-    text = text_of(client.get(evaluer_url(dossier)))
+    # Signed in at each moment: a session opened today would have expired by then.
+    with time_machine.travel(appel.closes_at, tick=False):
+        login(client, user)
+        before = [
+            client.get(LIST_URL),
+            client.get(dossier_url(dossier)),
+            client.get(evaluer_url(dossier)),
+            client.get(deporter_url(dossier)),
+        ]
+    with time_machine.travel(appel.closes_at + timedelta(seconds=1), tick=False):
+        login(client, user)
+        after = [client.get(LIST_URL), client.get(dossier_url(dossier))]
 
-    assert "La notation n'a pas commencé" in text
-    assert "La notation est close." not in text
+    assert [response.status_code for response in before] == [200, 404, 404, 404]
+    assert result_rows(before[0]) == []
+    assert [response.status_code for response in after] == [200, 200]
+    assert [row.split(" | ")[0] for row in result_rows(after[0])] == [dossier.numero]
+
+
+def test_a_dossier_with_an_extension_stays_hidden_until_its_own_deadline(client):
+    appel = make_appel(edition_2021=False, slug="2028")
+    on_time = deposee(appel, commune("62041"), 1)
+    extended = deposee(appel, commune("80021"), 2)
+    extended.prolongation_jusqu_au = appel.closes_at + timedelta(days=2)
+    extended.save(update_fields=["prolongation_jusqu_au"])
+    user = jure(appel, "jure@cerdd.test")
+
+    with time_machine.travel(appel.closes_at + timedelta(seconds=1), tick=False):
+        login(client, user)
+        visible_first = set(Candidature.objects.for_juror(user).values_list("pk", flat=True))
+        extended_page_first = client.get(dossier_url(extended)).status_code
+    with time_machine.travel(extended.prolongation_jusqu_au + timedelta(seconds=1), tick=False):
+        login(client, user)
+        visible_then = set(Candidature.objects.for_juror(user).values_list("pk", flat=True))
+        extended_page_then = client.get(dossier_url(extended)).status_code
+
+    assert visible_first == {on_time.pk}
+    assert extended_page_first == 404
+    assert visible_then == {on_time.pk, extended.pk}
+    assert extended_page_then == 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -833,6 +872,66 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
     assert "Retour pour la collectivité : Marc : bravo pour le budget participatif." in after
     assert "Commentaire pour le jury : Marc, pour le jury seulement." in after
     assert "Nadia" not in after
+
+
+def test_a_jurors_posts_are_in_the_evaluation_history_with_who_and_before_after(client, appel):
+    dossier = deposee(appel, commune("62041"), 1)
+    lea = jure(appel, "lea@cerdd.test", first_name="Léa", last_name="Caron")
+    login(client, lea)
+    first = client.post(
+        evaluer_url(dossier),
+        scores_post(appel, [2, 3, 1], retour_collectivite="Un budget à préciser."),
+    )
+    second = client.post(
+        evaluer_url(dossier),
+        scores_post(
+            appel,
+            [2, 3, 1],
+            button="soumettre",
+            recommandation="attente",
+            retour_collectivite="Un budget participatif bien engagé.",
+        ),
+    )
+    evaluation = Evaluation.objects.get()
+    login(client, charge_de_mission())
+
+    history = client.get(f"/admin/candidatures/evaluation/{evaluation.pk}/history/")
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    records = list(evaluation.history.order_by("history_date", "history_id"))
+    assert [record.history_user for record in records] == [lea] * len(records)
+    content = page_text(history)
+    rows = content[content.index('id="change-history"') :]
+    assert rows.count(f'<a href="/admin/cerdd_ami/user/{lea.pk}/change/">Léa Caron</a>') == len(
+        records
+    )
+    changes = text_of(history).replace("\xa0", " ")
+    assert (
+        "Retour pour la collectivité : Un budget à préciser. → Un budget participatif bien "
+        "engagé." in changes
+    )
+    assert "None" not in changes
+
+
+def test_evaluation_of_a_colleague_removed_from_the_jury_is_not_shown(client, appel):
+    dossier = deposee(appel, commune("62041"), 1)
+    lea = jure(appel, "lea@cerdd.test")
+    marc = jure(appel, "marc@cerdd.test", first_name="Marc", last_name="Delattre")
+    services.save_evaluation(
+        candidature=dossier,
+        jure=marc,
+        notes=dict.fromkeys(criteres_of(appel), (2, "Note de Marc")),
+        recommandation=Recommandation.RETENIR,
+        submit=True,
+    )
+    MembreJury.objects.filter(user=marc).delete()  # Marc leaves the jury
+    services.open_deliberation(appel=appel, staff_user=charge_de_mission())
+    login(client, lea)
+
+    text = text_of(client.get(dossier_url(dossier)))
+
+    assert "Aucun·e autre juré·e n'a soumis d'évaluation de ce dossier." in text
+    assert "Note de Marc" not in text
 
 
 def test_drafts_of_other_jurors_stay_hidden_after_deliberation(client, appel):
