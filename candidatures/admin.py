@@ -357,7 +357,33 @@ class NiveauCritereInline(admin.TabularInline):
         return [note for note in range(note_max + 1) if note not in existing]
 
     def get_extra(self, request, obj=None, **kwargs):
+        if critere_is_scored(obj):
+            return 0
         return len(self.missing_notes(obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        # A level's score is what jurors read beside their input: once notes exist, only its
+        # wording may change.
+        return ["note"] if critere_is_scored(obj) else []
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not critere_is_scored(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not critere_is_scored(obj)
+
+
+def critere_is_scored(critere) -> bool:
+    """Whether a juror has already scored (or commented) this critère."""
+    return bool(critere is not None and critere.pk and critere.notes.exists())
+
+
+CRITERE_SCORED = (
+    "Des juré·es ont déjà noté ce critère : son appel, sa note maximale et les notes de ses "
+    "niveaux ne peuvent plus changer, et il ne peut plus être supprimé, sans quoi les notes "
+    "déjà données changeraient de sens ou sortiraient du barème. Le libellé, la description, "
+    "l'ordre, le poids et le texte des niveaux restent modifiables."
+)
 
 
 @admin.register(Critere)
@@ -369,9 +395,39 @@ class CritereAdmin(admin.ModelAdmin):
     fields = ["appel", "ordre", "libelle", "description", "poids", "note_max"]
     inlines = [NiveauCritereInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        if critere_is_scored(obj):
+            return ["appel", "note_max"]
+        return []
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if critere_is_scored(obj):
+            name, options = fieldsets[0]
+            fieldsets = [(name, {**options, "description": CRITERE_SCORED}), *fieldsets[1:]]
+        return fieldsets
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not critere_is_scored(obj)
+
+    def get_deleted_objects(self, objs, request):
+        # The list's « supprimer » action asks for no object: refuse the scored ones here.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        scored = [critere for critere in objs if critere_is_scored(critere)]
+        if scored:
+            protected = list(protected) + [
+                f"{critere} (critère déjà noté par le jury : il ne peut plus être supprimé)"
+                for critere in scored
+            ]
+        return deleted, counts, perms_needed, protected
+
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, NiveauCritereInline) and request.method != "POST":
+        if (
+            isinstance(inline, NiveauCritereInline)
+            and request.method != "POST"
+            and not critere_is_scored(obj)
+        ):
             # Blank rows come pre-numbered with the missing score levels.
             kwargs["initial"] = [{"note": note} for note in inline.missing_notes(obj)]
         return kwargs

@@ -26,7 +26,9 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
-from simple_history.template_utils import HistoricalRecordContextHelper
+from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
+
+from cerdd_ami import roles
 
 from . import charts, ranking, services
 from .admin import EMPTY, AppelAdmin, paris, person
@@ -62,8 +64,14 @@ def _plural(count: int, singular: str, plural: str) -> str:
 
 
 def _staff_users():
-    # Jurors sign in to the admin: only staff accounts can sit on a jury.
-    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("email")
+    """Who may sit on a jury: active staff accounts (jurors sign in to the admin) in the
+    « Jury » group (the group carries the jurors' permissions)."""
+    return (
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True, groups__name=roles.JURY)
+        .distinct()
+        .order_by("email")
+    )
 
 
 def _user_choice_label(user) -> str:
@@ -346,8 +354,9 @@ class AppelJuryAdmin(AppelAdmin):
         services.open_deliberation(appel=appel, staff_user=request.user)
         self.message_user(
             request,
-            "La délibération est ouverte : les juré·es voient désormais les évaluations de "
-            "leurs collègues et les résultats.",
+            "La délibération est ouverte : sur chaque dossier qu'ils et elles peuvent voir, "
+            "les juré·es voient désormais les évaluations de leurs collègues (le classement "
+            "reste réservé à l'équipe du Cerdd).",
             messages.SUCCESS,
         )
 
@@ -369,6 +378,9 @@ class AppelJuryAdmin(AppelAdmin):
             ranking=result,
             rows=rows,
             rows_html=ranking_rows_html(rows),
+            # Rang, rang z, dossier, collectivité, éval., 5 figures, one per critère,
+            # three recommendations, désaccord.
+            column_count=14 + len(result.criteres),
             by_z=by_z,
             ranking_chart=charts.ranking_svg(rows, "graphique-classement", by_z=by_z),
             calibration_chart=charts.calibration_svg(
@@ -582,17 +594,32 @@ class _LabelledChanges(HistoricalRecordContextHelper):
     """« Ne pas retenir → Liste d'attente » rather than the stored ``ne_pas_retenir``."""
 
     def prepare_delta_change_value(self, change, value):
+        if value is None or value == "":
+            return EMPTY  # never the word « None »
         field = self.model._meta.get_field(change.field)
-        if field.choices and value is not None:
+        if field.choices:
             return dict(field.flatchoices).get(value, value)
-        if value is not None and hasattr(value, "tzinfo"):
+        if hasattr(value, "tzinfo"):
             return paris(value)
         return super().prepare_delta_change_value(change, value)
 
+    def get_obj_diff_display(self):
+        # The audit shows before and after in full: a feedback to the collectivité cut to
+        # 80 characters (the package's default) would hide what changed.
+        return ObjDiffDisplay(max_length=5000)
+
 
 class HistoryAdmin(SimpleHistoryAdmin):
+    """History pages in French (see templates/simple_history/object_history_list.html)."""
+
     def get_historical_record_context_helper(self, request, historical_record):
         return _LabelledChanges(self.model, historical_record)
+
+    def history_view_title(self, request, obj):
+        return f"Historique : {obj}"
+
+    def history_form_view_title(self, request, obj):
+        return f"Version historique : {obj}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -882,6 +909,10 @@ class EvaluationAdmin(HistoryAdmin):
             kind = kinds.get(record.history_type, record.history_type)
             if record.history_type == "~" and before and before[0] == now[0]:
                 kind = "commentaire modifié"
+            elif record.history_type == "~" and before and before[1] != now[1]:
+                kind = "note et commentaire modifiés"
+            # The comment's before/after only when it changed (or the note was created).
+            comment_changed = before is None or before[1] != now[1]
             lines.append(
                 (
                     paris(record.history_date),
@@ -890,16 +921,20 @@ class EvaluationAdmin(HistoryAdmin):
                     kind,
                     EMPTY if before is None or before[0] is None else before[0],
                     EMPTY if record.valeur is None else record.valeur,
+                    ((before[1] if before else "") or EMPTY) if comment_changed else "inchangé",
+                    (record.commentaire or EMPTY) if comment_changed else "inchangé",
                 )
             )
         if not lines:
             return EMPTY
         return format_html(
             "<table><thead><tr><th>Date</th><th>Par</th><th>Critère</th><th>Changement</th>"
-            "<th>Avant</th><th>Après</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>Note avant</th><th>Note après</th><th>Commentaire avant</th>"
+            "<th>Commentaire après</th></tr></thead><tbody>{}</tbody></table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td>{}</td><td>{}</td></tr>",
                 reversed(lines),
             ),
         )
