@@ -12,13 +12,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import letters, ranking, services
@@ -246,6 +245,7 @@ class DecisionAdmin(SimpleHistoryAdmin):
     form = DecisionForm
     radio_fields = {"issue": admin.VERTICAL}
     change_list_template = "admin/candidatures/decision/change_list.html"
+    change_form_template = "admin/candidatures/decision/change_form.html"
     list_display = [
         "numero",
         "collectivite_nom",
@@ -339,10 +339,33 @@ class DecisionAdmin(SimpleHistoryAdmin):
         )
         obj.pk = decision.pk
         obj.refresh_from_db()
+        panel = services.capacity(decision.candidature.appel)
+        if panel.depassement:
+            self.message_user(request, f"{panel.texte}. {panel.avertissement}", messages.WARNING)
 
     def save_related(self, request, form, formsets, change):
         # Read-only inlines: nothing to save beside the decision itself.
         pass
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        appel = None
+        if object_id and str(object_id).isdigit():
+            decision = (
+                Decision.objects.select_related("candidature__appel").filter(pk=object_id).first()
+            )
+            appel = decision.candidature.appel if decision else None
+        else:
+            candidature_id = request.POST.get("candidature") or request.GET.get("candidature")
+            if candidature_id and str(candidature_id).isdigit():
+                candidature = (
+                    Candidature.objects.select_related("appel").filter(pk=candidature_id).first()
+                )
+                appel = candidature.appel if candidature else None
+        extra_context = {
+            **(extra_context or {}),
+            "panels": [services.capacity(appel)] if appel is not None else [],
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         appel_id = request.GET.get("candidature__appel__id__exact")
@@ -542,8 +565,10 @@ class DecisionAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/candidatures/decision/desistement.html", context)
 
 
-@require_POST
 def _promote(model_admin, request, appel_pk):
+    # Not @require_POST: that decorator takes its first argument for the request.
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if not can_decide(request.user):
         raise PermissionDenied
     appel = get_object_or_404(Appel, pk=appel_pk)

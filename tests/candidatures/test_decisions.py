@@ -849,6 +849,102 @@ def test_one_decision_from_the_form_offers_the_jurors_feedback(staff_client, app
     assert decision.history.get().history_user == staff
 
 
+def test_one_decision_form_shows_the_capacity_and_warns_past_it(
+    staff_client, appel, arras, lille, staff
+):
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    arras_decision = Decision.objects.get(candidature=arras)
+
+    change = page_text(staff_client.get(f"{DECISIONS_URL}{arras_decision.pk}/change/"))
+    add = page_text(staff_client.get(f"{DECISIONS_URL}add/?candidature={lille.pk}"))
+
+    for page in (change, add):
+        assert "<strong>1 place — 1 retenue — liste d'attente : vide</strong>" in page
+        assert "Attention" not in page
+
+    response = staff_client.post(
+        f"{DECISIONS_URL}add/",
+        {"candidature": lille.pk, "issue": "retenue", "rang_attente": "", "motivation": ""},
+        follow=True,
+    )
+
+    shown = [(m.level_tag, m.message) for m in response.context["messages"]]
+    assert shown[0] == (
+        "warning",
+        "1 place — 2 retenues — liste d'attente : vide. Attention : 2 collectivités retenues "
+        "pour 1 place.",
+    )
+    assert [level for level, _ in shown] == ["warning", "success"]
+    after = page_text(staff_client.get(f"{DECISIONS_URL}{arras_decision.pk}/change/"))
+    assert "⚠ Attention : 2 collectivités retenues pour 1 place." in after
+
+
+def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
+    staff_client, appel, arras, lille, amiens, staff, mailoutbox
+):
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.LISTE_ATTENTE, staff)
+    decide(amiens, Issue.LISTE_ATTENTE, staff)
+    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    mailoutbox.clear()
+    selection = {
+        "action": "enregistrer_desistement",
+        "_selected_action": [Decision.objects.get(candidature=arras).pk],
+    }
+    listing = f"{DECISIONS_URL}?candidature__appel__id__exact={appel.pk}"
+    promote_url = f"{DECISIONS_URL}appel/{appel.pk}/appeler-suivant/"
+
+    form = page_text(staff_client.post(DECISIONS_URL, selection))
+    assert "<h1>Enregistrer un désistement</h1>" in form
+    assert "Appeler le suivant" not in page_text(staff_client.get(listing))
+
+    recorded = staff_client.post(
+        DECISIONS_URL, {**selection, "apply": "1", "reason": "Le conseil a renoncé."}, follow=True
+    )
+
+    assert [m.message for m in recorded.context["messages"]] == [
+        f"Désistement enregistré : {arras.collectivite.nom}. La place libérée peut être proposée "
+        "au premier dossier de la liste d'attente (« Appeler le suivant de la liste d'attente », "
+        "au-dessus de la liste)."
+    ]
+    assert Decision.objects.get(candidature=arras).desistement_motif == "Le conseil a renoncé."
+    assert f"Appeler le suivant de la liste d'attente ({lille.collectivite.nom})" in page_text(
+        staff_client.get(listing)
+    )
+    assert mailoutbox == []
+
+    assert staff_client.get(promote_url).status_code == 405
+    promoted = staff_client.post(promote_url, follow=True)
+
+    assert promoted.redirect_chain == [(listing, 302)]
+    assert [(m.level_tag, m.message) for m in promoted.context["messages"]] == [
+        (
+            "success",
+            f"{lille.collectivite.nom} est désormais retenue. Son courrier (version 2) est "
+            "envoyé aux référent·es.",
+        )
+    ]
+    decision = Decision.objects.get(candidature=lille)
+    assert (decision.issue, decision.rang_attente) == (Issue.RETENUE, None)
+    assert list(decision.courriers.values_list("version", "issue")) == [
+        (2, Issue.RETENUE),
+        (1, Issue.LISTE_ATTENTE),
+    ]
+    letter = decision.courriers.get(version=2)
+    pdf = letter.pdf.read()
+    assert services.PROMOTION_MOTIVATION in read_pdf(pdf)
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
+    for message in mailoutbox:
+        assert message.attachments[0].content == pdf
+        assert "Ce courrier remplace le précédent." in message.body
+    assert set(letter.envois.values_list("statut", flat=True)) == {"envoye"}
+    assert Decision.objects.get(candidature=amiens).rang_attente == 1
+
+
 def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mailoutbox):
     decide(arras, Issue.RETENUE, staff)
     selection = {"action": "publier_decisions", "_selected_action": [appel.pk]}
