@@ -67,11 +67,52 @@ def jury_setup():
     MembreJury.objects.create(appel=appel, user=jury1)
     # Only the first dossier is assigned to jury1: the second must not be offered.
     Affectation.objects.create(candidature=dossiers[0], jure=jury1)
+    # A colleague already scored it 2 and 2 (10/20): the ranking row reads 1 évaluation, 10,00.
+    jury2 = juror(email="jury2@cerdd.test", first_name="Dominique", last_name="Martin")
+    MembreJury.objects.create(appel=appel, user=jury2)
+    Affectation.objects.create(candidature=dossiers[0], jure=jury2)
+    services.save_evaluation(
+        candidature=dossiers[0],
+        jure=jury2,
+        notes=dict.fromkeys(appel.criteres.all(), (2, "")),
+        recommandation="attente",
+        submit=True,
+    )
+    charge = UserFactory(email="charge@cerdd.test", is_staff=True)
+    charge.groups.add(Group.objects.get(name="Chargé·e de mission"))
     return appel, dossiers, jury1
+
+
+def log_in(page, live_server, email):
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/login/")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
+    expect(page).to_have_url(live_server.url + "/admin/")
+
+
+def ranking_row(page, live_server, appel, numero) -> tuple[str, str]:
+    """(« Éval. », « Moyenne pondérée /20 ») of the dossier's row in the ranking table."""
+    page.goto(f"{live_server.url}/admin/candidatures/appel/{appel.pk}/classement/")
+    row = page.locator(
+        "#tableau-classement tbody tr", has=page.locator("th.dossier", has_text=numero)
+    )
+    expect(row).to_have_count(1)
+    # Cells: rang, rang (z), [dossier is a th], collectivité, éval., moyenne…
+    cells = row.locator("td")
+    return cells.nth(3).inner_text().strip(), cells.nth(4).inner_text().strip()
 
 
 def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
     _appel, (assigned, other), jury1 = jury_setup
+
+    # The chargé·e de mission reads the row before: one évaluation, 10/20.
+    log_in(page, live_server, "charge@cerdd.test")
+    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/jury/")
+    expect(page.get_by_text("1 sur 2 attendues")).to_be_visible()
+    assert ranking_row(page, live_server, _appel, assigned.numero) == ("1", "10,00")
+    page.context.clear_cookies()
 
     page.goto(live_server.url + "/admin/")
     page.get_by_label("Adresse e-mail").fill("jury1@cerdd.test")
@@ -126,16 +167,12 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
     ).click()
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Soumise")
 
-    # The chargé·e de mission sees the submission in the progress matrix and the ranking.
-    charge = UserFactory(email="charge@cerdd.test", is_staff=True)
-    charge.groups.add(Group.objects.get(name="Chargé·e de mission"))
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/login/")
-    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Connexion").click()
+    # The chargé·e de mission sees the submission in the progress matrix and the ranking:
+    # two évaluations now, (10 + 17,5) / 2 = 13,75 (jury1 gave 3 and 4 out of 4: 17,5/20).
+    log_in(page, live_server, "charge@cerdd.test")
     page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/jury/")
-    expect(page.get_by_text("1 sur 1 attendues")).to_be_visible()
+    expect(page.get_by_text("2 sur 2 attendues")).to_be_visible()
+    assert ranking_row(page, live_server, _appel, assigned.numero) == ("2", "13,75")
     page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/classement/")
     ranked = page.locator("th.dossier", has_text=assigned.numero)
     expect(ranked).to_be_visible()
