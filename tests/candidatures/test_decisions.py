@@ -963,6 +963,30 @@ def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mai
     assert len(mailoutbox) == 2
 
 
+def test_publish_action_reports_a_failed_letter(
+    staff_client, appel, arras, lille, staff, mailoutbox, monkeypatch
+):
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+    selection = {"action": "publier_decisions", "_selected_action": [appel.pk], "apply": "1"}
+
+    response = staff_client.post(APPELS_URL, selection, follow=True)
+
+    assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+        (
+            "success",
+            f"{appel} : Décisions publiées : 2 ; courriers classés : 1 ; courriers en échec : 1 "
+            "; e-mails envoyés : 2 ; échecs : 0.",
+        ),
+        (
+            "warning",
+            f"1 courrier en échec : {lille.collectivite.nom} (OSError : mise en page "
+            "impossible). Relancez « Publier les décisions » pour les retenter.",
+        ),
+    ]
+
+
 def test_publish_action_before_the_announcement_says_when(
     staff_client, appel, arras, staff, mailoutbox
 ):
