@@ -971,13 +971,15 @@ def save_evaluation(
     score outside the critère's scale, and on submit any missing score or recommendation.
     """
     now = now or timezone.now()
-    if not Candidature.objects.for_juror(jure).filter(pk=candidature.pk).exists():
-        raise NotAllowedToScore()
     appel = candidature.appel
+    # Before the deadline no juror sees any dossier (for_juror): say why, the call's
+    # calendar is public.
     if now <= appel.closes_at:
         raise ValidationError(
             "La notation n'a pas commencé : elle s'ouvre après la date limite de dépôt."
         )
+    if not Candidature.objects.for_juror(jure).filter(pk=candidature.pk).exists():
+        raise NotAllowedToScore()
     if not appel.scoring_is_open(now):
         raise ValidationError("La notation est close : les évaluations ne peuvent plus changer.")
     # A submitted évaluation stays submitted: any later save must keep it complete.
@@ -1038,9 +1040,19 @@ def close_scoring(*, appel, staff_user, now=None) -> None:
 
 @transaction.atomic
 def reopen_scoring(*, appel, staff_user) -> None:
-    """Let jurors change their évaluations again. Side effect: clears the closing stamp."""
+    """Let jurors change their évaluations again. Side effect: clears the closing stamp.
+
+    Refused once the deliberation is open: jurors have read each other's évaluations.
+    """
     if not staff_user.is_staff:
         raise PermissionDenied
+    appel.refresh_from_db(fields=["deliberation_ouverte_at"])
+    if appel.deliberation_ouverte_at is not None:
+        raise ValidationError(
+            "La délibération est ouverte : les juré·es ont lu les évaluations de leurs "
+            "collègues, la notation ne peut plus être rouverte.",
+            code="deliberation_open",
+        )
     Appel.objects.filter(pk=appel.pk).update(notation_close_at=None)
     appel.refresh_from_db(fields=["notation_close_at"])
 
@@ -1053,6 +1065,14 @@ def open_deliberation(*, appel, staff_user, now=None) -> None:
     """
     if not staff_user.is_staff:
         raise PermissionDenied
+    appel.refresh_from_db(fields=["notation_close_at"])
+    if appel.notation_close_at is None:
+        # Otherwise a juror who has not scored yet would read colleagues' évaluations first.
+        raise ValidationError(
+            "Clôturez d'abord la notation : tant qu'elle est ouverte, un·e juré·e pourrait lire "
+            "les évaluations de ses collègues avant de rendre la sienne.",
+            code="scoring_open",
+        )
     Appel.objects.filter(pk=appel.pk, deliberation_ouverte_at__isnull=True).update(
         deliberation_ouverte_at=now or timezone.now()
     )
@@ -1077,10 +1097,16 @@ def jurors_with_work_left(appel) -> list[tuple]:
 def send_jury_reminders(*, appel, staff_user) -> int:
     """E-mail each juror who still has dossiers to score. Returns how many were reminded.
 
-    Side effects: one e-mail per juror with work left, sent after commit.
+    Side effects: one e-mail per juror with work left, sent after commit. Refused while
+    jurors cannot score (before the deadline, after the scoring is closed).
     """
     if not staff_user.is_staff:
         raise PermissionDenied
+    if not appel.scoring_is_open():
+        raise ValidationError(
+            "La notation n'est pas ouverte : aucun rappel n'est envoyé aux juré·es.",
+            code="scoring_not_open",
+        )
     reminded = 0
     for juror, left in jurors_with_work_left(appel):
         context = {
@@ -1189,16 +1215,24 @@ def check_decision(*, candidature, issue, motivation="", rang_attente=None) -> N
 
 
 def jury_feedback(candidature) -> list[str]:
-    """The jurors' « retour pour la collectivité » staff may quote in the letter: those of
-    counted évaluations (submitted, no conflict), without duplicates, in jurors' name order."""
-    texts = (
+    """The jurors' « retour pour la collectivité » staff may quote in the letter: those of the
+    évaluations the ranking counts (submitted, by a juror who may still score the dossier:
+    no conflict, registered or detected, still in the jury, still assigned), without
+    duplicates, in jurors' name order."""
+    evaluations = (
         Evaluation.objects.counted()
         .filter(candidature=candidature)
         .exclude(retour_collectivite="")
+        .select_related("jure")
         .order_by("jure__last_name", "jure__first_name", "jure__email")
-        .values_list("retour_collectivite", flat=True)
     )
-    return list(dict.fromkeys(text.strip() for text in texts if text.strip()))
+    # for_juror is the one rule of who may score what; a handful of jurors per dossier.
+    texts = [
+        evaluation.retour_collectivite.strip()
+        for evaluation in evaluations
+        if Candidature.objects.for_juror(evaluation.jure).filter(pk=candidature.pk).exists()
+    ]
+    return list(dict.fromkeys(text for text in texts if text))
 
 
 def _waiting_list(appel, *, exclude=None) -> list[Decision]:

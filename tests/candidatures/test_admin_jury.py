@@ -860,7 +860,9 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
         for secret in hidden:
             assert secret not in before, (url, secret)
 
-    services.open_deliberation(appel=appel, staff_user=charge_de_mission())
+    staff = charge_de_mission()
+    services.close_scoring(appel=appel, staff_user=staff)
+    services.open_deliberation(appel=appel, staff_user=staff)
     after = text_of(client.get(dossier_url(dossier)))
 
     assert "Évaluations des autres juré·es" in after
@@ -925,7 +927,9 @@ def test_evaluation_of_a_colleague_removed_from_the_jury_is_not_shown(client, ap
         submit=True,
     )
     MembreJury.objects.filter(user=marc).delete()  # Marc leaves the jury
-    services.open_deliberation(appel=appel, staff_user=charge_de_mission())
+    staff = charge_de_mission()
+    services.close_scoring(appel=appel, staff_user=staff)
+    services.open_deliberation(appel=appel, staff_user=staff)
     login(client, lea)
 
     text = text_of(client.get(dossier_url(dossier)))
@@ -943,7 +947,9 @@ def test_drafts_of_other_jurors_stay_hidden_after_deliberation(client, appel):
         jure=marc,
         notes=dict.fromkeys(criteres_of(appel), (2, "Brouillon de Marc")),
     )
-    services.open_deliberation(appel=appel, staff_user=charge_de_mission())
+    staff = charge_de_mission()
+    services.close_scoring(appel=appel, staff_user=staff)
+    services.open_deliberation(appel=appel, staff_user=staff)
     login(client, lea)
 
     text = text_of(client.get(dossier_url(dossier)))

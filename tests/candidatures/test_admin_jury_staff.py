@@ -545,11 +545,26 @@ def test_close_reopen_scoring_and_open_deliberation(staff_client, example):
     reopened = staff_client.post(url(appel, "jury/"), {"action": "rouvrir"}, follow=True)
     appel.refresh_from_db()
     reopened_at = appel.notation_close_at
+    too_early = staff_client.post(url(appel, "jury/"), {"action": "deliberation"}, follow=True)
+    appel.refresh_from_db()
+    deliberation_while_scoring = appel.deliberation_ouverte_at
+    staff_client.post(url(appel, "jury/"), {"action": "clore"}, follow=True)
     deliberation = staff_client.post(url(appel, "jury/"), {"action": "deliberation"}, follow=True)
+    too_late = staff_client.post(url(appel, "jury/"), {"action": "rouvrir"}, follow=True)
     appel.refresh_from_db()
 
     assert closed_at is not None
     assert reopened_at is None
+    assert deliberation_while_scoring is None
+    assert messages_of(too_early) == [
+        "Clôturez d'abord la notation : tant qu'elle est ouverte, un·e juré·e pourrait lire "
+        "les évaluations de ses collègues avant de rendre la sienne."
+    ]
+    assert messages_of(too_late) == [
+        "La délibération est ouverte : les juré·es ont lu les évaluations de leurs "
+        "collègues, la notation ne peut plus être rouverte."
+    ]
+    assert appel.notation_close_at is not None
     assert appel.deliberation_ouverte_at is not None
     assert messages_of(closed) == [
         "La notation est close : les évaluations ne peuvent plus être modifiées."

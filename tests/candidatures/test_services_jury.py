@@ -244,3 +244,54 @@ def test_save_evaluation_before_the_deadline_says_scoring_has_not_started(dossie
     assert error.value.messages == [
         "La notation n'a pas commencé : elle s'ouvre après la date limite de dépôt."
     ]
+
+
+def test_jury_feedback_quotes_only_evaluations_the_ranking_counts(appel, dossiers):
+    kept, removed, tied = member(appel), member(appel), member(appel)
+    for user, text in [(kept, "Un projet clair."), (removed, "Parti."), (tied, "Lié.")]:
+        services.save_evaluation(
+            candidature=dossiers["lille"],
+            jure=user,
+            notes=scores(appel, 3, 3),
+            retour_collectivite=text,
+            recommandation="retenir",
+            submit=True,
+        )
+    MembreJury.objects.filter(user=removed).delete()
+    # A tie the register does not hold yet (no refresh_conflicts since): still a conflict.
+    MembreJury.objects.filter(user=tied).update(
+        collectivite=Collectivite.objects.get(insee="59350")
+    )
+
+    assert services.jury_feedback(dossiers["lille"]) == ["Un projet clair."]
+
+
+def test_jury_reminders_only_while_jurors_can_score(appel, dossiers):
+    member(appel)
+    staff = juror()
+
+    reminded = services.send_jury_reminders(appel=appel, staff_user=staff)
+    services.close_scoring(appel=appel, staff_user=staff)
+    with pytest.raises(ValidationError) as closed:
+        services.send_jury_reminders(appel=appel, staff_user=staff)
+
+    assert reminded == 1
+    assert closed.value.messages == [
+        "La notation n'est pas ouverte : aucun rappel n'est envoyé aux juré·es."
+    ]
+
+
+def test_deliberation_opens_only_after_scoring_closes_and_then_scoring_stays_closed(appel):
+    staff = juror()
+
+    with pytest.raises(ValidationError) as too_early:
+        services.open_deliberation(appel=appel, staff_user=staff)
+    services.close_scoring(appel=appel, staff_user=staff)
+    services.open_deliberation(appel=appel, staff_user=staff)
+    with pytest.raises(ValidationError) as too_late:
+        services.reopen_scoring(appel=appel, staff_user=staff)
+
+    appel.refresh_from_db()
+    assert [too_early.value.code, too_late.value.code] == ["scoring_open", "deliberation_open"]
+    assert appel.notation_close_at is not None
+    assert appel.deliberation_ouverte_at is not None
