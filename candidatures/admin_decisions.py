@@ -18,10 +18,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from . import letters, ranking, services
-from .admin import EMPTY, CandidatureAdmin, ReadOnlyInline, paris, person
+from .admin import EMPTY, CandidatureAdmin, HistoryAdmin, ReadOnlyInline, paris, person
 from .admin_jury_staff import AppelJuryAdmin
 from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
 from .receipt import format_datetime_fr
@@ -239,7 +238,7 @@ class DesistementForm(forms.Form):
 
 
 @admin.register(Decision)
-class DecisionAdmin(SimpleHistoryAdmin):
+class DecisionAdmin(HistoryAdmin):
     """Decisions of every call, the capacity panel above the list, letters and sendings."""
 
     form = DecisionForm

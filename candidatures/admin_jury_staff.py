@@ -25,13 +25,11 @@ from django.urls import path
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from simple_history.admin import SimpleHistoryAdmin
-from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
 from cerdd_ami import roles
 
 from . import charts, ranking, services
-from .admin import EMPTY, AppelAdmin, paris, person
+from .admin import EMPTY, AppelAdmin, HistoryAdmin, paris, person
 from .exports import csv_lines, to_xlsx_response
 from .models import (
     Affectation,
@@ -588,38 +586,6 @@ class AffectationAdmin(admin.ModelAdmin):
 
 # ---------------------------------------------------------------------------------------------
 # History pages that read like the rest of the admin
-
-
-class _LabelledChanges(HistoricalRecordContextHelper):
-    """« Ne pas retenir → Liste d'attente » rather than the stored ``ne_pas_retenir``."""
-
-    def prepare_delta_change_value(self, change, value):
-        if value is None or value == "":
-            return EMPTY  # never the word « None »
-        field = self.model._meta.get_field(change.field)
-        if field.choices:
-            return dict(field.flatchoices).get(value, value)
-        if hasattr(value, "tzinfo"):
-            return paris(value)
-        return super().prepare_delta_change_value(change, value)
-
-    def get_obj_diff_display(self):
-        # The audit shows before and after in full: a feedback to the collectivité cut to
-        # 80 characters (the package's default) would hide what changed.
-        return ObjDiffDisplay(max_length=5000)
-
-
-class HistoryAdmin(SimpleHistoryAdmin):
-    """History pages in French (see templates/simple_history/object_history_list.html)."""
-
-    def get_historical_record_context_helper(self, request, historical_record):
-        return _LabelledChanges(self.model, historical_record)
-
-    def history_view_title(self, request, obj):
-        return f"Historique : {obj}"
-
-    def history_form_view_title(self, request, obj):
-        return f"Version historique : {obj}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1099,6 +1099,7 @@ def test_history_pages_are_in_french_without_none(staff_client, example, staff):
         "—",
     ]
     assert "<h1>Historique : " in page_text(pages["évaluation"])
+    assert "<h1>Historique : " in page_text(pages["décision"])
 
 
 def test_jure_filters_are_titled_jure(staff_client, example):
