@@ -1,4 +1,5 @@
-"""Demo candidatures for seed_demo: about thirty dossiers of the 2021 call in every state."""
+"""Demo candidatures for seed_demo: about thirty dossiers of the 2021 call in every state, and
+the seventeen of the recent call (fifteen submitted, two drafts that missed the deadline)."""
 
 import zoneinfo
 from datetime import timedelta
@@ -47,6 +48,29 @@ DEMO_DOSSIERS = [
     ("02173", "brouillon"),  # Château-Thierry
     ("62617", "brouillon"),  # Montreuil
     ("59295", "brouillon"),  # Hazebrouck
+]
+
+# The recent call: new territories, and two communes the 2021 jury encouraged to apply again
+# (Maubeuge and Laon), Maubeuge together with its agglomération (flagged, not refused).
+# Achicourt belongs to the CU d'Arras: the juror from the CU has a conflict of interest.
+RECENT_DOSSIERS = [
+    ("62004", "deposee"),  # Achicourt (CU d'Arras)
+    ("59009", "deposee"),  # Villeneuve-d'Ascq
+    ("62065", "deposee"),  # Avion
+    ("80016", "deposee"),  # Albert
+    ("59392", "deposee"),  # Maubeuge: applies again after 2021
+    ("200043396", "deposee"),  # CA Maubeuge Val de Sambre
+    ("60088", "deposee"),  # Bornel
+    ("02810", "deposee"),  # Villers-Cotterêts
+    ("62427", "deposee"),  # Hénin-Beaumont
+    ("62893", "deposee"),  # Wimereux
+    ("59017", "deposee"),  # Armentières
+    ("02381", "deposee"),  # Hirson
+    ("60612", "deposee"),  # Senlis
+    ("02408", "deposee"),  # Laon: applies again after 2021
+    ("62510", "deposee"),  # Liévin
+    ("60471", "brouillon"),  # Noyon
+    ("59560", "brouillon"),  # Seclin
 ]
 
 PEOPLE = [
@@ -110,7 +134,7 @@ def _demo_letter(collectivite):
 
 
 def _attach_letter(candidature, collectivite, user):
-    # Written directly: the 2021 call is closed, so the service would rightly refuse it.
+    # Written directly: the demo calls are closed, so the service would rightly refuse it.
     letter = _demo_letter(collectivite)
     PieceJointe.objects.create(
         candidature=candidature,
@@ -165,11 +189,15 @@ def _collectivite(code):
 # Demo data mails nobody: receipts of thirty fake dossiers would bury the newcomer's own
 # sign-in link in /dev/outbox/.
 @override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}})
-def seed_candidatures(appel, *, staff_user):
-    """Create the demo dossiers of ``appel`` that do not exist yet; returns how many."""
+def seed_candidatures(appel, *, staff_user, dossiers=DEMO_DOSSIERS):
+    """Create the demo ``dossiers`` of ``appel`` that do not exist yet; returns how many.
+
+    Submitted ones are submitted a month after the opening, one a day (or after their
+    extension): the call must stay open that long.
+    """
     created = 0
     submitted_at = appel.opens_at + timedelta(days=30)
-    for index, (code, state) in enumerate(DEMO_DOSSIERS):
+    for index, (code, state) in enumerate(dossiers):
         collectivite = _collectivite(code)
         if Candidature.objects.filter(appel=appel, collectivite=collectivite).exists():
             continue

@@ -1,5 +1,7 @@
-"""Demo decisions for seed_demo: the 2021 call's dossiers decided from the jury's ranking,
-staged (not published), so that a newcomer can publish them from the admin."""
+"""Demo decisions for seed_demo: the 2021 call's dossiers decided from the jury's ranking, a week
+before the announcement, once its scoring is closed and its deliberation open (demo_jury).
+They are staged here; the cycle's demo publishes them (its participants need them). The recent
+call gets no decision: the newcomer stages and publishes those."""
 
 from datetime import timedelta
 

@@ -1,19 +1,24 @@
-"""Demo jury for seed_demo: the 2021 call's seven jurors, their conflicts and their évaluations.
+"""Demo jury for seed_demo: the same seven jurors on two calls, their conflicts and évaluations.
 
-Every juror scores every dossier they may see (mode « tous »). Scores are pseudo-random but
-deterministic: a base quality per dossier (so that the ranking means something), a severity
-per juror (some are harsher than others) and noise seeded per (juror, dossier). Dunkerque splits
-the jury. jury6 has three évaluations still in draft and jury7 five dossiers not started, so
-the progress matrix and the reminders have something to show. The deliberation stays closed:
-staff open it during the demo.
+The 2021 call is decided: every juror scored every dossier they may see (mode « tous »), then
+the chargé·e closed the scoring and opened the deliberation, before the decisions
+(``close_2021_scoring``). The recent call is being scored: ``RECENT_PLAN`` says how far each
+juror got (jury1, the newcomer's login, has drafts and most dossiers still to score; jury7 has
+not started, for the reminders), and jury3 has a conflict (Achicourt, in the CU d'Arras).
+
+Scores are pseudo-random but deterministic: a base quality per dossier (so that the ranking
+means something), a severity per juror (some are harsher than others) and noise seeded per
+(juror, dossier). Dunkerque splits the 2021 jury.
 
 Everything goes through ``services`` (the rules apply); an évaluation that exists is left
-alone, so running seed_demo again changes nothing.
+alone, so running seed_demo again changes nothing. One exception, while the 2021 scoring is
+still open (a database seeded before it closed): drafts left on 2021 are completed, since its
+scoring closes right after.
 """
 
 import random
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
@@ -58,12 +63,27 @@ DECLARED_CONFLICTS = [
     ),
 ]
 
-# Work left for the progress matrix and the reminders.
-DRAFTS = {"jury6@cerdd.test": ["62765", "62498", "62119"]}  # Saint-Omer, Lens, Béthune
-NOT_STARTED = {
-    # Laon, Soissons, Calais, Boulogne-sur-Mer, Maubeuge
-    "jury7@cerdd.test": ["02408", "02722", "62193", "62160", "59392"],
+# The recent call, scoring open: (submitted, drafts) per juror, counted along the dossiers the
+# juror may see in numero order, turned by two places per juror (so that every dossier has
+# some évaluations); the rest is not started.
+RECENT_PLAN = {
+    "jury1@cerdd.test": (4, 2),
+    "jury2@cerdd.test": (15, 0),
+    "jury3@cerdd.test": (14, 0),  # sees 14: Achicourt is in the CU d'Arras
+    "jury4@cerdd.test": (10, 1),
+    "jury5@cerdd.test": (12, 0),
+    "jury6@cerdd.test": (7, 3),
+    "jury7@cerdd.test": (0, 0),
 }
+
+# The 2021 jury met on the 6th of April 2021: scoring closed the Friday before, deliberation
+# opened on the day; the decisions follow on the 8th (demo_decisions).
+SCORING_CLOSED_2021 = datetime(2021, 4, 2, 18, 0, tzinfo=PARIS)
+DELIBERATION_2021 = datetime(2021, 4, 6, 9, 30, tzinfo=PARIS)
+# Days after the deadline day during which jurors submit: 2021 before its closing (2 April),
+# the recent call before the day seed_demo runs.
+SCORED_WITHIN_2021 = (3, 20)
+SCORED_WITHIN_RECENT = (1, 19)
 
 # Base quality of each submitted dossier, from 0 (weak) to 1 (excellent).
 QUALITY = {
@@ -91,6 +111,23 @@ QUALITY = {
     "62498": 0.79,  # Lens
     "59392": 0.24,  # Maubeuge
     "62119": 0.61,  # Béthune
+}
+QUALITY_RECENT = {
+    "62004": 0.72,  # Achicourt
+    "59009": 0.85,  # Villeneuve-d'Ascq
+    "62065": 0.55,  # Avion
+    "80016": 0.47,  # Albert
+    "59392": 0.58,  # Maubeuge: a better dossier than in 2021
+    "200043396": 0.64,  # CA Maubeuge Val de Sambre
+    "60088": 0.35,  # Bornel
+    "02810": 0.52,  # Villers-Cotterêts
+    "62427": 0.66,  # Hénin-Beaumont
+    "62893": 0.78,  # Wimereux
+    "59017": 0.61,  # Armentières
+    "02381": 0.42,  # Hirson
+    "60612": 0.74,  # Senlis
+    "02408": 0.45,  # Laon
+    "62510": 0.69,  # Liévin
 }
 # Critère 4 (the binôme) is an explicit commitment of the form: scored a little higher.
 CRITERE_BIAS = {1: 0.0, 2: 0.03, 3: -0.05, 4: 0.08}
@@ -229,8 +266,9 @@ def _collectivite(code):
 
 def _quality(dossier):
     code = _code(dossier.collectivite)
-    if code in QUALITY:
-        return QUALITY[code]
+    quality = QUALITY if dossier.appel.slug == "2021" else QUALITY_RECENT
+    if code in quality:
+        return quality[code]
     return random.Random(f"qualite-{dossier.numero}").uniform(0.3, 0.85)  # noqa: S311
 
 
@@ -257,9 +295,8 @@ def _recommendation(notes):
 
 
 def _scores(juror_email, severity, dossier, criteres, rng):
-    stance = (
-        DISAGREEMENT.get(juror_email) if _code(dossier.collectivite) == DISAGREEMENT_CODE else ""
-    )
+    disagreement = dossier.appel.slug == "2021" and _code(dossier.collectivite) == DISAGREEMENT_CODE
+    stance = DISAGREEMENT.get(juror_email) if disagreement else ""
     impression = rng.gauss(0, 0.07)  # the juror's overall feeling about this dossier
     values = {}
     for critere in criteres:
@@ -279,7 +316,7 @@ def _scores(juror_email, severity, dossier, criteres, rng):
     return values, stance
 
 
-def _evaluation_content(juror_email, severity, dossier, criteres):
+def _evaluation_content(juror_email, severity, dossier, criteres, scored_within):
     rng = random.Random(f"{juror_email}-{dossier.numero}")  # noqa: S311 - demo data only
     values, stance = _scores(juror_email, severity, dossier, criteres, rng)
     notes = {}
@@ -305,8 +342,8 @@ def _evaluation_content(juror_email, severity, dossier, criteres):
         "commentaire_prive": private,
         "retour_collectivite": retour,
         "recommandation": recommandation,
-        # minutes after midnight of the deadline day: between 3 and 30 days later, in the day
-        "moment": rng.randint(3, 30) * 24 * 60 + rng.randint(8 * 60, 21 * 60),
+        # minutes after midnight of the deadline day: so many days later, in the day
+        "moment": rng.randint(*scored_within) * 24 * 60 + rng.randint(8 * 60, 21 * 60),
     }
 
 
@@ -376,7 +413,19 @@ def _declare_conflicts(appel):
         services.declare_conflict(candidature=dossier, jure=user, motif=motif)
 
 
-def _score(appel):
+def _planned_states(email, position, dossiers, plan):
+    """``{dossier pk: "soumise" | "brouillon"}`` for the juror; absent: not started."""
+    if plan is None:
+        return {dossier.pk: "soumise" for dossier in dossiers}
+    submitted, drafts = plan.get(email, (0, 0))
+    turn = (2 * position) % len(dossiers) if dossiers else 0
+    ordered = dossiers[turn:] + dossiers[:turn]
+    states = {dossier.pk: "soumise" for dossier in ordered[:submitted]}
+    states |= {dossier.pk: "brouillon" for dossier in ordered[submitted : submitted + drafts]}
+    return states
+
+
+def _score(appel, plan, scored_within):
     if not appel.scoring_is_open():
         return 0
     criteres = list(appel.criteres.all())
@@ -384,27 +433,35 @@ def _score(appel):
         hour=0, minute=0, second=0, microsecond=0
     )
     created = 0
-    for email, _qualite, _membership, severity in JURY:
+    for position, (email, _qualite, _membership, severity) in enumerate(JURY):
         member = (
             MembreJury.objects.filter(appel=appel, user__email=email).select_related("user").first()
         )
         if member is None:
             continue
         juror = member.user
-        done = set(Evaluation.objects.filter(jure=juror).values_list("candidature", flat=True))
-        dossiers = (
+        existing = dict(
+            Evaluation.objects.filter(jure=juror, candidature__appel=appel).values_list(
+                "candidature", "statut"
+            )
+        )
+        dossiers = list(
             Candidature.objects.for_juror(juror)
             .filter(appel=appel)
-            .exclude(pk__in=done)
-            .select_related("collectivite")
+            .select_related("collectivite", "appel")
             .order_by("numero")
         )
+        states = _planned_states(email, position, dossiers, plan)
         for dossier in dossiers:
-            code = _code(dossier.collectivite)
-            if code in NOT_STARTED.get(email, ()):
+            state = states.get(dossier.pk)
+            done = existing.get(dossier.pk)
+            # Left alone: what exists, except a draft the whole-jury plan (2021) must complete.
+            if state is None or done == Evaluation.Statut.SOUMISE:
                 continue
-            content = _evaluation_content(email, severity, dossier, criteres)
-            submit = code not in DRAFTS.get(email, ())
+            if done is not None and plan is not None:
+                continue
+            content = _evaluation_content(email, severity, dossier, criteres, scored_within)
+            submit = state == "soumise"
             if not submit:
                 content = _as_draft(content, criteres)
             services.save_evaluation(
@@ -417,13 +474,15 @@ def _score(appel):
                 submit=submit,
                 now=deadline_day + timedelta(minutes=content["moment"]),
             )
-            created += 1
+            created += done is None
     return created
 
 
-def seed_jury(appel, *, staff_user) -> dict:
+def seed_jury(appel, *, staff_user, plan=None, scored_within=SCORED_WITHIN_2021) -> dict:
     """Seat the demo jury on ``appel``, record its conflicts and write its évaluations.
 
+    ``plan`` (see ``RECENT_PLAN``) leaves work to do; without it every juror submits an
+    évaluation of every dossier they may see. Nothing is written once the scoring is closed.
     Idempotent: existing members, conflicts and évaluations are left as they are. Returns a
     summary: members, conflicts (détectés, déclarés), évaluations (created this time, submitted,
     drafts) and dossiers not started yet.
@@ -433,7 +492,7 @@ def seed_jury(appel, *, staff_user) -> dict:
     members_created = _ensure_members(appel)
     services.refresh_conflicts(appel=appel)
     _declare_conflicts(appel)
-    created = _score(appel)
+    created = _score(appel, plan, scored_within)
 
     evaluations = Evaluation.objects.filter(candidature__appel=appel)
     conflicts = ConflitInteret.objects.filter(candidature__appel=appel)
@@ -451,3 +510,17 @@ def seed_jury(appel, *, staff_user) -> dict:
         "brouillons": evaluations.filter(statut=Evaluation.Statut.BROUILLON).count(),
         "non_commencees": left,
     }
+
+
+def seed_recent_jury(appel, *, staff_user) -> dict:
+    """The recent call's jury half-way through its scoring (``RECENT_PLAN``)."""
+    return seed_jury(
+        appel, staff_user=staff_user, plan=RECENT_PLAN, scored_within=SCORED_WITHIN_RECENT
+    )
+
+
+def close_2021_scoring(appel, *, staff_user) -> None:
+    """Close the 2021 scoring and open its deliberation, at their 2021 dates (once: both
+    services keep the first stamp). Called after ``seed_jury``, before the decisions."""
+    services.close_scoring(appel=appel, staff_user=staff_user, now=SCORING_CLOSED_2021)
+    services.open_deliberation(appel=appel, staff_user=staff_user, now=DELIBERATION_2021)

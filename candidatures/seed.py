@@ -184,3 +184,37 @@ def ensure_appel_ouvert(today=None):
     if created:
         ensure_criteres(appel)
     return appel
+
+
+def ensure_appel_recent(today=None):
+    """A third edition, closed three weeks before the day the demo is loaded: its jury is
+    scoring (the demo jurors have work to do) and its decisions are still to be taken.
+
+    Dates follow the day of the first run (kept afterwards): deadline 21 days before, answers
+    21 days after, first session a month after the answers. The slug is the deadline's year.
+    """
+    today = today or timezone.localdate()
+    deadline = today - timedelta(days=21)
+    year = deadline.year
+    closes = datetime.combine(deadline, datetime.max.time(), tzinfo=PARIS).replace(microsecond=0)
+    announcement = datetime.combine(today + timedelta(days=21), datetime.min.time(), tzinfo=PARIS)
+    appel, created = Appel.objects.get_or_create(
+        slug=str(year),
+        defaults={
+            "titre": f"Vers des territoires participatifs en Hauts-de-France — {year}",
+            "prefixe_numero": f"AMI-{year}",
+            "est_publie": True,
+            "opens_at": datetime.combine(
+                deadline - timedelta(days=90), datetime.min.time(), tzinfo=PARIS
+            ),
+            "closes_at": closes,
+            "announcement_at": announcement.replace(hour=9),
+            "first_session_date": today + timedelta(days=21 + 30),
+            "first_session_place": "Amiens",
+            "places": 10,
+            **appel_texts(),
+        },
+    )
+    if created:
+        ensure_criteres(appel)
+    return appel

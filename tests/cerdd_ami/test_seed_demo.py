@@ -1,10 +1,27 @@
+import zoneinfo
+from datetime import datetime, time, timedelta
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
+from django.utils import timezone
 
-from candidatures.models import Appel, Candidature
+from candidatures.models import (
+    Appel,
+    Candidature,
+    ConflitInteret,
+    Decision,
+    Evaluation,
+    MembreJury,
+    ModeleCourrier,
+    Note,
+    PieceJointe,
+)
 from cerdd_ami.models import User
+from cycle.models import Cycle
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +57,99 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     assert sorted(set(natures)) == ["commune", "epci"]
     assert Appel.objects.current().is_open()
     assert Appel.objects.current().candidatures.count() == 0
+    assert Appel.objects.count() == 3
+
+    # The recent call: closed three weeks ago, answers in three weeks, being scored.
+    today = timezone.localdate()
+    deadline = today - timedelta(days=21)
+    recent = Appel.objects.get(slug=str(deadline.year))
+    assert Appel.objects.current() != recent
+    assert recent.closes_at == datetime.combine(deadline, time(23, 59, 59), tzinfo=PARIS)
+    assert recent.announcement_at == datetime.combine(
+        today + timedelta(days=21), time(9), tzinfo=PARIS
+    )
+    assert recent.first_session_date == today + timedelta(days=51)
+    assert recent.etat() == Appel.Etat.CLOS
+    assert recent.scoring_is_open()
+    assert recent.notation_close_at is None
+    assert recent.deliberation_ouverte_at is None
+    assert recent.criteres.count() == 4
+    assert recent.candidatures.count() == 17
+    deposees = recent.candidatures.deposees().order_by("numero")
+    assert list(deposees.values_list("numero", flat=True)) == [
+        f"AMI-{deadline.year}-{n:03d}" for n in range(1, 16)
+    ]
+    assert all(recent.opens_at < c.deposee_at <= recent.closes_at for c in deposees)
+    assert (
+        PieceJointe.objects.filter(
+            candidature__in=deposees, nature=PieceJointe.Nature.LETTRE_MOTIVATION
+        ).count()
+        == 15
+    )
+    evaluations = Evaluation.objects.filter(candidature__appel=recent)
+    assert evaluations.filter(statut=Evaluation.Statut.SOUMISE).count() == 62
+    assert evaluations.filter(statut=Evaluation.Statut.BROUILLON).count() == 6
+    assert ConflitInteret.objects.filter(candidature__appel=recent).count() == 1
+    assert not Decision.objects.filter(candidature__appel=recent).exists()
+    assert ModeleCourrier.objects.filter(appel=recent).count() == 3
+    assert "62 évaluations soumises, 6 brouillons, 36 à commencer (68 créées)" in output
+    assert "jury1@cerdd.test note l'appel" in output
+
+    # 2021 is decided and published; its scoring closed and deliberation opened before.
+    appel_2021 = Appel.objects.get(slug="2021")
+    assert appel_2021.notation_close_at == datetime(2021, 4, 2, 18, tzinfo=PARIS)
+    assert appel_2021.deliberation_ouverte_at == datetime(2021, 4, 6, 9, 30, tzinfo=PARIS)
+    published = Decision.objects.filter(candidature__appel=appel_2021)
+    assert published.filter(published_at__isnull=False).count() == 24
+    assert all(
+        appel_2021.deliberation_ouverte_at < d.decided_at < d.published_at for d in published
+    )
+    assert not Evaluation.objects.filter(
+        candidature__appel=appel_2021, statut=Evaluation.Statut.BROUILLON
+    ).exists()
+    assert Cycle.objects.filter(appel=appel_2021).exists()
 
 
-def test_seed_demo_is_idempotent():
+def _counts():
+    models = [
+        User,
+        Appel,
+        Candidature,
+        PieceJointe,
+        MembreJury,
+        ConflitInteret,
+        Evaluation,
+        Note,
+        Decision,
+        ModeleCourrier,
+    ]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
     users = list(User.objects.order_by("email").values_list("email", "password"))
     dossiers = list(Candidature.objects.order_by("pk").values_list("numero", "statut"))
+    appels = list(
+        Appel.objects.order_by("pk").values_list(
+            "slug", "closes_at", "notation_close_at", "deliberation_ouverte_at"
+        )
+    )
+    counts = _counts()
+    capsys.readouterr()
 
     call_command("seed_demo")
 
     assert list(User.objects.order_by("email").values_list("email", "password")) == users
     assert list(Candidature.objects.order_by("pk").values_list("numero", "statut")) == dossiers
+    assert (
+        list(
+            Appel.objects.order_by("pk").values_list(
+                "slug", "closes_at", "notation_close_at", "deliberation_ouverte_at"
+            )
+        )
+        == appels
+    )
+    assert _counts() == counts
+    output = capsys.readouterr().out
+    assert output.count("0 créées") == 5

@@ -8,10 +8,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from candidatures.demo import seed_candidatures
+from candidatures import letters
+from candidatures.demo import RECENT_DOSSIERS, seed_candidatures
 from candidatures.demo_decisions import seed_decisions
-from candidatures.demo_jury import seed_jury
-from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert
+from candidatures.demo_jury import close_2021_scoring, seed_jury, seed_recent_jury
+from candidatures.models import Decision
+from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
 from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
@@ -36,6 +38,10 @@ JURORS = [
 ]
 
 
+def _n(count, word):
+    return f"{count} {word}{'s' if count > 1 else ''}"
+
+
 def demo_accounts():
     accounts = [(email, first, last, group) for email, first, last, group in STAFF]
     accounts += [(email, first, last, roles.JURY) for email, first, last in JURORS]
@@ -44,6 +50,15 @@ def demo_accounts():
 
 class Command(BaseCommand):
     help = "Charge les données de démonstration (idempotent)."
+
+    def _jury(self, label, jury):
+        self.stdout.write(
+            f"{label} : {jury['membres']} membres, "
+            f"{_n(jury['conflits_detectes'] + jury['conflits_declares'], 'conflit')} d'intérêts "
+            f"(détectés : {jury['conflits_detectes']}, déclarés : {jury['conflits_declares']}), "
+            f"{jury['soumises']} évaluations soumises, {jury['brouillons']} brouillons, "
+            f"{jury['non_commencees']} à commencer ({jury['evaluations_creees']} créées)."
+        )
 
     # Demo data mails nobody. The override wraps the transaction: e-mails wait for its commit.
     @override_settings(
@@ -62,22 +77,20 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             user.groups.add(Group.objects.get_or_create(name=group_name)[0])
         appel_2021 = ensure_appel_2021()
+        appel_recent = ensure_appel_recent()
         appel_ouvert = ensure_appel_ouvert()
         charge = User.objects.get(email="charge@cerdd.test")
         created = seed_candidatures(appel_2021, staff_user=charge)
         self.stdout.write(
-            f"Appel 2021 : {appel_2021.candidatures.count()} candidatures ({created} créées). "
-            f"Appel ouvert aujourd'hui : {appel_ouvert.titre}, jusqu'au "
-            f"{appel_ouvert.closes_at:%d/%m/%Y}."
+            f"Appel 2021 : {appel_2021.candidatures.count()} candidatures "
+            f"({appel_2021.candidatures.deposees().count()} déposées, {created} créées)."
         )
         jury = seed_jury(appel_2021, staff_user=charge)
+        close_2021_scoring(appel_2021, staff_user=charge)
+        self._jury("Jury 2021", jury)
         self.stdout.write(
-            f"Jury 2021 : {jury['membres']} membres, "
-            f"{jury['conflits_detectes'] + jury['conflits_declares']} conflits d'intérêts "
-            f"(détectés : {jury['conflits_detectes']}, déclarés : {jury['conflits_declares']}), "
-            f"{jury['soumises']} évaluations soumises, {jury['brouillons']} brouillons, "
-            f"{jury['non_commencees']} à commencer ({jury['evaluations_creees']} créées) ; "
-            "délibération non ouverte."
+            f"  notation close le {appel_2021.notation_close_at:%d/%m/%Y}, délibération "
+            f"ouverte le {appel_2021.deliberation_ouverte_at:%d/%m/%Y}."
         )
         decisions = seed_decisions(appel_2021, staff_user=charge)
         self.stdout.write(
@@ -85,6 +98,7 @@ class Command(BaseCommand):
             f"{decisions['liste_attente']} en liste d'attente, "
             f"{decisions['non_retenues']} non retenues ({decisions['creees']} créées)."
         )
+
         seed_cycle(appel_2021, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_2021)
         seed_journal(cycle)
@@ -104,7 +118,36 @@ class Command(BaseCommand):
             f"Participant·e de démonstration (connexion par lien, lu dans /dev/outbox/) : "
             f"{demo_participant}"
         )
+        created = seed_candidatures(appel_recent, staff_user=charge, dossiers=RECENT_DOSSIERS)
+        letters.ensure_modeles_courrier(appel_recent)
+        self.stdout.write(
+            f"Appel {appel_recent.slug} (clos le {appel_recent.closes_at:%d/%m/%Y}, réponses "
+            f"le {appel_recent.announcement_at:%d/%m/%Y}, première séance le "
+            f"{appel_recent.first_session_date:%d/%m/%Y}) : "
+            f"{appel_recent.candidatures.count()} candidatures "
+            f"({appel_recent.candidatures.deposees().count()} déposées, {created} créées)."
+        )
+        self._jury(
+            f"Jury {appel_recent.slug} (notation en cours)",
+            seed_recent_jury(appel_recent, staff_user=charge),
+        )
+        staged = Decision.objects.filter(candidature__appel=appel_recent)
+        self.stdout.write(
+            f"  décisions {appel_recent.slug} : {staged.count()} préparées, "
+            f"{staged.filter(published_at__isnull=False).count()} publiées — à décider."
+        )
+        self.stdout.write(
+            f"Appel ouvert aujourd'hui (page publique) : {appel_ouvert.titre}, jusqu'au "
+            f"{appel_ouvert.closes_at:%d/%m/%Y} "
+            f"({_n(appel_ouvert.candidatures.count(), 'candidature')})."
+        )
         self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
+        self.stdout.write(
+            f"À essayer : jury1@cerdd.test note l'appel {appel_recent.slug} (notation en cours) ; "
+            f"charge@cerdd.test y prépare les décisions, prévisualise les courriers et les "
+            f"publie à partir du {appel_recent.announcement_at:%d/%m/%Y} ; l'appel 2021 est "
+            "décidé et son cycle est en cours."
+        )
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
         for email, first_name, last_name, group_name in demo_accounts():
             self.stdout.write(f"  {email:<24} {first_name} {last_name} — {group_name}")
