@@ -68,6 +68,23 @@ class MonEvaluationFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AppelDuJureFilter(admin.SimpleListFilter):
+    """The calls this juror sits on: a juror of several editions scores one at a time."""
+
+    title = "appel"
+    parameter_name = "appel"
+
+    def lookups(self, request, model_admin):
+        appels = Appel.objects.filter(membres_jury__user=request.user).order_by("-closes_at")
+        return [(str(appel.pk), f"{appel.titre} ({appel.slug})") for appel in appels]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(appel_id=int(value))
+        return queryset
+
+
 def scoring_message(appel, now=None) -> str:
     """Why the évaluation cannot change now, or "" while scoring is open."""
     if appel.scoring_is_open(now):
@@ -101,7 +118,7 @@ class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
         "evaluer",
     ]
     list_display_links = ["numero", "collectivite_nom"]
-    list_filter = [MonEvaluationFilter, CollectiviteDepartementFilter]
+    list_filter = [AppelDuJureFilter, MonEvaluationFilter, CollectiviteDepartementFilter]
     list_select_related = ["collectivite"]
     search_fields = ["numero", "collectivite__nom"]
     ordering = ["numero"]

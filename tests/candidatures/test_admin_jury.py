@@ -279,6 +279,34 @@ def test_list_shows_exactly_the_dossiers_the_juror_may_score(client, appel):
     assert "Ajouter" not in text_of(response)
 
 
+def test_list_filters_by_the_calls_the_juror_sits_on(client, appel):
+    earlier = make_appel(
+        edition_2021=False,
+        slug="2020",
+        prefixe_numero="AMI-2020",
+        titre="Appel 2020",
+        opens_at=datetime(2019, 12, 2, 9, 0, tzinfo=PARIS),
+        closes_at=datetime(2020, 3, 13, 23, 59, 59, tzinfo=PARIS),
+    )
+    elsewhere = make_appel(slug="autre", prefixe_numero="AMI-AUTRE", titre="Appel sans ce jury")
+    deposee(appel, commune("62041"), 1)
+    deposee(earlier, commune("62498"), 1)
+    user = jure(appel, "jure@cerdd.test")
+    MembreJury.objects.create(appel=earlier, user=user)
+    login(client, user)
+
+    page = text_of(client.get(LIST_URL))
+
+    assert result_rows(client.get(LIST_URL + f"?appel={earlier.pk}")) == [
+        "AMI-2020-001 | Lens | 62 | Commune | Non commencée | Évaluer"
+    ]
+    assert result_rows(client.get(LIST_URL + f"?appel={appel.pk}")) == [
+        "AMI-2021-001 | Arras | 62 | Commune | Non commencée | Évaluer"
+    ]
+    assert "Appel 2020 (2020)" in page
+    assert elsewhere.titre not in page
+
+
 def test_list_shows_a_submitted_evaluation_and_filters_by_it(client, appel):
     arras = deposee(appel, commune("62041"), 1)
     lens = deposee(appel, commune("62498"), 2)
