@@ -29,7 +29,7 @@ DEMO_DOSSIERS = [
     ("59512", "deposee"),  # Roubaix
     ("80021", "deposee"),  # Amiens
     ("80001", "deposee"),  # Abbeville
-    ("200070993", "deposee"),  # CA Amiens Métropole
+    ("200070993", "deposee"),  # CA de la Baie de Somme
     ("60057", "deposee"),  # Beauvais
     ("60159", "deposee"),  # Compiègne
     ("60175", "deposee"),  # Creil
