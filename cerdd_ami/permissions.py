@@ -76,6 +76,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_seance",
             "add_seance",
             "change_seance",
+            # Documents shared on a séance's page (added, replaced or removed in its inline).
+            "view_documentseance",
+            "add_documentseance",
+            "change_documentseance",
+            "delete_documentseance",
             "view_participant",
             "add_participant",
             "change_participant",

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -26,10 +27,12 @@ from candidatures import files
 from candidatures.exports import to_xlsx_response
 from candidatures.models import Decision, Issue
 from candidatures.receipt import format_date_fr, format_datetime_fr
+from candidatures.views.files import private_file_response
 
 from . import attendance, services, services_staff
 from .models import (
     Cycle,
+    DocumentSeance,
     EnvoiNoteContexte,
     MembreBinome,
     Participant,
@@ -216,16 +219,16 @@ class CycleAdmin(admin.ModelAdmin):
             participant__cycle=cycle,
         )
         attended = len(attendance.attended_seances(membre))
+        blocker = attendance.attestation_blocker(membre, cycle, attended=attended)
         refus = ""
-        if not services.cycle_is_over(cycle):
+        if blocker == attendance.CYCLE_NOT_OVER:
             refus = (
                 f"Pas d'attestation pour {membre.nom} avant la fin du cycle : l'attestation "
                 "est délivrée une fois la dernière séance tenue."
             )
-        elif attended < cycle.seances_min_attestation:
+        elif blocker == attendance.NOT_ENOUGH:
             refus = (
-                f"Pas d'attestation pour {membre.nom} : {attended} séance"
-                f"{'s' if attended > 1 else ''} suivie{'s' if attended > 1 else ''}, "
+                f"Pas d'attestation pour {membre.nom} : {attendance.seances_suivies(attended)}, "
                 f"il en faut au moins {cycle.seances_min_attestation}."
             )
         if refus:
@@ -268,9 +271,73 @@ class SeanceAdminForm(forms.ModelForm):
         return uploaded
 
 
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_PERMISSIONS = ("cycle.view_seance", "cycle.view_documentseance")
+
+
+class DocumentFileInput(forms.ClearableFileInput):
+    """The stored file links to the admin's download view (media files are never served as
+    such) and is named by its original name, not by its unguessable stored one."""
+
+    template_name = "cycle/widgets/document_file_input.html"
+
+    def __init__(self, *args, download_url="", download_name="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.download_url, self.download_name = download_url, download_name
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["download_url"] = self.download_url
+        context["widget"]["download_name"] = self.download_name
+        return context
+
+
+class DocumentSeanceForm(forms.ModelForm):
+    class Meta:
+        model = DocumentSeance
+        fields = ["titre", "fichier"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "fichier" in self.fields:
+            self.fields["fichier"].widget = DocumentFileInput(
+                download_url=self.instance.get_admin_url(),
+                download_name=self.instance.nom_original,
+            )
+
+    def clean_fichier(self):
+        # Shared with every participant: the checks of an applicant's supporting documents
+        # (type read from the content, images allowed, size, antivirus when configured).
+        uploaded = self.cleaned_data.get("fichier")
+        if isinstance(uploaded, UploadedFile):
+            mime = files.validate_upload(
+                uploaded,
+                images_allowed=True,
+                max_bytes=DOCUMENT_MAX_BYTES,
+                room_bytes=DOCUMENT_MAX_BYTES,
+            )
+            self.instance.type_mime = mime
+            self.instance.taille = uploaded.size
+            self.instance.nom_original = (uploaded.name or "document")[:200]
+        return uploaded
+
+
+class DocumentSeanceInline(admin.TabularInline):
+    model = DocumentSeance
+    form = DocumentSeanceForm
+    fields = ["titre", "fichier", "taille_lisible", "added_at", "added_by"]
+    readonly_fields = ["taille_lisible", "added_at", "added_by"]
+    extra = 1
+
+    @admin.display(description="taille")
+    def taille_lisible(self, obj):
+        return filesizeformat(obj.taille) if obj.pk else "—"
+
+
 @admin.register(Seance)
 class SeanceAdmin(admin.ModelAdmin):
     form = SeanceAdminForm
+    inlines = [DocumentSeanceInline]
     list_display = ["__str__", "cycle", "lieu", "etat", "note_envoyee", "liens"]
     list_filter = ["cycle", "etat"]
     list_select_related = ["cycle"]
@@ -352,9 +419,35 @@ class SeanceAdmin(admin.ModelAdmin):
                     messages.ERROR,
                 )
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not DocumentSeance:
+            return super().save_formset(request, form, formset, change)
+        replaced = [
+            (f.instance, f.initial.get("fichier"))
+            for f in formset.forms
+            if f.instance.pk and "fichier" in f.changed_data and f not in formset.deleted_forms
+        ]
+        documents = formset.save(commit=False)
+        for document in documents:
+            if document.pk is None:
+                document.added_by = request.user
+            document.save()
+        for document in formset.deleted_objects:
+            files.delete_on_commit(document.fichier)
+            document.delete()
+        for _document, old_file in replaced:
+            if old_file:
+                files.delete_on_commit(old_file)
+        formset.save_m2m()
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path(
+                "<int:pk>/documents/<int:document_pk>/",
+                wrap(self.document_view),
+                name="cycle_seance_document",
+            ),
             path(
                 "<int:pk>/emargement.pdf",
                 wrap(self.emargement_pdf),
@@ -367,6 +460,11 @@ class SeanceAdmin(admin.ModelAdmin):
     def _seance(self, request, pk) -> Seance:
         _require(request, VIEW_ATTENDANCE)
         return get_object_or_404(Seance.objects.select_related("cycle", "collectivite_hote"), pk=pk)
+
+    def document_view(self, request, pk, document_pk):
+        _require(request, DOCUMENT_PERMISSIONS)
+        document = get_object_or_404(DocumentSeance, seance_id=pk, pk=document_pk)
+        return private_file_response(document.fichier, document.nom_original, document.type_mime)
 
     def emargement_pdf(self, request, pk):
         seance = self._seance(request, pk)

@@ -19,6 +19,7 @@ from candidatures.letters import collectivite_names, signature_data_url
 from candidatures.receipt import format_date_fr, french_typography, pdf_from_html
 
 from .models import MembreBinome, Participant, Presence, Seance
+from .services import cycle_is_over
 
 COMPLETE = "complet"
 INCOMPLETE = "incomplet"
@@ -370,6 +371,29 @@ def attended_seances(membre) -> list[Seance]:
 
 def is_eligible(membre, cycle) -> bool:
     return len(attended_seances(membre)) >= cycle.seances_min_attestation
+
+
+# Why an attestation cannot be issued yet (``attestation_blocker``).
+CYCLE_NOT_OVER = "cycle_en_cours"
+NOT_ENOUGH = "seances_insuffisantes"
+
+
+def attestation_blocker(membre, cycle, *, attended=None) -> str | None:
+    """None when ``membre``'s attestation can be issued: the cycle is over
+    (``services.cycle_is_over``) and they attended enough séances; otherwise
+    ``CYCLE_NOT_OVER`` or ``NOT_ENOUGH``. The staff grid and the participant space share it."""
+    if not cycle_is_over(cycle):
+        return CYCLE_NOT_OVER
+    if attended is None:
+        attended = len(attended_seances(membre))
+    if attended < cycle.seances_min_attestation:
+        return NOT_ENOUGH
+    return None
+
+
+def seances_suivies(count: int) -> str:
+    """« 1 séance suivie », « 3 séances suivies »."""
+    return f"{count} séance{'s' if count > 1 else ''} suivie{'s' if count > 1 else ''}"
 
 
 def attestation_context(membre, cycle, *, now=None) -> dict:

@@ -1,6 +1,7 @@
 """Demo data of the qualification cycle: the 2021 cycle half-way through (spring 2022 seen
 from December 2021). Séances 1–4 held with their attendance, séance 5 confirmed, 6–7 planned;
-context notes for séances 1–5 (four sent); the needs survey answered by all but two.
+context notes for séances 1–5 (four sent); one document shared on séance 2; the needs survey
+answered by all but two.
 
 Idempotent: everything is looked up before being created, and what exists (maybe edited by
 staff since) is left alone, so a second run changes nothing. No e-mail leaves: the decisions'
@@ -11,16 +12,19 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
 
 from candidatures import services as candidature_services
 from candidatures.models import Decision, Issue
+from candidatures.receipt import pdf_from_html
 
 from . import services as cycle_services
 from . import sondage
 from .models import (
     THEMES_APPEL,
+    DocumentSeance,
     EnvoiNoteContexte,
     MembreBinome,
     Participant,
@@ -240,6 +244,36 @@ def _context_notes(cycle) -> tuple[int, int]:
     return written, sent
 
 
+DOCUMENT_SEANCE = 2
+DOCUMENT_TITRE = "Support de la conférence-débat"
+DOCUMENT_HTML = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{titre}</title>'
+    "<style>@page {{ size: A4; margin: 2cm }} body {{ font-family: 'DejaVu Sans' }}</style>"
+    "</head><body><h1>{titre}</h1><p>Séance 2 du cycle de qualification : pourquoi la crise "
+    "démocratique et la crise climatique appellent la participation citoyenne.</p></body></html>"
+)
+
+
+def _documents(cycle, staff_user) -> int:
+    """One small PDF shared on séance 2 (held), added the day after it."""
+    seance = cycle.seances.get(numero=DOCUMENT_SEANCE)
+    if DocumentSeance.objects.filter(seance=seance, titre=DOCUMENT_TITRE).exists():
+        return 0
+    pdf = pdf_from_html(DOCUMENT_HTML.format(titre=DOCUMENT_TITRE))
+    document = DocumentSeance(
+        seance=seance,
+        titre=DOCUMENT_TITRE,
+        nom_original="support-conference-debat.pdf",
+        type_mime="application/pdf",
+        taille=len(pdf),
+        added_at=_at(seance.date + timedelta(days=1), 10),
+        added_by=staff_user,
+    )
+    document.fichier.save(document.nom_original, ContentFile(pdf), save=False)
+    document.save()
+    return 1
+
+
 def _survey(participants, staff_user) -> int:
     created = 0
     answering = participants[: max(len(participants) - MISSING_ANSWERS, 0)]
@@ -293,6 +327,7 @@ def seed_cycle(appel, *, staff_user) -> dict:
         )
         presences = _record_attendance(cycle, participants, staff_user)
         notes, notes_sent = _context_notes(cycle)
+        documents = _documents(cycle, staff_user)
         answers = _survey(participants, staff_user)
     return {
         "decisions_publiees": published,
@@ -303,6 +338,7 @@ def seed_cycle(appel, *, staff_user) -> dict:
         "presences": presences,
         "notes_redigees": notes,
         "notes_envoyees": notes_sent,
+        "documents": documents,
         "reponses_sondage": answers,
         "retenues": Decision.objects.filter(
             candidature__appel=appel, issue=Issue.RETENUE, published_at__isnull=False

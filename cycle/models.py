@@ -1,6 +1,10 @@
+import secrets
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -105,6 +109,46 @@ class Seance(models.Model):
 
     def __str__(self):
         return f"Séance {self.numero} — {self.date:%d/%m/%Y}"
+
+
+def document_seance_upload_to(instance, filename):
+    # Unguessable, extension kept for the browser; the original name lives in the database
+    # (like an applicant's supporting documents, candidatures.models.piece_upload_to).
+    suffix = PurePath(filename).suffix.lower()[:8]
+    return f"seances/{instance.seance_id}/{secrets.token_urlsafe(24)}{suffix}"
+
+
+class DocumentSeance(models.Model):
+    """A document staff share with the participants on a séance's page (slides, readings…)."""
+
+    seance = models.ForeignKey(
+        Seance, on_delete=models.CASCADE, related_name="documents", verbose_name="séance"
+    )
+    titre = models.CharField(max_length=200)
+    fichier = models.FileField(upload_to=document_seance_upload_to, max_length=200)
+    nom_original = models.CharField("nom du fichier", max_length=200)
+    type_mime = models.CharField("type", max_length=100)
+    taille = models.PositiveIntegerField("taille (octets)")
+    added_at = models.DateTimeField("ajouté le", default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="ajouté par",
+    )
+
+    class Meta:
+        verbose_name = "document de séance"
+        verbose_name_plural = "documents de séance"
+        ordering = ["seance", "added_at", "pk"]
+
+    def __str__(self):
+        return self.titre
+
+    def get_admin_url(self):
+        return reverse("admin:cycle_seance_document", args=[self.seance_id, self.pk])
 
 
 class ParticipantQuerySet(models.QuerySet):

@@ -13,6 +13,17 @@ urlpatterns = [
         views.note_contexte,
         name="note_contexte",
     ),
+    path(
+        "<int:participant_pk>/seances/<int:numero>/documents/<int:document_pk>/",
+        views.document_seance,
+        name="document_seance",
+    ),
+    path("<int:participant_pk>/attestations/", views.attestations, name="attestations"),
+    path(
+        "<int:participant_pk>/attestations/<int:membre_pk>.pdf",
+        views.attestation_pdf,
+        name="attestation_pdf",
+    ),
     path("<int:participant_pk>/seances/<int:numero>.ics", views.seance_ics, name="seance_ics"),
     path("<int:participant_pk>/calendrier.ics", views.calendrier_ics, name="calendrier_ics"),
     path("<int:participant_pk>/retrait/", views.retrait, name="retrait"),

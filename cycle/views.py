@@ -17,7 +17,10 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
-from . import ics, services
+from candidatures.models import AccesCandidature
+from candidatures.views.files import private_file_response
+
+from . import attendance, ics, services
 from .models import MembreBinome, Participant, Presence, Seance
 from .participant_forms import BinomeForm, RetraitForm
 
@@ -148,7 +151,17 @@ def binome(request, participant_pk):
 def seance(request, participant_pk, numero):
     participant = _participation(request, participant_pk)
     seance = _seance(participant, numero)
-    return render(request, "cycle/seance.html", {"participant": participant, "seance": seance})
+    context = {"participant": participant, "seance": seance, "documents": seance.documents.all()}
+    return render(request, "cycle/seance.html", context)
+
+
+@never_cache
+@login_required
+def document_seance(request, participant_pk, numero, document_pk):
+    participant = _participation(request, participant_pk)
+    seance = _seance(participant, numero)
+    document = get_object_or_404(seance.documents, pk=document_pk)
+    return private_file_response(document.fichier, document.nom_original, document.type_mime)
 
 
 @never_cache
@@ -224,3 +237,59 @@ def retrait(request, participant_pk):
             messages.success(request, "Le retrait de votre collectivité est enregistré.")
             return redirect("cycle:retrait", participant.pk)
     return render(request, "cycle/retrait.html", {"participant": participant, "form": form})
+
+
+# ---------------------------------------------------------------------------------------------
+# Attestations de participation
+
+
+def _attestation_membres(request, participant) -> list[MembreBinome]:
+    """Whose attestation ``request.user`` may read: every member of the binôme for a
+    référent·e of the dossier, their own for a member."""
+    membres = list(participant.membres.all())
+    user = request.user
+    if AccesCandidature.objects.filter(candidature=participant.candidature, user=user).exists():
+        return membres
+    email = (user.email or "").lower()
+    return [m for m in membres if m.user_id == user.pk or (email and m.email.lower() == email)]
+
+
+@never_cache
+@login_required
+def attestations(request, participant_pk):
+    """The attestations one may download, or why not yet."""
+    participant = _participation(request, participant_pk)
+    cycle = participant.cycle
+    lines = []
+    for membre in _attestation_membres(request, participant):
+        attended = len(attendance.attended_seances(membre))
+        blocker = attendance.attestation_blocker(membre, cycle, attended=attended)
+        if blocker == attendance.CYCLE_NOT_OVER:
+            raison = "L'attestation sera disponible à la fin du cycle."
+        elif blocker == attendance.NOT_ENOUGH:
+            raison = (
+                f"{attendance.seances_suivies(attended).capitalize()}, il en faut au moins "
+                f"{cycle.seances_min_attestation}."
+            )
+        else:
+            raison = ""
+        lines.append({"membre": membre, "attended": attended, "raison": raison})
+    context = {"participant": participant, "cycle": cycle, "lines": lines}
+    return render(request, "cycle/attestations.html", context)
+
+
+@never_cache
+@login_required
+def attestation_pdf(request, participant_pk, membre_pk):
+    participant = _participation(request, participant_pk)
+    membre = next(
+        (m for m in _attestation_membres(request, participant) if m.pk == membre_pk), None
+    )
+    if membre is None or attendance.attestation_blocker(membre, participant.cycle) is not None:
+        raise Http404
+    pdf = attendance.render_attestation_pdf(membre, participant.cycle)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"attestation-{slugify(membre.nom) or membre.pk}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response

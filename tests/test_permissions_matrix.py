@@ -84,6 +84,11 @@ MATRIX = {
     "/cycle/{participant}/binome/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/seances/1/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/seances/1.ics": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/seances/1/documents/{document}/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/attestations/": [302, 200, 404, 404, 404, 404],
+    # Nobody attended a séance here: not eligible, so 404 for the référent·e too (the staff
+    # attestation below answers the same; eligible ones: tests/cycle/test_documents_attestations).
+    "/cycle/{participant}/attestations/{membre}.pdf": [302, 404, 404, 404, 404, 404],
     "/cycle/{participant}/calendrier.ics": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/retrait/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/sondage/": [302, 200, 404, 404, 404, 404],
@@ -118,6 +123,7 @@ MATRIX = {
     "/admin/cycle/seance/{seance}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/seance/{seance}/emargement.pdf": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/seance/{seance}/presences/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/seance/{seance}/documents/{document}/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/participant/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/presence/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/envoinotecontexte/": [302, 302, 302, 403, 403, 200],
@@ -145,6 +151,15 @@ def world():
     cycle_services.enrol_retained(cycle=cycle)
     participant = dossier.participation
     seance = cycle.seances.get(numero=1)
+    document = cycle_models.DocumentSeance(
+        seance=seance,
+        titre="Support",
+        nom_original="support.pdf",
+        type_mime="application/pdf",
+        taille=12,
+    )
+    document.fichier.save("support.pdf", ContentFile(b"%PDF-1.4 doc"), save=False)
+    document.save()
     entree_privee, entree_partagee = (
         write_entry(
             participant=participant,
@@ -186,6 +201,7 @@ def world():
         "participant": participant.pk,
         "seance": cycle.seances.get(numero=1).pk,
         "membre": participant.membres.first().pk,
+        "document": document.pk,
         "entree_privee": entree_privee.pk,
         "entree_partagee": entree_partagee.pk,
         "engagement": engagement.pk,

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLResolver, include, path, reverse
+from pypdf import PdfReader
 
 import cerdd_ami.urls
 import cycle.urls
@@ -23,6 +24,7 @@ from cycle.demo import seed_cycle
 from cycle.models import (
     ChoixTheme,
     Cycle,
+    DocumentSeance,
     EnvoiNoteContexte,
     MembreBinome,
     Participant,
@@ -460,6 +462,7 @@ def snapshot():
         "envois": EnvoiNoteContexte.objects.count(),
         "reponses": list(ReponseSondage.objects.values_list("pk", "submitted_at")),
         "choix": ChoixTheme.objects.count(),
+        "documents": list(DocumentSeance.objects.values_list("pk", "fichier")),
         "published": list(Decision.objects.values_list("pk", "published_at")),
     }
 
@@ -486,6 +489,7 @@ def test_seed_cycle_builds_the_cycle_half_way_and_is_idempotent(staff):
         "presences": 24,
         "notes_redigees": 5,
         "notes_envoyees": 4,
+        "documents": 1,
         "reponses_sondage": 1,
         "retenues": 3,
     }
@@ -517,6 +521,16 @@ def test_seed_cycle_builds_the_cycle_half_way_and_is_idempotent(staff):
     assert cycle.seances.filter(note_envoyee_at__isnull=False).count() == 4
     assert cycle.seances.exclude(note_contexte="").count() == 5
     assert EnvoiNoteContexte.objects.count() == 4 * 8
+    document = DocumentSeance.objects.get()
+    assert (document.seance.numero, document.titre, document.type_mime, document.taille) == (
+        2,
+        "Support de la conférence-débat",
+        "application/pdf",
+        document.fichier.size,
+    )
+    assert "Support de la conférence-débat" in " ".join(
+        page.extract_text() for page in PdfReader(document.fichier.open("rb")).pages
+    )
     assert ReponseSondage.objects.count() == 1
     assert len(list(cycle.participants.filter(sondage__isnull=True))) == 2
     before = snapshot()

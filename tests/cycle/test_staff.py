@@ -602,13 +602,19 @@ def test_grid_query_count_does_not_grow(client, staff, cycle, seance):
 
 
 def _change_form_data(client, url) -> dict:
-    """What the admin's change form posts back unchanged, file input aside."""
-    form = client.get(url).context["adminform"].form
+    """What the admin's change form posts back unchanged, file input aside (no inline rows:
+    the séance has no documents here)."""
+    context = client.get(url).context
+    form = context["adminform"].form
     data = {}
     for name in form.fields:
         value = form[name].value()
         if name != "note_contexte_fichier" and value is not None:
             data[name] = value
+    for inline in context["inline_admin_formsets"]:
+        assert inline.formset.initial_form_count() == 0
+        data[f"{inline.formset.prefix}-TOTAL_FORMS"] = 0
+        data[f"{inline.formset.prefix}-INITIAL_FORMS"] = 0
     return data
 
 
