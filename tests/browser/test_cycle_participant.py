@@ -5,11 +5,12 @@ axe-core (RGAA), error states included."""
 import datetime
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from cycle.models import Engagement, MembreBinome, Participant
+from cycle.models import DocumentSeance, Engagement, MembreBinome, Participant
 from tests.browser.axe import assert_accessible
 from tests.cycle.factories import ParticipantFactory
 from tests.factories import UserFactory
@@ -36,6 +37,15 @@ def test_retained_collectivite_confirms_its_binome(live_server, page):
     for seance in participant.cycle.seances.all():
         seance.date = today + datetime.timedelta(weeks=6 * seance.numero)
         seance.save(update_fields=["date"])
+    document = DocumentSeance(
+        seance=participant.cycle.seances.get(numero=2),
+        titre="Support de la matinée",
+        nom_original="support.pdf",
+        type_mime="application/pdf",
+        taille=16,
+    )
+    document.fichier.save("support.pdf", ContentFile(b"%PDF-1.4 support"), save=False)
+    document.save()
     sign_in(page, live_server, referent)
 
     page.goto(live_server.url + "/")
@@ -80,6 +90,9 @@ def test_retained_collectivite_confirms_its_binome(live_server, page):
     # A séance's page, from the calendar.
     page.get_by_role("link", name="Séance 2", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Séance 2")
+    expect(page.locator("ul.documents li")).to_have_text(
+        ["Support de la matinée (support.pdf, 16 octets)"]
+    )
     assert_accessible(page)
     page.locator("main").get_by_role("link", name="Espace du cycle").click()
 
