@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .models import EntreeJournal, Participant, Seance
 
@@ -32,6 +33,11 @@ EMPTY_ENTRY = (
     "de progression."
 )
 
+FUTURE_SEANCE = (
+    "Cette séance n'a pas encore commencé : rattachez l'entrée à une séance passée ou à « entre "
+    "deux séances »."
+)
+
 
 def with_versions(queryset):
     """Annotate ``versions``: how many historical records each entry has (one query, no N+1)."""
@@ -44,7 +50,7 @@ def with_versions(queryset):
     )
 
 
-def _clean(*, participant, seance, prompts: dict, visibilite) -> dict:
+def _clean(*, participant, seance, prompts: dict, visibilite, kept_seance=None) -> dict:
     errors = {}
     cleaned = {name: (prompts.get(name) or "").strip() for name in PROMPTS}
     if not any(cleaned.values()):
@@ -53,6 +59,12 @@ def _clean(*, participant, seance, prompts: dict, visibilite) -> dict:
         errors["visibilite"] = ["Choisissez qui peut lire cette entrée."]
     if seance is not None and seance.cycle_id != participant.cycle_id:
         errors["seance"] = ["Cette séance n'appartient pas au cycle de votre collectivité."]
+    elif (
+        seance is not None
+        and seance != kept_seance  # an entry already attached to it keeps it
+        and seance_start(seance) > timezone.now()
+    ):
+        errors["seance"] = [FUTURE_SEANCE]
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -88,7 +100,7 @@ def write_entry(
     is not one of the participation's people, with ValidationError (French) when the
     participation has withdrawn from the cycle (``WITHDRAWN``: reading stays, writing stops), and
     per field when all four prompts are empty, the visibility is unknown or the séance is
-    another cycle's.
+    another cycle's or has not started yet.
     Side effects, in one transaction: one EntreeJournal row and its first historical record
     (history_user = auteur). Nothing is e-mailed.
     """
@@ -144,6 +156,7 @@ def update_entry(*, entree: EntreeJournal, auteur, **fields) -> EntreeJournal:
             seance=seance,
             prompts={name: fields.get(name, getattr(entree, name)) for name in PROMPTS},
             visibilite=visibilite,
+            kept_seance=entree.seance,
         )
         changed = (
             seance != entree.seance

@@ -113,6 +113,30 @@ def test_write_entry_refuses_a_stranger_and_another_cycles_seance(participant, a
     assert "n'appartient pas au cycle" in str(error.value)
 
 
+def test_write_entry_refuses_a_seance_not_started_but_an_entry_keeps_its_own(participant, auteur):
+    seance = participant.cycle.seances.get(numero=7)
+    Seance.objects.filter(pk=seance.pk).update(date=timezone.localdate() + timedelta(days=30))
+    seance.refresh_from_db()
+    with pytest.raises(ValidationError) as error:
+        write(participant, auteur, seance=seance)
+    assert error.value.message_dict == {
+        "seance": [
+            "Cette séance n'a pas encore commencé : rattachez l'entrée à une séance passée ou "
+            "à « entre deux séances »."
+        ]
+    }
+    assert not EntreeJournal.objects.exists()
+
+    # Written when the séance had started (then moved by staff): editing keeps it attached.
+    Seance.objects.filter(pk=seance.pk).update(date=timezone.localdate() - timedelta(days=1))
+    seance.refresh_from_db()
+    entree = write(participant, auteur, seance=seance)
+    Seance.objects.filter(pk=seance.pk).update(date=timezone.localdate() + timedelta(days=30))
+    update_entry(entree=entree, auteur=auteur, idees="Toujours d'actualité.")
+    entree.refresh_from_db()
+    assert (entree.seance_id, entree.idees) == (seance.pk, "Toujours d'actualité.")
+
+
 def test_update_keeps_history_and_sharing_can_be_withdrawn(participant, auteur):
     entree = write(participant, auteur)
     update_entry(entree=entree, auteur=auteur, visibilite=V.PARTAGEE, idees="Un budget.")
