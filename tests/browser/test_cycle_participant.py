@@ -1,6 +1,6 @@
 """Real Chromium: a retained collectivité confirms its participation and its binôme, reads a
-séance, answers the needs survey, declares a commitment and withdraws; every page passes
-axe-core (RGAA), error states included."""
+séance, answers the needs survey, declares a commitment, reads its attestations page and
+withdraws; every page passes axe-core (RGAA), error states included."""
 
 import datetime
 
@@ -126,6 +126,15 @@ def test_retained_collectivite_confirms_its_binome(live_server, page):
     assert Engagement.objects.filter(participant=participant).count() == 1
     page.get_by_role("link", name="voir les engagements du cycle").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Les engagements du cycle")
+    assert_accessible(page)
+
+    # Attestations: the cycle is not over yet, each person is told so.
+    page.goto(f"{live_server.url}/cycle/")
+    page.get_by_role("link", name="Attestations de participation").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Attestations de participation")
+    expect(page.locator(".attestation-raison").first).to_have_text(
+        "L'attestation sera disponible à la fin du cycle."
+    )
     assert_accessible(page)
 
     # Withdrawal: the reason forgotten, then given.
