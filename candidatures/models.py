@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from cerdd_ami.models import SuiviEnvoi
+
 
 def search_key(text: str) -> str:
     """Lower-case, accent-free, hyphen-free form used to match names typed by applicants."""
@@ -1043,21 +1045,10 @@ class Courrier(models.Model):
         return f"Courrier {self.get_issue_display()} — {self.decision.candidature}"
 
 
-class EnvoiCourrier(models.Model):
+class EnvoiCourrier(SuiviEnvoi):
     """One e-mail of a letter to one référent·e: what publication retries until it is sent."""
 
-    class Statut(models.TextChoices):
-        A_ENVOYER = "a_envoyer", "À envoyer"
-        ENVOYE = "envoye", "Envoyé"
-        ECHEC = "echec", "Échec"
-
     courrier = models.ForeignKey(Courrier, on_delete=models.CASCADE, related_name="envois")
-    destinataire = models.EmailField()
-    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.A_ENVOYER)
-    tentatives = models.PositiveSmallIntegerField(default=0)
-    derniere_tentative_at = models.DateTimeField(null=True, blank=True)
-    envoye_at = models.DateTimeField(null=True, blank=True)
-    erreur = models.TextField(blank=True)
 
     class Meta:
         verbose_name = "envoi de courrier"

@@ -1648,22 +1648,7 @@ def _send_envoi(envoi_id: int, *, now) -> bool | None:
         )
         if envoi is None:
             return None
-        envoi.tentatives += 1
-        envoi.derniere_tentative_at = now
-        try:
-            _letter_email(envoi).send()
-        except Exception as error:  # mail server, network, unreadable PDF: recorded, retried
-            logger.warning("Envoi du courrier à %s en échec : %s", envoi.destinataire, error)
-            envoi.statut = EnvoiCourrier.Statut.ECHEC
-            envoi.erreur = f"{type(error).__name__} : {error}"
-        else:
-            envoi.statut = EnvoiCourrier.Statut.ENVOYE
-            envoi.envoye_at = now
-            envoi.erreur = ""
-        envoi.save(
-            update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
-        )
-    return envoi.statut == EnvoiCourrier.Statut.ENVOYE
+        return envoi.attempt(lambda: _letter_email(envoi), now=now)
 
 
 def _pending_envois(appel, courrier=None):

@@ -1,6 +1,10 @@
+import logging
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+
+logger = logging.getLogger(__name__)
 
 
 class EmailUserManager(UserManager):
@@ -50,3 +54,46 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.email
+
+
+class SuiviEnvoi(models.Model):
+    """One e-mail to one address, tracked until it is sent: every attempt counted, a failure
+    kept with its error and retried by the next run, never sent twice once « envoyé »."""
+
+    class Statut(models.TextChoices):
+        A_ENVOYER = "a_envoyer", "À envoyer"
+        ENVOYE = "envoye", "Envoyé"
+        ECHEC = "echec", "Échec"
+
+    destinataire = models.EmailField()
+    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.A_ENVOYER)
+    tentatives = models.PositiveSmallIntegerField(default=0)
+    derniere_tentative_at = models.DateTimeField(null=True, blank=True)
+    envoye_at = models.DateTimeField(null=True, blank=True)
+    erreur = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def attempt(self, build_message, *, now) -> bool:
+        """Build and send the message (``build_message()``), record the attempt on this row
+        (saved) and return whether it went. Call it with the row locked, so that a concurrent
+        run cannot send it too."""
+        self.tentatives += 1
+        self.derniere_tentative_at = now
+        try:
+            build_message().send()
+        except Exception as error:  # mail server, network, unreadable file: recorded, retried
+            logger.warning(
+                "%s à %s en échec : %s", self._meta.verbose_name, self.destinataire, error
+            )
+            self.statut = self.Statut.ECHEC
+            self.erreur = f"{type(error).__name__} : {error}"
+        else:
+            self.statut = self.Statut.ENVOYE
+            self.envoye_at = now
+            self.erreur = ""
+        self.save(
+            update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
+        )
+        return self.statut == self.Statut.ENVOYE

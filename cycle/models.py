@@ -9,6 +9,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from candidatures.models import AccesCandidature, Appel, Candidature, Collectivite
+from cerdd_ami.models import SuiviEnvoi
 
 # The themes the call lists as « idées incontournables », offered in the needs survey.
 THEMES_APPEL = [
@@ -275,22 +276,10 @@ class Presence(models.Model):
         return f"{self.membre} — {self.seance} : {self.get_statut_display()}"
 
 
-class EnvoiNoteContexte(models.Model):
-    """One context note e-mailed to one person: every attempt logged, a failure retried until
-    it is sent, never sent twice."""
-
-    class Statut(models.TextChoices):
-        A_ENVOYER = "a_envoyer", "À envoyer"
-        ENVOYE = "envoye", "Envoyé"
-        ECHEC = "echec", "Échec"
+class EnvoiNoteContexte(SuiviEnvoi):
+    """One context note e-mailed to one person (see SuiviEnvoi: attempts, failure retried)."""
 
     seance = models.ForeignKey(Seance, on_delete=models.CASCADE, related_name="envois_note")
-    destinataire = models.EmailField()
-    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.A_ENVOYER)
-    tentatives = models.PositiveSmallIntegerField(default=0)
-    derniere_tentative_at = models.DateTimeField(null=True, blank=True)
-    envoye_at = models.DateTimeField(null=True, blank=True)
-    erreur = models.TextField(blank=True)
 
     class Meta:
         verbose_name = "envoi de note de contexte"

@@ -134,24 +134,7 @@ def _send_note_envoi(envoi_id: int, message_for: Callable[[str], object], *, now
         )
         if envoi is None:
             return None
-        envoi.tentatives += 1
-        envoi.derniere_tentative_at = now
-        try:
-            message_for(envoi.destinataire).send()
-        except Exception as error:  # mail server, network, unreadable file: recorded, retried
-            logger.warning(
-                "Envoi de la note de contexte à %s en échec : %s", envoi.destinataire, error
-            )
-            envoi.statut = EnvoiNoteContexte.Statut.ECHEC
-            envoi.erreur = f"{type(error).__name__} : {error}"
-        else:
-            envoi.statut = EnvoiNoteContexte.Statut.ENVOYE
-            envoi.envoye_at = now
-            envoi.erreur = ""
-        envoi.save(
-            update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
-        )
-    return envoi.statut == EnvoiNoteContexte.Statut.ENVOYE
+        return envoi.attempt(lambda: message_for(envoi.destinataire), now=now)
 
 
 def _send_pending_notes(seance: Seance, *, now) -> NoteSending:
