@@ -7,7 +7,6 @@ retried by the next run instead of being lost in a log (as the decision letters 
 """
 
 import dataclasses
-import logging
 import mimetypes
 import os
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from cerdd_ami.emails import build_email
 
 from .models import EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
 
-logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Context notes
