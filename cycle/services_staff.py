@@ -22,7 +22,6 @@ from cerdd_ami.emails import build_email
 
 from .models import EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
 
-
 # ---------------------------------------------------------------------------------------------
 # Context notes
 
