@@ -4,7 +4,6 @@ once, failures retried, the waiting list, the applicant's side and the admin."""
 import hashlib
 import importlib
 import io
-import smtplib
 import zipfile
 import zoneinfo
 from datetime import datetime, timedelta
@@ -15,7 +14,6 @@ import weasyprint
 from django.apps import apps as django_apps
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -34,7 +32,7 @@ from candidatures.models import (
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import FLAKY_MAILERS, FlakyBackend, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -48,20 +46,6 @@ MOTIVATIONS = {
     Issue.NON_RETENUE: "Le binôme élu·e et technicien·ne reste à constituer.",
 }
 RETOUR = "Le jury salue votre budget participatif et vous encourage à associer les jeunes."
-FLAKY_MAILERS = {"default": {"BACKEND": "tests.candidatures.test_decisions.FlakyBackend"}}
-
-
-class FlakyBackend(EmailBackend):
-    """The test outbox, except that the mail server refuses the addresses in ``refused``."""
-
-    refused: frozenset[str] = frozenset()
-
-    def send_messages(self, messages):
-        for message in messages:
-            for address in message.to:
-                if address in self.refused:
-                    raise smtplib.SMTPRecipientsRefused({address: (550, b"5.1.1 Adresse inconnue")})
-        return super().send_messages(messages)
 
 
 def read_pdf(data: bytes) -> str:

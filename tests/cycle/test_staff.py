@@ -2,7 +2,6 @@
 
 import io
 import re
-import smtplib
 import zoneinfo
 from datetime import date, datetime
 
@@ -10,7 +9,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -36,26 +34,12 @@ from tests.cycle.factories import (
     submitted_candidature,
 )
 from tests.factories import charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import FLAKY_MAILERS, FlakyBackend, page_text
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 P, A, R = Presence.Statut.PRESENT, Presence.Statut.ABSENT, Presence.Statut.REMPLACE
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FLAKY_MAILERS = {"default": {"BACKEND": "tests.cycle.test_staff.FlakyBackend"}}
-
-
-class FlakyBackend(EmailBackend):
-    """The test outbox, except that the mail server refuses the addresses in ``refused``."""
-
-    refused: frozenset[str] = frozenset()
-
-    def send_messages(self, messages):
-        for message in messages:
-            for address in message.to:
-                if address in self.refused:
-                    raise smtplib.SMTPRecipientsRefused({address: (550, b"5.1.1 Adresse inconnue")})
-        return super().send_messages(messages)
 
 
 def pdf_text(content: bytes) -> str:
