@@ -112,19 +112,19 @@ def sondage(request, participant_pk):
         pk=participant_pk,
     )
     reponse = getattr(participant, "sondage", None)
-    closes_at = services.survey_closes_at(participant.cycle)
+    context = {
+        "participant": participant,
+        "collectivite": participant.candidature.collectivite,
+        "cycle": participant.cycle,
+        "reponse": reponse,
+    }
     if not services.survey_is_open(participant.cycle):
         # Once the first séance has started, the page shows the answer given, no form.
+        closes_at = services.survey_closes_at(participant.cycle)
         return TemplateResponse(
             request,
             "cycle/sondage.html",
-            {
-                "participant": participant,
-                "collectivite": participant.candidature.collectivite,
-                "cycle": participant.cycle,
-                "reponse": reponse,
-                "clos": services.closed_message(closes_at),
-            },
+            {**context, "clos": services.closed_message(closes_at)},
             status=400 if request.method == "POST" else 200,
         )
     if request.method == "POST":
@@ -153,13 +153,6 @@ def sondage(request, participant_pk):
     return TemplateResponse(
         request,
         "cycle/sondage.html",
-        {
-            "participant": participant,
-            "collectivite": participant.candidature.collectivite,
-            "cycle": participant.cycle,
-            "reponse": reponse,
-            "premiere_seance": first,
-            "form": form,
-        },
+        {**context, "premiere_seance": first, "form": form},
         status=400 if request.method == "POST" else 200,
     )
