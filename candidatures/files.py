@@ -9,6 +9,7 @@ import hashlib
 import logging
 import zipfile
 from functools import partial
+from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -162,3 +163,15 @@ def delete_on_commit(field_file) -> None:
     name = field_file.name
     if name:
         transaction.on_commit(partial(field_file.storage.delete, name), robust=True)
+
+
+def original_name(name: str) -> str:
+    """The name an uploaded file is shown and downloaded under: the file name only (browsers
+    may send a full client path, with either separator), printable characters, at most 200
+    characters with the extension kept."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(char for char in base if char.isprintable()) or "document"
+    if len(base) > 200:
+        suffix = PurePosixPath(base).suffix[:16]
+        base = base[: 200 - len(suffix)] + suffix
+    return base

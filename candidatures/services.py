@@ -11,7 +11,6 @@ import logging
 import secrets
 import zoneinfo
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -194,16 +193,6 @@ def _clean_email(email: str) -> str:
     except ValidationError:
         raise ValidationError("Saisissez une adresse e-mail valide.", code="invalid") from None
     return email
-
-
-def _original_name(name: str) -> str:
-    # Browsers may send a full client path (with either separator); keep the file name only.
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    base = "".join(char for char in base if char.isprintable()) or "document"
-    if len(base) > 200:
-        suffix = PurePosixPath(base).suffix[:16]
-        base = base[: 200 - len(suffix)] + suffix
-    return base
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +392,7 @@ def add_piece(*, candidature, user, nature, uploaded_file) -> PieceJointe:
     piece = PieceJointe(
         candidature=locked,
         nature=nature,
-        nom_original=_original_name(uploaded_file.name),
+        nom_original=files.original_name(uploaded_file.name),
         type_mime=mime,
         taille=uploaded_file.size,
         sha256=digest,

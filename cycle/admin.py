@@ -251,7 +251,8 @@ class CycleAdmin(admin.ModelAdmin):
 # Séances
 
 
-NOTE_MAX_BYTES = 10 * 1024 * 1024
+# The context note and the séance's documents: files staff send to every participant.
+SEANCE_FILE_MAX_BYTES = 10 * 1024 * 1024
 
 
 class SeanceAdminForm(forms.ModelForm):
@@ -266,12 +267,14 @@ class SeanceAdminForm(forms.ModelForm):
         uploaded = self.cleaned_data.get("note_contexte_fichier")
         if isinstance(uploaded, UploadedFile):
             files.validate_upload(
-                uploaded, images_allowed=False, max_bytes=NOTE_MAX_BYTES, room_bytes=NOTE_MAX_BYTES
+                uploaded,
+                images_allowed=False,
+                max_bytes=SEANCE_FILE_MAX_BYTES,
+                room_bytes=SEANCE_FILE_MAX_BYTES,
             )
         return uploaded
 
 
-DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_PERMISSIONS = ("cycle.view_seance", "cycle.view_documentseance")
 
 
@@ -313,12 +316,12 @@ class DocumentSeanceForm(forms.ModelForm):
             mime = files.validate_upload(
                 uploaded,
                 images_allowed=True,
-                max_bytes=DOCUMENT_MAX_BYTES,
-                room_bytes=DOCUMENT_MAX_BYTES,
+                max_bytes=SEANCE_FILE_MAX_BYTES,
+                room_bytes=SEANCE_FILE_MAX_BYTES,
             )
             self.instance.type_mime = mime
             self.instance.taille = uploaded.size
-            self.instance.nom_original = (uploaded.name or "document")[:200]
+            self.instance.nom_original = files.original_name(uploaded.name)
         return uploaded
 
 
