@@ -101,3 +101,17 @@ def test_settings_nothing_set_means_debug_off():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False True"
+
+
+def test_makemigrations_runs_in_a_checkout_without_configuration():
+    result = run_manage("makemigrations", "--check", "--dry-run", env_overrides={})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No changes detected"
+
+
+def test_other_commands_without_configuration_still_refuse_to_start():
+    result = run_manage("check", env_overrides={})
+
+    assert result.returncode == 1
+    assert "SECRET_KEY doit être défini" in result.stderr
