@@ -38,3 +38,29 @@ def _private_media(settings, tmp_path):
 def _fast_password_hashing(settings):
     # PBKDF2 costs a third of a second per user created; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def page(page, request):
+    """Every browser test fails on a console error or a 5xx the page saw.
+
+    A CSP violation, a missing asset or a JavaScript error shows in the console; a server
+    error may hide behind a page that still renders. A test that provokes an error on purpose
+    (a 404 it asserts) lists the expected messages with ``@pytest.mark.console_allow("…")``.
+    """
+    allowed = [text for mark in request.node.iter_markers("console_allow") for text in mark.args]
+    problems: list[str] = []
+
+    def on_console(message):
+        if message.type == "error" and not any(text in message.text for text in allowed):
+            problems.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    def on_response(response):
+        if response.status >= 500:
+            problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"JavaScript: {error}"))
+    page.on("response", on_response)
+    yield page
+    assert problems == [], "La page a signalé des erreurs :\n" + "\n".join(problems)
