@@ -529,6 +529,13 @@ class Candidature(models.Model):
                 unique.append(email)
         return unique
 
+    # The boxes of step 5, with what the deposit says when one is left unticked.
+    ENGAGEMENTS = {
+        "engagement_binome": "L'engagement à venir en binôme élu·e / technicien·ne manque.",
+        "engagement_experimentation": "L'engagement à expérimenter sur le territoire manque.",
+        "consentement_donnees": "Le consentement au traitement des données personnelles manque.",
+    }
+
     def missing_items(self) -> list[tuple[int, str]]:
         """What must still be filled before submission, as (step, French message)."""
         missing = []
@@ -558,12 +565,9 @@ class Candidature(models.Model):
         natures = {piece.nature for piece in self.pieces.all()}
         if PieceJointe.Nature.LETTRE_MOTIVATION not in natures:
             missing.append((4, "Il manque la lettre de motivation."))
-        if not self.engagement_binome:
-            missing.append((5, "L'engagement à venir en binôme élu·e / technicien·ne manque."))
-        if not self.engagement_experimentation:
-            missing.append((5, "L'engagement à expérimenter sur le territoire manque."))
-        if not self.consentement_donnees:
-            missing.append((5, "Le consentement au traitement des données personnelles manque."))
+        for field, message in self.ENGAGEMENTS.items():
+            if not getattr(self, field):
+                missing.append((5, message))
         return missing
 
     def related_candidatures(self):

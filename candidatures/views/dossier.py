@@ -138,7 +138,10 @@ def step(request, pk, step):
             return redirect("candidatures:etape", pk=pk, step=step)
         form = form_class(request.POST, instance=candidature)
         if form.is_valid():
+            # Saved first, deposit or not: a box ticked before « Déposer » is never lost.
             form.save()
+            if step == 5 and "deposer" in request.POST:
+                return _deposit(request, candidature, form=form)
             messages.success(request, "Brouillon enregistré.")
             if "continuer" in request.POST and step < len(STEP_TITLES):
                 return redirect("candidatures:etape", pk=pk, step=step + 1)
@@ -148,14 +151,19 @@ def step(request, pk, step):
         )
     else:
         form = form_class(instance=candidature)
-    if not editable:
+    return _render_step(request, candidature, step, form)
+
+
+def _render_step(request, candidature, step, form):
+    if not candidature.is_editable():
         for field in form.fields.values():
             field.disabled = True
     extra = {"form": form}
     if step == 5:
-        # One read of the pieces for both the missing items and the review.
+        # One read of the pieces for both the missing items and the review. The boxes of this
+        # page speak for themselves (errors beside them): the box lists the other steps only.
         prefetch_related_objects([candidature], "pieces")
-        extra["missing"] = candidature.missing_items()
+        extra["missing"] = [item for item in candidature.missing_items() if item[0] != 5]
         extra["pieces"] = candidature.pieces.all()
     return render(request, "candidatures/etape.html", _step_context(candidature, step, **extra))
 
@@ -220,16 +228,32 @@ def delete_piece(request, pk, piece_pk):
 @login_required
 @require_POST
 def submit(request, pk):
-    candidature = _dossier(request, pk)
+    return _deposit(request, _dossier(request, pk))
+
+
+def _deposit(request, candidature, *, form=None):
+    """Submit through the service; with step 5's ``form`` (already saved), a refusal for
+    unticked commitments comes back on that page, each message beside its box."""
     try:
         depot = services.submit_candidature(candidature=candidature, user=request.user)
     except services.AlreadySubmitted:
         messages.info(request, "Ce dossier est déjà déposé.")
         return redirect(candidature)
+    except services.IncompleteCandidature as incomplete:
+        if form is None:
+            for message in _error_messages(incomplete):
+                messages.error(request, message)
+            return redirect("candidatures:etape", pk=candidature.pk, step=5)
+        fields = {message: field for field, message in Candidature.ENGAGEMENTS.items()}
+        for step_number, message in incomplete.missing:
+            if step_number == 5:
+                form.add_error(fields[message], message)
+        messages.error(request, "Le dossier n'est pas encore déposé : voir ci-dessous.")
+        return _render_step(request, candidature, 5, form)
     except ValidationError as error:
         for message in _error_messages(error):
             messages.error(request, message)
-        return redirect("candidatures:etape", pk=pk, step=5)
+        return redirect("candidatures:etape", pk=candidature.pk, step=5)
     if depot.recu:
         receipt_news = "Un accusé de réception a été envoyé aux référent·es."
     else:
