@@ -5,6 +5,9 @@ from django.views.decorators.http import require_GET
 from ..models import Appel, Collectivite
 
 SEARCH_RESULTS_LIMIT = 15
+# The longest name in the registry is under 100 characters; a longer query only costs time
+# (one condition per word).
+SEARCH_QUERY_MAX_LENGTH = 100
 
 
 def _render_appel(request, appel):
@@ -43,7 +46,7 @@ def search_results(query, appel):
     """Matching collectivités with, for each, why it cannot apply (empty when it can)."""
     found = list(
         Collectivite.objects.filter(active=True)
-        .search(query)
+        .search(query[:SEARCH_QUERY_MAX_LENGTH])
         .select_related("epci")[:SEARCH_RESULTS_LIMIT]
     )
     return [(item, item.ineligibility_reason(appel)) for item in found]
