@@ -253,14 +253,21 @@ def create_candidature(*, appel, collectivite, user) -> Candidature:
 
 
 @transaction.atomic
-def request_access(*, candidature, requester_email) -> None:
+@transaction.atomic
+def request_access(*, candidature, requester_email, ip=None) -> None:
     """Ask the people of an existing dossier to invite ``requester_email``.
 
-    Side effects: an Evenement DEMANDE_ACCES (detail = the address) and, on commit, one e-mail
-    to ``candidature.referent_emails()`` explaining how to invite from the dossier page. The
-    requester gets nothing: neither access nor any of the dossier's content.
+    Raises ``signin.SignInThrottled`` (nothing written or sent) when the requester's address
+    or ``ip`` has spent its hourly e-mail budget (``signin.spend_mail_budget``, shared with
+    sign-in links). Side effects: one budget row, an Evenement DEMANDE_ACCES (detail = the
+    address) and, on commit, one e-mail to ``candidature.referent_emails()`` explaining how
+    to invite from the dossier page. The requester gets nothing: neither access nor any of the
+    dossier's content.
     """
+    from .signin import spend_mail_budget
+
     requester_email = _clean_email(requester_email)
+    spend_mail_budget(email=requester_email, ip=ip)
     Evenement.objects.create(
         candidature=candidature, nature=Evenement.Nature.DEMANDE_ACCES, detail=requester_email
     )
@@ -286,16 +293,18 @@ def request_access(*, candidature, requester_email) -> None:
 
 
 @transaction.atomic
-def invite_coreferent(*, candidature, email, invited_by) -> AccesCandidature:
+def invite_coreferent(*, candidature, email, invited_by, ip=None) -> AccesCandidature:
     """Give ``email`` access to the dossier and e-mail them a sign-in link to it.
 
     Idempotent: inviting the same address again returns the existing access and sends the
-    invitation again (the link may have expired). Refuses staff and deactivated accounts.
-    Side effects: creates the User if the address is new (no password), an AccesCandidature
-    (INVITE, invited_by) if missing, an Evenement INVITATION, and, on commit, one e-mail to the
-    invitee.
+    invitation again (the link may have expired). Refuses staff and deactivated accounts, and
+    raises ``signin.SignInThrottled`` (nothing written or sent) when the invitee's address or
+    ``ip`` has spent its hourly e-mail budget, shared with sign-in links.
+    Side effects: one budget row (``signin.spend_mail_budget``), creates the User if the
+    address is new (no password), an AccesCandidature (INVITE, invited_by) if missing, an
+    Evenement INVITATION, and, on commit, one e-mail to the invitee.
     """
-    from .signin import build_login_url, link_validity_minutes
+    from .signin import build_login_url, link_validity_minutes, spend_mail_budget
 
     email = _clean_email(email)
     User = get_user_model()
@@ -308,6 +317,7 @@ def invite_coreferent(*, candidature, email, invited_by) -> AccesCandidature:
         )
     if user is not None and not user.is_active:
         raise ValidationError("Le compte de cette adresse est désactivé.", code="inactive")
+    spend_mail_budget(email=email, ip=ip)
     if user is None:
         try:
             with transaction.atomic():

@@ -27,7 +27,8 @@ _LOCK_IP = 7302
 
 
 class SignInThrottled(Exception):
-    """Too many sign-in links asked for this address or from this IP within the last hour."""
+    """Too many e-mails (sign-in links, invitations, access requests) asked for this address
+    or from this IP within the last hour."""
 
 
 def axes_ignores_sign_in_links(request, credentials) -> bool:
@@ -122,6 +123,32 @@ def _send_link_email(user, *, next_url: str) -> None:
 
 
 @transaction.atomic
+def spend_mail_budget(*, email: str, ip: str | None) -> None:
+    """Count one e-mail that anybody may trigger against the budget of ``email`` and ``ip``.
+
+    Sign-in links, co-référent·e invitations (which carry a sign-in link) and access requests
+    share one budget: SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR per address,
+    SIGN_IN_LINKS_PER_IP_PER_HOUR per IP, over the last hour. Raises ``SignInThrottled``
+    (nothing written) when either is spent; otherwise writes one ``DemandeLienConnexion`` row,
+    committed with the caller's transaction.
+    """
+    email = normalise_email(email)
+    ip = _normalise_ip(ip)
+    since = timezone.now() - timedelta(hours=1)
+
+    _lock(_LOCK_ADDRESS, email)
+    recent = DemandeLienConnexion.objects.filter(created_at__gte=since)
+    if recent.filter(email=email).count() >= settings.SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR:
+        raise SignInThrottled
+    if ip is not None:
+        _lock(_LOCK_IP, ip)
+        if recent.filter(ip=ip).count() >= settings.SIGN_IN_LINKS_PER_IP_PER_HOUR:
+            raise SignInThrottled
+
+    DemandeLienConnexion.objects.create(email=email, ip=ip)
+
+
+@transaction.atomic
 def send_sign_in_link(*, email: str, ip: str | None, next_url: str = "") -> bool:
     """Record a sign-in link request and, when allowed, e-mail a one-time link.
 
@@ -138,19 +165,7 @@ def send_sign_in_link(*, email: str, ip: str | None, next_url: str = "") -> bool
     that nobody learns which addresses belong to staff.
     """
     email = normalise_email(email)
-    ip = _normalise_ip(ip)
-    since = timezone.now() - timedelta(hours=1)
-
-    _lock(_LOCK_ADDRESS, email)
-    recent = DemandeLienConnexion.objects.filter(created_at__gte=since)
-    if recent.filter(email=email).count() >= settings.SIGN_IN_LINKS_PER_ADDRESS_PER_HOUR:
-        raise SignInThrottled
-    if ip is not None:
-        _lock(_LOCK_IP, ip)
-        if recent.filter(ip=ip).count() >= settings.SIGN_IN_LINKS_PER_IP_PER_HOUR:
-            raise SignInThrottled
-
-    DemandeLienConnexion.objects.create(email=email, ip=ip)
+    spend_mail_budget(email=email, ip=ip)
 
     User = get_user_model()
     existing = User.objects.filter(email__iexact=email).first()

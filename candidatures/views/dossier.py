@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cerdd_ami.auth import client_ip
+
 from .. import services
 from ..forms import (
     STEP_FORMS,
@@ -19,7 +21,13 @@ from ..forms import (
     PieceForm,
 )
 from ..models import Appel, Candidature, PieceJointe
+from ..signin import SignInThrottled
 from .public import search_results
+
+MAIL_THROTTLED_MESSAGE = (
+    "Trop d'e-mails ont été demandés pour cette adresse ou depuis votre connexion internet. "
+    "Par sécurité, réessayez dans une heure."
+)
 
 
 def _dossier(request, pk):
@@ -65,7 +73,9 @@ def nouvelle(request, slug):
                 if request.POST.get("action") == "demande_acces":
                     existing = Candidature.objects.get(appel=appel, collectivite=collectivite)
                     services.request_access(
-                        candidature=existing, requester_email=request.user.email
+                        candidature=existing,
+                        requester_email=request.user.email,
+                        ip=client_ip(request),
                     )
                     messages.success(
                         request,
@@ -82,6 +92,9 @@ def nouvelle(request, slug):
                 context["existante"] = collectivite
             except Candidature.DoesNotExist:
                 raise Http404 from None
+            except SignInThrottled:
+                messages.error(request, MAIL_THROTTLED_MESSAGE)
+                context["existante"] = collectivite
             except ValidationError as error:
                 form.add_error("collectivite", error)
             else:
@@ -292,11 +305,16 @@ def invite(request, pk):
     if form.is_valid():
         try:
             services.invite_coreferent(
-                candidature=candidature, email=form.cleaned_data["email"], invited_by=request.user
+                candidature=candidature,
+                email=form.cleaned_data["email"],
+                invited_by=request.user,
+                ip=client_ip(request),
             )
         except ValidationError as error:
             for message in _error_messages(error):
                 messages.error(request, message)
+        except SignInThrottled:
+            messages.error(request, MAIL_THROTTLED_MESSAGE)
         else:
             messages.success(request, f"Invitation envoyée à {form.cleaned_data['email']}.")
     else:
