@@ -30,13 +30,23 @@ def clean_phone(value: str) -> str:
     return value
 
 
+DEPOSIT_NEEDS = {field for _step, field, _label in Candidature.DEPOSIT_FIELDS} | set(
+    Candidature.ENGAGEMENTS
+)
+
+
 class DraftModelForm(FieldsetsFormMixin, forms.ModelForm):
-    """Every field optional while drafting: the dossier is saved as it is, errors aside."""
+    """Every field optional while drafting: the dossier is saved as it is, errors aside.
+
+    The fields the deposit needs carry ``obligatoire``, shown « (obligatoire) » by the field
+    template: the draft saves without them, the deposit does not.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
+        for name, field in self.fields.items():
             field.required = False
+            field.obligatoire = name in DEPOSIT_NEEDS
             if isinstance(field, forms.EmailField):
                 field.error_messages["invalid"] = INVALID_EMAIL
 

@@ -529,6 +529,28 @@ class Candidature(models.Model):
                 unique.append(email)
         return unique
 
+    # What the deposit needs, as (step, field, what « Il manque … » says): the step forms mark
+    # these fields « obligatoire ».
+    DEPOSIT_FIELDS = [
+        (1, "adresse", "l'adresse postale de la collectivité"),
+        (1, "code_postal", "le code postal"),
+        (1, "ville", "la ville"),
+        (1, "telephone", "le téléphone de la collectivité"),
+        (1, "email_contact", "l'e-mail de la collectivité"),
+        (2, "ref_pol_nom", "le nom du ou de la référent·e politique"),
+        (2, "ref_pol_fonction", "la fonction du ou de la référent·e politique"),
+        (2, "ref_pol_email", "l'e-mail du ou de la référent·e politique"),
+        (2, "ref_pol_telephone", "le téléphone du ou de la référent·e politique"),
+        (2, "ref_tech_nom", "le nom du ou de la référent·e technique"),
+        (2, "ref_tech_fonction", "la fonction du ou de la référent·e technique"),
+        (2, "ref_tech_email", "l'e-mail du ou de la référent·e technique"),
+        (2, "ref_tech_telephone", "le téléphone du ou de la référent·e technique"),
+        (3, "motivations", "les motivations de la collectivité"),
+        (3, "actions", "les actions déjà réalisées ou prévues"),
+        (3, "pistes", "les pistes de travail envisagées"),
+        (3, "besoins", "les principaux besoins identifiés"),
+    ]
+
     # The boxes of step 5, with what the deposit says when one is left unticked.
     ENGAGEMENTS = {
         "engagement_binome": "L'engagement à venir en binôme élu·e / technicien·ne manque.",
@@ -539,26 +561,7 @@ class Candidature(models.Model):
     def missing_items(self) -> list[tuple[int, str]]:
         """What must still be filled before submission, as (step, French message)."""
         missing = []
-        required = [
-            (1, "adresse", "l'adresse postale de la collectivité"),
-            (1, "code_postal", "le code postal"),
-            (1, "ville", "la ville"),
-            (1, "telephone", "le téléphone de la collectivité"),
-            (1, "email_contact", "l'e-mail de la collectivité"),
-            (2, "ref_pol_nom", "le nom du ou de la référent·e politique"),
-            (2, "ref_pol_fonction", "la fonction du ou de la référent·e politique"),
-            (2, "ref_pol_email", "l'e-mail du ou de la référent·e politique"),
-            (2, "ref_pol_telephone", "le téléphone du ou de la référent·e politique"),
-            (2, "ref_tech_nom", "le nom du ou de la référent·e technique"),
-            (2, "ref_tech_fonction", "la fonction du ou de la référent·e technique"),
-            (2, "ref_tech_email", "l'e-mail du ou de la référent·e technique"),
-            (2, "ref_tech_telephone", "le téléphone du ou de la référent·e technique"),
-            (3, "motivations", "les motivations de la collectivité"),
-            (3, "actions", "les actions déjà réalisées ou prévues"),
-            (3, "pistes", "les pistes de travail envisagées"),
-            (3, "besoins", "les principaux besoins identifiés"),
-        ]
-        for step, field, label in required:
+        for step, field, label in self.DEPOSIT_FIELDS:
             if not str(getattr(self, field)).strip():
                 missing.append((step, f"Il manque {label}."))
         # Read through .all() so that a list which prefetched the pieces asks nothing more.

@@ -53,7 +53,12 @@ def mes_candidatures(request):
     return render(
         request,
         "candidatures/mes_candidatures.html",
-        {"dossiers": dossiers, "appel": appel, "appel_ouvert": appel and appel.is_open()},
+        {
+            "dossiers": dossiers,
+            "appel": appel,
+            "appel_ouvert": appel and appel.is_open(),
+            "deja_candidat": appel is not None and any(d.appel_id == appel.pk for d in dossiers),
+        },
     )
 
 
@@ -63,6 +68,18 @@ def nouvelle(request, slug):
     if not appel.is_open():
         messages.error(request, "Cet appel n'est pas ouvert aux candidatures.")
         return redirect(appel)
+    if request.method == "GET" and "autre" not in request.GET:
+        # « Candidater » is also how a returning applicant comes back: to their dossier.
+        mine = list(Candidature.objects.visible_to(request.user).filter(appel=appel)[:2])
+        if len(mine) == 1:
+            messages.info(
+                request,
+                "Vous avez déjà un dossier pour cet appel : le voici. Pour une autre "
+                "collectivité, passez par « Mes candidatures ».",
+            )
+            return redirect(mine[0])
+        if mine:
+            return redirect("candidatures:mes_candidatures")
     query = request.GET.get("q", "").strip()
     context = {"appel": appel, "query": query, "resultats": search_results(query, appel)}
     if request.method == "POST":

@@ -10,6 +10,7 @@ from sesame.utils import get_user
 from cerdd_ami.auth import client_ip
 
 from ..forms_signin import SignInForm
+from ..models import Candidature
 from ..signin import SignInThrottled, link_validity_minutes, safe_next_url, send_sign_in_link
 
 # The address shown on the "link sent" page; kept in the session so it never sits in a URL.
@@ -87,9 +88,15 @@ def login_with_link(request):
             status=403,
         )
     login(request, user, backend="sesame.backends.ModelBackend")
-    return redirect(
-        safe_next_url(request.GET.get("next")) or resolve_url(settings.LOGIN_REDIRECT_URL)
-    )
+    return redirect(safe_next_url(request.GET.get("next")) or _landing(user))
+
+
+def _landing(user) -> str:
+    """A returning applicant's own dossier, or the list when they have none or several."""
+    dossiers = list(Candidature.objects.visible_to(user).order_by("pk")[:2])
+    if len(dossiers) == 1:
+        return dossiers[0].get_absolute_url()
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 @require_POST
