@@ -6,10 +6,20 @@
     const initial = new FormData(form);
     let submitting = false;
 
+    // A chosen file counts by its name and size (every File reads "[object File]").
+    function values(data, name) {
+      return data
+        .getAll(name)
+        .map(function (value) {
+          return value instanceof File ? "fichier:" + value.name + ":" + value.size : value;
+        })
+        .join("\u0000");
+    }
+
     function changed() {
       const now = new FormData(form);
-      for (const [name, value] of now.entries()) {
-        if (initial.getAll(name).join("\u0000") !== now.getAll(name).join("\u0000")) {
+      for (const name of now.keys()) {
+        if (values(initial, name) !== values(now, name)) {
           return true;
         }
       }
