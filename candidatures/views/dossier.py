@@ -163,6 +163,10 @@ def step(request, pk, step):
     form_class = STEP_FORMS[step]
     editable = candidature.is_editable()
     if request.method == "POST":
+        if not editable and "deposer" in request.POST and candidature.est_deposee:
+            # The second click of a double click: the first one deposited.
+            messages.info(request, "Ce dossier est déjà déposé.")
+            return redirect(candidature)
         if not editable:
             messages.error(request, _locked_message(candidature))
             return redirect("candidatures:etape", pk=pk, step=step)

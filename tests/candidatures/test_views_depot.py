@@ -147,3 +147,19 @@ def test_deposit_past_the_deadline_saves_nothing_and_says_why(client, applicant)
     assert "La date limite est passée : ce dossier ne peut plus être modifié." in page_text(
         response
     )
+
+
+def test_deposit_clicked_twice_deposits_once_and_says_so(
+    client, applicant, unticked, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(applicant)
+    url = f"/candidature/{unticked.pk}/etape/5/"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**ALL_TICKED, "deposer": ""})
+        second = client.post(url, {**ALL_TICKED, "deposer": ""}, follow=True)
+
+    assert Depot.objects.filter(candidature=unticked).count() == 1
+    assert second.redirect_chain == [(f"/candidature/{unticked.pk}/", 302)]
+    assert "Ce dossier est déjà déposé." in page_text(second)
+    assert len(mailoutbox) == 1
