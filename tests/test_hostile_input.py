@@ -19,6 +19,8 @@ from candidatures.models import Candidature
 from tests.candidatures.factories import AppelFactory, CandidatureFactory, tiny_pdf_bytes
 from tests.factories import UserFactory
 from tests.hostile import multipart, query_string, urlencoded
+
+# The permissions matrix's world (a decided 2021 call, its cycle, jurors, staff) as a fixture.
 from tests.test_permissions_matrix import world as world
 
 pytestmark = pytest.mark.django_db
