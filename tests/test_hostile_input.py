@@ -181,7 +181,7 @@ class _FormParser(HTMLParser):
 
 PUBLIC_PAGES = [
     ("anonyme", "/connexion/"),
-    ("candidat", "/candidature/nouvelle/ouvert/?q=arras"),
+    ("candidat", "/candidature/nouvelle/ouvert/?autre=1&q=arras"),
     ("candidat", "/candidature/{brouillon}/"),
     *[("candidat", f"/candidature/{{brouillon}}/etape/{step}/") for step in range(1, 6)],
     ("candidat", "/cycle/{participant}/binome/"),
