@@ -1,0 +1,135 @@
+"""sauvegarder / restaurer: a round trip on the embedded PostgreSQL, counts and hashes equal."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from psycopg2 import sql
+
+from cerdd_ami.backup import sha256_of
+from tests.candidatures.factories import PieceJointeFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def fresh_database():
+    """An empty database on the test server, dropped afterwards."""
+    name = f"restore_{os.getpid()}"
+    params = connection.get_connection_params()
+    admin = psycopg2.connect(dbname="postgres", user=params["user"], host=params.get("host"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield {"dbname": name, "user": params["user"], "host": params.get("host")}
+    with admin.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+    admin.close()
+
+
+def _counts(connect_kwargs) -> dict[str, int]:
+    with psycopg2.connect(**connect_kwargs) as restored, restored.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        counts = {}
+        for (table,) in cursor.fetchall():
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def test_backup_restore_round_trip_gives_the_same_counts_and_files(
+    tmp_path, settings, fresh_database
+):
+    pieces = PieceJointeFactory.create_batch(2)
+    backup = tmp_path / "sauvegarde"
+    out = io.StringIO()
+
+    call_command("sauvegarder", str(backup), stdout=out)
+
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["database"]["tables"]["candidatures_piecejointe"] == 2
+    assert manifest["media"] == {piece.fichier.name: piece.sha256 for piece in pieces}
+    assert manifest["database"]["sha256"] == sha256_of(backup / "base.dump")
+    tables = manifest["database"]["tables"]
+    assert out.getvalue() == (
+        f"Sauvegarde écrite dans {backup} : {len(tables)} tables, {sum(tables.values())} lignes, "
+        "2 fichiers.\n"
+    )
+
+    restored_media = tmp_path / "media-restauré"
+    host = quote(fresh_database["host"], safe="")
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{fresh_database['user']}@{host}/{fresh_database['dbname']}",
+        "MEDIA_ROOT": str(restored_media),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "restaurer", str(backup)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"Sauvegarde {backup} restaurée : lignes et empreintes conformes au manifeste.\n"
+    )
+    assert _counts(fresh_database) == tables
+    assert {
+        path.relative_to(restored_media).as_posix(): sha256_of(path)
+        for path in restored_media.rglob("*")
+        if path.is_file()
+    } == manifest["media"]
+
+
+def test_restore_refuses_a_database_that_is_not_empty(tmp_path):
+    PieceJointeFactory()
+    backup = tmp_path / "sauvegarde"
+    call_command("sauvegarder", str(backup), stdout=io.StringIO())
+
+    with pytest.raises(CommandError) as error:
+        call_command("restaurer", str(backup))
+
+    name = connection.settings_dict["NAME"]
+    assert str(error.value) == (
+        f"La base {name} n'est pas vide : la restauration se fait dans une base neuve."
+    )
+
+
+def test_restore_refuses_a_backup_whose_file_changed(tmp_path):
+    piece = PieceJointeFactory()
+    backup = tmp_path / "sauvegarde"
+    call_command("sauvegarder", str(backup), stdout=io.StringIO())
+    (backup / "media" / piece.fichier.name).write_bytes(b"autre chose")
+
+    with pytest.raises(CommandError) as error:
+        call_command("restaurer", str(backup))
+
+    assert str(error.value) == "Les fichiers de la sauvegarde ne correspondent pas au manifeste."
+
+
+def test_backup_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "déjà-là.txt").write_text("x")
+
+    with pytest.raises(CommandError) as error:
+        call_command("sauvegarder", str(tmp_path))
+
+    assert str(error.value) == f"{tmp_path} existe et n'est pas vide."
