@@ -61,6 +61,7 @@ def database_settings(data_dir: Path) -> dict:
         "USER": "postgres",
         "HOST": str(socket_dir),
         "PORT": "",
+        "CONN_HEALTH_CHECKS": True,
         # One test database per test run, so that runs in parallel (two terminals, CI and a
         # developer) never drop each other's database.
         "TEST": {"NAME": f"test_{DATABASE_NAME}_{os.getpid()}"},

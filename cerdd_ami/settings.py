@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cerdd_ami.outage.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,7 +138,10 @@ if os.environ.get("DATABASE_URL"):
     try:
         DATABASES = {
             "default": dj_database_url.parse(
-                os.environ["DATABASE_URL"], conn_max_age=env_int("CONN_MAX_AGE", 60)
+                os.environ["DATABASE_URL"],
+                conn_max_age=env_int("CONN_MAX_AGE", 60),
+                # A connection a database restart broke is replaced, not reused (503 then 200).
+                conn_health_checks=True,
             )
         }
     except ValueError as exc:

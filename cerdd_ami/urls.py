@@ -3,6 +3,9 @@ from django.urls import include, path
 
 from . import views
 
+# A database outage is a 503 « réessayez », not a 500.
+handler500 = "cerdd_ami.outage.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("dev/outbox/", views.outbox_list, name="dev_outbox"),
