@@ -674,6 +674,9 @@ class Depot(models.Model):
         "accusé de réception (PDF)", upload_to="recus/", max_length=200, blank=True
     )
     recu_sha256 = models.CharField(max_length=64, blank=True)
+    # Set once the receipt e-mail has left: a process killed between filing the receipt and
+    # mailing it, or a mail server that refused it, leaves it empty for emettre_recus.
+    recu_envoye_at = models.DateTimeField("accusé envoyé le", null=True, blank=True)
 
     class Meta:
         verbose_name = "dépôt"

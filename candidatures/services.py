@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Sum
+from django.db.models import F, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -615,16 +615,29 @@ def _record_submission(*, candidature, user, now) -> Depot:
     return depot
 
 
-def issue_receipt(*, depot) -> None:
-    """Render, store and mail the receipt of ``depot``, if it has none yet.
+def issue_receipt(*, depot, now=None) -> None:
+    """File the receipt of ``depot`` (``file_receipt``) and mail it once committed.
+
+    Side effects: those of ``file_receipt``; on commit, ``send_receipt`` (robust: a mail server
+    failure is logged, not turned into an error page for a deposit that did succeed, and
+    ``recu_envoye_at`` stays empty for emettre_recus). Rendering or storage errors propagate.
+    """
+    file_receipt(depot=depot)
+    if depot.recu_envoye_at is None:
+        transaction.on_commit(
+            lambda: send_receipt(depot_id=depot.pk, now=now or timezone.now()), robust=True
+        )
+
+
+def file_receipt(*, depot) -> None:
+    """Render and store the receipt of ``depot`` if it has none yet.
 
     The PDF comes from ``depot.contenu`` alone, so a receipt issued late still shows exactly
     what was submitted. Rendering happens outside any lock; then, in a short transaction under
-    the Depot's row lock, a receipt issued meanwhile by someone else (the request and
-    ``emettre_recus`` at once) wins and this call does nothing. Side effects: the PDF stored
-    under ``recus/<appel>/<numero>-v<version>-<random>.pdf``; ``recu`` and ``recu_sha256``
-    saved (and set on the caller's ``depot``); on commit, one e-mail with the receipt
-    attached to the dossier's ``referent_emails()``. Rendering or storage errors propagate.
+    the Depot's row lock, a receipt filed meanwhile by someone else (the request and
+    ``emettre_recus`` at once) wins. Side effects: the PDF stored under
+    ``recus/<appel>/<numero>-v<version>-<random>.pdf``; ``recu`` and ``recu_sha256`` saved
+    (and set on the caller's ``depot``). Rendering or storage errors propagate.
     """
     if depot.recu:
         return
@@ -632,27 +645,44 @@ def issue_receipt(*, depot) -> None:
     with transaction.atomic():
         locked = (
             Depot.objects.select_for_update(of=("self",))
-            .select_related("candidature__appel", "candidature__collectivite")
+            .select_related("candidature__appel")
             .get(pk=depot.pk)
         )
-        if locked.recu:
-            depot.recu, depot.recu_sha256 = locked.recu.name, locked.recu_sha256
-            return
-        candidature = locked.candidature
-        token = secrets.token_urlsafe(12)
-        locked.recu.save(
-            f"{candidature.appel.slug}/{candidature.numero}-v{locked.version}-{token}.pdf",
-            ContentFile(pdf),
-            save=False,
-        )
-        locked.recu_sha256 = hashlib.sha256(pdf).hexdigest()
-        try:
-            locked.save(update_fields=["recu", "recu_sha256"])
-        except Exception:
-            locked.recu.storage.delete(locked.recu.name)
-            raise
+        if not locked.recu:
+            candidature = locked.candidature
+            token = secrets.token_urlsafe(12)
+            locked.recu.save(
+                f"{candidature.appel.slug}/{candidature.numero}-v{locked.version}-{token}.pdf",
+                ContentFile(pdf),
+                save=False,
+            )
+            locked.recu_sha256 = hashlib.sha256(pdf).hexdigest()
+            try:
+                locked.save(update_fields=["recu", "recu_sha256"])
+            except Exception:
+                locked.recu.storage.delete(locked.recu.name)
+                raise
         depot.recu, depot.recu_sha256 = locked.recu.name, locked.recu_sha256
 
+
+def send_receipt(*, depot_id, now) -> bool:
+    """Mail the filed receipt of a Depot to the référent·es unless it already left.
+
+    Side effects, in one transaction under the Depot's row lock (a concurrent sender skips
+    it): the e-mail with the stored PDF attached, then ``recu_envoye_at`` = ``now``. Returns
+    whether this call sent it. A mail server error propagates and leaves it unsent.
+    """
+    with transaction.atomic():
+        locked = (
+            Depot.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("candidature__appel", "candidature__collectivite")
+            .filter(pk=depot_id, recu_envoye_at__isnull=True)
+            .exclude(recu="")
+            .first()
+        )
+        if locked is None:
+            return False
+        candidature = locked.candidature
         recipients = candidature.referent_emails()
         if recipients:
             message = build_email(
@@ -661,12 +691,16 @@ def issue_receipt(*, depot) -> None:
                 to=recipients,
                 reply_to=[candidature.appel.contact_email],
             )
-            message.attach(
-                f"accuse-de-reception-{candidature.numero}-v{locked.version}.pdf",
-                pdf,
-                "application/pdf",
-            )
-            send_on_commit(message)
+            with locked.recu.open("rb") as handle:
+                message.attach(
+                    f"accuse-de-reception-{candidature.numero}-v{locked.version}.pdf",
+                    handle.read(),
+                    "application/pdf",
+                )
+            message.send()
+        locked.recu_envoye_at = now
+        locked.save(update_fields=["recu_envoye_at"])
+    return True
 
 
 # A deposit's own request renders its receipt right after the commit: leave it that long
@@ -675,21 +709,26 @@ RECEIPT_GRACE = timedelta(minutes=5)
 
 
 def missing_receipts(*, now=None):
-    """Depots without receipt whose own request has had time to issue it."""
+    """Depots without receipt, or whose receipt was not mailed, once their own request has had
+    time to issue it."""
     now = now or timezone.now()
-    return Depot.objects.filter(recu="", submitted_at__lte=now - RECEIPT_GRACE)
+    return Depot.objects.filter(
+        Q(recu="") | Q(recu_envoye_at__isnull=True), submitted_at__lte=now - RECEIPT_GRACE
+    )
 
 
 def issue_missing_receipts(*, now=None) -> int:
-    """Issue the receipt of every Depot of ``missing_receipts`` (``issue_receipt`` each); the
-    count issued.
+    """File and mail the receipt of every Depot of ``missing_receipts`` (``file_receipt`` then
+    ``send_receipt`` each); the count issued.
 
     One failure is logged and does not stop the others: they are retried at the next run.
     """
     issued = 0
+    now = now or timezone.now()
     for depot in missing_receipts(now=now).order_by("submitted_at", "pk"):
         try:
-            issue_receipt(depot=depot)
+            file_receipt(depot=depot)
+            send_receipt(depot_id=depot.pk, now=now)
         except Exception:
             logger.exception("Accusé de réception du dépôt %s non émis", depot.pk)
         else:

@@ -153,3 +153,35 @@ def test_publication_killed_after_some_letters_sent_rerun_sends_the_rest_none_tw
         sorted((envoi.statut, envoi.tentatives) for envoi in EnvoiCourrier.objects.all())
         == [(EnvoiCourrier.Statut.ENVOYE, 1)] * 6
     )
+
+
+def test_deposit_killed_as_its_receipt_is_mailed_the_retry_mails_it_once(
+    dossier, mail_dir, settings, mailoutbox
+):
+    candidature, user = dossier
+
+    code = run_killable(
+        {"action": "submit", "candidature": candidature.pk, "user": user.pk},
+        kill="mail:1",
+        mail_dir=mail_dir,
+        settings=settings,
+    )
+
+    assert code == -signal.SIGKILL
+    depot = Depot.objects.get(candidature=candidature)
+    assert depot.recu != ""  # filed and committed, but the e-mail never left
+    assert depot.recu_envoye_at is None
+    assert delivered(mail_dir) == []
+
+    later = timezone.now() + services.RECEIPT_GRACE + timedelta(seconds=1)
+    assert services.issue_missing_receipts(now=later) == 1
+    assert services.issue_missing_receipts(now=later) == 0
+
+    numero = f"{candidature.appel.prefixe_numero}-001"
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == candidature.referent_emails()
+    assert [(name, content) for name, content, _ in mailoutbox[0].attachments] == [
+        (f"accuse-de-reception-{numero}-v1.pdf", depot.recu.read())
+    ]
+    depot.refresh_from_db()
+    assert depot.recu_envoye_at == later

@@ -2,9 +2,10 @@
 
     python manage.py emettre_recus
 
-A submission is recorded first and its receipt is rendered right after; when that rendering
-fails (or the process stops in between), the Depot stays without receipt until this command
-issues it: PDF stored and mailed to the référent·es. Receipts already issued are left alone,
+A submission is recorded first and its receipt is rendered and mailed right after; when that
+rendering or that e-mail fails (or the process stops in between), the Depot stays without
+receipt, or with a receipt not mailed, until this command issues it: PDF stored and mailed to
+the référent·es. Receipts already issued are left alone,
 so running it twice sends nothing twice. Deposits of the last five minutes are left to the
 request that made them. Exit code 1 when some receipts could not be issued.
 """
