@@ -77,6 +77,28 @@ def main(spec: dict) -> None:
             )
         elif spec["action"] == "publish":
             call_command("publier_decisions", "--appel", spec["appel"])
+        elif spec["action"] == "journal":
+            from cerdd_ami.models import User
+            from cycle.journal import write_entry
+            from cycle.models import Participant
+
+            write_entry(
+                participant=Participant.objects.get(pk=spec["participant"]),
+                auteur=User.objects.get(pk=spec["user"]),
+                seance=None,
+                points_forts=spec["texte"],
+            )
+        elif spec["action"] == "decide":
+            from candidatures import services
+            from candidatures.models import Candidature
+            from cerdd_ami.models import User
+
+            services.decide(
+                candidature=Candidature.objects.get(pk=spec["candidature"]),
+                issue=spec["issue"],
+                motivation=spec["motivation"],
+                staff_user=User.objects.get(pk=spec["user"]),
+            )
 
 
 if __name__ == "__main__":

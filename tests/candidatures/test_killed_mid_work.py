@@ -15,10 +15,20 @@ from django.db import connection
 from django.utils import timezone
 
 from candidatures import letters, services
-from candidatures.models import Appel, Candidature, Depot, EnvoiCourrier, Evenement, Issue
+from candidatures.models import (
+    Appel,
+    Candidature,
+    Decision,
+    Depot,
+    EnvoiCourrier,
+    Evenement,
+    Issue,
+)
 from cerdd_ami.permissions import sync_role_permissions
+from cycle.models import EntreeJournal
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.candidatures.test_decisions import decide, deposee
+from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission
 from tests.fault_hooks import delivered
 
@@ -185,3 +195,58 @@ def test_deposit_killed_as_its_receipt_is_mailed_the_retry_mails_it_once(
     ]
     depot.refresh_from_db()
     assert depot.recu_envoye_at == later
+
+
+def test_decision_killed_before_its_history_row_leaves_no_decision(mail_dir, settings):
+    sync_role_permissions()
+    staff = charge_de_mission(email="charge@cerdd.test")
+    appel = AppelFactory(edition_2021=True, slug="2021", places=12)
+    dossier = deposee(appel, 1)
+    spec = {
+        "action": "decide",
+        "candidature": dossier.pk,
+        "issue": Issue.RETENUE,
+        "motivation": "Une dynamique de transition portée par les élu·es.",
+        "user": staff.pk,
+    }
+
+    code = run_killable(
+        spec,
+        kill='sql:INSERT INTO "candidatures_historicaldecision"',
+        mail_dir=mail_dir,
+        settings=settings,
+    )
+
+    assert code == -signal.SIGKILL
+    assert Decision.objects.filter(candidature=dossier).count() == 0
+    assert Decision.history.filter(candidature_id=dossier.pk).count() == 0
+
+    assert run_killable(spec, kill="", mail_dir=mail_dir, settings=settings) == 0
+    decision = Decision.objects.get(candidature=dossier)
+    assert (decision.issue, decision.history.count()) == (Issue.RETENUE, 1)
+
+
+def test_journal_entry_killed_before_its_history_row_leaves_no_entry(mail_dir, settings):
+    auteur = UserFactory(email="claire@arras.test")
+    participant = ParticipantFactory(cycle=CycleFactory(), createur=auteur)
+    spec = {
+        "action": "journal",
+        "participant": participant.pk,
+        "user": auteur.pk,
+        "texte": "La boussole de la participation.",
+    }
+
+    code = run_killable(
+        spec,
+        kill='sql:INSERT INTO "cycle_historicalentreejournal"',
+        mail_dir=mail_dir,
+        settings=settings,
+    )
+
+    assert code == -signal.SIGKILL
+    assert EntreeJournal.objects.filter(participant=participant).count() == 0
+    assert EntreeJournal.history.count() == 0
+
+    assert run_killable(spec, kill="", mail_dir=mail_dir, settings=settings) == 0
+    entree = EntreeJournal.objects.get(participant=participant)
+    assert (entree.points_forts, entree.history.count()) == ("La boussole de la participation.", 1)
