@@ -112,6 +112,9 @@ def journey(applicant, setup, outbox, probe: Probe, done: dict):
     try:
         for attempt in range(5):
             probe.wait_healthy()
+            with outbox.lock:
+                # A sign-in link works once: a retry waits for the new e-mail's link.
+                outbox.links.pop(applicant.email, None)
             try:
                 ba.sign_in(applicant, outbox)
                 break
@@ -251,7 +254,15 @@ def main(argv=None) -> int:
             f"Journeys: {len(submitted)} submitted, {done['interrupted']} stopped before the "
             f"deposit by a failed request, {len(done['gave_up'])} gave up after 10 deposits"
         )
-        print(f"Requests: {len(recorder.samples)}, failed {recorder.error_count}")
+        statuses = Counter(
+            "no answer" if sample.status is None else f"HTTP {sample.status}"
+            for sample in recorder.samples
+            if not sample.ok
+        )
+        print(
+            f"Requests: {len(recorder.samples)}, failed {recorder.error_count} "
+            f"({', '.join(f'{n} {what}' for what, n in statuses.most_common()) or 'none'})"
+        )
         print(f"Dossiers lost: {len(lost)}; duplicated: {found['duplicated']}")
         print(
             f"Receipt e-mails: {receipts}; sent twice: {twice}; receipts left to "
