@@ -33,7 +33,7 @@ PROMPTS = [
     ("marges_progression", "Marges de progression"),
 ]
 ENTRE_SEANCES = "Entre deux séances"
-APRES_DERNIERE = "Depuis la dernière séance"
+AVANT_PREMIERE = "Avant la première séance"
 
 
 def _is_member(user, participant) -> bool:
@@ -219,14 +219,14 @@ def attendance_summary(cycle) -> list[dict]:
 def capitalisation_context(cycle) -> dict:
     entries = list(shared_entries(cycle))
     seances = list(Seance.objects.filter(cycle=cycle).order_by("numero"))
-    # The same rule as the shared journal: each entry under the séance at whose start it is
-    # read (written since the previous one), those written after the last séance at the end.
+    # The same rule as the shared journal (``journal.seance_of``): each entry under the séance
+    # it is about, or the one held when it was written; those before the first séance first.
     grouped = {}
     for entree in entries:
         seance = journal.seance_of(entree, seances)
         grouped.setdefault(seance.pk if seance else None, []).append(entree)
     by_seance = []
-    for seance in [*seances, None]:
+    for seance in [None, *seances]:
         of_seance = grouped.get(seance.pk if seance else None, [])
         if not of_seance:
             continue
@@ -248,7 +248,7 @@ def capitalisation_context(cycle) -> dict:
                     f"Séance {seance.numero} — {format_date_fr(seance.date)}"
                     + (f", {seance.lieu}" if seance.lieu else "")
                     if seance
-                    else APRES_DERNIERE
+                    else AVANT_PREMIERE
                 ),
                 "themes": seance.themes if seance else "",
                 "prompts": prompts,

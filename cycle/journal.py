@@ -7,9 +7,6 @@ earlier versions, the author's journal shows how many there are. Who may *read* 
 decided in one place only: ``EntreeJournal.objects.readable_by``.
 """
 
-import zoneinfo
-from datetime import datetime
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -20,8 +17,6 @@ from .models import EntreeJournal, Participant, Seance
 
 PROMPTS = ("points_forts", "points_vigilance", "idees", "marges_progression")
 EDITABLE_FIELDS = frozenset({"seance", *PROMPTS, "visibilite"})
-
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 WITHDRAWN = (
     "Votre collectivité s'est retirée du cycle : vous pouvez relire votre journal de bord, "
@@ -62,7 +57,7 @@ def _clean(*, participant, seance, prompts: dict, visibilite, kept_seance=None) 
     elif (
         seance is not None
         and seance != kept_seance  # an entry already attached to it keeps it
-        and seance_start(seance) > timezone.now()
+        and not seance.has_started()
     ):
         errors["seance"] = [FUTURE_SEANCE]
     if errors:
@@ -190,38 +185,48 @@ def delete_entry(*, entree: EntreeJournal, auteur) -> None:
 # Shared journal ------------------------------------------------------------------------------
 
 
-def seance_start(seance: Seance) -> datetime:
-    """When ``seance`` starts: its date and ``heure_debut``, in Paris time (aware)."""
-    return datetime.combine(seance.date, seance.heure_debut, tzinfo=PARIS)
-
-
 def seance_of(entree: EntreeJournal, seances: list[Seance]) -> Seance | None:
-    """The séance at whose start ``entree`` is read: by write time, séance N takes the entries
-    with séance(N-1) start < created_at ≤ séance(N) start (séance 1: everything up to its
-    start); None when written after the last séance started. The séance the entry is about
-    (its ``seance`` field) does not matter here. ``seances``: the cycle's, ordered by number."""
-    return next((s for s in seances if entree.created_at <= seance_start(s)), None)
+    """The séance under which a shared entry is read: the one it is about when it names one;
+    otherwise (« entre deux séances ») the séance held when it was written, its « current
+    séance » (``Seance.held_at``: an entry written after séance N started is about what
+    happened since séance N). None: written before the first séance started. ``seances``: the
+    entry's cycle's, already fetched."""
+    if entree.seance_id is not None:
+        return next((s for s in seances if s.pk == entree.seance_id), None)
+    return Seance.held_at(seances, entree.created_at)
 
 
-def shared_by_seance(entries, seances: list[Seance]) -> list[dict]:
-    """Group shared ``entries`` per séance, then per collectivité (alphabetical).
+def shared_by_seance(entries, seances: list[Seance], *, now=None) -> list[dict]:
+    """Group shared ``entries`` per séance (``seance_of``), then per collectivité (alphabetical).
 
-    Each entry goes to the séance given by ``seance_of`` (written since the previous séance).
-    Returns ``[{"seance": Seance | None, "collectivites": [(Collectivite, [entries])]}]`` in
-    séance order, the « after the last séance » block (seance None) last; empty blocks are kept
-    for séances so that the page shows the whole cycle. Pure Python on already-fetched rows.
+    Returns ``[{"seance": Seance | None, "courante": bool, "collectivites": [(Collectivite,
+    [entries])]}]``: the « before the first séance » block (seance None) first when it has
+    entries, then every séance held by ``now`` (empty ones too: the page shows the cycle so
+    far) and any later one that has entries, in séance order. ``courante`` marks the current
+    séance (``Seance.held_at(seances, now)``): the entries written since the last séance.
+    Pure Python on already-fetched rows.
     """
+    now = now or timezone.now()
+    current = Seance.held_at(seances, now)
+    before = {"seance": None, "groups": {}}
     blocks = {s.pk: {"seance": s, "groups": {}} for s in seances}
-    after = {"seance": None, "groups": {}}
     for entree in entries:
         seance = seance_of(entree, seances)
-        block = blocks[seance.pk] if seance is not None else after
+        block = blocks[seance.pk] if seance is not None else before
         collectivite = entree.participant.candidature.collectivite
         block["groups"].setdefault(collectivite, []).append(entree)
     result = []
-    for block in [*blocks.values(), after]:
-        if block["seance"] is None and not block["groups"]:
+    for block in [before, *blocks.values()]:
+        seance = block["seance"]
+        shown = seance.has_started(now) if seance is not None else False
+        if not (shown or block["groups"]):
             continue
         groups = sorted(block["groups"].items(), key=lambda item: item[0].nom)
-        result.append({"seance": block["seance"], "collectivites": groups})
+        result.append(
+            {
+                "seance": seance,
+                "courante": seance is not None and seance == current,
+                "collectivites": groups,
+            }
+        )
     return result

@@ -1,4 +1,6 @@
 import secrets
+import zoneinfo
+from datetime import datetime
 from pathlib import PurePath
 
 from django.conf import settings
@@ -10,6 +12,8 @@ from simple_history.models import HistoricalRecords
 
 from candidatures.models import AccesCandidature, Appel, Candidature, Collectivite
 from cerdd_ami.models import SuiviEnvoi
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 # The themes the call lists as « idées incontournables », offered in the needs survey.
 THEMES_APPEL = [
@@ -64,6 +68,35 @@ class Cycle(models.Model):
     def __str__(self):
         return self.titre
 
+    def current_seance(self, now=None):
+        """The last séance held (started, see ``SeanceQuerySet.started``), or None before the
+        first one: the séance « since » which the journal is being written."""
+        return self.seances.started(now).by_start().last()
+
+    def next_seance(self, now=None):
+        """The first séance not started yet, or None once the last one has started."""
+        return self.seances.upcoming(now).by_start().first()
+
+
+def _started_q(now=None) -> Q:
+    now = timezone.localtime(now or timezone.now(), PARIS)
+    return Q(date__lt=now.date()) | Q(date=now.date(), heure_debut__lte=now.time())
+
+
+class SeanceQuerySet(models.QuerySet):
+    """The one rule of « held » séances: a séance has started (and counts as held) from its
+    date and ``heure_debut``, Paris time; before that it is to come, whatever its état says
+    (staff may forget to mark it « tenue », or postpone it without changing the état)."""
+
+    def started(self, now=None):
+        return self.filter(_started_q(now))
+
+    def upcoming(self, now=None):
+        return self.exclude(_started_q(now))
+
+    def by_start(self):
+        return self.order_by("date", "heure_debut", "numero")
+
 
 class Seance(models.Model):
     class Etat(models.TextChoices):
@@ -97,6 +130,8 @@ class Seance(models.Model):
     )
     note_envoyee_at = models.DateTimeField("note envoyée le", null=True, blank=True)
 
+    objects = SeanceQuerySet.as_manager()
+
     class Meta:
         verbose_name = "séance"
         verbose_name_plural = "séances"
@@ -110,6 +145,28 @@ class Seance(models.Model):
 
     def __str__(self):
         return f"Séance {self.numero} — {self.date:%d/%m/%Y}"
+
+    @property
+    def starts_at(self) -> datetime:
+        """Its date and ``heure_debut``, Paris time (aware)."""
+        return datetime.combine(self.date, self.heure_debut, tzinfo=PARIS)
+
+    def has_started(self, now=None) -> bool:
+        """The same rule as ``SeanceQuerySet.started``, on a séance already fetched."""
+        return self.starts_at <= (now or timezone.now())
+
+    @staticmethod
+    def held_at(seances, moment):
+        """Among ``seances`` (already fetched), the last one started at ``moment``, or None:
+        the « current séance » of that moment (``Cycle.current_seance`` on a list)."""
+        started = [s for s in seances if s.has_started(moment)]
+        return max(started, key=lambda s: (s.starts_at, s.numero), default=None)
+
+    @staticmethod
+    def next_after(seances, moment):
+        """Among ``seances``, the first one not started at ``moment`` (``Cycle.next_seance``)."""
+        upcoming = [s for s in seances if not s.has_started(moment)]
+        return min(upcoming, key=lambda s: (s.starts_at, s.numero), default=None)
 
 
 def document_seance_upload_to(instance, filename):

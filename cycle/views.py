@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
@@ -40,18 +41,6 @@ def _seance(participant, numero) -> Seance:
     )
 
 
-def _next_seance(seances):
-    """The first séance not held yet, by number: dates stay what staff planned, even past."""
-    return next(
-        (
-            s
-            for s in sorted(seances, key=lambda s: (s.numero, s.date))
-            if s.etat != Seance.Etat.TENUE
-        ),
-        None,
-    )
-
-
 @login_required
 def espace(request):
     """My participations, the calendar of each cycle, and who comes to the next séance."""
@@ -62,11 +51,14 @@ def espace(request):
     )
     cycle_ids = {p.cycle_id for p in participations}
     # One query for the séances and one for the people of every cycle, however many there are.
+    now = timezone.now()
     seances = defaultdict(list)
     for seance in Seance.objects.filter(cycle_id__in=cycle_ids).select_related("collectivite_hote"):
+        seance.a_eu_lieu = seance.has_started(now)
         seances[seance.cycle_id].append(seance)
     prochaines = {
-        cycle_id: _next_seance(cycle_seances) for cycle_id, cycle_seances in seances.items()
+        cycle_id: Seance.next_after(cycle_seances, now)
+        for cycle_id, cycle_seances in seances.items()
     }
     # Who comes next time: the titulaires of the confirmed binômes, except those recorded as
     # excusé·e for that séance; a titulaire recorded as replaced gives way to their suppléant·e.

@@ -11,10 +11,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import journal
@@ -31,14 +29,6 @@ QUI_LIT = (
     "L'équipe du Cerdd ne lit que les entrées partagées avec tout le cycle, qui alimentent la "
     "capitalisation du cycle ; jamais vos entrées privées ni celles réservées au binôme."
 )
-
-
-def started_seances(cycle_id):
-    """The cycle's séances that have already started (date and heure_debut, Paris time)."""
-    now = timezone.localtime(timezone.now(), journal.PARIS)
-    return Seance.objects.filter(cycle_id=cycle_id).filter(
-        Q(date__lt=now.date()) | Q(date=now.date(), heure_debut__lte=now.time())
-    )
 
 
 class EntreeJournalForm(forms.Form):
@@ -86,7 +76,7 @@ class EntreeJournalForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         # Only séances already started; an entry already attached to a later one keeps it.
-        seances = started_seances(participant.cycle_id)
+        seances = Seance.objects.filter(cycle_id=participant.cycle_id).started()
         if entree is not None and entree.seance_id is not None:
             seances = seances | Seance.objects.filter(pk=entree.seance_id)
         self.fields["seance"].queryset = seances.order_by("numero")

@@ -55,6 +55,19 @@ class SeanceFactory(factory.django.DjangoModelFactory):
         return seance
 
 
+def straddle_today(cycle, *, held) -> list[Seance]:
+    """Move the cycle's séances so that 1..``held`` are past, six weeks apart, the last of them
+    yesterday, and the others to come. Every état becomes « prévue »: the dates decide what is
+    held (``SeanceQuerySet.started``), not what staff ticked."""
+    yesterday = timezone.localdate() - timezone.timedelta(days=1)
+    for seance in cycle.seances.all():
+        Seance.objects.filter(pk=seance.pk).update(
+            date=yesterday + timezone.timedelta(weeks=6 * (seance.numero - held)),
+            etat=Seance.Etat.PREVUE,
+        )
+    return list(cycle.seances.order_by("numero"))
+
+
 def submitted_candidature(appel, **kwargs) -> Candidature:
     """A complete dossier, marked as submitted (without the receipt workflow: faster)."""
     candidature = complete_candidature(appel=appel, **kwargs)

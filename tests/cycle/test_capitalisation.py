@@ -24,7 +24,6 @@ from cycle.capitalisation import (
     reply,
 )
 from cycle.demo_journal import seed_journal
-from cycle.journal import seance_start
 from cycle.models import (
     AvancementEngagement,
     Engagement,
@@ -425,11 +424,11 @@ def test_capitalisation_groups_entries_under_the_seance_they_are_read_at(
         )
         return e
 
-    written("Avant la séance un", seance_start(s1) - timedelta(days=2))
-    written("Pendant la séance un", seance_start(s1) + timedelta(hours=2), seance=s1)
-    written("Entre deux, idée", seance_start(s2) - timedelta(days=1), field="idees")
-    written("Après la dernière", seance_start(participant.cycle.seances.last()) + timedelta(1))
-    written("Secret privé", seance_start(s1) + timedelta(hours=3), visibilite=V.PRIVEE)
+    written("Avant la séance un", s1.starts_at - timedelta(days=2))
+    written("Pendant la séance un", s1.starts_at + timedelta(hours=2), seance=s1)
+    written("Entre deux, idée", s2.starts_at - timedelta(days=1), field="idees")
+    written("Après la dernière", participant.cycle.seances.last().starts_at + timedelta(1))
+    written("Secret privé", s1.starts_at + timedelta(hours=3), visibilite=V.PRIVEE)
 
     context = capitalisation_context(participant.cycle)
     structure = [
@@ -440,15 +439,15 @@ def test_capitalisation_groups_entries_under_the_seance_they_are_read_at(
         for block in context["seances"]
     ]
     assert structure == [
-        ("Séance 1", [("Points forts retenus", ["Avant la séance un"])]),
+        ("Avant la première séance", [("Points forts retenus", ["Avant la séance un"])]),
         (
-            "Séance 2",
+            "Séance 1",
             [
                 ("Points forts retenus", ["Pendant la séance un"]),
                 ("Idées", ["Entre deux, idée"]),
             ],
         ),
-        ("Depuis la dernière séance", [("Points forts retenus", ["Après la dernière"])]),
+        ("Séance 7", [("Points forts retenus", ["Après la dernière"])]),
     ]
 
     client.force_login(staff)
@@ -457,12 +456,12 @@ def test_capitalisation_groups_entries_under_the_seance_they_are_read_at(
     )
     text = pdf_text(response.content)
     assert "Secret privé" not in text
-    section = text[text.index("Séance 2 —") : text.index("Depuis la dernière séance")]
+    section = text[text.index("Séance 1 —") : text.index("Séance 7 —")]
     assert "Avant la séance un" not in section
     assert section.index("Points forts retenus") < section.index("Pendant la séance un")
     assert section.index("Pendant la séance un") < section.index("Idées")
     assert section.index("Idées") < section.index("Entre deux, idée")
-    first = text[text.index("Séance 1 —") : text.index("Séance 2 —")]
+    first = text[text.index("Avant la première séance") : text.index("Séance 1 —")]
     assert first.index("Points forts retenus") < first.index("Avant la séance un")
     assert "Entre deux séances" not in text
 

@@ -1,7 +1,7 @@
 """The journal de bord: services (author only, at least one prompt, history), visibility
 (private, binôme, shared; list, direct URL, shared journal, tour de table), access rules."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,14 +13,13 @@ from django.utils import timezone
 from cycle.journal import (
     WITHDRAWN,
     delete_entry,
-    seance_start,
     shared_by_seance,
     update_entry,
     write_entry,
 )
 from cycle.models import EntreeJournal, MembreBinome, Participant, ReponseFacilitateur, Seance
 from cycle.views_journal import EntreeJournalForm
-from tests.cycle.factories import CycleFactory, ParticipantFactory
+from tests.cycle.factories import CycleFactory, ParticipantFactory, straddle_today
 from tests.factories import StaffFactory, UserFactory
 from tests.utils import page_text
 
@@ -222,72 +221,115 @@ def written_at(entree, moment):
     return entree
 
 
-def test_shared_journal_groups_entries_by_write_time(
+def test_shared_entry_on_the_latest_seance_reaches_its_tour_de_table(
+    client, cycle, participant, autre_participant, auteur, partenaire, autre
+):
+    """Defect 3 of issue 13: written for the latest séance and shared, an entry sat under
+    « Depuis la dernière séance » with no tour de table."""
+    seances = straddle_today(cycle, held=2)
+    client.force_login(auteur)
+    response = client.post(
+        url("journal", participant),
+        {"seance": seances[1].pk, "visibilite": V.PARTAGEE, "points_forts": "Carto Party"},
+    )
+    assert response.status_code == 302
+    # « Entre deux séances », written now: about what happened since séance 2.
+    client.force_login(partenaire)
+    client.post(url("journal", participant), {"visibilite": V.PARTAGEE, "idees": "Un lundi"})
+    assert EntreeJournal.objects.filter(visibilite=V.PARTAGEE).count() == 2
+
+    client.force_login(autre)
+    content = page_text(client.get(url("journal_partage", autre_participant)))
+    s2_part = content[content.index("Séance 2 —") :]
+    assert "Depuis la dernière séance" in s2_part
+    assert "Carto Party" in s2_part
+    assert "Un lundi" in s2_part
+    assert url("tour_de_table", autre_participant, 2) in s2_part
+    # Séances to come have nothing to show yet.
+    assert "Séance 3 —" not in content
+    assert "Depuis la dernière séance" not in content[: content.index("Séance 2 —")]
+
+    projected = page_text(client.get(url("tour_de_table", autre_participant, 2)))
+    assert participant.candidature.collectivite.nom in projected
+    assert "Carto Party" in projected
+    assert "Un lundi" in projected
+    assert "1 / 1" in projected
+
+
+def test_shared_journal_groups_entries_by_seance_held(
     client, participant, autre_participant, auteur, autre
 ):
-    """Séance N shows the shared entries written since séance N-1 started, up to séance N's
-    start (Paris time), whatever séance they are about."""
+    """An entry is read under the séance it is about; « entre deux séances », under the séance
+    held when it was written (séance N from its start to séance N+1's start, Paris time);
+    before the first séance, in a block of its own."""
     cycle = participant.cycle
     s1, s2, s3 = (seance(cycle, n) for n in (1, 2, 3))
     avant = written_at(
         write(participant, auteur, V.PARTAGEE, idees="Avant la première"),
-        seance_start(s1) - timedelta(days=1),
+        s1.starts_at - timedelta(days=1),
     )
-    # About séance 1, written during it: read at the start of séance 2.
+    # About séance 1, written during it.
     carto = written_at(
         write(participant, auteur, V.PARTAGEE, seance=s1, points_forts="Carto Party réussie"),
-        seance_start(s1) + timedelta(hours=3),
+        s1.starts_at + timedelta(hours=3),
     )
     ReponseFacilitateur.objects.create(entree=carto, texte="Bravo, à raconter en séance 2 !")
-    # « Entre deux séances », written exactly when séance 2 starts: still séance 2.
+    # « Entre deux séances », one second before séance 2 starts: still séance 1.
     budget = written_at(
-        write(participant, auteur, V.PARTAGEE, idees="Budget participatif"), seance_start(s2)
+        write(participant, auteur, V.PARTAGEE, idees="Budget participatif"),
+        s2.starts_at - timedelta(seconds=1),
     )
+    # About séance 1, written after séance 2 started: séance 1 still.
     mobiliser = written_at(
         write(autre_participant, autre, V.PARTAGEE, seance=s1, points_vigilance="Mobiliser"),
-        seance_start(s1) + timedelta(days=2),
+        s2.starts_at + timedelta(days=2),
     )
-    # One second after séance 2 started: séance 3.
+    # « Entre deux séances », exactly when séance 2 starts: séance 2.
+    pile = written_at(write(participant, auteur, V.PARTAGEE, idees="Pile à l'heure"), s2.starts_at)
     apres = written_at(
-        write(participant, auteur, V.PARTAGEE, seance=s2, idees="Juste après"),
-        seance_start(s2) + timedelta(seconds=1),
+        write(participant, auteur, V.PARTAGEE, seance=s3, idees="Séance trois"),
+        s3.starts_at + timedelta(seconds=1),
     )
-    assert seance_start(s2).tzinfo is not None
-    assert timezone.localtime(seance_start(s2)).time() == s2.heure_debut
+    assert s2.starts_at.tzinfo is not None
+    assert timezone.localtime(s2.starts_at).time() == s2.heure_debut
 
     seances = list(cycle.seances.order_by("numero"))
-    entries = sorted([avant, carto, budget, mobiliser, apres], key=lambda e: (e.created_at, e.pk))
-    blocks = shared_by_seance(entries, seances)
+    entries = sorted(
+        [avant, carto, budget, mobiliser, pile, apres], key=lambda e: (e.created_at, e.pk)
+    )
+    # Seen the day after séance 3: séances 4–7 are to come.
+    now = s3.starts_at + timedelta(days=1)
+    blocks = shared_by_seance(entries, seances, now=now)
     arras = participant.candidature.collectivite
     lens = autre_participant.candidature.collectivite
     by_name = sorted([arras, lens], key=lambda c: c.nom)
-    expected_s2 = [(c, [carto, budget] if c == arras else [mobiliser]) for c in by_name]
-    assert [(b["seance"], b["collectivites"]) for b in blocks] == [
-        (s1, [(arras, [avant])]),
-        (s2, expected_s2),
-        (s3, [(arras, [apres])]),
-        *((s, []) for s in seances[3:]),
+    expected_s1 = [(c, [carto, budget] if c == arras else [mobiliser]) for c in by_name]
+    assert [(b["seance"], b["courante"], b["collectivites"]) for b in blocks] == [
+        (None, False, [(arras, [avant])]),
+        (s1, False, expected_s1),
+        (s2, False, [(arras, [pile])]),
+        (s3, True, [(arras, [apres])]),
     ]
 
+    # The cycle's dates are 2021's: every séance held, séance 7 the current one.
     client.force_login(autre)
     content = page_text(client.get(url("journal_partage", autre_participant)))
+    before = content[content.index("Avant la première séance") : content.index("Séance 1 —")]
     s1_part = content[content.index("Séance 1 —") : content.index("Séance 2 —")]
     s2_part = content[content.index("Séance 2 —") : content.index("Séance 3 —")]
-    s3_part = content[content.index("Séance 3 —") : content.index("Séance 4 —")]
-    assert "Avant la première" in s1_part
+    assert "Avant la première" in before
     for texte in ("Carto Party réussie", "Bravo, à raconter en séance 2 !", "Budget participatif"):
-        assert texte in s2_part
-    assert "Mobiliser" in s2_part
-    assert "Carto Party réussie" not in s1_part + s3_part
-    assert "Juste après" in s3_part
-    assert "Juste après" not in s2_part
+        assert texte in s1_part
+    assert "Mobiliser" in s1_part
+    assert "Pile à l'heure" in s2_part
+    assert "Pile à l'heure" not in s1_part
 
     names = [c.nom for c in by_name]
-    first = page_text(client.get(url("tour_de_table", autre_participant, 2)))
+    first = page_text(client.get(url("tour_de_table", autre_participant, 1)))
     assert names[0] in first
     assert "1 / 2" in first
     assert "Suivant" in first
-    second = page_text(client.get(url("tour_de_table", autre_participant, 2) + "?i=1"))
+    second = page_text(client.get(url("tour_de_table", autre_participant, 1) + "?i=1"))
     assert names[1] in second
     assert "2 / 2" in second
     assert "Précédent" in second
@@ -295,13 +337,22 @@ def test_shared_journal_groups_entries_by_write_time(
     assert client.get(url("tour_de_table", autre_participant, 99)).status_code == 404
 
 
-def test_shared_by_seance_puts_late_entries_after_the_last_seance(participant, auteur):
-    seances = list(participant.cycle.seances.order_by("numero"))
-    entree = write(participant, auteur, V.PARTAGEE)
-    entree.created_at = entree.created_at.replace(year=seances[-1].date.year + 1)
-    blocks = shared_by_seance([entree], seances)
-    assert blocks[-1]["seance"] is None
-    assert blocks[-1]["collectivites"][0][1] == [entree]
+def test_current_and_next_seance_turn_at_the_start_time_in_paris(cycle):
+    s2 = seance(cycle, 2)
+    seances = list(cycle.seances.order_by("numero"))
+    just_before = s2.starts_at - timedelta(seconds=1)
+    # 9 h 30 in Paris on 6 July 2021, whatever the server's zone: 7 h 30 UTC (summer time).
+    assert s2.starts_at.astimezone(UTC) == datetime(2021, 7, 6, 7, 30, tzinfo=UTC)
+    assert cycle.current_seance(just_before) == seance(cycle, 1)
+    assert cycle.next_seance(just_before) == s2
+    assert cycle.current_seance(s2.starts_at) == s2
+    assert cycle.next_seance(s2.starts_at) == seance(cycle, 3)
+    assert Seance.held_at(seances, s2.starts_at) == s2
+    assert Seance.next_after(seances, just_before) == s2
+    assert cycle.current_seance(seances[0].starts_at - timedelta(days=1)) is None
+    assert cycle.next_seance(seances[-1].starts_at) is None
+    assert list(cycle.seances.started(s2.starts_at)) == seances[:2]
+    assert list(cycle.seances.upcoming(s2.starts_at)) == seances[2:]
 
 
 # Views ---------------------------------------------------------------------------------------
@@ -373,7 +424,7 @@ def test_facilitators_project_the_tour_de_table_with_shared_entries_only(
 
     sync_role_permissions()
     s1 = cycle.seances.get(numero=1)
-    before = seance_start(s1) - timedelta(days=1)
+    before = s1.starts_at - timedelta(days=1)
     written_at(write(participant, auteur, V.PARTAGEE, s1, idees="Partagée."), before)
     written_at(write(participant, auteur, V.PRIVEE, s1, idees="Secrète."), before)
     client.force_login(charge_de_mission())

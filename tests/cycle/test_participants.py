@@ -11,6 +11,8 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from candidatures.models import Decision, Issue
 from cerdd_ami.models import User
@@ -26,6 +28,7 @@ from .factories import (
     MembreBinomeFactory,
     ParticipantFactory,
     retain,
+    straddle_today,
     submitted_candidature,
 )
 
@@ -486,7 +489,7 @@ def test_qui_vient_leaves_out_people_excused_for_the_next_seance(client):
         statut=Participant.Statut.CONFIRME
     )
     sonia = MembreBinomeFactory(participant=other, nom="Sonia Petit", fonction="")
-    Seance.objects.filter(cycle=mine.cycle, numero__lte=2).update(etat=Seance.Etat.TENUE)
+    straddle_today(mine.cycle, held=2)
     seance_3 = Seance.objects.get(cycle=mine.cycle, numero=3)
     julien = confirmed.membres.get(titulaire=True, role=MembreBinome.Role.TECHNICIEN)
     claire = other.membres.get(titulaire=True, role=MembreBinome.Role.ELU)
@@ -519,11 +522,14 @@ def test_qui_vient_leaves_out_people_excused_for_the_next_seance(client):
     )
 
 
-def test_next_seance_is_the_first_not_held_even_when_its_date_is_past(client):
+def test_next_seance_is_the_first_not_started_whatever_its_etat(client):
+    """Defect 3 of issue 13: the space chose the next séance by état, the journal by date."""
     referent = UserFactory()
     participant = ParticipantFactory(createur=referent)
-    Seance.objects.filter(cycle=participant.cycle, numero__lte=4).update(etat=Seance.Etat.TENUE)
-    Seance.objects.filter(cycle=participant.cycle, numero=5).update(etat=Seance.Etat.CONFIRMEE)
+    # Séances 1–2 held (still « prévue »: nobody ticked « tenue »), 3–7 to come.
+    straddle_today(participant.cycle, held=2)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    Seance.objects.filter(cycle=participant.cycle, numero=4).update(etat=Seance.Etat.TENUE)
     client.force_login(referent)
 
     def prochaine():
@@ -531,11 +537,18 @@ def test_next_seance_is_the_first_not_held_even_when_its_date_is_past(client):
         section = text[text.index("Prochaine séance</h3>") : text.index("Calendrier des séances")]
         return re.findall(r"<p[^>]*>(.*?)</p>", section, re.S)
 
+    def etats():
+        text = page_text(client.get(reverse("cycle:espace")))
+        table = text[text.index("Calendrier des séances") : text.index("Qui vient")]
+        return [row[3] for row in re.findall(r"<tr>" + r"\s*<td>(.*?)</td>" * 4, table, re.S)]
+
+    third = yesterday + datetime.timedelta(weeks=6)
     assert prochaine() == [
-        f'<a href="/cycle/{participant.pk}/seances/5/">Séance 5</a> — mardi 14 décembre 2021, '
-        "09h30–16h30 · À définir"
+        f'<a href="/cycle/{participant.pk}/seances/3/">Séance 3</a> — '
+        f"{date_format(third, 'l j F Y')}, 09h30–16h30 · À définir"
     ]
-    Seance.objects.filter(cycle=participant.cycle).update(etat=Seance.Etat.TENUE)
+    assert etats() == ["A eu lieu", "A eu lieu", "Prévue", "Tenue", "Prévue", "Prévue", "Prévue"]
+    Seance.objects.filter(cycle=participant.cycle).update(date=yesterday)
     assert prochaine() == ["Toutes les séances du cycle ont eu lieu."]
 
 
