@@ -1,7 +1,8 @@
-"""Demo data of the qualification cycle: the 2021 cycle half-way through (spring 2022 seen
-from December 2021). Séances 1–4 held with their attendance, séance 5 confirmed, 6–7 planned;
-context notes for séances 1–5 (four sent); one document shared on séance 2; the needs survey
-answered by all but two.
+"""Demo data of a qualification cycle, as it stands on the day the demo is loaded: the séances
+held by then (``SeanceQuerySet.started``: the 2021 cycle's seven, the running edition's first
+ones) are « tenue » with their attendance and sent context notes; the next one is confirmed,
+its context note written (and sent once its sending day has come); one document shared on
+séance 2; the needs survey answered by all but two.
 
 Idempotent: everything is looked up before being created, and what exists (maybe edited by
 staff since) is left alone, so a second run changes nothing. No e-mail leaves: the decisions'
@@ -14,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from candidatures import services as candidature_services
@@ -35,12 +37,9 @@ from .models import (
 from .services_staff import context_note_recipients, record_attendance
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-CONFIRMED_ON = datetime(2021, 4, 30, 10, 0, tzinfo=PARIS)
-SURVEY_FROM = datetime(2021, 4, 26, 9, 0, tzinfo=PARIS)
-HELD = 4  # séances 1–4 are « tenue »
-CONFIRMED = 5  # séance 5 is « confirmée »
-NOTES = 5  # context notes written for séances 1–5 …
-NOTES_SENT = 4  # … and sent for 1–4
+# After the answers (2021: 15 April 9 h): the survey from the 26th, binômes confirmed the 30th.
+SURVEY_AFTER_ANSWERS = timedelta(days=11)
+CONFIRMED_AFTER_ANSWERS = timedelta(days=15, hours=1)
 MISSING_ANSWERS = 2
 
 # Séance 2–6 details (séance 1 and 7 keep the launch and conclusion ensure_cycle gives them),
@@ -110,7 +109,9 @@ def _publish(appel, staff_user) -> int:
     return count
 
 
-def _plan_seances(cycle) -> int:
+def _plan_seances(cycle, *, held, confirmed) -> int:
+    """Places, themes and programmes; séances ``held`` (numbers) become « tenue », the
+    ``confirmed`` one « confirmée » (from « prévue » only)."""
     changed = 0
     for seance in cycle.seances.all():
         updates = {}
@@ -123,8 +124,10 @@ def _plan_seances(cycle) -> int:
             updates["themes"] = details["themes"]
         if seance.numero in PROGRAMMES and seance.programme_matin == cycle_services.PROGRAMME_MATIN:
             updates["programme_matin"], updates["programme_apres_midi"] = PROGRAMMES[seance.numero]
-        if seance.etat == Seance.Etat.PREVUE and seance.numero <= CONFIRMED:
-            updates["etat"] = Seance.Etat.TENUE if seance.numero <= HELD else Seance.Etat.CONFIRMEE
+        if seance.etat != Seance.Etat.TENUE and seance.numero in held:
+            updates["etat"] = Seance.Etat.TENUE
+        elif seance.etat == Seance.Etat.PREVUE and seance.numero == confirmed:
+            updates["etat"] = Seance.Etat.CONFIRMEE
         updates = {key: value for key, value in updates.items() if getattr(seance, key) != value}
         if updates:
             Seance.objects.filter(pk=seance.pk).update(**updates)
@@ -134,7 +137,8 @@ def _plan_seances(cycle) -> int:
 
 def _confirm_participants(cycle) -> int:
     return cycle.participants.filter(statut=Participant.Statut.A_CONFIRMER).update(
-        statut=Participant.Statut.CONFIRME, confirme_at=CONFIRMED_ON
+        statut=Participant.Statut.CONFIRME,
+        confirme_at=cycle.appel.announcement_at + CONFIRMED_AFTER_ANSWERS,
     )
 
 
@@ -193,9 +197,9 @@ def _statuses(participant_index: int, numero: int, membres) -> dict:
     return statuses
 
 
-def _record_attendance(cycle, participants, staff_user) -> int:
+def _record_attendance(cycle, participants, staff_user, *, now) -> int:
     written = 0
-    for seance in cycle.seances.filter(numero__lte=HELD):
+    for seance in cycle.seances.started(now):
         if Presence.objects.filter(seance=seance).exists():
             continue  # recorded already (by a previous run or by staff): left as is
         statuses = {}
@@ -212,18 +216,20 @@ def _write_presences(seance, statuses, staff_user) -> int:
     return written
 
 
-def _context_notes(cycle) -> tuple[int, int]:
-    """Notes written for séances 1–5; 1–4 logged as sent (no e-mail) ten days before."""
+def _context_notes(cycle, *, now) -> tuple[int, int]:
+    """Notes written for the séances held and the next one; logged as sent (no e-mail)
+    ``jours_avant_note`` days before each séance, when that day has come."""
     written = sent = 0
-    for seance in cycle.seances.filter(numero__lte=NOTES):
+    upcoming = cycle.next_seance(now)
+    for seance in cycle.seances.filter(numero__lte=upcoming.numero if upcoming else 99):
         if not seance.note_contexte:
             theme = seance.themes or "Lancement du cycle"
             seance.note_contexte = NOTE_TEXT.format(numero=seance.numero, theme=theme)
             seance.save(update_fields=["note_contexte"])
             written += 1
-        if seance.numero > NOTES_SENT or seance.note_envoyee_at is not None:
-            continue
         moment = _at(seance.date - timedelta(days=cycle.jours_avant_note), 9)
+        if moment > now or seance.note_envoyee_at is not None:
+            continue
         EnvoiNoteContexte.objects.bulk_create(
             [
                 EnvoiNoteContexte(
@@ -254,9 +260,11 @@ DOCUMENT_HTML = (
 )
 
 
-def _documents(cycle, staff_user) -> int:
-    """One small PDF shared on séance 2 (held), added the day after it."""
-    seance = cycle.seances.get(numero=DOCUMENT_SEANCE)
+def _documents(cycle, staff_user, *, now) -> int:
+    """One small PDF shared on séance 2 once held, added the day after it."""
+    seance = cycle.seances.started(now).filter(numero=DOCUMENT_SEANCE).first()
+    if seance is None:
+        return 0
     if DocumentSeance.objects.filter(seance=seance, titre=DOCUMENT_TITRE).exists():
         return 0
     pdf = pdf_from_html(DOCUMENT_HTML.format(titre=DOCUMENT_TITRE))
@@ -266,7 +274,7 @@ def _documents(cycle, staff_user) -> int:
         nom_original="support-conference-debat.pdf",
         type_mime="application/pdf",
         taille=len(pdf),
-        added_at=_at(seance.date + timedelta(days=1), 10),
+        added_at=min(_at(seance.date + timedelta(days=1), 10), now),
         added_by=staff_user,
     )
     document.fichier.save(document.nom_original, ContentFile(pdf), save=False)
@@ -274,7 +282,7 @@ def _documents(cycle, staff_user) -> int:
     return 1
 
 
-def _survey(participants, staff_user) -> int:
+def _survey(participants, staff_user, *, since) -> int:
     created = 0
     answering = participants[: max(len(participants) - MISSING_ANSWERS, 0)]
     for index, participant in enumerate(answering):
@@ -295,21 +303,25 @@ def _survey(participants, staff_user) -> int:
                 "Des outils concrets à tester entre deux séances, et des échanges avec les "
                 "autres collectivités du cycle."
             ),
-            now=SURVEY_FROM + timedelta(days=index % 10, hours=index),
+            now=since + timedelta(days=index % 10, hours=index),
         )
         created += 1
     return created
 
 
-def seed_cycle(appel, *, staff_user) -> dict:
-    """The 2021 cycle of ``appel`` half-way through; returns what was created or changed.
+def seed_cycle(appel, *, staff_user, now=None) -> dict:
+    """The cycle of ``appel`` as it stands at ``now`` (default: now): the séances started by
+    then are held; returns what was created or changed.
 
     Must be called outside a transaction: publishing the decisions commits step by step.
     """
+    now = now or timezone.now()
     published = _publish(appel, staff_user)
     with transaction.atomic():
         cycle = cycle_services.ensure_cycle(appel)
-        seances = _plan_seances(cycle)
+        held = set(cycle.seances.started(now).values_list("numero", flat=True))
+        upcoming = cycle.next_seance(now)
+        seances = _plan_seances(cycle, held=held, confirmed=upcoming.numero if upcoming else None)
         enrolled = cycle_services.enrol_retained(cycle=cycle, staff_user=staff_user)
         confirmed = _confirm_participants(cycle)
         participants = list(
@@ -325,10 +337,12 @@ def seed_cycle(appel, *, staff_user) -> dict:
             .prefetch_related("membres")
             .order_by("candidature__collectivite__nom")
         )
-        presences = _record_attendance(cycle, participants, staff_user)
-        notes, notes_sent = _context_notes(cycle)
-        documents = _documents(cycle, staff_user)
-        answers = _survey(participants, staff_user)
+        presences = _record_attendance(cycle, participants, staff_user, now=now)
+        notes, notes_sent = _context_notes(cycle, now=now)
+        documents = _documents(cycle, staff_user, now=now)
+        answers = _survey(
+            participants, staff_user, since=appel.announcement_at + SURVEY_AFTER_ANSWERS
+        )
     return {
         "decisions_publiees": published,
         "seances_modifiees": seances,

@@ -1,5 +1,6 @@
-"""Demo journal de bord of a cycle: entries of every visibility after the past séances (1–4),
-a few replies of the Cerdd's team, and commitments to experiment with dated progress.
+"""Demo journal de bord of a cycle: entries of every visibility after each séance held
+(``SeanceQuerySet.started``), a few replies of the Cerdd's team, and commitments to experiment
+with dated progress.
 
 Idempotent: a collectivité that already has entries (or commitments) is left as it is.
 """
@@ -86,6 +87,48 @@ NOTES = {
         ),
     ],
 }
+NOTES[5] = [
+    (
+        "Le théâtre-forum sur la décision : voir où l'avis des habitant·es se perd en route.",
+        "Dire dès le départ ce que deviendront les contributions, et tenir parole.",
+        "Un « retour aux habitant·es » systématique, trois mois après chaque concertation.",
+        "Suivre nos engagements avec quelques indicateurs simples, partagés en conseil.",
+    ),
+    (
+        "Les récits d'évaluation participative : des habitant·es qui évaluent un projet livré.",
+        "L'évaluation ne doit pas devenir un audit des services.",
+        "Un comité de suivi citoyen pour le plan vélo, avec un bilan public chaque année.",
+        "Prévoir le budget de l'évaluation dès le lancement du projet.",
+    ),
+]
+NOTES[6] = [
+    (
+        "Les alliances avec les associations locales : partir de ce qu'elles font déjà.",
+        "Ne pas leur demander de faire à notre place sans moyens.",
+        "Une convention d'objectifs avec le centre social pour aller vers les quartiers.",
+        "Mieux connaître le tissu associatif : une cartographie à faire avec elles.",
+    ),
+    (
+        "Gérer les situations complexes : le conflit n'est pas un échec de la participation.",
+        "Le risque de récupération politique à l'approche des élections.",
+        "Une charte de neutralité pour les réunions publiques en période électorale.",
+        "Se former à la médiation avant le prochain projet sensible.",
+    ),
+]
+NOTES[7] = [
+    (
+        "La mise en récit de nos deux années : mesurer le chemin parcouru ensemble.",
+        "Garder l'élan une fois le cycle terminé.",
+        "Un réseau régional des binômes du cycle, réuni une fois par an.",
+        "Transmettre la démarche aux nouveaux élu·es et agent·es.",
+    ),
+    (
+        "Les retours des autres collectivités : nos difficultés étaient partagées.",
+        "Ne pas tout miser sur une seule personne référente en interne.",
+        "Présenter notre bilan du cycle en conseil municipal.",
+        "Inscrire la participation dans le projet d'administration.",
+    ),
+]
 ENTRE_SEANCES = (
     "Présentation du cycle en bureau communautaire : bon accueil, questions sur le coût.",
     "Garder le lien entre séances : nous avons laissé passer un mois sans en reparler.",
@@ -131,11 +174,12 @@ def _people(participant) -> list:
 
 
 @transaction.atomic
-def seed_journal(cycle) -> dict:
-    today = timezone.localdate()
-    seances = list(
-        Seance.objects.filter(cycle=cycle, numero__lte=4, date__lt=today).order_by("numero")
-    )
+def seed_journal(cycle, *, now=None) -> dict:
+    """Entries written the day after each séance held by ``now`` (never later than ``now``);
+    see the module's docstring. Returns how many rows of each kind were created."""
+    now = now or timezone.now()
+    today = timezone.localtime(now, PARIS).date()
+    seances = list(Seance.objects.filter(cycle=cycle).started(now).order_by("numero"))
     participants = list(
         Participant.objects.actifs()
         .filter(cycle=cycle)
@@ -156,7 +200,7 @@ def seed_journal(cycle) -> dict:
             continue
         if not EntreeJournal.objects.filter(participant=participant).exists():
             for seance in seances:
-                notes = NOTES[seance.numero][index % 2]
+                notes = NOTES[(seance.numero - 1) % len(NOTES) + 1][index % 2]
                 visibilite = [V.PARTAGEE, V.PRIVEE, V.BINOME][(index + seance.numero) % 3]
                 auteur = people[1] if visibilite == V.BINOME and len(people) > 1 else people[0]
                 entree = EntreeJournal.objects.create(
@@ -168,7 +212,7 @@ def seed_journal(cycle) -> dict:
                     idees=notes[2],
                     marges_progression=notes[3] if seance.numero % 2 else "",
                     visibilite=visibilite,
-                    created_at=_at(seance.date + timedelta(days=1), 18),
+                    created_at=min(_at(seance.date + timedelta(days=1), 18), now),
                 )
                 created["entrees"] += 1
                 if visibilite == V.PARTAGEE:
@@ -183,7 +227,7 @@ def seed_journal(cycle) -> dict:
                     idees=ENTRE_SEANCES[2],
                     marges_progression=ENTRE_SEANCES[3],
                     visibilite=V.PARTAGEE,
-                    created_at=_at(seances[0].date + timedelta(days=20), 9),
+                    created_at=min(_at(seances[0].date + timedelta(days=20), 9), now),
                 )
                 created["entrees"] += 1
                 new_shared.append(entree)
@@ -197,7 +241,7 @@ def seed_journal(cycle) -> dict:
                     nature=nature,
                     description=ENGAGEMENTS[nature],
                     created_by=people[0],
-                    created_at=_at(seances[0].date + timedelta(days=3), 10),
+                    created_at=min(_at(seances[0].date + timedelta(days=3), 10), now),
                 )
                 created["engagements"] += 1
                 steps = PROGRESS[: 1 + (index + offset) % 3]
@@ -218,7 +262,7 @@ def seed_journal(cycle) -> dict:
             entree=entree,
             auteur=staff,
             texte=texte,
-            created_at=entree.created_at + timedelta(days=2),
+            created_at=min(entree.created_at + timedelta(days=2), now),
         )
         created["reponses"] += 1
     return created

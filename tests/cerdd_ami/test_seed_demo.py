@@ -19,7 +19,15 @@ from candidatures.models import (
     PieceJointe,
 )
 from cerdd_ami.models import User
-from cycle.models import Cycle
+from cycle.models import (
+    Cycle,
+    EntreeJournal,
+    Participant,
+    Presence,
+    ReponseFacilitateur,
+    Seance,
+)
+from cycle.services import cycle_is_over
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -57,7 +65,7 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     assert sorted(set(natures)) == ["commune", "epci"]
     assert Appel.objects.current().is_open()
     assert Appel.objects.current().candidatures.count() == 0
-    assert Appel.objects.count() == 3
+    assert Appel.objects.count() == 4
 
     # The recent call: closed three weeks ago, answers in three weeks, being scored.
     today = timezone.localdate()
@@ -109,6 +117,44 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     ).exists()
     assert Cycle.objects.filter(appel=appel_2021).exists()
 
+    # Its cycle is over (attestations available); the running edition's straddles today.
+    cycle_2021 = Cycle.objects.get(appel=appel_2021)
+    assert cycle_is_over(cycle_2021)
+    assert cycle_2021.next_seance() is None
+    assert set(cycle_2021.seances.values_list("etat", flat=True)) == {Seance.Etat.TENUE}
+    en_cours = Cycle.objects.get(appel__slug="cycle-en-cours")
+    assert en_cours.appel.announcement_at < timezone.now()
+    assert (
+        Decision.objects.filter(
+            candidature__appel=en_cours.appel, published_at=en_cours.appel.announcement_at
+        ).count()
+        == en_cours.appel.candidatures.deposees().count()
+        == 8
+    )
+    held = list(en_cours.seances.started())
+    to_come = list(en_cours.seances.upcoming())
+    assert [s.numero for s in held] == [1, 2, 3, 4]
+    assert [s.numero for s in to_come] == [5, 6, 7]
+    assert timezone.localdate() - held[-1].date <= timedelta(days=7)
+    assert [s.etat for s in en_cours.seances.order_by("numero")] == [Seance.Etat.TENUE] * 4 + [
+        Seance.Etat.CONFIRMEE,
+        Seance.Etat.PREVUE,
+        Seance.Etat.PREVUE,
+    ]
+    assert sorted(
+        set(
+            Presence.objects.filter(seance__cycle=en_cours).values_list("seance__numero", flat=True)
+        )
+    ) == [1, 2, 3, 4]
+    shared = EntreeJournal.objects.partagees().filter(participant__cycle=en_cours)
+    assert shared.filter(created_at__gt=timezone.now()).count() == 0
+    assert {s.numero for s in held} <= set(shared.values_list("seance__numero", flat=True))
+    demo_participant = en_cours.participants.order_by("candidature__numero").first()
+    assert (
+        f"Participant·e de démonstration (connexion par lien, lu dans /dev/outbox/) : "
+        f"{demo_participant.candidature.ref_tech_email}" in output
+    )
+
 
 def _counts():
     models = [
@@ -122,6 +168,10 @@ def _counts():
         Note,
         Decision,
         ModeleCourrier,
+        Participant,
+        Presence,
+        EntreeJournal,
+        ReponseFacilitateur,
     ]
     return {model.__name__: model.objects.count() for model in models}
 

@@ -21,6 +21,7 @@ from candidatures.models import Decision, Issue
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import admin_sondage, views_sondage  # noqa: F401 (registers the admin pages)
 from cycle.demo import seed_cycle
+from cycle.demo_edition import first_seance_for
 from cycle.models import (
     ChoixTheme,
     Cycle,
@@ -32,6 +33,7 @@ from cycle.models import (
     ReponseSondage,
     Seance,
 )
+from cycle.services import cycle_is_over, seance_dates
 from cycle.sondage import THEME_LABELS, remind_survey, submit_survey, survey_results
 from tests.candidatures.factories import AppelFactory
 from tests.cycle.factories import CycleFactory, ParticipantFactory, submitted_candidature
@@ -467,7 +469,7 @@ def snapshot():
     }
 
 
-def test_seed_cycle_builds_the_cycle_half_way_and_is_idempotent(staff):
+def test_seed_cycle_builds_the_cycle_as_it_stands_and_is_idempotent(staff):
     appel = AppelFactory(edition_2021=True, slug="2021")
     for _ in range(3):
         candidature_services.decide(
@@ -477,7 +479,9 @@ def test_seed_cycle_builds_the_cycle_half_way_and_is_idempotent(staff):
             now=datetime(2021, 4, 8, 14, 0, tzinfo=PARIS),
         )
 
-    counts = seed_cycle(appel, staff_user=staff)
+    # Seen on 1 December 2021: séances 1–4 held, séance 5's note not due before the 4th.
+    half_way = datetime(2021, 12, 1, 12, 0, tzinfo=PARIS)
+    counts = seed_cycle(appel, staff_user=staff, now=half_way)
 
     assert mail.outbox == []  # the publication's letters went to the dummy backend
     assert counts == {
@@ -535,8 +539,26 @@ def test_seed_cycle_builds_the_cycle_half_way_and_is_idempotent(staff):
     assert len(list(cycle.participants.filter(sondage__isnull=True))) == 2
     before = snapshot()
 
-    again = seed_cycle(appel, staff_user=staff)
+    again = seed_cycle(appel, staff_user=staff, now=half_way)
 
     assert again == {**dict.fromkeys(counts, 0), "retenues": 3}
     assert snapshot() == before
     assert mail.outbox == []
+
+    # Seen today: every séance of 2021 is held, the cycle is over.
+    today = seed_cycle(appel, staff_user=staff)
+    assert (today["seances_modifiees"], today["presences"], today["notes_envoyees"]) == (3, 18, 3)
+    assert set(cycle.seances.values_list("etat", flat=True)) == {"tenue"}
+    assert cycle_is_over(cycle)
+    assert mail.outbox == []
+
+
+def test_the_running_editions_cycle_straddles_any_day():
+    """The running edition's séances, seen from the day the demo is first loaded: séances 1–4
+    held, the last one 1 to 7 days before, all on Tuesdays."""
+    for offset in range(14):
+        today = date(2026, 12, 6) + timedelta(days=offset)
+        dates = seance_dates(first_seance_for(today))
+        assert {day.weekday() for day in dates} == {1}
+        assert 1 <= (today - dates[3]).days <= 7
+        assert dates[4] > today

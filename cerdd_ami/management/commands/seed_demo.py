@@ -18,6 +18,7 @@ from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.demo import seed_cycle
+from cycle.demo_edition import seed_edition_en_cours
 from cycle.demo_journal import seed_journal
 from cycle.models import Cycle, Engagement, EntreeJournal, Presence, ReponseSondage
 
@@ -58,6 +59,16 @@ class Command(BaseCommand):
             f"(détectés : {jury['conflits_detectes']}, déclarés : {jury['conflits_declares']}), "
             f"{jury['soumises']} évaluations soumises, {jury['brouillons']} brouillons, "
             f"{jury['non_commencees']} à commencer ({jury['evaluations_creees']} créées)."
+        )
+
+    def _cycle(self, label, cycle):
+        self.stdout.write(
+            f"{label} : {cycle.participants.count()} participants, "
+            f"{Presence.objects.filter(seance__cycle=cycle).count()} présences, "
+            f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
+            f"sondage, {EntreeJournal.objects.filter(participant__cycle=cycle).count()} entrées "
+            f"de journal, {Engagement.objects.filter(participant__cycle=cycle).count()} "
+            "engagements."
         )
 
     # Demo data mails nobody. The override wraps the transaction: e-mails wait for its commit.
@@ -102,14 +113,23 @@ class Command(BaseCommand):
         seed_cycle(appel_2021, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_2021)
         seed_journal(cycle)
-        self.stdout.write(
-            "Cycle 2021 (décisions publiées, courriers classés, e-mails en attente de "
-            f"« Publier les décisions ») : {cycle.participants.count()} participants, "
-            f"{Presence.objects.filter(seance__cycle=cycle).count()} présences, "
-            f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
-            f"sondage, {EntreeJournal.objects.filter(participant__cycle=cycle).count()} entrées "
-            f"de journal, {Engagement.objects.filter(participant__cycle=cycle).count()} "
-            "engagements."
+        self._cycle(
+            "Cycle 2021 (terminé : attestations disponibles ; e-mails des décisions en attente "
+            "de « Publier les décisions »)",
+            cycle,
+        )
+        appel_en_cours = seed_edition_en_cours(staff_user=charge)
+        seed_cycle(appel_en_cours, staff_user=charge)
+        cycle = Cycle.objects.get(appel=appel_en_cours)
+        seed_journal(cycle)
+        held = cycle.current_seance()
+        upcoming = cycle.next_seance()
+        self._cycle(
+            f"Appel {appel_en_cours.slug} (décisions publiées le "
+            f"{appel_en_cours.announcement_at:%d/%m/%Y}) "
+            f"et son cycle en cours (séance {held.numero} tenue le {held.date:%d/%m/%Y}, "
+            f"séance {upcoming.numero} le {upcoming.date:%d/%m/%Y})",
+            cycle,
         )
         demo_participant = (
             cycle.participants.order_by("candidature__numero").first().candidature.ref_tech_email
@@ -146,7 +166,8 @@ class Command(BaseCommand):
             f"À essayer : jury1@cerdd.test note l'appel {appel_recent.slug} (notation en cours) ; "
             f"charge@cerdd.test y prépare les décisions, prévisualise les courriers et les "
             f"publie à partir du {appel_recent.announcement_at:%d/%m/%Y} ; l'appel 2021 est "
-            "décidé et son cycle est en cours."
+            "décidé et son cycle terminé ; le cycle de l'appel "
+            f"« {appel_en_cours.titre} » est en cours."
         )
         self.stdout.write(f"Connexions de démonstration (mot de passe « {DEMO_PASSWORD} ») :")
         for email, first_name, last_name, group_name in demo_accounts():
