@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 
 from candidatures import files
+from candidatures.admin import HistoryAdmin
 from candidatures.exports import to_xlsx_response
 from candidatures.models import Decision, Issue
 from candidatures.receipt import format_date_fr, format_datetime_fr
@@ -583,7 +584,9 @@ class ParticipantAdminForm(forms.ModelForm):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(HistoryAdmin):
+    """« Historique » lists each confirmation and change of the binôme, by whom and when."""
+
     form = ParticipantAdminForm
     list_display = ["collectivite", "cycle", "statut", "binome_complet"]
     list_filter = ["cycle", "statut"]

@@ -244,6 +244,7 @@ class Participant(models.Model):
     statut = models.CharField(max_length=12, choices=Statut.choices, default=Statut.A_CONFIRMER)
     confirme_at = models.DateTimeField("confirmé le", null=True, blank=True)
     retire_at = models.DateTimeField("retiré le", null=True, blank=True)
+    history = HistoricalRecords()
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -277,6 +278,7 @@ class MembreBinome(models.Model):
         blank=True,
         related_name="binomes",
     )
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "membre du binôme"

@@ -276,12 +276,15 @@ def confirm_participation(*, participant, user, binome: list[dict]) -> Participa
     telephone. Refused: someone outside the participation (PermissionDenied), a withdrawn
     participant, a binôme without exactly one titulaire per role or with a missing name or
     invalid e-mail (ValidationError, in French).
-    Side effects: Participant becomes « confirmé » (confirme_at = now); its binôme rows are
+    Side effects: Participant becomes « confirmé »; ``confirme_at`` is the first confirmation
+    and stays when the binôme is changed later. Its binôme rows are
     replaced by the confirmed ones. A member already on record (same e-mail) keeps their row,
     so their attendance stays theirs; one left out is deleted, unless attendance was recorded
     for them, in which case they stay as a suppléant·e so the attendance history is not lost.
     Every member's e-mail gets a User (no password: they sign in with an e-mailed link),
-    linked to their row. No e-mail.
+    linked to their row. History (simple_history, history_user = ``user``): one record of the
+    participant (reason « Participation et binôme confirmés », then « Binôme modifié ») and
+    one per member added, changed or deleted. No e-mail.
     """
     members = clean_binome(binome)
     locked = _check_member_of(participant, user)
@@ -297,22 +300,42 @@ def confirm_participation(*, participant, user, binome: list[dict]) -> Participa
             users[member["email"]] = User.objects.create_user(member["email"], password=None)
 
     current = {m.email.lower(): m for m in locked.membres.all()}
-    # Clear the titulaire flags first: the one-titulaire-per-role constraint is checked row by
-    # row, and an élu·e and a technicien·ne may swap places.
-    locked.membres.update(titulaire=False)
+    wanted = {m["email"]: m for m in members}
+
+    def stays_titulaire(row):
+        member = wanted.get(row.email.lower())
+        return member is not None and member["titulaire"] and member["role"] == row.role
+
+    # Clear the titulaire flags that change first: the one-titulaire-per-role constraint is
+    # checked row by row, and an élu·e and a technicien·ne may swap places.
+    for row in current.values():
+        if row.titulaire and not stays_titulaire(row):
+            row.titulaire = False
+            row._history_user = user
+            row.save(update_fields=["titulaire"])
     kept = set()
     for member in members:
         row = current.get(member["email"]) or MembreBinome(participant=locked)
+        before = {field: getattr(row, field) for field in BINOME_FIELDS} | {"user": row.user_id}
         for field, value in member.items():
             setattr(row, field, value)
         row.user = users[member["email"]]
-        row.save()
+        after = {field: getattr(row, field) for field in BINOME_FIELDS} | {"user": row.user_id}
+        if row.pk is None or before != after:
+            row._history_user = user
+            row.save()
         kept.add(row.pk)
     gone = locked.membres.exclude(pk__in=kept)
-    gone.filter(presences__isnull=True, remplacements__isnull=True).delete()
+    for row in gone.filter(presences__isnull=True, remplacements__isnull=True).distinct():
+        row._history_user = user
+        row.delete()
 
+    first_time = locked.confirme_at is None
     locked.statut = Participant.Statut.CONFIRME
-    locked.confirme_at = timezone.now()
+    if first_time:
+        locked.confirme_at = timezone.now()
+    locked._history_user = user
+    locked._change_reason = "Participation et binôme confirmés" if first_time else "Binôme modifié"
     locked.save(update_fields=["statut", "confirme_at"])
     participant.statut, participant.confirme_at = locked.statut, locked.confirme_at
     return locked

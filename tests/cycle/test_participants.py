@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import zoneinfo
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,6 +34,8 @@ from .factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 BINOME_POST = {
     "elu_nom": "Claire Dupont",
@@ -249,6 +252,54 @@ def test_confirming_the_binome_stores_exactly_what_was_confirmed(client):
     karim = User.objects.get(email="karim.benali@mairie.exemple.test")
     assert not karim.has_usable_password()
     assert list(Participant.objects.of_user(karim)) == [participant]
+
+
+def test_editing_the_binome_keeps_the_first_confirmation_and_history_records_the_change(client):
+    """Defect 5 of issue 13: « Confirmé le 30 avril 2021 » became today's date."""
+    referent = UserFactory()
+    participant = ParticipantFactory(createur=referent)
+    client.force_login(referent)
+    url = reverse("cycle:binome", args=[participant.pk])
+    assert client.post(url, BINOME_POST).status_code == 302
+    first = datetime.datetime(2021, 4, 30, 10, 0, tzinfo=PARIS)
+    Participant.objects.filter(pk=participant.pk).update(confirme_at=first)
+
+    changed = {**BINOME_POST, "technicien_nom": "Karim Benali-Roussel", "suppleant_elu_nom": ""}
+    changed |= {"suppleant_elu_fonction": "", "suppleant_elu_email": ""}
+    response = client.post(url, changed)
+
+    assert response.status_code == 302
+    participant.refresh_from_db()
+    assert (participant.statut, participant.confirme_at) == (Participant.Statut.CONFIRME, first)
+    assert "Confirmé</span> le 30 avril 2021" in page_text(client.get(reverse("cycle:espace")))
+    karim = participant.membres.get(email="karim.benali@mairie.exemple.test")
+    assert [(h.history_type, h.nom, h.history_user) for h in karim.history.order_by("pk")][-1] == (
+        "~",
+        "Karim Benali-Roussel",
+        referent,
+    )
+    lucie = MembreBinome.history.filter(email="lucie.lefebvre@mairie.exemple.test")
+    assert list(lucie.order_by("pk").values_list("history_type", "history_user")) == [
+        ("+", referent.pk),
+        ("-", referent.pk),
+    ]
+    confirmations = participant.history.filter(history_user=referent).order_by("pk")
+    assert [h.history_change_reason for h in confirmations] == [
+        "Participation et binôme confirmés",
+        "Binôme modifié",
+    ]
+    assert confirmations.last().confirme_at == first
+
+    from cerdd_ami.permissions import sync_role_permissions
+    from tests.factories import charge_de_mission
+
+    sync_role_permissions()
+    client.force_login(charge_de_mission())
+    history = page_text(
+        client.get(reverse("admin:cycle_participant_history", args=[participant.pk]))
+    )
+    assert "Binôme modifié" in history
+    assert "Participation et binôme confirmés" in history
 
 
 def test_a_missing_titulaire_is_refused_in_french_and_nothing_changes(client):
