@@ -11,9 +11,11 @@ from datetime import date as date_type
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Prefetch
+from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.receipt import format_date_fr, format_datetime_fr, french_typography
+from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from . import attendance, journal
 from .models import (
@@ -64,13 +66,46 @@ def _clean_text(texte: str, field: str = "texte") -> str:
 @transaction.atomic
 def reply(*, entree: EntreeJournal, staff_user, texte: str) -> ReponseFacilitateur:
     """A facilitator's short reply to a shared entry; private or binôme entries are refused
-    (staff must not even know they exist, let alone answer them)."""
+    (staff must not even know they exist, let alone answer them).
+
+    Side effects: one ReponseFacilitateur row (shown under the entry in its author's « Journal
+    de bord » and in the shared journal); after commit, one e-mail « reponse_journal » to the
+    entry's author with the reply, their entry and a link to it (reply-to: the call's contact).
+    """
     if not (staff_user.is_staff and staff_user.has_perm("cycle.add_reponsefacilitateur")):
         raise PermissionDenied("Seule l'équipe du Cerdd répond aux entrées du journal.")
     if entree.visibilite != EntreeJournal.Visibilite.PARTAGEE:
         raise PermissionDenied("Cette entrée n'est pas partagée avec le cycle.")
-    return ReponseFacilitateur.objects.create(
+    reponse = ReponseFacilitateur.objects.create(
         entree=entree, auteur=staff_user, texte=_clean_text(texte)
+    )
+    _notify_reply(reponse)
+    return reponse
+
+
+def _notify_reply(reponse: ReponseFacilitateur) -> None:
+    entree = reponse.entree
+    if not entree.auteur.email:
+        return
+    participant = entree.participant
+    appel = participant.cycle.appel
+    path = reverse("cycle:journal", args=[participant.pk])
+    context = {
+        "auteur_nom": entree.auteur.get_full_name(),
+        "cycle_titre": participant.cycle.titre,
+        "seance": f"séance {entree.seance.numero}" if entree.seance else "entre deux séances",
+        "ecrite_le": format_date_fr(entree.created_at),
+        "prompts": [
+            (label, getattr(entree, name)) for name, label in PROMPTS if getattr(entree, name)
+        ],
+        "reponse": reponse.texte,
+        "repondant": reponse.auteur.get_full_name() if reponse.auteur else "",
+        "journal_url": site_url(f"{path}#entree-{entree.pk}"),
+    }
+    send_on_commit(
+        build_email(
+            "reponse_journal", context, to=[entree.auteur.email], reply_to=[appel.contact_email]
+        )
     )
 
 

@@ -136,6 +136,7 @@ def _entries(request, participant):
         EntreeJournal.objects.readable_by(request.user)
         .filter(participant=participant)
         .select_related("auteur", "seance")
+        .prefetch_related("reponses")
     ).order_by("-created_at", "-pk")
 
 

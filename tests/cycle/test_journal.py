@@ -4,6 +4,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -406,6 +407,10 @@ def test_list_query_count_does_not_grow(client, participant, auteur, partenaire)
         assert client.get(url("journal", participant)).status_code == 200
     for visibilite in [V.PRIVEE, V.BINOME, V.PARTAGEE]:
         write(participant, auteur, visibilite)
+    for texte in ("Merci", "Encore merci"):  # replies are shown too, with the same queries
+        ReponseFacilitateur.objects.create(
+            entree=EntreeJournal.objects.get(visibilite=V.PARTAGEE), texte=texte
+        )
     write(participant, partenaire, V.BINOME)
     update_entry(
         entree=EntreeJournal.objects.filter(auteur=auteur).first(), auteur=auteur, idees="Encore"
@@ -527,3 +532,36 @@ def test_entry_form_offers_only_seances_already_started(client, participant, aut
         "Sélectionnez un choix valide. Ce choix ne fait pas partie de ceux disponibles."
     ]
     assert not EntreeJournal.objects.exists()
+
+
+def test_a_staff_reply_shows_on_the_authors_entry_and_mails_them_once(
+    client, participant, auteur, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Defect 6 of issue 13: replies were only shown in the shared journal, and nobody told."""
+    staff, entree = staff_and_entry(participant, auteur)
+    auteur.first_name, auteur.last_name = "Claire", "Dupont"
+    auteur.save()
+    client.force_login(staff)
+    reply_url = reverse("admin:cycle_entreejournal_repondre", args=[entree.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reply_url, {"texte": "Belle idée !\nÀ raconter en séance."})
+
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    link = f"{settings.SITE_URL}{url('journal', participant)}#entree-{entree.pk}"
+    assert message.to == [auteur.email]
+    assert message.subject == "Réponse de l'équipe du Cerdd à votre entrée du journal de bord"
+    assert "Belle idée !\nÀ raconter en séance." in message.body
+    assert "À commenter" in message.body
+    assert link in message.body
+    html = message.alternatives[0][0]
+    assert "Belle idée !<br>À raconter en séance." in html
+    assert f'href="{link}"' in html
+
+    client.force_login(auteur)
+    content = page_text(client.get(url("journal", participant)))
+    article = content[content.index(f'id="entree-{entree.pk}"') :]
+    article = article[: article.index("</article>")]
+    assert "<strong>Réponse de l'équipe :</strong> Belle idée !<br>À raconter en séance." in article
