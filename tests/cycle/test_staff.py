@@ -352,6 +352,37 @@ def test_emargement_pdf_lists_collectivites_and_names(client, staff, cycle, sean
     assert re.findall(r"\d+ h \d+ – \d+ h \d+", text) == ["9 h 30 – 16 h 30"]
 
 
+def test_emargement_pdf_keeps_names_on_one_line_and_a_dozen_collectivites_on_two_pages(
+    client, staff, cycle, seance
+):
+    """Friction of issue 13: names wrapped in narrow cells, three collectivités a page."""
+    for index in range(12):
+        participant = ParticipantFactory(cycle=cycle)
+        participant.membres.filter(role=MembreBinome.Role.ELU).update(
+            nom=f"Marie-Christine Vandenbussche-Delacroix {index:02d}",
+            fonction="Adjointe au maire déléguée à la démocratie participative et à la vie "
+            "associative",
+        )
+        participant.membres.filter(role=MembreBinome.Role.TECHNICIEN).update(
+            nom=f"Jean-Baptiste Lefebvre-Duquesnoy {index:02d}",
+            fonction="Chargé de mission développement durable et transition écologique",
+        )
+        if index % 2:
+            MembreBinomeFactory(participant=participant, nom=f"Nadia Ouali-Benhamou {index:02d}")
+    names = list(MembreBinome.objects.values_list("nom", flat=True))
+    assert len(names) == 30
+
+    response = client.get(f"/admin/cycle/seance/{seance.pk}/emargement.pdf")
+
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    lines = [line for page in pages for line in page.extract_text().splitlines()]
+    assert [name for name in names if not any(name in line for line in lines)] == []
+    assert len(pages) <= 2
+    text = pdf_text(response.content)
+    for participant in cycle.participants.all():
+        assert participant.candidature.collectivite.nom in text
+
+
 # -- attendance ---------------------------------------------------------------------------------
 
 
