@@ -40,7 +40,7 @@ PERSON_FIELDS = ["nom", "fonction", "email", "telephone"]
 class BinomeForm(forms.Form):
     """A fixed form: the two titulaires, required, and one optional suppléant·e per role."""
 
-    def __init__(self, *args, membres=(), **kwargs):
+    def __init__(self, *args, membres=(), confirme=False, **kwargs):
         super().__init__(*args, **kwargs)
         initial = {}
         for membre in membres:
@@ -89,7 +89,13 @@ class BinomeForm(forms.Form):
                 '<p class="small">Chaque membre pourra se connecter à l\'espace du cycle avec '
                 "un lien reçu à son adresse e-mail.</p>"
             ),
-            Submit("confirmer", "Confirmer notre participation et notre binôme"),
+            # Once confirmed, the page only changes the binôme: said as such on the button.
+            Submit(
+                "confirmer",
+                "Enregistrer le binôme"
+                if confirme
+                else "Confirmer notre participation et notre binôme",
+            ),
         )
 
     def clean(self):

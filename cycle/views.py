@@ -110,6 +110,12 @@ def espace(request):
     return render(request, "cycle/espace.html", {"cycles": cycles})
 
 
+PARTICIPATION_CONFIRMED = (
+    "Merci : la participation de votre collectivité et votre binôme sont confirmés."
+)
+BINOME_SAVED = "Votre binôme est enregistré."
+
+
 @login_required
 def binome(request, participant_pk):
     participant = _participation(request, participant_pk)
@@ -119,7 +125,8 @@ def binome(request, participant_pk):
         )
         return redirect("cycle:espace")
     membres = list(participant.membres.all())
-    form = BinomeForm(request.POST or None, membres=membres)
+    confirme = participant.statut == Participant.Statut.CONFIRME
+    form = BinomeForm(request.POST or None, membres=membres, confirme=confirme)
     if request.method == "POST" and form.is_valid():
         try:
             services.confirm_participation(
@@ -131,10 +138,7 @@ def binome(request, participant_pk):
             for message in error.messages:
                 form.add_error(None, message)
         else:
-            messages.success(
-                request,
-                "Merci : la participation de votre collectivité et votre binôme sont confirmés.",
-            )
+            messages.success(request, BINOME_SAVED if confirme else PARTICIPATION_CONFIRMED)
             return redirect("cycle:espace")
     return render(request, "cycle/binome.html", {"participant": participant, "form": form})
 

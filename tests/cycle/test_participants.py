@@ -264,6 +264,9 @@ def test_editing_the_binome_keeps_the_first_confirmation_and_history_records_the
     first = datetime.datetime(2021, 4, 30, 10, 0, tzinfo=PARIS)
     Participant.objects.filter(pk=participant.pk).update(confirme_at=first)
 
+    form_page = page_text(client.get(url))
+    assert 'value="Enregistrer le binôme"' in form_page
+    assert "Confirmer notre participation" not in form_page
     changed = {**BINOME_POST, "technicien_nom": "Karim Benali-Roussel", "suppleant_elu_nom": ""}
     changed |= {"suppleant_elu_fonction": "", "suppleant_elu_email": ""}
     response = client.post(url, changed)
@@ -271,7 +274,9 @@ def test_editing_the_binome_keeps_the_first_confirmation_and_history_records_the
     assert response.status_code == 302
     participant.refresh_from_db()
     assert (participant.statut, participant.confirme_at) == (Participant.Statut.CONFIRME, first)
-    assert "Confirmé</span> le 30 avril 2021" in page_text(client.get(reverse("cycle:espace")))
+    espace = page_text(client.get(reverse("cycle:espace")))
+    assert "Confirmé</span> le 30 avril 2021" in espace
+    assert "Votre binôme est enregistré." in espace
     karim = participant.membres.get(email="karim.benali@mairie.exemple.test")
     assert [(h.history_type, h.nom, h.history_user) for h in karim.history.order_by("pk")][-1] == (
         "~",
