@@ -1,114 +1,114 @@
-"""Real Chromium: a participant shares a journal entry; another collectivité reads it in the
-shared journal and in the tour de table (keyboard navigation), never the private one; the
-chargé·e's capitalisation PDF holds the shared entry and not the private one; every page passes
-axe-core (RGAA), the empty entry's error included."""
+"""Real Chromium, natural path over the seeded demo: the demo participant writes an entry about
+the latest séance and shares it, keeps another private; a participant of another collectivité
+reads the shared one under that séance in « Journal partagé » and in its « Tour de table »
+(keyboard navigation), never the private one; the chargé·e's capitalisation PDF holds the
+shared entry, not the private one. Every page passes axe-core (RGAA), the empty entry's error
+included."""
 
 import io
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from cerdd_ami.permissions import sync_role_permissions
-from cycle.journal import write_entry
-from cycle.models import EntreeJournal, Seance
+from cycle.models import EntreeJournal, Participant
 from tests.browser.axe import assert_accessible
-from tests.browser.test_cycle_participant import sign_in
-from tests.cycle.factories import CycleFactory, ParticipantFactory
-from tests.factories import UserFactory, charge_de_mission
+from tests.browser.demo import admin_sign_in, seed_demo, sign_in_from_home
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+SHARED = "La Carto Party a réuni 40 habitant·es"
+PRIVATE = "Note privée : relancer le maire"
 
-def test_shared_entry_read_in_shared_journal_and_tour_de_table(live_server, page):
-    cycle = CycleFactory()
-    claire = UserFactory(email="claire@arras.test")
-    marc = UserFactory(email="marc@lens.test")
-    arras = ParticipantFactory(cycle=cycle, createur=claire)
-    lens = ParticipantFactory(cycle=cycle, createur=marc)
-    # Séance 1 took place a week ago, séance 2 is next week: what is written today is read
-    # (shared journal, tour de table) at séance 2.
-    today = timezone.localdate()
-    for s in Seance.objects.filter(cycle=cycle):
-        Seance.objects.filter(pk=s.pk).update(date=today + timedelta(days=7 * (s.numero - 2) + 1))
-    seance = Seance.objects.get(cycle=cycle, numero=1)
-    write_entry(
-        participant=lens,
-        auteur=marc,
-        seance=seance,
-        points_vigilance="Mobiliser au-delà des habitué·es",
-        visibilite=EntreeJournal.Visibilite.PARTAGEE,
-    )
 
-    # Claire writes an entry (private by default), then shares it; and keeps another private.
-    sign_in(page, live_server, claire)
-    page.goto(f"{live_server.url}/cycle/{arras.pk}/journal/")
+# The empty entry, on purpose: the form answers 400.
+@pytest.mark.console_allow("the server responded with a status of 400")
+def test_shared_entry_reaches_the_latest_seances_tour_de_table(
+    live_server, page, mailoutbox, settings
+):
+    settings.SITE_URL = live_server.url
+    address = seed_demo()
+    claire = Participant.objects.get(candidature__ref_tech_email=address)
+    cycle = claire.cycle
+    latest = cycle.current_seance()
+    assert latest.numero == 4
+    # Another collectivité of the same cycle: its référent·e technique, as the demo has it.
+    marc = cycle.participants.exclude(pk=claire.pk).order_by("candidature__numero").first()
+
+    # Claire writes about the latest séance; an empty entry first.
+    sign_in_from_home(page, live_server, mailoutbox, address)
+    page.get_by_role("link", name="Espace du cycle").click()
+    page.get_by_role("link", name="Journal de bord", exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Journal de bord")
     assert_accessible(page)
+    seance = page.get_by_label("Séance", exact=True)
+    options = seance.locator("option").all_inner_texts()
+    assert [o.split(" —")[0] for o in options] == [
+        "Entre deux séances",
+        "Séance 1",
+        "Séance 2",
+        "Séance 3",
+        "Séance 4",
+    ]
     page.get_by_role("button", name="Enregistrer l'entrée").click()
     expect(page.get_by_role("alert")).to_contain_text("L'entrée n'est pas enregistrée")
     assert_accessible(page)
-    page.get_by_label("Séance", exact=True).select_option(str(seance.pk))
-    page.get_by_label("Points forts retenus").fill("La Carto Party a réuni 40 habitant·es")
+    page.get_by_label("Séance", exact=True).select_option(label=options[-1])
+    page.get_by_label("Points forts retenus").fill(SHARED)
+    page.get_by_label("Partagée avec tout le cycle").check()
+    page.get_by_role("button", name="Enregistrer l'entrée").click()
+    expect(page.get_by_role("status")).to_contain_text("Votre entrée est enregistrée")
+    assert_accessible(page)
+    page.get_by_label("Séance", exact=True).select_option(label=options[-1])
+    page.get_by_label("Idées").fill(PRIVATE)
     expect(page.get_by_label("Privée (moi seul·e)")).to_be_checked()
     page.get_by_role("button", name="Enregistrer l'entrée").click()
     expect(page.get_by_role("status")).to_contain_text("Votre entrée est enregistrée")
-    assert_accessible(page)
-    page.get_by_role("link", name=re.compile("^Modifier")).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Modifier une entrée")
-    assert_accessible(page)
-    page.get_by_label("Partagée avec tout le cycle").check()
-    page.get_by_role("button", name="Enregistrer les modifications").click()
-    expect(page.get_by_role("status")).to_contain_text("Votre entrée est modifiée")
-    expect(page.locator(".entree-journal").first).to_contain_text("2 versions")
-    page.get_by_label("Séance", exact=True).select_option(str(seance.pk))
-    page.get_by_label("Idées").fill("Note privée : relancer le maire")
-    page.get_by_role("button", name="Enregistrer l'entrée").click()
-    expect(page.get_by_role("status")).to_contain_text("Votre entrée est enregistrée")
+    assert EntreeJournal.objects.get(points_forts=SHARED).seance == latest
 
-    # Marc, of another collectivité, reads the shared entry, not the private one.
-    page.context.clear_cookies()
-    sign_in(page, live_server, marc)
-    page.goto(f"{live_server.url}/cycle/{lens.pk}/journal-partage/")
-    main = page.locator("main")
-    expect(main).to_contain_text("La Carto Party a réuni 40 habitant·es")
-    expect(main).not_to_contain_text("relancer le maire")
+    # Marc, of another collectivité, finds it under the latest séance and projects it.
+    sign_in_from_home(page, live_server, mailoutbox, marc.candidature.ref_tech_email)
+    page.get_by_role("link", name="Espace du cycle").click()
+    page.get_by_role("link", name="Journal partagé").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Journal partagé du cycle")
     assert_accessible(page)
-
-    names = sorted([arras.candidature.collectivite.nom, lens.candidature.collectivite.nom])
-    page.get_by_role("link", name="Tour de table (mode projection)").click()
-    heading = page.get_by_role("heading", level=1)
-    expect(heading).to_have_text(names[0])
-    assert_accessible(page)
-    page.wait_for_load_state("load")  # the key handler is attached by a deferred-to-end script
-    page.keyboard.press("ArrowRight")
-    expect(heading).to_have_text(names[1])
-    expect(page).to_have_url(re.compile(r"\?i=1$"))
-    assert_accessible(page)
-    page.wait_for_load_state("load")
-    page.keyboard.press("ArrowLeft")
-    expect(heading).to_have_text(names[0])
-    expect(page.locator("main")).not_to_contain_text("relancer le maire")
-
-    # The chargé·e exports the capitalisation: the shared entry, not the private one.
-    sync_role_permissions()
-    charge = charge_de_mission(email="charge@cerdd.test")
-    page.context.clear_cookies()
-    sign_in(page, live_server, charge)
-    response = page.request.get(
-        f"{live_server.url}/admin/cycle/entreejournal/capitalisation/{cycle.pk}.pdf"
+    block = page.locator("section.seance-partage").filter(
+        has=page.get_by_role("heading", name=re.compile(rf"^Séance {latest.numero} —"))
     )
+    expect(block).to_contain_text("Depuis la dernière séance")
+    expect(block).to_contain_text(SHARED)
+    expect(page.locator("main")).not_to_contain_text(PRIVATE)
+
+    block.get_by_role("link", name="Tour de table (mode projection)").click()
+    expect(page.locator(".tour-seance")).to_contain_text(f"Séance {latest.numero}")
+    heading = page.get_by_role("heading", level=1)
+    assert_accessible(page)
+    collectivite = claire.candidature.collectivite.nom
+    total = int(page.locator(".tour-position").inner_text().split("/")[1])
+    for _ in range(total):
+        if heading.inner_text() == collectivite:
+            break
+        page.wait_for_load_state("load")  # the key handler is attached by a deferred script
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(r"\?i=\d+$"))
+    expect(heading).to_have_text(collectivite)
+    expect(page.locator("main")).to_contain_text(SHARED)
+    expect(page.locator("main")).not_to_contain_text(PRIVATE)
+    assert_accessible(page)
+
+    # The chargé·e downloads the capitalisation from the journal's list in the admin.
+    admin_sign_in(page, live_server)
+    page.get_by_role("link", name="Entrées du journal de bord").first.click()
+    link = page.get_by_role("link", name=f"Capitalisation (PDF) — {cycle}")
+    # Fetched as the browser does, with its session: Chromium shows a PDF in its viewer.
+    response = page.request.get(live_server.url + link.get_attribute("href"))
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
-    reader = PdfReader(io.BytesIO(response.body()))
-    text = " ".join(p.extract_text() for p in reader.pages)
-    assert "La Carto Party a réuni 40 habitant·es" in text
-    assert "Mobiliser au-delà des habitué·es" in text
-    assert "relancer le maire" not in text
-    assert EntreeJournal.objects.get(idees="Note privée : relancer le maire").seance == seance
+    pdf = response.body()
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert SHARED in text
+    assert PRIVATE not in text
