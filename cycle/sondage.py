@@ -5,7 +5,6 @@ Services (one transaction each, keyword-only, French ValidationError messages), 
 aggregation staff read (count of choices and a Borda score per theme) and its SVG chart.
 """
 
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,16 +50,11 @@ def check_ranking(ranked_themes) -> list[str]:
     return themes
 
 
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-
-
 def survey_closes_at(cycle) -> datetime | None:
-    """When the survey closes: the start of the cycle's first séance (its date and starting
-    time, in Paris); None for a cycle without séances."""
-    first = cycle.seances.order_by("numero").first()
-    if first is None:
-        return None
-    return datetime.combine(first.date, first.heure_debut, tzinfo=PARIS)
+    """When the survey closes: the start of the cycle's first séance (``Seance.starts_at``:
+    its date and starting time, in Paris); None for a cycle without séances."""
+    first = cycle.seances.by_start().first()
+    return first.starts_at if first is not None else None
 
 
 def survey_is_open(cycle, now=None) -> bool:

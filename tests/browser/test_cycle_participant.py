@@ -9,10 +9,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from candidatures.models import Candidature
 from cycle.models import Engagement, MembreBinome, Participant
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import seed_demo, sign_in_from_home
-from tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,6 +35,15 @@ def test_demo_participant_changes_the_binome_and_follows_the_cycle(
     address = seed_demo()
     participant = Participant.objects.get(candidature__ref_tech_email=address)
     confirmed_on = participant.confirme_at
+
+    # An applicant of the recent call (no decision yet) has no participation.
+    applicant = Candidature.objects.filter(
+        appel__cycle_qualification__isnull=True, statut=Candidature.Statut.DEPOSEE
+    ).first()
+    sign_in_from_home(page, live_server, mailoutbox, applicant.ref_tech_email)
+    page.get_by_role("link", name="Espace du cycle").click()
+    expect(page.locator("main")).to_contain_text("Votre collectivité ne participe pas au cycle.")
+    assert_accessible(page)
 
     sign_in_from_home(page, live_server, mailoutbox, address)
     page.get_by_role("link", name="Espace du cycle").click()
@@ -122,12 +131,3 @@ def test_demo_participant_changes_the_binome_and_follows_the_cycle(
     assert_accessible(page)
     participant.refresh_from_db()
     assert participant.statut == Participant.Statut.RETIRE
-
-
-def test_cycle_space_without_participation(live_server, page, mailoutbox, settings):
-    settings.SITE_URL = live_server.url
-    UserFactory(email="dgs@bethune.test")
-    sign_in_from_home(page, live_server, mailoutbox, "dgs@bethune.test")
-    page.get_by_role("link", name="Espace du cycle").click()
-    expect(page.locator("main")).to_contain_text("Votre collectivité ne participe pas au cycle.")
-    assert_accessible(page)
