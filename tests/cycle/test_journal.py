@@ -565,3 +565,11 @@ def test_a_staff_reply_shows_on_the_authors_entry_and_mails_them_once(
     article = content[content.index(f'id="entree-{entree.pk}"') :]
     article = article[: article.index("</article>")]
     assert "<strong>Réponse de l'équipe :</strong> Belle idée !<br>À raconter en séance." in article
+
+
+def test_shared_journal_before_the_first_seance_says_so(client, cycle, participant, auteur):
+    straddle_today(cycle, held=0)
+    client.force_login(auteur)
+    content = page_text(client.get(url("journal_partage", participant)))
+    assert "Aucune séance n'a encore eu lieu" in content
+    assert "Séance 1 —" not in content
