@@ -7,6 +7,7 @@ Jurors get their own views elsewhere; nothing here is meant for them.
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
@@ -22,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Concat
 from django.forms.models import BaseInlineFormSet
+from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -113,6 +115,23 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
     def history_form_view_title(self, request, obj):
         return f"Version historique : {obj}"
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._pk_or_404(object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._pk_or_404(object_id)
+        if not version_id.isdigit():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _pk_or_404(self, object_id):
+        # simple_history filters on the id as typed in the URL: « x » would be a 500.
+        try:
+            self.model._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            raise Http404 from None
 
 
 # ---------------------------------------------------------------------------------------------

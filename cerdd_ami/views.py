@@ -3,13 +3,13 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .mail import outbox_message, outbox_messages
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     try:
         with connection.cursor() as cursor:

@@ -1,6 +1,6 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from ..models import Appel, Collectivite
 
@@ -18,17 +18,17 @@ def _render_appel(request, appel):
     )
 
 
-@require_GET
+@require_safe
 def home(request):
     return _render_appel(request, Appel.objects.current())
 
 
-@require_GET
+@require_safe
 def appel_detail(request, slug):
     return _render_appel(request, get_object_or_404(Appel.objects.published(), slug=slug))
 
 
-@require_GET
+@require_safe
 def collectivite_search(request):
     """Search results as an HTML fragment, for the picker's progressive enhancement."""
     appel = Appel.objects.published().filter(slug=request.GET.get("appel", "")).first()

@@ -4,7 +4,7 @@ from django.contrib.auth import login
 from django.contrib.auth import logout as auth_logout
 from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from sesame.utils import get_user
 
 from cerdd_ami.auth import client_ip
@@ -24,7 +24,7 @@ THROTTLED_MESSAGE = (
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def request_link(request):
     if request.user.is_authenticated:
         return render(request, "candidatures/signin/signed_in.html")
@@ -57,7 +57,7 @@ def request_link(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 def link_sent(request):
     email = request.session.get(SESSION_EMAIL_KEY)
     if not email:
@@ -70,7 +70,7 @@ def link_sent(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 def login_with_link(request):
     # A plain GET signs in, so that a click in any mail client just works. The price: a mail
     # security scanner that fetches links would spend the one-time link before the person does;
