@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "cerdd_ami.context_processors.site",
+                "cycle.context_processors.participation",
             ],
         },
     },

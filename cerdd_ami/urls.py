@@ -8,6 +8,7 @@ handler500 = "cerdd_ami.outage.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("dev/outbox/", views.outbox_list, name="dev_outbox"),
     path("dev/outbox/<str:message_id>/", views.outbox_detail, name="dev_outbox_detail"),
     path(
