@@ -1,3 +1,9 @@
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_failure_limit
+from django.conf import settings
+from django.db.models import Sum
+
+
 def axes_username(request, credentials):
     """The login that django-axes counts failures against.
 
@@ -18,8 +24,6 @@ def client_ip(request):
     Behind our reverse proxy REMOTE_ADDR is the proxy itself; PROXY_COUNT trusted proxies
     each append one address to X-Forwarded-For, so the client is that many from the right.
     """
-    from django.conf import settings
-
     proxies = settings.PROXY_COUNT
     if proxies:
         forwarded = [
@@ -30,3 +34,24 @@ def client_ip(request):
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """django-axes, with two budgets: AXES_FAILURE_LIMIT failures for one account from one
+    address, and AXES_IP_FAILURE_LIMIT for one address over every account (password spraying:
+    one password tried on many accounts). A Cerdd office shares one address: its budget is
+    larger than one person's.
+
+    Relies on AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"], in that
+    order: axes answers one querySet of attempts per parameter.
+    """
+
+    def get_failures(self, request, credentials=None) -> int:
+        per_account, per_address = (
+            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        if per_address >= settings.AXES_IP_FAILURE_LIMIT:
+            # Locked whatever the account: axes compares this number with AXES_FAILURE_LIMIT.
+            return max(per_account, get_failure_limit(request, credentials))
+        return per_account

@@ -186,10 +186,13 @@ if SIGN_IN_REQUESTS_RETENTION_DAYS < 1:
         "nombre de jours ≥ 1 attendu."
     )
 
-# django-axes: lock an e-mail address + IP pair after repeated failed admin logins.
+# django-axes: lock an e-mail address + IP pair after repeated failed admin logins, and an IP
+# after more failures over every account (password spraying); see cerdd_ami.auth.LockoutHandler.
+AXES_HANDLER = "cerdd_ami.auth.LockoutHandler"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_USERNAME_CALLABLE = "cerdd_ami.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False

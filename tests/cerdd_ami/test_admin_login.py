@@ -1,6 +1,7 @@
 import pytest
 
 from tests.factories import PASSWORD, charge_de_mission
+from tests.utils import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +47,51 @@ def test_admin_index_refuses_anonymous(client):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/login/?next=/admin/"
+
+
+def test_admin_login_locks_out_an_address_spraying_one_password_over_many_accounts(
+    client, settings
+):
+    settings.AXES_IP_FAILURE_LIMIT = 8
+    accounts = [charge_de_mission(email=f"compte{n}@cerdd.test") for n in range(9)]
+    statuses = [
+        login(client, account.email, "Printemps2026!").status_code for account in accounts[:8]
+    ]
+    assert statuses == [200] * 7 + [429]  # the eighth failure from the address locks it
+
+    response = login(client, accounts[8].email, PASSWORD)
+
+    assert response.status_code == 429
+    content = page_text(response)
+    assert "Connexion temporairement bloquée" in content
+    assert "Trop de tentatives de connexion ont échoué depuis votre adresse." in content
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_failures_on_other_accounts_do_not_lock_one_under_the_address_limit(
+    client, settings
+):
+    settings.AXES_IP_FAILURE_LIMIT = 8
+    for n in range(7):
+        login(client, charge_de_mission(email=f"compte{n}@cerdd.test").email, "mauvais")
+    charge = charge_de_mission(email="charge@cerdd.test")
+
+    response = login(client, charge.email, PASSWORD)
+
+    assert response.headers["Location"] == "/admin/"
+    assert int(client.session["_auth_user_id"]) == charge.pk
+
+
+def test_admin_login_lockout_of_an_address_spares_the_others(client, settings):
+    settings.AXES_IP_FAILURE_LIMIT = 3
+    for n in range(3):
+        login(client, charge_de_mission(email=f"compte{n}@cerdd.test").email, "mauvais")
+    charge = charge_de_mission(email="charge@cerdd.test")
+
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": charge.email, "password": PASSWORD},
+        REMOTE_ADDR="192.0.2.7",
+    )
+
+    assert response.headers["Location"] == "/admin/"
