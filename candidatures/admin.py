@@ -28,10 +28,11 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
+
+from cerdd_ami.formats import format_datetime_fr
 
 from .exports import candidatures_rows, to_csv_response, to_xlsx_response
 from .models import (
@@ -79,10 +80,10 @@ def statut_label(value):
 
 
 def paris(value):
-    """A datetime as « 12/03/2021 23:59 » in Europe/Paris."""
+    """A datetime as « 12 mars 2021 à 23 h 59 » in Europe/Paris."""
     if value is None:
         return EMPTY
-    return date_format(timezone.localtime(value), "d/m/Y H:i")
+    return format_datetime_fr(value)
 
 
 class _LabelledChanges(HistoricalRecordContextHelper):

@@ -5,67 +5,30 @@ candidature: it must show exactly what was submitted, even after the dossier is 
 """
 
 import re
-import zoneinfo
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import translation
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
+
+# French dates and times live in cerdd_ami.formats (one style for web pages, PDFs and
+# e-mails); these names stay importable from here for the modules that use them.
+from cerdd_ami.formats import (  # noqa: F401
+    MONTHS,
+    format_date_fr,
+    format_datetime_fr,
+    format_time_fr,
+    paris,
+)
 
 from . import files
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"  # narrow no-break space, before ; ! ? in French typography
-
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-
-# ---------------------------------------------------------------------------------------------
-# French formatting. Hand-written rather than Django's localized ``date`` filter: a PDF or an
-# e-mail built during a request follows the browser's language (LocaleMiddleware), and a
-# receipt must read the same whoever clicked.
-
-
-def paris(value: datetime) -> datetime:
-    return timezone.localtime(value, zoneinfo.ZoneInfo("Europe/Paris"))
-
-
-def format_date_fr(value: date | datetime) -> str:
-    """« 1er mars 2021 », « 12 mars 2021 »; aware datetimes are read in Europe/Paris."""
-    if isinstance(value, datetime):
-        value = paris(value).date()
-    day = "1er" if value.day == 1 else str(value.day)
-    return f"{day} {MONTHS[value.month - 1]} {value.year}"
-
-
-def format_time_fr(value: datetime, *, seconds: bool = False) -> str:
-    """« 23 h 59 », or « 23 h 59 min 59 s » with seconds, in Europe/Paris."""
-    local = paris(value)
-    text = f"{local.hour} h {local.minute:02d}"
-    if seconds:
-        text += f" min {local.second:02d} s"
-    return text
-
-
-def format_datetime_fr(value: datetime, *, seconds: bool = False) -> str:
-    """« 12 mars 2021 à 23 h 59 » (Europe/Paris), « … à 23 h 59 min 59 s » with seconds."""
-    return f"{format_date_fr(value)} à {format_time_fr(value, seconds=seconds)}"
 
 
 def filesize_fr(size: int) -> str:

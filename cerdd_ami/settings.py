@@ -130,6 +130,8 @@ TEMPLATES = [
                 "cerdd_ami.context_processors.site",
                 "cycle.context_processors.participation",
             ],
+            # One French style for dates and times shown to people, in every template.
+            "builtins": ["cerdd_ami.templatetags.dates_fr"],
         },
     },
 ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from candidatures.charts import GREEN, GRID, INK, MUTED, _n, _svg, _text, _truncate
-from candidatures.receipt import format_date_fr
+from candidatures.receipt import format_datetime_fr
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 
 from .models import THEMES_APPEL, ChoixTheme, Participant, ReponseSondage
@@ -65,7 +65,7 @@ def survey_is_open(cycle, now=None) -> bool:
 def closed_message(closes_at: datetime) -> str:
     return (
         "Le sondage est clos : la première séance a commencé le "
-        f"{format_date_fr(closes_at)} à {closes_at.hour} h {closes_at.minute:02d}. "
+        f"{format_datetime_fr(closes_at)}. "
         "Les réponses ne peuvent plus être envoyées ni modifiées."
     )
 

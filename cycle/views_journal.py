@@ -15,6 +15,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from cerdd_ami.formats import format_date_fr
+
 from . import journal
 from .models import EntreeJournal, Participant, Seance
 
@@ -81,7 +83,7 @@ class EntreeJournalForm(forms.Form):
             seances = seances | Seance.objects.filter(pk=entree.seance_id)
         self.fields["seance"].queryset = seances.order_by("numero")
         self.fields["seance"].label_from_instance = lambda s: (
-            f"Séance {s.numero} — {s.date:%d/%m/%Y}"
+            f"Séance {s.numero} — {format_date_fr(s.date)}"
         )
         self.helper = FormHelper()
         self.helper.form_tag = False

@@ -668,7 +668,7 @@ def test_extension_action_grants_and_logs(staff_client, staff, appel):
     assert untouched.prolongation_jusqu_au is None
     assert response.redirect_chain == [(SUBMITTED_URL, 302)]
     assert messages_of(response) == [
-        "Prolongation accordée jusqu'au 19/03/2021 23:59 (heure de Paris) à 2 dossiers."
+        "Prolongation accordée jusqu'au 19 mars 2021 à 23 h 59 (heure de Paris) à 2 dossiers."
     ]
 
 

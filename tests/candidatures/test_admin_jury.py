@@ -471,7 +471,7 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
     assert "Budget participatif depuis 2019." in text
     assert "Arras — commune, INSEE 62041, 62" in text
     assert "AMI-2021-001" in text
-    assert "01/03/2021 10:00" in text
+    assert "1er mars 2021 à 10 h 00" in text
     assert f'<a href="{letter.get_absolute_url()}">lettre-de-motivation.pdf</a>' in content
     receipt = f"/candidature/{dossier.pk}/recu/1/"
     assert f'<a href="{receipt}">' in content

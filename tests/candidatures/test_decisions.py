@@ -1228,7 +1228,7 @@ def test_decision_page_lists_letters_sendings_and_history(
     assert 'name="motivation"' not in page
     assert "Courrier v1 (PDF)" in page
     for email in referents(arras):
-        assert f"{email} : Envoyé le 15/04/2021 09:00" in page
+        assert f"{email} : Envoyé le 15 avril 2021 à 9 h 00" in page
     assert "Publiée le" in page
     rows = history[history.index('id="change-history"') :]
     assert rows.count(f">{staff.get_full_name()}</a>") == 2

@@ -31,7 +31,7 @@ def appel_2021():
         ),
         (
             datetime(2021, 3, 12, 20, tzinfo=PARIS),
-            "L'appel est ouvert jusqu'au <strong>12 mars 2021 à 23:59</strong> (heure de Paris) : "
+            "L'appel est ouvert jusqu'au <strong>12 mars 2021 à 23 h 59</strong> (heure de Paris) : "
             "il reste 3 heures, 59 minutes.",
         ),
         (
@@ -71,7 +71,7 @@ def test_home_lists_the_calls_texts_and_calendar(client, appel_2021):
 
     assert "5 bonnes raisons de candidater" in content
     assert "Construire une vision ambitieuse et motivante" in content
-    assert "<li>Date limite de dépôt : 12 mars 2021 à 23:59</li>" in content
+    assert "<li>Date limite de dépôt : 12 mars 2021 à 23 h 59</li>" in content
     assert "1<sup>re</sup> journée du cycle : 18 mai 2021 à Loos-en-Gohelle" in content
     assert "amontaigne@cerdd.org" in content
 

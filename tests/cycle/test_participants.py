@@ -13,9 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from candidatures.models import Decision, Issue
+from cerdd_ami.formats import format_weekday_date_fr
 from cerdd_ami.models import User
 from cycle import services
 from cycle.models import MembreBinome, Participant, Presence, Seance
@@ -601,7 +601,7 @@ def test_next_seance_is_the_first_not_started_whatever_its_etat(client):
     third = yesterday + datetime.timedelta(weeks=6)
     assert prochaine() == [
         f'<a href="/cycle/{participant.pk}/seances/3/">Séance 3</a> — '
-        f"{date_format(third, 'l j F Y')}, 09h30–16h30 · À définir"
+        f"{format_weekday_date_fr(third)}, 9 h 30–16 h 30 · À définir"
     ]
     assert etats() == ["A eu lieu", "A eu lieu", "Prévue", "Tenue", "Prévue", "Prévue", "Prévue"]
     Seance.objects.filter(cycle=participant.cycle).update(date=yesterday)

@@ -1,0 +1,70 @@
+"""Dates and times as people read them, in one French style everywhere (web pages, PDFs,
+e-mails): « 12 mars 2021 », « 12 mars 2021 à 23 h 59 », « 9 h 00 », « mardi 18 mai 2021 ».
+Always in Europe/Paris; no seconds, except the submission receipt's time stamp (proof of a
+deposit decided to the second).
+
+Hand-written rather than Django's localized ``date`` filter: a PDF or an e-mail built during
+a request would follow the browser's language, and a letter must read the same whoever clicked.
+Templates use the ``date_fr`` filter (cerdd_ami/templatetags/dates_fr.py, a builtin).
+"""
+
+import zoneinfo
+from datetime import date, datetime, time
+
+from django.utils import timezone
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+
+
+def paris(value: datetime) -> datetime:
+    """An aware datetime in Europe/Paris (a naive one is taken as Paris time already)."""
+    if timezone.is_naive(value):
+        return value.replace(tzinfo=PARIS)
+    return timezone.localtime(value, PARIS)
+
+
+def _day(value: date | datetime) -> date:
+    return paris(value).date() if isinstance(value, datetime) else value
+
+
+def format_date_fr(value: date | datetime) -> str:
+    """« 1er mars 2021 », « 12 mars 2021 »; datetimes are read in Europe/Paris."""
+    value = _day(value)
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def format_weekday_date_fr(value: date | datetime) -> str:
+    """« mardi 18 mai 2021 »."""
+    return f"{WEEKDAYS[_day(value).weekday()]} {format_date_fr(value)}"
+
+
+def format_time_fr(value: datetime | time, *, seconds: bool = False) -> str:
+    """« 9 h 00 », « 23 h 59 » (Europe/Paris for a datetime); « 23 h 59 min 59 s » with
+    seconds, for the submission receipt only."""
+    local = paris(value) if isinstance(value, datetime) else value
+    text = f"{local.hour} h {local.minute:02d}"
+    if seconds:
+        text += f" min {local.second:02d} s"
+    return text
+
+
+def format_datetime_fr(value: datetime, *, seconds: bool = False) -> str:
+    """« 12 mars 2021 à 23 h 59 » (Europe/Paris)."""
+    return f"{format_date_fr(value)} à {format_time_fr(value, seconds=seconds)}"
