@@ -133,10 +133,10 @@ def _demo_letter(collectivite):
     )
 
 
-def _attach_letter(candidature, collectivite, user):
+def _attach_letter(candidature, collectivite, user, *, at):
     # Written directly: the demo calls are closed, so the service would rightly refuse it.
     letter = _demo_letter(collectivite)
-    PieceJointe.objects.create(
+    piece = PieceJointe.objects.create(
         candidature=candidature,
         nature=PieceJointe.Nature.LETTRE_MOTIVATION,
         fichier=letter,
@@ -146,6 +146,8 @@ def _attach_letter(candidature, collectivite, user):
         sha256=sha256_of(letter),
         uploaded_by=user,
     )
+    # « déposée le » is set to now on creation: the demo's piece was sent before its dossier.
+    PieceJointe.objects.filter(pk=piece.pk).update(uploaded_at=at)
 
 
 def _person(index):
@@ -224,7 +226,7 @@ def seed_candidatures(appel, *, staff_user, dossiers=DEMO_DOSSIERS):
             candidature.save()
             continue
         moment = submitted_at + timedelta(days=index, hours=index % 7)
-        _attach_letter(candidature, collectivite, user)
+        _attach_letter(candidature, collectivite, user, at=moment - timedelta(hours=2))
         if state == "brouillon_complet":
             continue
         if state == "prolongee":

@@ -64,3 +64,16 @@ def seed_decisions(appel, *, staff_user) -> dict:
         "non_retenues": counts[Issue.NON_RETENUE],
         "creees": created,
     }
+
+
+def publish_on_announcement(appel, *, staff_user) -> int:
+    """Publish the call's staged decisions on its announcement day, sending nothing; returns
+    how many. The 2021 decisions read « publiée le 15 avril 2021 » and their letters are dated
+    that day, not the day the demo was loaded; the e-mails wait for « Publier les décisions »."""
+    unpublished = Decision.objects.filter(candidature__appel=appel, published_at__isnull=True)
+    count = unpublished.count()
+    if count:
+        services.publish_decisions(
+            appel=appel, now=appel.announcement_at, staff_user=staff_user, send=False
+        )
+    return count

@@ -41,9 +41,10 @@ from django.utils import translation
 from django.utils.text import slugify
 from weasyprint import HTML
 
-from .models import Courrier, Decision, Issue, ModeleCourrier
+from cerdd_ami.formats import format_month_span
+
+from .models import Appel, Courrier, Decision, Issue, ModeleCourrier
 from .receipt import (
-    MONTHS,
     _LocalOnlyFetcher,
     de_nom,
     format_date_fr,
@@ -60,9 +61,7 @@ Progress = Callable[[int, int, str], None]
 # ZIP); larger batches go through ``manage.py export_lettres``, which has no limit.
 MAX_LETTERS_PER_REQUEST = 100
 
-# The call announces « 7 séances … de Mai 2021 à Mars 2022, soit 10 mois »: the cycle's last
-# month is this many months after the first session's.
-CYCLE_MONTHS = 10
+CYCLE_MONTHS = Appel.DUREE_CYCLE_MOIS
 
 PLACEHOLDERS: list[tuple[str, str]] = [
     (
@@ -429,21 +428,9 @@ def _as_date(value: date | datetime) -> date:
     return paris(value).date() if isinstance(value, datetime) else value
 
 
-def _month_year(day: date) -> str:
-    return f"{MONTHS[day.month - 1]} {day.year}"
-
-
-def _de(text: str) -> str:
-    return f"d'{text}" if text[:1] in "aeiouyâàéèêîïôûœ" else f"de {text}"
-
-
 def _cycle_dates(first_session: date | None) -> str:
     """« de mai 2021 à mars 2022 », « d'octobre 2021 à août 2022 »; "" without a first session."""
-    if first_session is None:
-        return ""
-    months = first_session.month - 1 + CYCLE_MONTHS
-    end = date(first_session.year + months // 12, months % 12 + 1, 1)
-    return f"{_de(_month_year(first_session))} à {_month_year(end)}"
+    return format_month_span(first_session, CYCLE_MONTHS)
 
 
 class _CallData:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from cerdd_ami.formats import format_month_span
 from cerdd_ami.models import SuiviEnvoi
 
 
@@ -168,6 +169,15 @@ class Appel(models.Model):
         if now <= self.closes_at:
             return self.Etat.OUVERT
         return self.Etat.CLOS
+
+    # The call's séance plan (DESIGN.md): « 7 séances … de mai 2021 à mars 2022, soit 10 mois »,
+    # about every six weeks; the public calendar and the letters derive their dates from it.
+    NOMBRE_SEANCES = 7
+    DUREE_CYCLE_MOIS = 10
+
+    def periode_cycle(self) -> str:
+        """« de mai 2021 à mars 2022 », from the first session; "" while it is not set."""
+        return format_month_span(self.first_session_date, self.DUREE_CYCLE_MOIS)
 
     def is_open(self, now=None):
         return self.etat(now) == self.Etat.OUVERT

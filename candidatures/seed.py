@@ -23,7 +23,9 @@ Le cycle de qualification vise à :
 
 Il s'agit de découvrir des outils pratiques et innovants, de prendre le temps de s'interroger sur le rapport au pouvoir, à la décision, à la participation citoyenne, et de repérer les leviers et ressources mobilisables pour engager son territoire dans un processus participatif."""
 
-CYCLE = """Un cycle de 7 séances de travail d'une journée chacune, de mai 2021 à mars 2022, une séance toutes les 6 semaines environ. La première journée se déroulera à Loos-en-Gohelle.
+# No date nor place in the texts: an edition's calendar comes from its dates (see the public
+# page's « Calendrier »), so copying these texts to the next edition shows nothing stale.
+CYCLE = """Un cycle de 7 séances de travail d'une journée chacune, une séance toutes les 6 semaines environ (dates et lieu de la première journée dans le calendrier).
 
 Chaque séance : une note de contexte envoyée en amont ; une matinée d'apports d'expertise, de ressources et de débat ; un déjeuner en commun ; un après-midi d'exercices de mise en situation et d'appropriation des acquis.
 
@@ -45,8 +47,6 @@ CRITERES_TEXTE = """– Être une collectivité des Hauts-de-France (commune ou 
 – Une présence garantie d'un binôme élu·e et technicien·ne à chaque séance du cycle.
 
 Un jury composé de membres de la cellule d'orientation appuiera le Cerdd dans son analyse des candidatures reçues."""
-
-CALENDRIER = """Séances : mai 2021, début juillet 2021, fin septembre 2021, début novembre 2021, fin décembre 2021, début février 2022, fin mars 2022 (conclusion)."""
 
 CRITERES = [
     (
@@ -115,7 +115,7 @@ def appel_texts():
         "attentes": ATTENTES,
         "bonnes_raisons": BONNES_RAISONS,
         "criteres_texte": CRITERES_TEXTE,
-        "calendrier": CALENDRIER,
+        "calendrier": "",
         "contact_nom": "Alexis Montaigne",
         "contact_fonction": "Chargé de mission citoyenneté et développement durable, Cerdd",
         "contact_email": "amontaigne@cerdd.org",

@@ -68,3 +68,19 @@ def format_time_fr(value: datetime | time, *, seconds: bool = False) -> str:
 def format_datetime_fr(value: datetime, *, seconds: bool = False) -> str:
     """« 12 mars 2021 à 23 h 59 » (Europe/Paris)."""
     return f"{format_date_fr(value)} à {format_time_fr(value, seconds=seconds)}"
+
+
+def _month_year(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def format_month_span(first: date | None, months: int) -> str:
+    """« de mai 2021 à mars 2022 » (``months`` after ``first``'s month), « d'octobre 2021 à
+    août 2022 »; "" without a first date."""
+    if first is None:
+        return ""
+    index = first.month - 1 + months
+    end = date(first.year + index // 12, index % 12 + 1, 1)
+    start = _month_year(first)
+    de = "d'" if start[:1] in "aeiouyâàéèêîïôûœ" else "de "
+    return f"{de}{start} à {_month_year(end)}"

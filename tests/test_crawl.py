@@ -1,6 +1,7 @@
 """Guard: every page each role can reach by following links over the seeded demo answers
 without a server error (a crawl per role, GET only, bounded; see tests/crawl.py)."""
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -8,7 +9,9 @@ from django.core.management import call_command
 from django.db import transaction
 from django.http import HttpResponse
 from django.test import override_settings
+from pypdf import PdfReader
 
+from candidatures.models import Appel, Courrier, Decision, PieceJointe
 from tests.crawl import MAX_PAGES, assert_demo_roles, crawl, demo_people, same_site_links
 
 
@@ -97,3 +100,39 @@ def test_crawl_of_the_demo_finds_no_server_error(demo, client, role):
     }[role]
     reached = {urlsplit(url).path for url, status in result.pages.items() if status == 200}
     assert expected in reached
+
+
+# The module's seeded demo also serves the check that its events are dated where they belong.
+@pytest.mark.django_db
+def test_demo_dates_2021_publication_letters_and_pieces_where_they_belong(demo):
+    appel = Appel.objects.get(slug="2021")
+    published = set(
+        Decision.objects.filter(candidature__appel=appel).values_list("published_at", flat=True)
+    )
+    assert published == {appel.announcement_at}
+    assert appel.decisions_published_at == appel.announcement_at
+    courrier = Courrier.objects.filter(decision__candidature__appel=appel).first()
+    with courrier.pdf.open("rb") as pdf:
+        text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "le 15 avril 2021" in re.sub(r"\s+", " ", text)
+    late_pieces = [
+        (piece.candidature.numero, piece.uploaded_at, first_deposit)
+        for piece in PieceJointe.objects.select_related("candidature")
+        if (first_deposit := piece.candidature.depots.order_by("submitted_at").first())
+        and piece.uploaded_at > first_deposit.submitted_at
+    ]
+    assert late_pieces == []
+    assert PieceJointe.objects.filter(candidature__appel=appel).count() >= 24
+
+
+@pytest.mark.django_db
+def test_demo_open_call_page_shows_no_stale_edition(demo, client):
+    appel = Appel.objects.order_by("-opens_at").first()
+    content = re.sub(r"\s+", " ", client.get(f"/appel/{appel.slug}/").content.decode())
+
+    first = appel.first_session_date
+    assert first.year > 2021
+    assert "2021" not in content
+    assert f"Séances : 7 journées {appel.periode_cycle()}, environ toutes les 6 semaines" in (
+        content
+    )

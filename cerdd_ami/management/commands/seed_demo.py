@@ -10,7 +10,7 @@ from django.test.utils import override_settings
 
 from candidatures import letters
 from candidatures.demo import RECENT_DOSSIERS, seed_candidatures
-from candidatures.demo_decisions import seed_decisions
+from candidatures.demo_decisions import publish_on_announcement, seed_decisions
 from candidatures.demo_jury import close_2021_scoring, seed_jury, seed_recent_jury
 from candidatures.models import Decision
 from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
@@ -110,6 +110,7 @@ class Command(BaseCommand):
             f"{decisions['non_retenues']} non retenues ({decisions['creees']} créées)."
         )
 
+        publish_on_announcement(appel_2021, staff_user=charge)
         seed_cycle(appel_2021, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_2021)
         seed_journal(cycle)
