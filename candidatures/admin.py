@@ -298,7 +298,7 @@ class AppelAdmin(admin.ModelAdmin):
                     "presentation",
                     "objectifs",
                     "cycle",
-                    "calendrier",
+                    # No « calendrier » text: the public calendar derives from the dates below.
                     "bonnes_raisons",
                     "criteres_texte",
                     "attentes",

@@ -12,6 +12,7 @@ from django.test import override_settings
 from pypdf import PdfReader
 
 from candidatures.models import Appel, Courrier, Decision, PieceJointe
+from cerdd_ami.models import User
 from tests.crawl import MAX_PAGES, assert_demo_roles, crawl, demo_people, same_site_links
 
 
@@ -136,3 +137,8 @@ def test_demo_open_call_page_shows_no_stale_edition(demo, client):
     assert f"Séances : 7 journées {appel.periode_cycle()}, environ toutes les 6 semaines" in (
         content
     )
+    # Staff are not offered a free-text calendar that the public page would no longer show.
+    client.force_login(User.objects.get(email="charge@cerdd.test"))
+    form = client.get(f"/admin/candidatures/appel/{appel.pk}/change/").content.decode()
+    assert 'name="first_session_date"' in form
+    assert 'name="calendrier"' not in form
