@@ -13,13 +13,6 @@ from cerdd_ami.management.commands.seed_demo import DEMO_PASSWORD
 DEMO_PARTICIPANT = re.compile(r"Participant·e de démonstration .*? : (\S+)")
 
 
-def no_favicon_request(page):
-    """Chromium asks for /favicon.ico, which the site does not serve yet (a favicon is on
-    wt-guards' list, issue 13): answered here so that the console guard sees only the pages'
-    own errors. Harmless once base.html links its icon: Chromium then never asks for it."""
-    page.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-
-
 def seed_demo() -> str:
     """Load the demo; returns the participant's address ``make run`` prints."""
     output = io.StringIO()
@@ -33,16 +26,10 @@ def sign_in_link(mailoutbox, address) -> str:
 
 
 def sign_in_from_home(page, live_server, mailoutbox, address):
-    """Home page → « Accéder à mon dossier » (or, while the home page shows the open call
-    without it, « Candidater », which asks for the address too) → e-mail → the link received.
-    """
+    """Home page → « Accéder à mon dossier » → e-mail → the link received."""
     page.context.clear_cookies()
-    no_favicon_request(page)
     page.goto(live_server.url + "/")
-    link = page.get_by_role("link", name="Accéder à mon dossier")
-    if link.count() == 0:
-        link = page.get_by_role("link", name="Candidater", exact=True)
-    link.first.click()
+    page.get_by_role("link", name="Accéder à mon dossier").first.click()
     page.get_by_label("Votre adresse e-mail").fill(address)
     page.get_by_role("button", name="Recevoir un lien de connexion").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -53,7 +40,6 @@ def sign_in_from_home(page, live_server, mailoutbox, address):
 def admin_sign_in(page, live_server, email="charge@cerdd.test", password=DEMO_PASSWORD):
     """The admin index, its login form, as the README tells staff."""
     page.context.clear_cookies()
-    no_favicon_request(page)
     page.goto(live_server.url + "/admin/")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe").fill(password)

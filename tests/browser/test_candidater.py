@@ -23,13 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _no_favicon_yet(page):
-    # Chromium asks for /favicon.ico by itself and the site has none yet (issue 13, frictions):
-    # answer it empty rather than let its 404 hide among the console errors that count.
-    page.context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-
-
 def sign_in_link(mailoutbox, address):
     message = [m for m in mailoutbox if m.to == [address]][-1]
     return re.search(r"https?://\S+/connexion/lien/\?\S+", message.body).group(0)
@@ -136,7 +129,6 @@ def watched_page(context):
     """A page of another browser context, failing like the ``page`` fixture on a console
     error, a JavaScript error or a 5xx."""
     problems: list[str] = []
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     other = context.new_page()
     other.on(
         "console",

@@ -20,14 +20,8 @@ pytestmark = [
 ]
 
 
-# The inline style of templates/cycle/engagements/_engagement.html (the commitments partial) is
-# on wt-guards' list (issue 13, defect 4): allowed here until it goes, this message only.
-@pytest.mark.console_allow(
-    "Applying inline style violates the following Content Security Policy directive "
-    "'style-src 'self''",
-    # The commitment declared without its description, on purpose: the form answers 400.
-    "the server responded with a status of 400",
-)
+# The commitment declared without its description, on purpose: the form answers 400.
+@pytest.mark.console_allow("the server responded with a status of 400")
 def test_demo_participant_changes_the_binome_and_follows_the_cycle(
     live_server, page, mailoutbox, settings
 ):

@@ -31,8 +31,8 @@ def appel_2021():
         ),
         (
             datetime(2021, 3, 12, 20, tzinfo=PARIS),
-            "L'appel est ouvert jusqu'au <strong>12 mars 2021 à 23 h 59</strong> (heure de Paris) : "
-            "il reste 3 heures, 59 minutes.",
+            "L'appel est ouvert jusqu'au <strong>12 mars 2021 à 23 h 59</strong> "
+            "(heure de Paris) : il reste 3 heures, 59 minutes.",
         ),
         (
             datetime(2021, 3, 13, 0, 0, 0, tzinfo=PARIS),
