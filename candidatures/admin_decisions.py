@@ -342,10 +342,6 @@ class DecisionAdmin(HistoryAdmin):
         if panel.depassement:
             self.message_user(request, f"{panel.texte}. {panel.avertissement}", messages.WARNING)
 
-    def save_related(self, request, form, formsets, change):
-        # Read-only inlines: nothing to save beside the decision itself.
-        pass
-
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         appel = None
         if object_id and str(object_id).isdigit():

@@ -32,6 +32,7 @@ from candidatures.models import (
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
+from tests.html_forms import parse_form
 from tests.utils import FLAKY_MAILERS, FlakyBackend, page_text
 
 pytestmark = pytest.mark.django_db
@@ -1089,6 +1090,25 @@ def test_export_of_more_than_100_letters_points_to_the_command(
         "exporter davantage, utilisez la commande « python manage.py export_lettres »."
         in page_text(response)
     )
+
+
+def test_staged_decision_changed_from_its_page_is_saved(staff_client, appel, arras, staff):
+    """Defect 2: « Enregistrer » on a staged decision (its letters' inline on the page) lost
+    the change in a 500."""
+    decide(arras, Issue.RETENUE, staff)
+    decision = Decision.objects.get()
+    url = f"{DECISIONS_URL}{decision.pk}/change/"
+    form = parse_form(staff_client.get(url).content, "decision_form")
+    data = form.data("_save", issue="liste_attente", motivation="Un projet solide, encore à mûrir.")
+    assert data["courriers-TOTAL_FORMS"] == "0"
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302
+    assert list(
+        Decision.objects.values_list("issue", "rang_attente", "motivation", "decided_by")
+    ) == [("liste_attente", 1, "Un projet solide, encore à mûrir.", staff.pk)]
+    assert decision.history.count() == 2
 
 
 def test_published_decision_page_is_read_only(staff_client, appel, arras, staff, mailoutbox):
