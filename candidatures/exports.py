@@ -109,6 +109,13 @@ def candidatures_rows(queryset) -> tuple[list[str], Iterator[list]]:
     return headers, rows()
 
 
+def runs_as_formula(value) -> bool:
+    """Text a spreadsheet would take for a formula once its cell is typed in or edited: both
+    exports keep it text, the CSV with a leading « ' », the XLSX with the cell's quote prefix.
+    Numbers are never text here, so « -0,53 » stays a number."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
 def csv_cell(value) -> str:
     """One value as Excel in French reads it: numbers with a decimal comma (never taken for a
     formula, « -0,53 » is a z-score), oui/non, dates in Paris time, and text starting like a
@@ -130,7 +137,7 @@ def csv_cell(value) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    if runs_as_formula(text):
         return "'" + text
     return text
 
@@ -190,6 +197,7 @@ def to_xlsx_response(
             if isinstance(value, str):
                 # openpyxl would store "=…" as a formula: keep applicants' text as text.
                 cell.data_type = "s"
+                cell.quotePrefix = runs_as_formula(value)
             elif isinstance(value, datetime):
                 cell.number_format = XLSX_DATETIME_FORMAT
             cells.append(cell)

@@ -1,12 +1,14 @@
 """The one CSV cell formatter shared by every export (dossiers, ranking, scores)."""
 
+import io
 import zoneinfo
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import openpyxl
 import pytest
 
-from candidatures.exports import csv_cell, csv_lines
+from candidatures.exports import csv_cell, csv_lines, to_xlsx_response
 
 
 @pytest.mark.parametrize(
@@ -42,4 +44,31 @@ def test_csv_lines_start_with_a_bom_and_use_semicolons_and_crlf():
         "\ufeffNuméro;Note\r\n",
         "AMI-2021-001;-0,5\r\n",
         "AMI-2021-002;\r\n",
+    ]
+
+
+def read_xlsx(response) -> list[list[tuple]]:
+    """Each cell as (value, type, shown with a leading « ' » when edited)."""
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    return [
+        [(cell.value, cell.data_type, cell.quotePrefix) for cell in row]
+        for row in workbook.active.iter_rows()
+    ]
+
+
+def test_xlsx_cells_starting_like_a_formula_stay_text_when_edited():
+    """Defect 12: stored as text, « =… » became a formula as soon as a user edited the cell;
+    the quote prefix keeps it text, as the « ' » does in the CSV export."""
+    text = ['=HYPERLINK("http://x")', "-1 pour tous", "+33 3 21 00 00 00", "@SOMME(A1)"]
+    numbers = [-3, -0.53, Decimal("-2.50")]
+
+    response = to_xlsx_response(["Texte"], [[*text, "Arras", "\tretrait", *numbers]], "x.xlsx")
+
+    assert read_xlsx(response)[1] == [
+        *[(value, "s", True) for value in text],
+        ("Arras", "s", False),
+        ("\tretrait", "s", True),
+        (-3, "n", False),
+        (-0.53, "n", False),
+        (-2.5, "n", False),
     ]
