@@ -34,7 +34,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiff
 
 from cerdd_ami.formats import format_datetime_fr
 
-from .exports import candidatures_rows, to_csv_response, to_xlsx_response
+from .exports import candidatures_rows, export_filename, to_csv_response, to_xlsx_response
 from .models import (
     AccesCandidature,
     Appel,
@@ -666,7 +666,7 @@ class AccesCandidatureInline(ReadOnlyInline):
 @admin.action(description="Exporter la sélection (CSV, Excel)", permissions=["view"])
 def export_csv(modeladmin, request, queryset):
     headers, rows = candidatures_rows(queryset)
-    return to_csv_response(headers, rows, f"{modeladmin.export_name}-{export_stamp()}.csv")
+    return to_csv_response(headers, rows, export_filename(modeladmin.export_name, extension="csv"))
 
 
 @admin.action(description="Exporter la sélection (XLSX)", permissions=["view"])
@@ -675,13 +675,9 @@ def export_xlsx(modeladmin, request, queryset):
     return to_xlsx_response(
         headers,
         rows,
-        f"{modeladmin.export_name}-{export_stamp()}.xlsx",
+        export_filename(modeladmin.export_name, extension="xlsx"),
         sheet_title=str(modeladmin.model._meta.verbose_name_plural).capitalize(),
     )
-
-
-def export_stamp():
-    return timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
 
 
 class ProlongationForm(forms.Form):

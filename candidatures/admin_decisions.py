@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from . import letters, ranking, services
 from .admin import EMPTY, CandidatureAdmin, HistoryAdmin, ReadOnlyInline, paris, person
 from .admin_jury_staff import AppelJuryAdmin
+from .exports import export_filename
 from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
 from .receipt import format_datetime_fr
 from .views.files import private_file_response
@@ -41,10 +42,6 @@ def can_decide(user) -> bool:
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if count <= 1 else (plural or singular + 's')}"
-
-
-def _stamp() -> str:
-    return timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
 
 
 def _download(content: bytes, content_type: str, filename: str, *, inline=False) -> HttpResponse:
@@ -508,7 +505,7 @@ class DecisionAdmin(HistoryAdmin):
         if decisions is None:
             return None
         pdf = letters.render_letters_merged_pdf(decisions)
-        return _download(pdf, "application/pdf", f"courriers-{_stamp()}.pdf")
+        return _download(pdf, "application/pdf", export_filename("courriers", extension="pdf"))
 
     @admin.action(description="Exporter les courriers (ZIP)", permissions=["view"])
     def export_zip(self, request, queryset):
@@ -516,7 +513,7 @@ class DecisionAdmin(HistoryAdmin):
         if decisions is None:
             return None
         archive = letters.letters_zip(decisions)
-        return _download(archive, "application/zip", f"courriers-{_stamp()}.zip")
+        return _download(archive, "application/zip", export_filename("courriers", extension="zip"))
 
     @admin.action(description="Enregistrer un désistement", permissions=["desistement"])
     def enregistrer_desistement(self, request, queryset):

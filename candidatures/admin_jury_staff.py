@@ -30,7 +30,7 @@ from cerdd_ami import roles
 
 from . import charts, ranking, services
 from .admin import EMPTY, AppelAdmin, HistoryAdmin, paris, person
-from .exports import csv_lines, to_xlsx_response
+from .exports import csv_lines, export_filename, to_xlsx_response
 from .models import (
     Affectation,
     Appel,
@@ -132,10 +132,6 @@ def ranking_rows_html(rows) -> str:
             + format_html('<td class="reason">{}</td></tr>', reason)
         )
     return mark_safe("\n".join(lines))
-
-
-def _stamp() -> str:
-    return timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,25 +390,33 @@ class AppelJuryAdmin(AppelAdmin):
         appel = self._appel(request, pk)
         headers, rows = ranking.ranking_table(ranking.build_ranking(appel))
         return to_xlsx_response(
-            headers, rows, f"classement-{appel.slug}-{_stamp()}.xlsx", sheet_title="Classement"
+            headers,
+            rows,
+            export_filename("classement", appel.slug, extension="xlsx"),
+            sheet_title="Classement",
         )
 
     def classement_csv(self, request, pk):
         appel = self._appel(request, pk)
         headers, rows = ranking.ranking_table(ranking.build_ranking(appel))
-        return csv_response(headers, rows, f"classement-{appel.slug}-{_stamp()}.csv")
+        return csv_response(
+            headers, rows, export_filename("classement", appel.slug, extension="csv")
+        )
 
     def notes_xlsx(self, request, pk):
         appel = self._appel(request, pk)
         headers, rows = ranking.scores_table(appel)
         return to_xlsx_response(
-            headers, rows, f"notes-{appel.slug}-{_stamp()}.xlsx", sheet_title="Notes"
+            headers,
+            rows,
+            export_filename("notes", appel.slug, extension="xlsx"),
+            sheet_title="Notes",
         )
 
     def notes_csv(self, request, pk):
         appel = self._appel(request, pk)
         headers, rows = ranking.scores_table(appel)
-        return csv_response(headers, rows, f"notes-{appel.slug}-{_stamp()}.csv")
+        return csv_response(headers, rows, export_filename("notes", appel.slug, extension="csv"))
 
     # -- procès-verbal --------------------------------------------------------------------------
 

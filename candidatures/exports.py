@@ -157,6 +157,18 @@ def csv_lines(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
         yield writer.writerow([csv_cell(value) for value in row])
 
 
+def export_filename(*parts: str, extension: str) -> str:
+    """« classement-2021-2026-12-06-08h00.xlsx »: what is exported, then when (Paris time).
+
+    A part the time stamp already says is dropped: the call « 2026 » exported in 2026 gives
+    « classement-2026-12-06-08h00.xlsx », not « classement-2026-2026-12-06… »."""
+    stamp = timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
+    kept = [part for part in parts if part]
+    if kept and stamp.startswith(f"{kept[-1]}-"):
+        kept.pop()
+    return "-".join([*kept, stamp]) + f".{extension}"
+
+
 def _attachment(response, filename: str):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -7,10 +7,13 @@ scored by Alpha, Bravo and Charlie, Delta in conflict with 001 and a draft on 00
 import csv
 import io
 import re
+import zoneinfo
+from datetime import datetime
 from html.parser import HTMLParser
 
 import openpyxl
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core import mail
@@ -43,6 +46,8 @@ from tests.candidatures.test_ranking import (
 )
 from tests.factories import charge_de_mission, juror
 from tests.utils import page_text
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 pytestmark = pytest.mark.django_db
 
@@ -1130,3 +1135,18 @@ def test_empty_ranking_row_spans_every_column(staff_client):
     header = table[: table.index("</thead>")]
     assert header.count("<th ") == 18
     assert '<td colspan="18">Aucun dossier déposé pour l\'instant.</td>' in table
+
+
+@pytest.mark.parametrize(
+    ("now", "filename"),
+    [
+        # The call named by this year is named once, by the date.
+        (datetime(2021, 3, 20, 9, 5, tzinfo=PARIS), "classement-2021-03-20-09h05.csv"),
+        (datetime(2026, 12, 6, 8, 0, tzinfo=PARIS), "classement-2021-2026-12-06-08h00.csv"),
+    ],
+)
+def test_ranking_export_file_name_says_the_year_once(staff_client, example, now, filename):
+    with time_machine.travel(now, tick=False):
+        response = staff_client.get(url(example[0], "classement.csv"))
+
+    assert response["Content-Disposition"] == f'attachment; filename="{filename}"'
