@@ -32,7 +32,7 @@ ROLES = {
     "direction": "directeur@cerdd.test",
     "jure": "jury1@cerdd.test",
 }
-PER_MODEL = 3  # change pages per model and role: the first, one in the middle, the last
+PER_MODEL = 2  # change pages per model and role: the first and the last
 STANDARD_VIEWS = ("changelist", "add", "history", "delete", "change", "simple_history")
 # Tables the demo leaves empty: sign-in failures happen only when someone fails; the demo's
 # jurors score every dossier they may see, so no dossier is assigned to a few of them.
@@ -73,7 +73,7 @@ def signed_in(client, role):
 
 
 def spread(pks: list, count: int) -> list:
-    """Up to ``count`` items spread over the list: first, middle, last."""
+    """Up to ``count`` items spread over the list: the first, …, the last."""
     if len(pks) <= count:
         return pks
     step = (len(pks) - 1) / (count - 1)
@@ -285,7 +285,8 @@ def test_decision_staged_from_the_admin_saves_back_unchanged(client):
     recent = Appel.objects.exclude(slug="2021").order_by("opens_at").first()
     dossier = recent.candidatures.deposees().order_by("numero").first()
     page = client.get(reverse("admin:candidatures_candidature_change", args=[dossier.pk]))
-    decide = next(link for link in admin_links(page.content) if "decision/add/" in link)
+    decide = next(link for link in admin_links(page.content) if "decision/add/?" in link)
+    assert decide.endswith(f"?candidature={dossier.pk}")
     add = parse_form(client.get(decide).content, "decision_form")
     added = client.post(decide, add.data("_save", issue="retenue"))
     assert (added.status_code, form_errors(added.content)) == (302, "")
