@@ -91,47 +91,61 @@ def csv_response(headers: list[str], rows: list[list], filename: str) -> HttpRes
 
 def _fr_number(value, digits: int = 2) -> str:
     """As ``floatformat`` writes it in French, for a fraction of its cost."""
-    return EMPTY if value is None else f"{value:.{digits}f}".replace(".", ",")
+    return EMPTY if value is None else charts.fr_number(value, digits)
 
 
-def ranking_rows_html(rows) -> str:
-    """The ``<tr>`` of the ranking table. Built here rather than in the template: 500 dossiers
+def ranking_rows_html(rows) -> tuple[str, str]:
+    """The ``<tr>`` of the ranking table (what decides: rank, dossier, weighted mean,
+    disagreement and its reason) and of its detail table (median, spread, z-score, critères,
+    recommendations), shown on demand. Built here rather than in the template: 500 dossiers
     × 20 cells through template tags and ``floatformat`` took most of the page's time."""
-    lines = []
+    main, detail = [], []
     for row in rows:
         if row.n:
+            mean = f"<strong>{_fr_number(row.mean)}</strong>"
             figures = [
-                f"<strong>{_fr_number(row.mean)}</strong>",
                 _fr_number(row.median),
                 _fr_number(row.stdev),
                 f"{_fr_number(row.min)} – {_fr_number(row.max)}",
                 _fr_number(row.z_mean),
             ]
         else:
-            figures = [EMPTY] * 5
-        figures += [_fr_number(mean) for mean in row.critere_means]
+            mean = EMPTY
+            figures = [EMPTY] * 4
+        figures += [_fr_number(value) for value in row.critere_means]
         figures += [str(count) for _, _, count in row.tally_items]
         reason = (
             format_html('<span class="flag">⚠ Désaccord</span> : {}', row.disagreement_reason)
             if row.disagreement
             else ""
         )
-        lines.append(
+        css = mark_safe(' class="desaccord"') if row.disagreement else ""
+        dossier = format_html(
+            '<th scope="row" class="dossier">{}</th><td>{}</td>',
+            row.dossier.numero,
+            row.dossier.collectivite,
+        )
+        main.append(
             format_html(
-                '<tr{}><td class="num">{}</td><td class="num">{}</td>'
-                '<th scope="row" class="dossier">{}</th><td>{}</td><td class="num">{}</td>',
-                mark_safe(' class="desaccord"') if row.disagreement else "",
+                '<tr{}><td class="num">{}</td><td class="num">{}</td>{}<td class="num">{}</td>'
+                # The mean is a number formatted above in a <strong> of ours: nothing to escape.
+                '<td class="num">{}</td><td class="reason">{}</td></tr>',
+                css,
                 row.rank or EMPTY,
                 row.rank_z or EMPTY,
-                row.dossier.numero,
-                row.dossier.collectivite,
+                dossier,
                 row.n,
+                mark_safe(mean),
+                reason,
             )
-            # Figures are numbers formatted above (and a <strong> of ours): nothing to escape.
-            + "".join(f'<td class="num">{figure}</td>' for figure in figures)
-            + format_html('<td class="reason">{}</td></tr>', reason)
         )
-    return mark_safe("\n".join(lines))
+        detail.append(
+            format_html('<tr{}><td class="num">{}</td>{}', css, row.rank or EMPTY, dossier)
+            # Figures are numbers formatted above: nothing to escape.
+            + "".join(f'<td class="num">{figure}</td>' for figure in figures)
+            + "</tr>"
+        )
+    return mark_safe("\n".join(main)), mark_safe("\n".join(detail))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +375,7 @@ class AppelJuryAdmin(AppelAdmin):
         result = ranking.build_ranking(appel)
         by_z = request.GET.get("tri") == "z"
         rows = result.rows_by_z if by_z else result.rows
+        main_rows, detail_rows = ranking_rows_html(rows)
         distributions = [
             (item, charts.distribution_svg(item, f"graphique-critere-{item.critere.pk}"))
             for item in result.distributions
@@ -371,10 +386,10 @@ class AppelJuryAdmin(AppelAdmin):
             "Classement du jury",
             ranking=result,
             rows=rows,
-            rows_html=ranking_rows_html(rows),
-            # Rang, rang z, dossier, collectivité, éval., 5 figures, one per critère,
-            # three recommendations, désaccord.
-            column_count=14 + len(result.criteres),
+            rows_html=main_rows,
+            detail_rows_html=detail_rows,
+            # Rang, rang z, dossier, collectivité, éval., moyenne, désaccord.
+            column_count=7,
             by_z=by_z,
             ranking_chart=charts.ranking_svg(rows, "graphique-classement", by_z=by_z),
             calibration_chart=charts.calibration_svg(

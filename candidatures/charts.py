@@ -7,6 +7,9 @@ Colours are SVG presentation attributes, not ``style``: the site's CSP refuses i
 Every piece of text from the database goes through ``escape``.
 """
 
+import textwrap
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -21,9 +24,16 @@ MUTED = "#555555"
 FONT = 'font-family="DejaVu Sans, Verdana, sans-serif"'
 
 
-def _fr(value: float, digits: int = 1) -> str:
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",")
+def fr_number(value: float, digits: int = 1) -> str:
+    """« 12,13 » for 12.125: rounded half up, as the templates' ``floatformat`` does, so a
+    chart and the table beside it always show the same figure."""
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if not rounded:
+        rounded = abs(rounded)  # « 0,0 », not « -0,0 »
+    return f"{rounded:f}".replace(".", ",")
+
+
+_fr = fr_number
 
 
 def _n(value: float) -> str:
@@ -31,8 +41,21 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+# Average advance of a character of the charts' 11 px font: label columns are as wide as
+# their longest label, never cut.
+CHAR_W = 6.6
+
+
+def _label_width(labels: list[str]) -> float:
+    return max([LABEL_W, *(8 + CHAR_W * len(label) for label in labels)])
+
+
 def _truncate(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def _wrap(text: str, length: int) -> list[str]:
+    return textwrap.wrap(text, length, break_long_words=False) or [""]
 
 
 def _svg(
@@ -71,8 +94,9 @@ def _nice_step(maximum: int) -> int:
 def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
     critere = distribution.critere
     values = distribution.counts
-    width, height = 360, 230
-    left, right, top, bottom = 44, 12, 34, 46
+    heading = _wrap(f"{critere.ordre}. {critere.libelle}", 50)
+    width, height = 360, 216 + 14 * len(heading)
+    left, right, top, bottom = 44, 12, 20 + 14 * len(heading), 46
     plot_w, plot_h = width - left - right, height - top - bottom
     highest = max(values) if values else 0
     step = _nice_step(max(highest, 1))
@@ -104,7 +128,7 @@ def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
     parts.append(
         _text(left + plot_w / 2, height - 8, f"note (sur {critere.note_max})", anchor="middle")
     )
-    parts.append(_text(4, 16, _truncate(f"{critere.ordre}. {critere.libelle}", 52), weight="bold"))
+    parts += [_text(4, 16 + 14 * index, line, weight="bold") for index, line in enumerate(heading)]
 
     title = f"Répartition des notes — {critere.libelle}"
     if distribution.n:
@@ -153,16 +177,20 @@ def ranking_svg(rows: list[RankingRow], chart_id: str, *, by_z: bool = False) ->
     """Each dossier's weighted mean (bar) and its lowest and highest évaluations (line), in
     the order of the table; ⚠ marks a disagreement."""
     top, bottom = 30, 30
-    width = LABEL_W + PLOT_W + MARGIN_R
+    labels = [
+        f"{(row.rank_z if by_z else row.rank) or '–'}. {row.dossier.numero} — "
+        f"{row.dossier.collectivite}"
+        for row in rows
+    ]
+    label_w = _label_width(labels)
+    width = label_w + PLOT_W + MARGIN_R
     height = top + bottom + ROW_H * max(len(rows), 1)
-    scale = _Scale(LABEL_W, PLOT_W)
+    scale = _Scale(label_w, PLOT_W)
     parts = scale.grid(top - 2, height - bottom + 2)
-    for position, row in enumerate(rows):
+    for position, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y = top + position * ROW_H
         middle = y + ROW_H / 2
-        rank = row.rank_z if by_z else row.rank
-        label = f"{rank or '–'}. {row.dossier.numero} — {row.dossier.collectivite}"
-        parts.append(_text(LABEL_W - 8, middle + 4, _truncate(label, 42), anchor="end"))
+        parts.append(_text(label_w - 8, middle + 4, label, anchor="end"))
         if row.mean is None:
             parts.append(_text(scale.x(0) + 4, middle + 4, "non évalué", fill=MUTED))
             continue
@@ -184,7 +212,7 @@ def ranking_svg(rows: list[RankingRow], chart_id: str, *, by_z: bool = False) ->
         note = _fr(row.mean, 2)
         if row.disagreement:
             note += " ⚠"
-        parts.append(_text(LABEL_W + PLOT_W + 8, middle + 4, note))
+        parts.append(_text(label_w + PLOT_W + 8, middle + 4, note))
 
     order = "score z moyen" if by_z else "moyenne pondérée"
     title = f"Classement des dossiers ({order})"
@@ -210,9 +238,10 @@ def calibration_svg(
     """Per juror: mean (dot), mean ± standard deviation (thick line), min–max (thin line),
     against the mean of the whole jury (dashed line)."""
     top, bottom = 30, 30
-    width = LABEL_W + PLOT_W + MARGIN_R
+    label_w = _label_width([item.juror.name for item in calibration])
+    width = label_w + PLOT_W + MARGIN_R
     height = top + bottom + ROW_H * max(len(calibration), 1)
-    scale = _Scale(LABEL_W, PLOT_W)
+    scale = _Scale(label_w, PLOT_W)
     parts = scale.grid(top - 2, height - bottom + 2)
     if overall_mean is not None:
         x = scale.x(overall_mean)
@@ -225,7 +254,7 @@ def calibration_svg(
         )
     for position, item in enumerate(calibration):
         middle = top + position * ROW_H + ROW_H / 2
-        parts.append(_text(LABEL_W - 8, middle + 4, _truncate(item.juror.name, 40), anchor="end"))
+        parts.append(_text(label_w - 8, middle + 4, item.juror.name, anchor="end"))
         if item.mean is None:
             parts.append(_text(scale.x(0) + 4, middle + 4, "aucune évaluation", fill=MUTED))
             continue
@@ -243,7 +272,7 @@ def calibration_svg(
         )
         parts.append(
             _text(
-                LABEL_W + PLOT_W + 8,
+                label_w + PLOT_W + 8,
                 middle + 4,
                 f"{_fr(item.mean, 2)} ± {_fr(item.stdev, 2)}",
             )

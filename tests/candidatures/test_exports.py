@@ -7,7 +7,12 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.template.defaultfilters import floatformat
+from django.utils import translation
+from hypothesis import given
+from hypothesis import strategies as st
 
+from candidatures.charts import fr_number
 from candidatures.exports import csv_cell, csv_lines, to_xlsx_response
 
 
@@ -72,3 +77,18 @@ def test_xlsx_cells_starting_like_a_formula_stay_text_when_edited():
         (-0.53, "n", False),
         (-2.5, "n", False),
     ]
+
+
+def test_chart_numbers_round_half_up_like_the_tables_beside_them():
+    # 12.125 is exact in binary: Python's format rounds it to even (12,12), floatformat up.
+    assert (fr_number(12.125, 2), floatformat(12.125, 2)) == ("12,13", "12,13")
+
+
+# Scores on 0–20 and z-scores; floatformat itself gives up on values like 1e-296.
+SCORES = st.floats(min_value=-20, max_value=20).filter(lambda value: abs(value) > 1e-9)
+
+
+@given(SCORES | st.sampled_from([0.0, 12.125, 0.005, -0.005, 13.335]), st.sampled_from([1, 2]))
+def test_chart_numbers_are_the_tables_numbers(value, digits):
+    with translation.override("fr"):
+        assert fr_number(value, digits) == floatformat(value, digits)
