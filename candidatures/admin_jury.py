@@ -69,18 +69,40 @@ class MonEvaluationFilter(admin.SimpleListFilter):
 
 
 class AppelDuJureFilter(admin.SimpleListFilter):
-    """The calls this juror sits on: a juror of several editions scores one at a time."""
+    """The calls this juror sits on: a juror of several editions scores one at a time. The
+    list opens on the calls being scored (all of them when none is); closed calls apart."""
 
     title = "appel"
     parameter_name = "appel"
+    ALL = "tous"
 
     def lookups(self, request, model_admin):
         appels = Appel.objects.filter(membres_jury__user=request.user).order_by("-closes_at")
-        return [(str(appel.pk), f"{appel.titre} ({appel.slug})") for appel in appels]
+        return [
+            (self.ALL, "Tous mes appels"),
+            *[(str(appel.pk), f"{appel.titre} ({appel.slug})") for appel in appels],
+        ]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "En cours de notation",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
+        if value is None:
+            scored = Appel.objects.scoring_open().filter(membres_jury__user=request.user)
+            scored_ids = list(scored.values_list("pk", flat=True))
+            return queryset.filter(appel_id__in=scored_ids) if scored_ids else queryset
+        if value.isdigit():
             return queryset.filter(appel_id=int(value))
         return queryset
 

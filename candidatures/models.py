@@ -33,6 +33,10 @@ class AppelQuerySet(models.QuerySet):
     def published(self):
         return self.filter(est_publie=True)
 
+    def scoring_open(self, now=None):
+        """Calls whose jurors score now: as ``Appel.scoring_is_open``, in one query."""
+        return self.filter(closes_at__lt=now or timezone.now(), notation_close_at__isnull=True)
+
     def current(self):
         """The call the public page shows: the open one, else the next, else the latest."""
         now = timezone.now()

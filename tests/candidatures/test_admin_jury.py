@@ -307,6 +307,35 @@ def test_list_filters_by_the_calls_the_juror_sits_on(client, appel):
     assert elsewhere.titre not in page
 
 
+def test_list_opens_on_the_calls_being_scored_and_keeps_closed_ones_apart(client, appel):
+    earlier = make_appel(
+        edition_2021=False,
+        slug="2020",
+        prefixe_numero="AMI-2020",
+        titre="Appel 2020",
+        opens_at=datetime(2019, 12, 2, 9, 0, tzinfo=PARIS),
+        closes_at=datetime(2020, 3, 13, 23, 59, 59, tzinfo=PARIS),
+        notation_close_at=datetime(2020, 4, 2, 18, 0, tzinfo=PARIS),
+    )
+    deposee(appel, commune("62041"), 1)
+    deposee(earlier, commune("62498"), 1)
+    user = jure(appel, "jure@cerdd.test")
+    MembreJury.objects.create(appel=earlier, user=user)
+    login(client, user)
+
+    opening = client.get(LIST_URL)
+
+    assert result_rows(opening) == ["AMI-2021-001 | Arras | 62 | Commune | Non commencée | Évaluer"]
+    assert re.search(
+        r'<li class="selected">\s*<a href="\?"[^>]*>En cours de notation</a>',
+        opening.content.decode(),
+    )
+    assert result_rows(client.get(LIST_URL + "?appel=tous")) == [
+        "AMI-2020-001 | Lens | 62 | Commune | Non commencée | Évaluer",
+        "AMI-2021-001 | Arras | 62 | Commune | Non commencée | Évaluer",
+    ]
+
+
 def test_list_shows_a_submitted_evaluation_and_filters_by_it(client, appel):
     arras = deposee(appel, commune("62041"), 1)
     lens = deposee(appel, commune("62498"), 2)
