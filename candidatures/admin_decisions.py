@@ -75,7 +75,7 @@ class DecisionForm(forms.ModelForm):
     """The decision on one dossier; ``services.check_decision`` says what is refused."""
 
     retour_jury = forms.ChoiceField(
-        label="retour du jury cité dans le courrier",
+        label="Retour du jury cité dans le courrier",
         required=False,
         widget=forms.RadioSelect,
         help_text="Choisi parmi les « retours pour la collectivité » des juré·es (évaluations "
@@ -100,7 +100,7 @@ class DecisionForm(forms.ModelForm):
             field = self.fields["candidature"]
             field.queryset = undecided.select_related("collectivite").order_by("numero")
             field.label_from_instance = lambda c: f"{c.numero} — {c.collectivite.nom}"
-            field.label = "dossier"
+            field.label = "Dossier"
             field.help_text = "Un dossier déposé, sans décision."
         if "retour_jury" not in self.fields:
             return  # a published decision: read-only
@@ -259,6 +259,7 @@ class DecisionAdmin(HistoryAdmin):
     inlines = [CourrierInline]
     # get_absolute_url is not defined: no « voir sur le site ».
     view_on_site = False
+    empty_value_display = EMPTY
 
     # -- pages ----------------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 once, failures retried, the waiting list, the applicant's side and the admin."""
 
 import hashlib
+import html
 import importlib
 import io
+import re
 import zipfile
 import zoneinfo
 from datetime import datetime, timedelta
@@ -1109,6 +1111,30 @@ def test_staged_decision_changed_from_its_page_is_saved(staff_client, appel, arr
         Decision.objects.values_list("issue", "rang_attente", "motivation", "decided_by")
     ) == [("liste_attente", 1, "Un projet solide, encore à mûrir.", staff.pk)]
     assert decision.history.count() == 2
+
+
+@pytest.mark.parametrize("which", ["add", "change"])
+def test_decision_form_labels_are_capitalised_alike(staff_client, arras, staff, which):
+    if which == "add":
+        url = f"{DECISIONS_URL}add/?candidature={arras.pk}"
+    else:
+        url = f"{DECISIONS_URL}{decide(arras, Issue.RETENUE, staff).pk}/change/"
+    content = staff_client.get(url).content.decode()
+    start = content.index('id="decision_form"')
+    form = content[start : content.index("</form>", start)]
+
+    labels = [
+        " ".join(html.unescape(re.sub(r"<[^>]+>", "", label)).split())
+        for label in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", form, re.S)
+    ]
+
+    assert labels
+    assert [label for label in labels if not label[:1].isupper()] == []
+    if which == "change":
+        # One sign for « nothing », as on the other admin pages.
+        assert (">—<" in form, ">-<" in form) == (True, False)
+    else:
+        assert "Retour du jury cité dans le courrier :" in labels
 
 
 def test_published_decision_page_is_read_only(staff_client, appel, arras, staff, mailoutbox):
