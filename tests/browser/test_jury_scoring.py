@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from playwright.sync_api import expect
 
 from candidatures import services
@@ -174,6 +175,67 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
     expect(page.get_by_text("2 sur 2 attendues")).to_be_visible()
     assert ranking_row(page, live_server, _appel, assigned.numero) == ("2", "13,75")
     page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/classement/")
-    ranked = page.locator("th.dossier", has_text=assigned.numero)
+    ranked = page.locator("#tableau-classement th.dossier", has_text=assigned.numero)
     expect(ranked).to_be_visible()
-    expect(page.locator("th.dossier", has_text=other.numero)).to_be_visible()
+    expect(
+        page.locator("#tableau-classement th.dossier", has_text=other.numero)
+    ).to_be_visible()
+
+
+def test_demo_juror_scores_from_the_admin_index_and_staff_read_the_ranking(live_server, page):
+    """The natural path over the seeded demo: jury1 opens « Dossiers à évaluer » (the call
+    being scored, not 2021), scores a dossier not started yet; the chargé·e finds the ranking
+    from « Appels » and reads what decides without scrolling sideways at 1366 px."""
+    call_command("seed_demo", verbosity=0)
+    recent = Appel.objects.scoring_open().get()
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("jury1@cerdd.test")
+    page.get_by_label("Mot de passe").fill("demo-cerdd")
+    page.get_by_role("button", name="Connexion").click()
+    page.get_by_role("main").get_by_role("link", name="Dossiers à évaluer").click()
+
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(15)
+    expect(page.locator("#result_list")).not_to_contain_text("AMI-2021-")
+    page.get_by_role("link", name="Non commencée").click()
+    expect(rows).to_have_count(9)
+    numero = rows.first.locator("th a").inner_text()
+    rows.first.locator("th a").click()
+    page.get_by_role("link", name="Évaluer ce dossier").click()
+    for ordre in range(1, recent.criteres.count() + 1):
+        group = page.get_by_role("group", name=re.compile(rf"^{ordre}\. "))
+        group.get_by_role("radio", name=re.compile(r"^3 — ")).check()
+    page.get_by_text("Retenir", exact=True).click()
+    page.get_by_label("Retour pour la collectivité").fill("Une démarche à partager.")
+    page.get_by_role("button", name="Soumettre l'évaluation").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Votre évaluation est soumise.")
+    evaluation = Evaluation.objects.get(candidature__numero=numero, jure__email="jury1@cerdd.test")
+    assert (evaluation.statut, evaluation.recommandation, evaluation.retour_collectivite) == (
+        Evaluation.Statut.SOUMISE,
+        "retenir",
+        "Une démarche à partager.",
+    )
+    assert sorted(evaluation.notes.values_list("valeur", flat=True)) == [3, 3, 3, 3]
+
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
+    page.get_by_label("Mot de passe").fill("demo-cerdd")
+    page.get_by_role("button", name="Connexion").click()
+    page.get_by_role("main").get_by_role("link", name="Appels", exact=True).click()
+    page.get_by_role("link", name=recent.titre).first.click()
+    page.get_by_role("link", name="Classement", exact=True).click()
+
+    table = page.locator("#tableau-classement")
+    expect(table.locator("th.dossier", has_text=numero)).to_be_visible()
+    box = table.bounding_box()
+    assert box["x"] + box["width"] <= 1366
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    detail = page.locator("#tableau-classement-detail")
+    expect(detail).to_be_hidden()
+    page.get_by_text("Détail par dossier").click()
+    expect(detail).to_be_visible()
+    assert_accessible(page)
