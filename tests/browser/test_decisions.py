@@ -6,11 +6,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import expect
 
 from candidatures import services
-from candidatures.models import Decision
+from candidatures.models import Appel, Decision
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, complete_candidature
@@ -104,3 +105,39 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     download = download_info.value
     assert download.suggested_filename == f"arras-{dossier.numero.lower()}.pdf"
     assert Path(download.path()).read_bytes().startswith(b"%PDF-")
+
+
+def test_demo_charge_records_a_decision_then_changes_its_motivation(live_server, page):
+    """The natural path of defect 2 over the seeded demo: a dossier's « Décider », then the
+    recorded decision opened again, its motivation changed, « Enregistrer »: saved."""
+    call_command("seed_demo", verbosity=0)
+    recent = Appel.objects.scoring_open().get()
+    dossier = recent.candidatures.deposees().order_by("numero").first()
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
+    page.get_by_label("Mot de passe").fill("demo-cerdd")
+    page.get_by_role("button", name="Connexion").click()
+    # The « Candidatures » line of the admin index (not its section's heading).
+    page.locator("#candidatures-candidature").get_by_role("link", name="Candidatures").click()
+    page.locator("#result_list").get_by_role("link", name=dossier.numero).click()
+    page.get_by_role("link", name="Décider").click()
+    page.get_by_label("Retenue", exact=True).check()
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("a été ajouté avec succès")
+
+    page.locator("#result_list").get_by_role("link", name=dossier.numero).click()
+    page.get_by_label("Motivation").fill("Une dynamique participative déjà bien engagée.")
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+
+    expect(page.locator(".messagelist")).to_contain_text("a été modifié avec succès")
+    expect(page.locator("#result_list")).to_contain_text(
+        "Une dynamique participative déjà bien engagée."
+    )
+    decision = Decision.objects.get(candidature=dossier)
+    assert (decision.issue, decision.motivation, decision.published_at) == (
+        "retenue",
+        "Une dynamique participative déjà bien engagée.",
+        None,
+    )
+    assert decision.history.count() == 2
