@@ -300,3 +300,26 @@ def test_decision_staged_from_the_admin_saves_back_unchanged(client):
     assert list(Decision.objects.filter(candidature=dossier).values_list("issue", flat=True)) == [
         "retenue"
     ]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_admin_action_on_a_demo_object_answers_without_server_error(client, role):
+    """Each list's actions (export, decide, publish, extend a deadline…), run on one object as
+    from the list's « Action » menu: its confirmation page or its result, never a 5xx."""
+    request = signed_in(client, role)
+    problems: list[str] = []
+    for model, model_admin in MODEL_ADMINS:
+        if not model_admin.has_view_or_change_permission(request):
+            continue
+        actions = [name for name in model_admin.get_actions(request) if name != "delete_selected"]
+        first = model_admin.get_queryset(request).order_by("pk").first()
+        if first is None:
+            continue
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        for action in actions:
+            response = client.post(url, {"action": action, "_selected_action": [first.pk]})
+            if response.status_code >= 500:
+                problems.append(f"action {action} sur {opts.label} {first.pk} → 500")
+
+    assert problems == []
