@@ -25,6 +25,14 @@ pytestmark = [
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
+def open_list(page, name):
+    """A list of the admin index, from the breadcrumbs' « Accueil » as a user goes back."""
+    home = page.get_by_role("navigation", name="Fil d'Ariane").get_by_role("link", name="Accueil")
+    if home.count():
+        home.click()
+    page.get_by_role("main").get_by_role("row", name=name).get_by_role("link", name=name).click()
+
+
 def run_action(page, label):
     """Tick every row of an admin list and run the action ``label`` on them."""
     page.locator("#action-toggle").check()
@@ -53,7 +61,7 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     expect(page.get_by_text("Bienvenue,")).to_be_visible()
 
     # A bulk decision from the submitted dossiers, the capacity in view.
-    page.goto(live_server.url + "/admin/candidatures/candidature/")
+    open_list(page, "Candidatures")
     run_action(page, "Décider : retenue")
     expect(page.get_by_role("heading", level=1)).to_have_text("Décider : retenue")
     expect(page.locator(".capacite-texte")).to_have_text(
@@ -64,7 +72,7 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     page.get_by_role("button", name="Enregistrer la décision").click()
     expect(page.get_by_text("Décision « Retenue » enregistrée pour 1 dossier.")).to_be_visible()
 
-    page.goto(live_server.url + "/admin/candidatures/decision/")
+    open_list(page, "Décisions")
     expect(page.locator(".capacite-texte")).to_have_text(
         "12 places — 1 retenue — liste d'attente : vide"
     )
@@ -72,7 +80,7 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     assert Decision.objects.get().published_at is None
 
     # Publication, from the calls' list.
-    page.goto(live_server.url + "/admin/candidatures/appel/")
+    open_list(page, "Appels")
     run_action(page, "Publier les décisions")
     expect(page.get_by_role("heading", level=1)).to_have_text("Publier les décisions")
     assert_accessible(page)

@@ -93,9 +93,17 @@ def log_in(page, live_server, email):
     expect(page).to_have_url(live_server.url + "/admin/")
 
 
+def open_call_page(page, live_server, appel, link):
+    """From the admin index, as staff find it: « Appels », the call, then ``link``."""
+    page.goto(live_server.url + "/admin/")
+    page.locator("#candidatures-appel").get_by_role("link", name="Appels").click()
+    page.locator("#result_list").get_by_role("link", name=appel.titre).click()
+    page.locator(".object-tools").get_by_role("link", name=link, exact=True).click()
+
+
 def ranking_row(page, live_server, appel, numero) -> tuple[str, str]:
     """(« Éval. », « Moyenne pondérée /20 ») of the dossier's row in the ranking table."""
-    page.goto(f"{live_server.url}/admin/candidatures/appel/{appel.pk}/classement/")
+    open_call_page(page, live_server, appel, "Classement")
     row = page.locator(
         "#tableau-classement tbody tr", has=page.locator("th.dossier", has_text=numero)
     )
@@ -110,7 +118,7 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
 
     # The chargé·e de mission reads the row before: one évaluation, 10/20.
     log_in(page, live_server, "charge@cerdd.test")
-    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/jury/")
+    open_call_page(page, live_server, _appel, "Suivi du jury")
     expect(page.get_by_text("1 sur 2 attendues")).to_be_visible()
     assert ranking_row(page, live_server, _appel, assigned.numero) == ("1", "10,00")
     page.context.clear_cookies()
@@ -171,15 +179,13 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
     # The chargé·e de mission sees the submission in the progress matrix and the ranking:
     # two évaluations now, (10 + 17,5) / 2 = 13,75 (jury1 gave 3 and 4 out of 4: 17,5/20).
     log_in(page, live_server, "charge@cerdd.test")
-    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/jury/")
+    open_call_page(page, live_server, _appel, "Suivi du jury")
     expect(page.get_by_text("2 sur 2 attendues")).to_be_visible()
     assert ranking_row(page, live_server, _appel, assigned.numero) == ("2", "13,75")
-    page.goto(f"{live_server.url}/admin/candidatures/appel/{_appel.pk}/classement/")
+    open_call_page(page, live_server, _appel, "Classement")
     ranked = page.locator("#tableau-classement th.dossier", has_text=assigned.numero)
     expect(ranked).to_be_visible()
-    expect(
-        page.locator("#tableau-classement th.dossier", has_text=other.numero)
-    ).to_be_visible()
+    expect(page.locator("#tableau-classement th.dossier", has_text=other.numero)).to_be_visible()
 
 
 def test_demo_juror_scores_from_the_admin_index_and_staff_read_the_ranking(live_server, page):
