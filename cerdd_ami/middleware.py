@@ -3,6 +3,9 @@
 from django.shortcuts import render
 
 NUL = "\x00"
+# The admin's « to field » parameter: Django looks an empty one up as a field named "" and
+# answers 500 (FieldDoesNotExist) on every change and delete page, the admin's and axes' alike.
+TO_FIELD_VAR = "_to_field"
 
 
 def _has_nul(request) -> bool:
@@ -23,10 +26,18 @@ def _has_nul(request) -> bool:
     )
 
 
+def _has_empty_to_field(request) -> bool:
+    values = request.GET.getlist(TO_FIELD_VAR)
+    if request.method == "POST":
+        values += request.POST.getlist(TO_FIELD_VAR)
+    return any(value == "" for value in values)
+
+
 class RejectNulMiddleware:
     """A NUL character in the path, a query string, a posted field's name or an uploaded file's
     name answers 400 with a French page: PostgreSQL refuses NUL in text, and views and the
-    admin read query strings (searches, filters, ``next``) straight into queries."""
+    admin read query strings (searches, filters, ``next``) straight into queries. So does an
+    empty ``_to_field``, which the admin would turn into a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -34,4 +45,6 @@ class RejectNulMiddleware:
     def __call__(self, request):
         if _has_nul(request):
             return render(request, "cerdd_ami/requete_refusee.html", status=400)
+        if _has_empty_to_field(request):
+            return render(request, "400.html", status=400)
         return self.get_response(request)

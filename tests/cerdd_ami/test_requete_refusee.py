@@ -140,3 +140,16 @@ def test_an_uploaded_file_name_in_broken_utf8_is_refused_in_french(client, appel
     assert response.status_code == 200
     assert "Choisissez un fichier à joindre." in page_text(response)
     assert PieceJointe.objects.count() == 0
+
+
+@pytest.mark.parametrize("view", ["change", "delete"])
+def test_empty_to_field_on_an_admin_page_answers_400_in_french(client, view):
+    """Django's admin looks ``?_to_field=`` up as a field named "" and answered 500."""
+    appel = AppelFactory()
+    client.force_login(UserFactory(email="admin@cerdd.test", is_staff=True, is_superuser=True))
+
+    response = client.get(f"/admin/candidatures/appel/{appel.pk}/{view}/?_to_field=")
+
+    assert response.status_code == 400
+    assert "l'adresse est trop longue ou mal formée" in page_text(response)
+    assert client.get(f"/admin/candidatures/appel/{appel.pk}/{view}/").status_code == 200
