@@ -109,7 +109,10 @@ def demo_people() -> dict[str, tuple[User | None, list[str]]]:
     """Who crawls the demo and from where: each role with its landing pages."""
     participant = Participant.objects.order_by("candidature__numero").first()
     participant_user = participant.candidature.acces.order_by("pk").first().user
-    recent = Appel.objects.exclude(slug="2021").order_by("closes_at").first()
+    # The call being scored: neither 2021 nor the edition whose cycle runs (both decided).
+    recent = (
+        Appel.objects.exclude(slug__in=["2021", "cycle-en-cours"]).order_by("closes_at").first()
+    )
     applicant = (
         User.objects.filter(acces_candidatures__candidature__appel=recent)
         .filter(acces_candidatures__candidature__numero__gt="")

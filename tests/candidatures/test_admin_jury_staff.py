@@ -34,7 +34,7 @@ from candidatures.models import (
     Evaluation,
     MembreJury,
 )
-from candidatures.receipt import format_date_fr
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import CritereFactory
 from tests.candidatures.test_ranking import (
@@ -956,15 +956,16 @@ def test_evaluation_list_and_history_show_who_changed_what(staff_client, example
     ]
     notes_history = page_text(page)
     notes_rows = re.search(r"Historique des notes :.*?<tbody>(.*?)</tbody>", notes_history)
+    when = format_datetime_fr(evaluation.updated_at)
     assert notes_rows.group(1) == (
-        "<tr><td>{when}</td><td>Bruno Bravo (bruno.bravo@jury.test)</td>"
+        f"<tr><td>{when}</td><td>Bruno Bravo (bruno.bravo@jury.test)</td>"
         "<td>Dynamique de transition</td><td>note et commentaire modifiés</td><td>4</td>"
         "<td>1</td><td>A vaut 4</td><td>A vaut 1</td></tr>"
-        "<tr><td>{when}</td><td>—</td><td>Motivation des élu·es</td><td>création</td>"
+        f"<tr><td>{when}</td><td>—</td><td>Motivation des élu·es</td><td>création</td>"
         "<td>—</td><td>2</td><td>—</td><td>—</td></tr>"
-        "<tr><td>{when}</td><td>—</td><td>Dynamique de transition</td><td>création</td>"
+        f"<tr><td>{when}</td><td>—</td><td>Dynamique de transition</td><td>création</td>"
         "<td>—</td><td>4</td><td>—</td><td>A vaut 4</td></tr>"
-    ).format(when=timezone.localtime(evaluation.updated_at).strftime("%d/%m/%Y %H:%M"))
+    )
     assert 'name="_save"' not in page.content.decode()
     assert history.status_code == 200
     history_text = page_text(history)
@@ -1161,9 +1162,8 @@ def test_history_pages_are_in_french_without_none(staff_client, example, staff):
         assert "None" not in " ".join(cell for row in rows for cell in row), name
     evaluation_rows = history_rows(pages["évaluation"])
     record = evaluation.history.earliest("history_date")
-    when = timezone.localtime(record.history_date)
     assert evaluation_rows[-1][1:] == [
-        format_date_fr(when) + when.strftime(" à %H:%M"),
+        format_datetime_fr(record.history_date),
         "Création",
         "—",
         "—",
