@@ -7,7 +7,12 @@ from playwright.sync_api import expect
 from tests.cycle.factories import ParticipantFactory
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback like every browser module: the collectivités come from a data migration
+# that a plain transactional flush would leave empty for the next test.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_participant_menu_fits_one_line_at_1280_px(live_server, page, settings, client, tmp_path):
