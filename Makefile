@@ -36,11 +36,12 @@ run: demo
 	@echo "Cerdd AMI : http://$(HOST):$(PORT)/  (admin : http://$(HOST):$(PORT)/admin/, e-mails : http://$(HOST):$(PORT)/dev/outbox/)"
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
-# Two runs: the fast suite on both cores, then the browser tests on their own (they flush
-# the database between tests, which must not happen under another test's feet).
+# Two runs: the fast suite, then the browser tests apart (they flush their worker's database
+# between tests, which must not happen under another test's feet). Each on both cores, a test
+# file per worker: a module that seeds the demo once seeds it on one worker only.
 test: install-dev system-deps
-	$(PY) -m pytest -n 2 -m "not browser"
-	$(PY) -m pytest -m browser
+	$(PY) -m pytest -n 2 --dist loadfile -m "not browser"
+	$(PY) -m pytest -n 2 --dist loadfile -m browser
 
 lint: install-dev
 	$(PY) -m ruff format --check .
