@@ -37,11 +37,11 @@ run: demo
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Two runs: the fast suite, then the browser tests apart (they flush their worker's database
-# between tests, which must not happen under another test's feet). Each on both cores, a test
-# file per worker: a module that seeds the demo once seeds it on one worker only.
+# between tests, which must not happen under another test's feet). Each on both cores: every
+# xdist worker has its own test database.
 test: install-dev system-deps
-	$(PY) -m pytest -n 2 --dist loadfile -m "not browser"
-	$(PY) -m pytest -n 2 --dist loadfile -m browser
+	$(PY) -m pytest -n 2 -m "not browser"
+	$(PY) -m pytest -n 2 -m browser
 
 lint: install-dev
 	$(PY) -m ruff format --check .
