@@ -7,7 +7,6 @@ Jurors get their own views elsewhere; nothing here is meant for them.
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
@@ -23,18 +22,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Concat
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
-from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
+from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
 from cerdd_ami.formats import format_datetime_fr
+from cerdd_ami.spreadsheets import export_filename, to_csv_response, to_xlsx_response
 
-from .exports import candidatures_rows, export_filename, to_csv_response, to_xlsx_response
+from .exports import candidatures_rows
 from .models import (
     AccesCandidature,
     Appel,
@@ -49,7 +46,6 @@ from .models import (
     search_key,
 )
 
-EMPTY = "—"
 # A Depot is recorded before its receipt is rendered (services.issue_receipt).
 RECU_EN_PREPARATION = "Accusé de réception en préparation : il sera envoyé par e-mail."
 
@@ -84,55 +80,6 @@ def paris(value):
     if value is None:
         return EMPTY
     return format_datetime_fr(value)
-
-
-class _LabelledChanges(HistoricalRecordContextHelper):
-    """« Ne pas retenir → Liste d'attente » rather than the stored ``ne_pas_retenir``."""
-
-    def prepare_delta_change_value(self, change, value):
-        if value is None or value == "":
-            return EMPTY  # never the word « None »
-        field = self.model._meta.get_field(change.field)
-        if field.choices:
-            return dict(field.flatchoices).get(value, value)
-        if hasattr(value, "tzinfo"):
-            return paris(value)
-        return super().prepare_delta_change_value(change, value)
-
-    def get_obj_diff_display(self):
-        # The audit shows before and after in full: a feedback to the collectivité cut to
-        # 80 characters (the package's default) would hide what changed.
-        return ObjDiffDisplay(max_length=5000)
-
-
-class HistoryAdmin(SimpleHistoryAdmin):
-    """History pages in French (see templates/simple_history/object_history_list.html)."""
-
-    def get_historical_record_context_helper(self, request, historical_record):
-        return _LabelledChanges(self.model, historical_record)
-
-    def history_view_title(self, request, obj):
-        return f"Historique : {obj}"
-
-    def history_form_view_title(self, request, obj):
-        return f"Version historique : {obj}"
-
-    def history_view(self, request, object_id, extra_context=None):
-        self._pk_or_404(object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self._pk_or_404(object_id)
-        if not version_id.isdigit():
-            raise Http404
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def _pk_or_404(self, object_id):
-        # simple_history filters on the id as typed in the URL: « x » would be a 500.
-        try:
-            self.model._meta.pk.to_python(unquote(object_id))
-        except ValidationError:
-            raise Http404 from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,7 +439,9 @@ class CritereAdmin(admin.ModelAdmin):
 
 
 @admin.register(Collectivite)
-class CollectiviteAdmin(admin.ModelAdmin):
+class CollectiviteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # The list comes from the official data set: the next import would undo any edit.
+    keeps_list_actions = True
     list_display = [
         "nom",
         "nature",
@@ -535,37 +484,18 @@ class CollectiviteAdmin(admin.ModelAdmin):
             results = results | by_name
         return results, may_have_duplicates
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The list comes from the official data set: the next import would undo any edit.
-        return False if obj is not None else super().has_change_permission(request)
-
 
 # ---------------------------------------------------------------------------------------------
 # Dossiers: read-only inlines
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PieceJointeInline(ReadOnlyInline):
@@ -697,7 +627,10 @@ class ProlongationForm(forms.Form):
 # Dossiers: submitted ones and drafts, listed apart, with the same read-only page
 
 
-class DossierAdminBase(DossierFormDisplays, admin.ModelAdmin):
+class DossierAdminBase(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin):
+    # The dossier belongs to the applicant: staff read it (view mode, no save button).
+    # Without an object, the permission still governs the change actions.
+    keeps_list_actions = True
     """The read-only dossier page shared by the submitted list and the drafts list."""
 
     export_name = "candidatures"
@@ -737,17 +670,6 @@ class DossierAdminBase(DossierFormDisplays, admin.ModelAdmin):
         # Every field, prolongation_jusqu_au included: extensions go through the action, which
         # logs them.
         return [field for _, options in self.fieldsets for field in options["fields"]]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The dossier belongs to the applicant: staff read it (view mode, no save button).
-        # Without an object, the permission still governs the change actions.
-        return False if obj is not None else super().has_change_permission(request)
 
     @admin.display(description="collectivité")
     def collectivite_detail(self, obj):

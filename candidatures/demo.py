@@ -7,12 +7,12 @@ from datetime import timedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.utils import override_settings
 
+from cerdd_ami.files import sha256_of
 from cerdd_ami.models import User
+from cerdd_ami.pdf import pdf_from_html
 
 from . import services
-from .files import sha256_of
 from .models import AccesCandidature, Candidature, Collectivite, Evenement, PieceJointe
-from .receipt import pdf_from_html
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 

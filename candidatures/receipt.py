@@ -1,122 +1,18 @@
-"""PDF documents: the submission receipt, and the helpers later PDFs (decision letters) reuse.
+"""The submission receipt (accusé de réception), a PDF.
 
 The receipt is rendered from a ``Depot``'s frozen ``contenu`` only, never from the live
 candidature: it must show exactly what was submitted, even after the dossier is reopened.
 """
 
-import re
 from datetime import datetime
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
-# French dates and times live in cerdd_ami.formats (one style for web pages, PDFs and
-# e-mails); these names stay importable from here for the modules that use them.
-from cerdd_ami.formats import (  # noqa: F401
-    MONTHS,
-    format_date_fr,
-    format_datetime_fr,
-    format_time_fr,
-    paris,
-)
-
-from . import files
-
-NBSP = "\u00a0"
-NNBSP = "\u202f"  # narrow no-break space, before ; ! ? in French typography
-
-
-def filesize_fr(size: int) -> str:
-    """« 532 octets », « 12,4 Ko », « 1,5 Mo »: French units, decimal comma, no-break space."""
-    if size < 1024:
-        unit = "octet" if size <= 1 else "octets"
-        return f"{size}{NBSP}{unit}"
-    value = float(size)
-    for unit in ("Ko", "Mo", "Go"):
-        value /= 1024
-        if value < 1024 or unit == "Go":
-            break
-    text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
-    return f"{text}{NBSP}{unit}"
-
-
-def de_nom(nom: str) -> str:
-    """« de » before a collectivité's name, elided or contracted: d'Arras, du Portel, des Moëres."""
-    nom = nom or ""
-    if nom.startswith("Le "):
-        return "du " + nom[3:]
-    if nom.startswith("Les "):
-        return "des " + nom[4:]
-    if nom[:1].upper() in "AEIOUYÂÀÉÈÊÎÏÔÛŒ":
-        return "d'" + nom
-    return "de " + nom
-
-
-_SPACE_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+:")
-_SPACE_BEFORE_HIGH_PUNCT = re.compile(r"[ \u00a0\u202f]+([;!?])")
-# A colon glued to a word and followed by a space or the end ("Numéro:"), never "https://" or
-# "12:30".
-_GLUED_COLON = re.compile(r"(?<=[^\s\d/])(?=:(?:\s|$))")
-_GLUED_HIGH_PUNCT = re.compile(r"(?<=[^\s\d/!?;])(?=[;!?]+(?:\s|$))")
-
-
-def french_typography(text: str) -> str:
-    """Non-breaking spaces where French typography wants them, for labels and fixed texts.
-
-    A no-break space before « : » and inside « guillemets », a narrow one before ; ! ?, and one
-    after « n° ». Never applied to applicants' answers: the receipt reproduces them verbatim.
-    """
-    if not text:
-        return text or ""
-    text = str(text)
-    text = _SPACE_BEFORE_COLON.sub(f"{NBSP}:", text)
-    text = _GLUED_COLON.sub(NBSP, text)
-    text = _SPACE_BEFORE_HIGH_PUNCT.sub(rf"{NNBSP}\1", text)
-    text = _GLUED_HIGH_PUNCT.sub(NNBSP, text)
-    text = re.sub(r"«[ \u00a0\u202f]*", f"«{NBSP}", text)
-    text = re.sub(r"[ \u00a0\u202f]*»", f"{NBSP}»", text)
-    text = re.sub(r"\b([nN])° +", rf"\1°{NBSP}", text)
-    return text
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering
-
-
-class _LocalOnlyFetcher(URLFetcher):
-    """Lets a PDF load data: URLs and the project's own static files, nothing else.
-
-    Templates are rendered with applicants' text; even escaped, nothing in a PDF should make
-    the server fetch a remote address or read an arbitrary local file.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(allowed_protocols={"data", "file"}, **kwargs)
-        roots = [Path(settings.BASE_DIR) / "static", Path(settings.STATIC_ROOT)]
-        roots += [Path(directory) for directory in settings.STATICFILES_DIRS]
-        self._roots = [root.resolve() for root in roots]
-
-    def fetch(self, url, headers=None):
-        if url.lower().startswith("file:"):
-            path = Path(unquote(urlsplit(url).path)).resolve()
-            if not any(path.is_relative_to(root) for root in self._roots):
-                raise ValueError(f"Fichier hors des ressources du projet : {url}")
-        return super().fetch(url, headers)
-
-
-def pdf_from_html(html: str, *, base_url=None) -> bytes:
-    """Render an HTML document (usually a ``templates/pdf/*.html``) to PDF bytes.
-
-    ``base_url`` resolves relative URLs (images, fonts) against the project's static files;
-    anything outside them is refused. The PDF is tagged for screen readers.
-    """
-    document = HTML(string=html, base_url=base_url, url_fetcher=_LocalOnlyFetcher())
-    return document.write_pdf(pdf_tags=True)
+from cerdd_ami import files
+from cerdd_ami.formats import NBSP, filesize_fr, format_date_fr, format_datetime_fr
+from cerdd_ami.pdf import french_typography, pdf_from_html
 
 
 def _parse_datetime(value):

@@ -23,9 +23,11 @@ from django.db.models import F, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr, paris
 
-from . import files, receipt
+from . import receipt
 from .models import (
     AccesCandidature,
     Affectation,
@@ -40,7 +42,6 @@ from .models import (
     PieceJointe,
     Recommandation,
 )
-from .receipt import de_nom, format_date_fr, format_datetime_fr
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SNAPSHOT_SCHEMA = 1
@@ -1789,7 +1790,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             locked.save(update_fields=["decisions_published_at"])
     appel.decisions_published_at = locked.decisions_published_at
     _enrol_in_cycle(appel, staff_user)
-    letter_date = receipt.paris(locked.decisions_published_at).date()
+    letter_date = paris(locked.decisions_published_at).date()
 
     to_file = (
         Decision.objects.filter(candidature__appel=appel, published_at__isnull=False)
@@ -1866,7 +1867,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
                 "candidature__appel", "candidature__collectivite"
             ).get(pk=promoted.pk)
             version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
-            pdf = letters.render_letter_pdf(promoted, letter_date=receipt.paris(now).date())
+            pdf = letters.render_letter_pdf(promoted, letter_date=paris(now).date())
             courrier = _file_letter(promoted, version=version, pdf=pdf)
             _enrol_in_cycle(locked, staff_user)
     if locked.decisions_published_at is not None:

@@ -89,7 +89,7 @@ SETUP_CODE = """
 import json, os
 from pathlib import Path
 from candidatures.models import Collectivite
-from candidatures.receipt import pdf_from_html
+from cerdd_ami.pdf import pdf_from_html
 from candidatures.seed import ensure_appel_ouvert
 
 appel = ensure_appel_ouvert()
