@@ -265,7 +265,7 @@ def request_access(*, candidature, requester_email, ip=None) -> None:
     to invite from the dossier page. The requester gets nothing: neither access nor any of the
     dossier's content.
     """
-    from .signin import spend_mail_budget
+    from .connexion.signin import spend_mail_budget
 
     requester_email = _clean_email(requester_email)
     spend_mail_budget(email=requester_email, ip=ip)
@@ -305,7 +305,7 @@ def invite_coreferent(*, candidature, email, invited_by, ip=None) -> AccesCandid
     address is new (no password), an AccesCandidature (INVITE, invited_by) if missing, an
     Evenement INVITATION, and, on commit, one e-mail to the invitee.
     """
-    from .signin import build_login_url, link_validity_minutes, spend_mail_budget
+    from .connexion.signin import build_login_url, link_validity_minutes, spend_mail_budget
 
     email = _clean_email(email)
     User = get_user_model()

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_POST
 from cerdd_ami.auth import client_ip
 
 from .. import services
+from ..appels.views import search_results
+from ..connexion.signin import SignInThrottled
 from ..forms import (
     STEP_FORMS,
     STEP_TITLES,
@@ -21,8 +23,6 @@ from ..forms import (
     PieceForm,
 )
 from ..models import Appel, Candidature, PieceJointe
-from ..signin import SignInThrottled
-from .public import search_results
 
 MAIL_THROTTLED_MESSAGE = (
     "Trop d'e-mails ont été demandés pour cette adresse ou depuis votre connexion internet. "

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from django.template import Context, Template
 
-from candidatures.seed import ensure_appel_2021
+from candidatures.appels.seed import ensure_appel_2021
 from cerdd_ami.formats import (
     NBSP,
     de_nom,

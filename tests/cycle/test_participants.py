@@ -20,7 +20,7 @@ from cerdd_ami.models import User
 from cycle import services
 from cycle.models import MembreBinome, Participant, Presence, Seance
 from tests.candidatures.factories import AppelFactory
-from tests.candidatures.test_signin import ask_link, link_in, local
+from tests.candidatures.connexion.test_signin import ask_link, link_in, local
 from tests.factories import UserFactory
 from tests.utils import page_text
 
