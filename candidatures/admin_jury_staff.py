@@ -83,7 +83,7 @@ def _user_choice_label(user) -> str:
 
 
 def csv_response(headers: list[str], rows: list[list], filename: str) -> HttpResponse:
-    """The rows as ``cerdd_ami.spreadsheets.csv_lines`` writes them, in one response (small tables)."""
+    """The rows as ``spreadsheets.csv_lines`` writes them, in one response (small tables)."""
     response = HttpResponse(
         "".join(csv_lines(headers, rows)).encode("utf-8"), content_type="text/csv; charset=utf-8"
     )
