@@ -26,8 +26,8 @@ from cerdd_ami.pdf import download_response, pdf_response
 from cerdd_ami.spreadsheets import export_filename
 
 from . import letters, ranking, services
-from .admin import CandidatureAdmin, ReadOnlyInline, paris, person
 from .admin_jury_staff import AppelJuryAdmin
+from .dossiers.admin import CandidatureAdmin, ReadOnlyInline, paris, person
 from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
 
 # Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep

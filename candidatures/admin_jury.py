@@ -15,12 +15,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cerdd_ami.admin import ReadOnlyAdminMixin
+from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
 
 from . import services
-from .admin import (
+from .dossiers.admin import (
     DOSSIER_FORM_FIELDSETS,
-    EMPTY,
     RECU_EN_PREPARATION,
     CollectiviteDepartementFilter,
     DossierFormDisplays,

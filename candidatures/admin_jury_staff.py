@@ -33,7 +33,8 @@ from cerdd_ami.pdf import pdf_from_html, pdf_response
 from cerdd_ami.spreadsheets import csv_lines, export_filename, to_xlsx_response
 
 from . import charts, ranking, services
-from .admin import AppelAdmin, paris, person
+from .admin import AppelAdmin
+from .dossiers.admin import paris, person
 from .models import (
     Affectation,
     Appel,

@@ -27,7 +27,7 @@ from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr, paris
 
-from . import receipt
+from .dossiers import receipt
 from .models import (
     AccesCandidature,
     Affectation,

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-from .views import decision, dossier, files
+from .dossiers.views import dossier, files
+from .views import decision
 
 app_name = "candidatures"
 

@@ -8,7 +8,7 @@ from django.forms.models import BaseInlineFormSet
 
 from cerdd_ami.admin import ReadOnlyAdminMixin
 
-from .models import Collectivite, Critere, NiveauCritere, search_key
+from .models import Appel, Collectivite, Critere, NiveauCritere, search_key
 
 # Départements of the région (and 76, where the two interregional EPCI sit).
 DEPARTEMENTS = {
@@ -46,6 +46,83 @@ class CritereInline(admin.TabularInline):
 
     def get_extra(self, request, obj=None, **kwargs):
         return 0 if obj is not None and obj.pk and obj.criteres.exists() else 1
+
+
+class AppelAdminBase(admin.ModelAdmin):
+    """The call's own admin: its texts, dates, contacts, capacity and criteria grid.
+
+    Not registered here: candidatures/admin.py composes AppelAdmin from this base and the
+    sub-packages' mixins (dossier counts, jury, decisions), each extending the lists through
+    the ``get_*`` hooks and ``super()``, and registers it once.
+    """
+
+    list_display = ["titre", "etat_label", "opens_at", "closes_at"]
+    search_fields = ["titre", "slug"]
+    readonly_fields = ["decisions_published_at", "dernier_numero"]
+    inlines = [CritereInline]
+    fieldsets = [
+        (None, {"fields": ["titre", "slug", "prefixe_numero", "dernier_numero", "est_publie"]}),
+        (
+            "Textes de la page publique",
+            {
+                "fields": [
+                    "accroche",
+                    "presentation",
+                    "objectifs",
+                    "cycle",
+                    # No « calendrier » text: the public calendar derives from the dates below.
+                    "bonnes_raisons",
+                    "criteres_texte",
+                    "attentes",
+                ]
+            },
+        ),
+        (
+            "Calendrier",
+            {
+                "description": "Toutes les dates et heures sont en heure de Paris.",
+                "fields": [
+                    "opens_at",
+                    "closes_at",
+                    "announcement_at",
+                    "first_session_date",
+                    "first_session_place",
+                    "decisions_published_at",
+                ],
+            },
+        ),
+        (
+            "Contacts et signataire",
+            {
+                "fields": [
+                    "contact_nom",
+                    "contact_fonction",
+                    "contact_email",
+                    "signataire_nom",
+                    "signataire_fonction",
+                    "signataire_email",
+                    "entete_courrier",
+                    "lieu_courrier",
+                    "signature",
+                ]
+            },
+        ),
+        (
+            "Capacité et règles",
+            {
+                "fields": [
+                    "places",
+                    "epci_interregionaux_eligibles",
+                    "taille_max_fichier_mo",
+                    "taille_max_dossier_mo",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="état")
+    def etat_label(self, obj):
+        return Appel.Etat(obj.etat()).label
 
 
 class NiveauCritereFormSet(BaseInlineFormSet):

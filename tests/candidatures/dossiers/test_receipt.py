@@ -5,7 +5,8 @@ from datetime import datetime
 import pypdf
 import pytest
 
-from candidatures import receipt, services
+from candidatures import services
+from candidatures.dossiers import receipt
 from candidatures.models import PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
