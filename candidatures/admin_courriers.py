@@ -7,11 +7,13 @@ and can be previewed as a PDF on a real submitted dossier before anything is pub
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+
+from cerdd_ami.pdf import pdf_response
 
 from . import letters
 from .models import Candidature, Decision, Issue, ModeleCourrier
@@ -119,11 +121,7 @@ class ModeleCourrierAdmin(admin.ModelAdmin):
             decision = preview_decision(dossier, modele.issue)
             pdf = letters.render_letter_pdf(decision)
             filename = f"apercu-{letters.letter_filename(decision)}"
-            return HttpResponse(
-                pdf,
-                content_type="application/pdf",
-                headers={"Content-Disposition": f'inline; filename="{filename}"'},
-            )
+            return pdf_response(pdf, filename, inline=True)
         if not dossiers:
             messages.warning(request, "Aucun dossier déposé pour cet appel : rien à prévisualiser.")
         context = {

@@ -12,20 +12,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
+from cerdd_ami.files import private_file_response
+from cerdd_ami.formats import format_datetime_fr
+from cerdd_ami.pdf import download_response, pdf_response
+from cerdd_ami.spreadsheets import export_filename
+
 from . import letters, ranking, services
-from .admin import EMPTY, CandidatureAdmin, HistoryAdmin, ReadOnlyInline, paris, person
 from .admin_jury_staff import AppelJuryAdmin
-from .exports import export_filename
+from .dossiers.admin import CandidatureAdmin, ReadOnlyInline, paris, person
 from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
-from .receipt import format_datetime_fr
-from .views.files import private_file_response
 
 # Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep
 # the request busy for minutes.
@@ -42,16 +45,6 @@ def can_decide(user) -> bool:
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if count <= 1 else (plural or singular + 's')}"
-
-
-def _download(content: bytes, content_type: str, filename: str, *, inline=False) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    disposition = "inline" if inline else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    # Letters are personal data: never kept by shared caches or sniffed into something else.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def issue_label(decision) -> str:
@@ -474,7 +467,7 @@ class DecisionAdmin(HistoryAdmin):
         filename = letters.letter_filename(decision)
         if courrier is None:
             pdf = letters.render_letter_pdf(decision)
-            return _download(pdf, "application/pdf", f"apercu-{filename}", inline=True)
+            return pdf_response(pdf, f"apercu-{filename}", inline=True)
         if version:
             filename = f"{filename.removesuffix('.pdf')}-v{courrier.version}.pdf"
         return private_file_response(courrier.pdf, filename, "application/pdf")
@@ -506,7 +499,7 @@ class DecisionAdmin(HistoryAdmin):
         if decisions is None:
             return None
         pdf = letters.render_letters_merged_pdf(decisions)
-        return _download(pdf, "application/pdf", export_filename("courriers", extension="pdf"))
+        return pdf_response(pdf, export_filename("courriers", extension="pdf"))
 
     @admin.action(description="Exporter les courriers (ZIP)", permissions=["view"])
     def export_zip(self, request, queryset):
@@ -514,7 +507,9 @@ class DecisionAdmin(HistoryAdmin):
         if decisions is None:
             return None
         archive = letters.letters_zip(decisions)
-        return _download(archive, "application/zip", export_filename("courriers", extension="zip"))
+        return download_response(
+            archive, "application/zip", export_filename("courriers", extension="zip")
+        )
 
     @admin.action(description="Enregistrer un désistement", permissions=["desistement"])
     def enregistrer_desistement(self, request, queryset):
@@ -593,7 +588,7 @@ def _promote(model_admin, request, appel_pk):
 
 
 @admin.register(EnvoiCourrier)
-class EnvoiCourrierAdmin(admin.ModelAdmin):
+class EnvoiCourrierAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every e-mail of a letter and its fate: what « Publier les décisions » retries."""
 
     list_display = [
@@ -610,15 +605,6 @@ class EnvoiCourrierAdmin(admin.ModelAdmin):
     list_select_related = ["courrier__decision__candidature__collectivite"]
     search_fields = ["destinataire", "courrier__decision__candidature__collectivite__nom"]
     actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="collectivité")
     def collectivite(self, obj):

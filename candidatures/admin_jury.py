@@ -15,10 +15,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
+
 from . import services
-from .admin import (
+from .dossiers.admin import (
     DOSSIER_FORM_FIELDSETS,
-    EMPTY,
     RECU_EN_PREPARATION,
     CollectiviteDepartementFilter,
     DossierFormDisplays,
@@ -128,8 +129,12 @@ def juror_name(user) -> str:
 
 
 @admin.register(DossierJury)
-class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
-    """« Dossiers à évaluer »: the juror's list, read-only dossier page, évaluation, recusal."""
+class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin):
+    """« Dossiers à évaluer »: the juror's list, read-only dossier page, évaluation, recusal.
+
+    Read-only: the dossier belongs to the applicant; jurors write their évaluation on its own
+    page.
+    """
 
     list_display = [
         "numero",
@@ -186,17 +191,6 @@ class DossierJuryAdmin(DossierFormDisplays, admin.ModelAdmin):
         if obj is None:
             raise Http404("Aucun dossier à évaluer ne correspond.")
         return obj
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The dossier belongs to the applicant: jurors read it; they write their évaluation
-        # on its own page.
-        return False
 
     def history_view(self, request, object_id, extra_context=None):
         # No such page here, for anyone: a dossier's history is staff business (on the staff

@@ -27,10 +27,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from cerdd_ami import roles
+from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
+from cerdd_ami.pdf import pdf_from_html, pdf_response
+from cerdd_ami.spreadsheets import csv_lines, export_filename, to_xlsx_response
 
 from . import charts, ranking, services
-from .admin import EMPTY, AppelAdmin, HistoryAdmin, paris, person
-from .exports import csv_lines, export_filename, to_xlsx_response
+from .admin import AppelAdmin
+from .dossiers.admin import paris, person
 from .models import (
     Affectation,
     Appel,
@@ -40,7 +44,6 @@ from .models import (
     MembreJury,
     Note,
 )
-from .receipt import format_date_fr, format_datetime_fr, pdf_from_html
 
 DASHBOARD_PERMISSIONS = (
     "candidatures.view_appel",
@@ -81,7 +84,7 @@ def _user_choice_label(user) -> str:
 
 
 def csv_response(headers: list[str], rows: list[list], filename: str) -> HttpResponse:
-    """The rows as ``exports.csv_lines`` writes them, in one response (small tables)."""
+    """The rows as ``spreadsheets.csv_lines`` writes them, in one response (small tables)."""
     response = HttpResponse(
         "".join(csv_lines(headers, rows)).encode("utf-8"), content_type="text/csv; charset=utf-8"
     )
@@ -439,9 +442,7 @@ class AppelJuryAdmin(AppelAdmin):
         appel = self._appel(request, pk)
         html = render_proces_verbal_html(appel)
         pdf = pdf_from_html(html, base_url=str(settings.BASE_DIR / "static"))
-        response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="proces-verbal-{appel.slug}.pdf"'
-        return response
+        return pdf_response(pdf, f"proces-verbal-{appel.slug}.pdf")
 
 
 def proces_verbal_context(appel, now=None) -> dict:
@@ -733,7 +734,7 @@ class PriseEnCompteFilter(admin.SimpleListFilter):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(HistoryAdmin):
+class EvaluationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """Staff read évaluations (never change them: they are the jurors' own); the « Historique »
     page shows who changed what and when, before and after."""
 
@@ -797,15 +798,6 @@ class EvaluationAdmin(HistoryAdmin):
         return super().has_view_permission(request, obj) and request.user.has_perm(
             "candidatures.view_candidature"
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="dossier", ordering="candidature__numero")
     def numero(self, obj):

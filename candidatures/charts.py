@@ -7,21 +7,14 @@ Colours are SVG presentation attributes, not ``style``: the site's CSP refuses i
 Every piece of text from the database goes through ``escape``.
 """
 
-import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
+
+from cerdd_ami import svg
+from cerdd_ami.svg import CHAR_W, GREEN, GREEN_LIGHT, GRID, INK, MUTED, ORANGE
 
 from .ranking import SCALE, Calibration, Distribution, RankingRow
-
-GREEN = "#2f6b3a"
-GREEN_LIGHT = "#9cc5a1"
-ORANGE = "#b35900"  # disagreement: also marked by a symbol, never by colour alone
-INK = "#1a1a1a"
-GRID = "#c8c8c8"
-MUTED = "#555555"
-FONT = 'font-family="DejaVu Sans, Verdana, sans-serif"'
 
 
 def fr_number(value: float, digits: int = 1) -> str:
@@ -36,48 +29,8 @@ def fr_number(value: float, digits: int = 1) -> str:
 _fr = fr_number
 
 
-def _n(value: float) -> str:
-    """A coordinate: short, dot-decimal as SVG wants it."""
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-# Average advance of a character of the charts' 11 px font: label columns are as wide as
-# their longest label, never cut.
-CHAR_W = 6.6
-
-
 def _label_width(labels: list[str]) -> float:
     return max([LABEL_W, *(8 + CHAR_W * len(label) for label in labels)])
-
-
-def _truncate(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
-def _wrap(text: str, length: int) -> list[str]:
-    return textwrap.wrap(text, length, break_long_words=False) or [""]
-
-
-def _svg(
-    chart_id: str, title: str, desc: str, width: float, height: float, body: str
-) -> SafeString:
-    chart_id = escape(chart_id)
-    # Every interpolated text is escaped here or by the callers.
-    return mark_safe(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="jury-chart" id="{chart_id}" '
-        f'role="img" aria-label="{escape(title)}" aria-describedby="{chart_id}-desc" '
-        f'width="{_n(width)}" height="{_n(height)}" viewBox="0 0 {_n(width)} {_n(height)}">'
-        f'<title id="{chart_id}-title">{escape(title)}</title>'
-        f'<desc id="{chart_id}-desc">{escape(desc)}</desc>'
-        f"{body}</svg>"
-    )
-
-
-def _text(x, y, content, *, size=11, anchor="start", fill=INK, weight="normal") -> str:
-    return (
-        f'<text x="{_n(x)}" y="{_n(y)}" {FONT} font-size="{size}" text-anchor="{anchor}" '
-        f'fill="{fill}" font-weight="{weight}">{escape(content)}</text>'
-    )
 
 
 def _nice_step(maximum: int) -> int:
@@ -94,7 +47,7 @@ def _nice_step(maximum: int) -> int:
 def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
     critere = distribution.critere
     values = distribution.counts
-    heading = _wrap(f"{critere.ordre}. {critere.libelle}", 50)
+    heading = svg.wrap(f"{critere.ordre}. {critere.libelle}", 50)
     width, height = 360, 216 + 14 * len(heading)
     left, right, top, bottom = 44, 12, 20 + 14 * len(heading), 46
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -107,28 +60,32 @@ def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
     for tick in range(0, y_max + 1, step):
         y = top + plot_h - tick / y_max * plot_h
         parts.append(
-            f'<line x1="{left}" x2="{_n(left + plot_w)}" y1="{_n(y)}" y2="{_n(y)}" '
+            f'<line x1="{left}" x2="{svg.n(left + plot_w)}" y1="{svg.n(y)}" y2="{svg.n(y)}" '
             f'stroke="{GRID}" stroke-width="1"/>'
         )
-        parts.append(_text(left - 6, y + 4, str(tick), size=10, anchor="end", fill=MUTED))
+        parts.append(svg.text(left - 6, y + 4, str(tick), size=10, anchor="end", fill=MUTED))
     for value, count in enumerate(values):
         x = left + value * band
         bar_h = count / y_max * plot_h
         parts.append(
-            f'<rect x="{_n(x + band * 0.15)}" y="{_n(top + plot_h - bar_h)}" '
-            f'width="{_n(band * 0.7)}" height="{_n(bar_h)}" fill="{GREEN}"/>'
+            f'<rect x="{svg.n(x + band * 0.15)}" y="{svg.n(top + plot_h - bar_h)}" '
+            f'width="{svg.n(band * 0.7)}" height="{svg.n(bar_h)}" fill="{GREEN}"/>'
         )
         if count:
-            parts.append(_text(x + band / 2, top + plot_h - bar_h - 4, str(count), anchor="middle"))
-        parts.append(_text(x + band / 2, top + plot_h + 15, str(value), anchor="middle"))
+            parts.append(
+                svg.text(x + band / 2, top + plot_h - bar_h - 4, str(count), anchor="middle")
+            )
+        parts.append(svg.text(x + band / 2, top + plot_h + 15, str(value), anchor="middle"))
     parts.append(
-        f'<line x1="{left}" x2="{_n(left + plot_w)}" y1="{_n(top + plot_h)}" '
-        f'y2="{_n(top + plot_h)}" stroke="{INK}" stroke-width="1"/>'
+        f'<line x1="{left}" x2="{svg.n(left + plot_w)}" y1="{svg.n(top + plot_h)}" '
+        f'y2="{svg.n(top + plot_h)}" stroke="{INK}" stroke-width="1"/>'
     )
     parts.append(
-        _text(left + plot_w / 2, height - 8, f"note (sur {critere.note_max})", anchor="middle")
+        svg.text(left + plot_w / 2, height - 8, f"note (sur {critere.note_max})", anchor="middle")
     )
-    parts += [_text(4, 16 + 14 * index, line, weight="bold") for index, line in enumerate(heading)]
+    parts += [
+        svg.text(4, 16 + 14 * index, line, weight="bold") for index, line in enumerate(heading)
+    ]
 
     title = f"Répartition des notes — {critere.libelle}"
     if distribution.n:
@@ -141,7 +98,7 @@ def distribution_svg(distribution: Distribution, chart_id: str) -> SafeString:
         )
     else:
         desc = "Aucune note prise en compte pour ce critère."
-    return _svg(chart_id, title, desc, width, height, "".join(parts))
+    return svg.svg(chart_id, title, desc, width, height, "".join(parts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,10 +117,10 @@ class _Scale:
         for tick in range(0, SCALE + 1, 5):
             x = self.x(tick)
             parts.append(
-                f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(bottom)}" '
+                f'<line x1="{svg.n(x)}" x2="{svg.n(x)}" y1="{svg.n(top)}" y2="{svg.n(bottom)}" '
                 f'stroke="{GRID}" stroke-width="1"/>'
             )
-            parts.append(_text(x, top - 6, str(tick), size=10, anchor="middle", fill=MUTED))
+            parts.append(svg.text(x, top - 6, str(tick), size=10, anchor="middle", fill=MUTED))
         return parts
 
 
@@ -190,29 +147,31 @@ def ranking_svg(rows: list[RankingRow], chart_id: str, *, by_z: bool = False) ->
     for position, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y = top + position * ROW_H
         middle = y + ROW_H / 2
-        parts.append(_text(label_w - 8, middle + 4, label, anchor="end"))
+        parts.append(svg.text(label_w - 8, middle + 4, label, anchor="end"))
         if row.mean is None:
-            parts.append(_text(scale.x(0) + 4, middle + 4, "non évalué", fill=MUTED))
+            parts.append(svg.text(scale.x(0) + 4, middle + 4, "non évalué", fill=MUTED))
             continue
         fill = ORANGE if row.disagreement else GREEN_LIGHT
         parts.append(
-            f'<rect x="{_n(scale.x(0))}" y="{_n(y + 4)}" '
-            f'width="{_n(scale.x(row.mean) - scale.x(0))}" height="{ROW_H - 8}" fill="{fill}"/>'
+            f'<rect x="{svg.n(scale.x(0))}" y="{svg.n(y + 4)}" '
+            f'width="{svg.n(scale.x(row.mean) - scale.x(0))}" height="{ROW_H - 8}" fill="{fill}"/>'
         )
         x_min, x_max = scale.x(row.min), scale.x(row.max)
         parts.append(
-            f'<line x1="{_n(x_min)}" x2="{_n(x_max)}" y1="{_n(middle)}" y2="{_n(middle)}" '
+            f'<line x1="{svg.n(x_min)}" x2="{svg.n(x_max)}" '
+            f'y1="{svg.n(middle)}" y2="{svg.n(middle)}" '
             f'stroke="{INK}" stroke-width="1.5"/>'
         )
         for x in (x_min, x_max):
             parts.append(
-                f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(middle - 4)}" y2="{_n(middle + 4)}" '
+                f'<line x1="{svg.n(x)}" x2="{svg.n(x)}" '
+                f'y1="{svg.n(middle - 4)}" y2="{svg.n(middle + 4)}" '
                 f'stroke="{INK}" stroke-width="1.5"/>'
             )
         note = _fr(row.mean, 2)
         if row.disagreement:
             note += " ⚠"
-        parts.append(_text(label_w + PLOT_W + 8, middle + 4, note))
+        parts.append(svg.text(label_w + PLOT_W + 8, middle + 4, note))
 
     order = "score z moyen" if by_z else "moyenne pondérée"
     title = f"Classement des dossiers ({order})"
@@ -229,7 +188,7 @@ def ranking_svg(rows: list[RankingRow], chart_id: str, *, by_z: bool = False) ->
         )
     else:
         desc = f"{len(rows)} dossiers, aucune évaluation prise en compte pour l'instant."
-    return _svg(chart_id, title, desc, width, height, "".join(parts))
+    return svg.svg(chart_id, title, desc, width, height, "".join(parts))
 
 
 def calibration_svg(
@@ -246,32 +205,34 @@ def calibration_svg(
     if overall_mean is not None:
         x = scale.x(overall_mean)
         parts.append(
-            f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(height - bottom)}" '
+            f'<line x1="{svg.n(x)}" x2="{svg.n(x)}" '
+            f'y1="{svg.n(top)}" y2="{svg.n(height - bottom)}" '
             f'stroke="{ORANGE}" stroke-width="1.5" stroke-dasharray="5 3"/>'
         )
         parts.append(
-            _text(x, height - 10, f"moyenne du jury {_fr(overall_mean, 2)}", anchor="middle")
+            svg.text(x, height - 10, f"moyenne du jury {_fr(overall_mean, 2)}", anchor="middle")
         )
     for position, item in enumerate(calibration):
         middle = top + position * ROW_H + ROW_H / 2
-        parts.append(_text(label_w - 8, middle + 4, item.juror.name, anchor="end"))
+        parts.append(svg.text(label_w - 8, middle + 4, item.juror.name, anchor="end"))
         if item.mean is None:
-            parts.append(_text(scale.x(0) + 4, middle + 4, "aucune évaluation", fill=MUTED))
+            parts.append(svg.text(scale.x(0) + 4, middle + 4, "aucune évaluation", fill=MUTED))
             continue
         parts.append(
-            f'<line x1="{_n(scale.x(item.min))}" x2="{_n(scale.x(item.max))}" '
-            f'y1="{_n(middle)}" y2="{_n(middle)}" stroke="{MUTED}" stroke-width="1"/>'
+            f'<line x1="{svg.n(scale.x(item.min))}" x2="{svg.n(scale.x(item.max))}" '
+            f'y1="{svg.n(middle)}" y2="{svg.n(middle)}" stroke="{MUTED}" stroke-width="1"/>'
         )
         parts.append(
-            f'<line x1="{_n(scale.x(item.mean - item.stdev))}" '
-            f'x2="{_n(scale.x(item.mean + item.stdev))}" y1="{_n(middle)}" y2="{_n(middle)}" '
+            f'<line x1="{svg.n(scale.x(item.mean - item.stdev))}" '
+            f'x2="{svg.n(scale.x(item.mean + item.stdev))}" '
+            f'y1="{svg.n(middle)}" y2="{svg.n(middle)}" '
             f'stroke="{GREEN}" stroke-width="6"/>'
         )
         parts.append(
-            f'<circle cx="{_n(scale.x(item.mean))}" cy="{_n(middle)}" r="5" fill="{INK}"/>'
+            f'<circle cx="{svg.n(scale.x(item.mean))}" cy="{svg.n(middle)}" r="5" fill="{INK}"/>'
         )
         parts.append(
-            _text(
+            svg.text(
                 label_w + PLOT_W + 8,
                 middle + 4,
                 f"{_fr(item.mean, 2)} ± {_fr(item.stdev, 2)}",
@@ -293,4 +254,4 @@ def calibration_svg(
         )
     else:
         desc = "Aucune évaluation prise en compte pour l'instant."
-    return _svg(chart_id, title, desc, width, height, "".join(parts))
+    return svg.svg(chart_id, title, desc, width, height, "".join(parts))

@@ -41,17 +41,10 @@ from django.utils import translation
 from django.utils.text import slugify
 from weasyprint import HTML
 
-from cerdd_ami.formats import format_month_span
+from cerdd_ami.formats import de_nom, format_date_fr, format_month_span, paris
+from cerdd_ami.pdf import _LocalOnlyFetcher, french_typography, pdf_from_html
 
 from .models import Appel, Courrier, Decision, Issue, ModeleCourrier
-from .receipt import (
-    _LocalOnlyFetcher,
-    de_nom,
-    format_date_fr,
-    french_typography,
-    paris,
-    pdf_from_html,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,11 @@ from django.db.models import F, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr, paris
 
-from . import files, receipt
+from .dossiers import receipt
 from .models import (
     AccesCandidature,
     Affectation,
@@ -40,7 +42,6 @@ from .models import (
     PieceJointe,
     Recommandation,
 )
-from .receipt import de_nom, format_date_fr, format_datetime_fr
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SNAPSHOT_SCHEMA = 1
@@ -264,7 +265,7 @@ def request_access(*, candidature, requester_email, ip=None) -> None:
     to invite from the dossier page. The requester gets nothing: neither access nor any of the
     dossier's content.
     """
-    from .signin import spend_mail_budget
+    from .connexion.signin import spend_mail_budget
 
     requester_email = _clean_email(requester_email)
     spend_mail_budget(email=requester_email, ip=ip)
@@ -304,7 +305,7 @@ def invite_coreferent(*, candidature, email, invited_by, ip=None) -> AccesCandid
     address is new (no password), an AccesCandidature (INVITE, invited_by) if missing, an
     Evenement INVITATION, and, on commit, one e-mail to the invitee.
     """
-    from .signin import build_login_url, link_validity_minutes, spend_mail_budget
+    from .connexion.signin import build_login_url, link_validity_minutes, spend_mail_budget
 
     email = _clean_email(email)
     User = get_user_model()
@@ -1789,7 +1790,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             locked.save(update_fields=["decisions_published_at"])
     appel.decisions_published_at = locked.decisions_published_at
     _enrol_in_cycle(appel, staff_user)
-    letter_date = receipt.paris(locked.decisions_published_at).date()
+    letter_date = paris(locked.decisions_published_at).date()
 
     to_file = (
         Decision.objects.filter(candidature__appel=appel, published_at__isnull=False)
@@ -1866,7 +1867,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
                 "candidature__appel", "candidature__collectivite"
             ).get(pk=promoted.pk)
             version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
-            pdf = letters.render_letter_pdf(promoted, letter_date=receipt.paris(now).date())
+            pdf = letters.render_letter_pdf(promoted, letter_date=paris(now).date())
             courrier = _file_letter(promoted, version=version, pdf=pdf)
             _enrol_in_cycle(locked, staff_user)
     if locked.decisions_published_at is not None:

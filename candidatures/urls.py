@@ -1,17 +1,13 @@
-from django.urls import path
+from django.urls import include, path
 
-from .views import decision, dossier, files, public, signin
+from .dossiers.views import dossier, files
+from .views import decision
 
 app_name = "candidatures"
 
 urlpatterns = [
-    path("", public.home, name="home"),
-    path("appel/<slug:slug>/", public.appel_detail, name="appel"),
-    path("collectivites/recherche/", public.collectivite_search, name="collectivite_search"),
-    path("connexion/", signin.request_link, name="connexion"),
-    path("connexion/lien-envoye/", signin.link_sent, name="lien_envoye"),
-    path("connexion/lien/", signin.login_with_link, name="lien_connexion"),
-    path("deconnexion/", signin.logout, name="deconnexion"),
+    path("", include("candidatures.appels.urls")),
+    path("", include("candidatures.connexion.urls")),
     path("candidature/", dossier.mes_candidatures, name="mes_candidatures"),
     path("candidature/nouvelle/<slug:slug>/", dossier.nouvelle, name="nouvelle"),
     path("candidature/<int:pk>/", dossier.detail, name="dossier"),

@@ -1,7 +1,94 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+"""Admin pieces both apps share: the user admin, French history pages, read-only admins.
 
+``HistoryAdmin`` shows django-simple-history's pages in French (choices by their label, dates
+in Paris time, diffs in full). ``ReadOnlyAdminMixin`` is for rows that only a workflow writes
+(logs, answers, sendings): staff read them, nobody adds, edits or deletes them here. Admin list
+actions that ask for a confirmation render ``admin/cerdd_ami/action_confirmation.html``.
+"""
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
+
+from .formats import format_datetime_fr
 from .models import User
+
+EMPTY = "—"
+
+
+class ReadOnlyAdminMixin:
+    """Nobody adds, edits or deletes these rows in the admin: a workflow writes them.
+
+    With ``keeps_list_actions``, the change permission still holds without an object, where
+    it governs the list's actions (an export, a bulk workflow), and the change page opens in
+    view mode. Works for ModelAdmin and inlines alike (inlines pass ``obj`` when adding).
+    """
+
+    keeps_list_actions = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None and self.keeps_list_actions:
+            return super().has_change_permission(request)
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _LabelledChanges(HistoricalRecordContextHelper):
+    """« Ne pas retenir → Liste d'attente » rather than the stored ``ne_pas_retenir``."""
+
+    def prepare_delta_change_value(self, change, value):
+        if value is None or value == "":
+            return EMPTY  # never the word « None »
+        field = self.model._meta.get_field(change.field)
+        if field.choices:
+            return dict(field.flatchoices).get(value, value)
+        if hasattr(value, "tzinfo"):
+            return format_datetime_fr(value)
+        return super().prepare_delta_change_value(change, value)
+
+    def get_obj_diff_display(self):
+        # The audit shows before and after in full: a feedback to the collectivité cut to
+        # 80 characters (the package's default) would hide what changed.
+        return ObjDiffDisplay(max_length=5000)
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """History pages in French (see templates/simple_history/object_history_list.html)."""
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _LabelledChanges(self.model, historical_record)
+
+    def history_view_title(self, request, obj):
+        return f"Historique : {obj}"
+
+    def history_form_view_title(self, request, obj):
+        return f"Version historique : {obj}"
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._pk_or_404(object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._pk_or_404(object_id)
+        if not version_id.isdigit():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _pk_or_404(self, object_id):
+        # simple_history filters on the id as typed in the URL: « x » would be a 500.
+        try:
+            self.model._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            raise Http404 from None
 
 
 @admin.register(User)

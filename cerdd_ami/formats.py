@@ -13,6 +13,9 @@ from datetime import date, datetime, time
 
 from django.utils import timezone
 
+NBSP = "\u00a0"
+NNBSP = "\u202f"  # narrow no-break space, before ; ! ? in French typography
+
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 MONTHS = [
@@ -84,3 +87,29 @@ def format_month_span(first: date | None, months: int) -> str:
     start = _month_year(first)
     de = "d'" if start[:1] in "aeiouyâàéèêîïôûœ" else "de "
     return f"{de}{start} à {_month_year(end)}"
+
+
+def filesize_fr(size: int) -> str:
+    """« 532 octets », « 12,4 Ko », « 1,5 Mo »: French units, decimal comma, no-break space."""
+    if size < 1024:
+        unit = "octet" if size <= 1 else "octets"
+        return f"{size}{NBSP}{unit}"
+    value = float(size)
+    for unit in ("Ko", "Mo", "Go"):
+        value /= 1024
+        if value < 1024 or unit == "Go":
+            break
+    text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text}{NBSP}{unit}"
+
+
+def de_nom(nom: str) -> str:
+    """« de » before a collectivité's name, elided or contracted: d'Arras, du Portel, des Moëres."""
+    nom = nom or ""
+    if nom.startswith("Le "):
+        return "du " + nom[3:]
+    if nom.startswith("Les "):
+        return "des " + nom[4:]
+    if nom[:1].upper() in "AEIOUYÂÀÉÈÊÎÏÔÛŒ":
+        return "d'" + nom
+    return "de " + nom

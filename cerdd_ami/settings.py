@@ -203,7 +203,7 @@ PROXY_COUNT = env_int("PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "cerdd_ami.auth.client_ip"
 # Dead sign-in links (used, expired) are not password guesses: they must not lock out a town
 # hall's shared IP address.
-AXES_WHITELIST_CALLABLE = "candidatures.signin.axes_ignores_sign_in_links"
+AXES_WHITELIST_CALLABLE = "candidatures.connexion.signin.axes_ignores_sign_in_links"
 
 # French only, whatever the browser asks: the Cerdd's public speaks French, and a letter or a
 # deadline shown in English would be an error.

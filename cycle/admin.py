@@ -14,7 +14,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
@@ -23,12 +22,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
 
-from candidatures import files
-from candidatures.admin import HistoryAdmin
-from candidatures.exports import to_xlsx_response
 from candidatures.models import Decision, Issue
-from candidatures.receipt import format_date_fr, format_datetime_fr
-from candidatures.views.files import private_file_response
+from cerdd_ami import files
+from cerdd_ami.admin import HistoryAdmin, ReadOnlyAdminMixin
+from cerdd_ami.files import private_file_response
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
+from cerdd_ami.pdf import pdf_response
+from cerdd_ami.spreadsheets import to_xlsx_response
 
 from . import attendance, services, services_staff
 from .models import (
@@ -48,13 +48,6 @@ RECORD_ATTENDANCE = ("cycle.add_presence", "cycle.change_presence")
 def _require(request, permissions):
     if not request.user.has_perms(permissions):
         raise PermissionDenied
-
-
-def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> HttpResponse:
-    response = HttpResponse(pdf, content_type="application/pdf")
-    disposition = "inline" if inline else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +238,7 @@ class CycleAdmin(admin.ModelAdmin):
                 request, "admin/cycle/cycle/attestation_refusee.html", context, status=404
             )
         pdf = attendance.render_attestation_pdf(membre, cycle)
-        return pdf_response(pdf, f"attestation-{slugify(membre.nom)}.pdf")
+        return pdf_response(pdf, f"attestation-{slugify(membre.nom)}.pdf", inline=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +466,7 @@ class SeanceAdmin(admin.ModelAdmin):
     def emargement_pdf(self, request, pk):
         seance = self._seance(request, pk)
         pdf = attendance.render_emargement_pdf(seance)
-        return pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf")
+        return pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf", inline=True)
 
     def presences_view(self, request, pk):
         seance = self._seance(request, pk)
@@ -626,7 +619,7 @@ class ParticipantAdmin(HistoryAdmin):
 
 
 @admin.register(Presence)
-class PresenceAdmin(admin.ModelAdmin):
+class PresenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["seance", "collectivite", "membre", "statut", "remplacant", "recorded_at"]
     list_filter = ["seance__cycle", "seance", "statut"]
     list_select_related = [
@@ -640,31 +633,13 @@ class PresenceAdmin(admin.ModelAdmin):
     def collectivite(self, obj):
         return obj.membre.participant.candidature.collectivite.nom
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(EnvoiNoteContexte)
-class EnvoiNoteContexteAdmin(admin.ModelAdmin):
+class EnvoiNoteContexteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["seance", "destinataire", "statut", "tentatives", "envoye_at", "erreur"]
     list_filter = ["statut", "seance__cycle", "seance"]
     list_select_related = ["seance"]
     search_fields = ["destinataire"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # The survey's and the journal's admins live in their own modules; admin autodiscovery

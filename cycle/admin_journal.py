@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
-from candidatures.exports import to_xlsx_response
-from candidatures.receipt import format_date_fr, format_datetime_fr
+from cerdd_ami.admin import ReadOnlyAdminMixin
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
+from cerdd_ami.pdf import pdf_response
+from cerdd_ami.spreadsheets import to_xlsx_response
 
 from . import capitalisation
-from .admin import pdf_response
 from .models import AvancementEngagement, Cycle, Engagement, EntreeJournal
 
 REPLY_PERMISSIONS = ("cycle.view_entreejournal", "cycle.add_reponsefacilitateur")
@@ -41,7 +42,7 @@ class ReponseForm(forms.Form):
 
 
 @admin.register(EntreeJournal)
-class EntreeJournalAdmin(admin.ModelAdmin):
+class EntreeJournalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["collectivite", "seance", "auteur", "created_at", "nombre_reponses"]
     list_filter = [
         "participant__cycle",
@@ -90,15 +91,6 @@ class EntreeJournalAdmin(admin.ModelAdmin):
             # One COUNT per list, not one per row (``nombre_reponses``).
             .annotate(_nombre_reponses=Count("reponses"))
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # A private entry must not be distinguishable from a missing one, and must not be
@@ -201,7 +193,7 @@ class EntreeJournalAdmin(admin.ModelAdmin):
     def capitalisation_pdf(self, request, cycle_pk):
         cycle = self._cycle(request, cycle_pk)
         pdf = capitalisation.render_capitalisation_pdf(cycle)
-        return pdf_response(pdf, f"capitalisation-{slugify(cycle.titre)[:40]}.pdf")
+        return pdf_response(pdf, f"capitalisation-{slugify(cycle.titre)[:40]}.pdf", inline=True)
 
     def entrees_xlsx(self, request, cycle_pk):
         cycle = self._cycle(request, cycle_pk)
@@ -227,7 +219,7 @@ class AvancementInline(admin.TabularInline):
 
 
 @admin.register(Engagement)
-class EngagementAdmin(admin.ModelAdmin):
+class EngagementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["collectivite", "nature", "description_courte", "statut", "dernier_avancement"]
     list_filter = ["participant__cycle", "nature", "statut"]
     search_fields = ["participant__candidature__collectivite__nom", "description"]
@@ -239,15 +231,6 @@ class EngagementAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return capitalisation.engagements_of(super().get_queryset(request))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(
         description="collectivité", ordering="participant__candidature__collectivite__nom"

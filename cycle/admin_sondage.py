@@ -11,6 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cerdd_ami.admin import ReadOnlyAdminMixin
+
 from . import sondage as services
 from .models import ChoixTheme, Cycle, ReponseSondage
 
@@ -30,7 +32,7 @@ class ChoixThemeInline(admin.TabularInline):
 
 
 @admin.register(ReponseSondage)
-class ReponseSondageAdmin(admin.ModelAdmin):
+class ReponseSondageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["participant", "cycle", "submitted_at", "submitted_by", "resultats"]
     list_filter = ["participant__cycle"]
     list_select_related = [
@@ -43,15 +45,6 @@ class ReponseSondageAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [ChoixThemeInline]
     ordering = ["participant__cycle", "participant__candidature__collectivite__nom"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="cycle", ordering="participant__cycle")
     def cycle(self, obj):

@@ -16,7 +16,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from candidatures.letters import collectivite_names, signature_data_url
-from candidatures.receipt import format_date_fr, french_typography, pdf_from_html
+from cerdd_ami.formats import format_date_fr
+from cerdd_ami.pdf import french_typography, pdf_from_html
 
 from .models import MembreBinome, Participant, Presence, Seance
 from .services import cycle_is_over

@@ -14,8 +14,9 @@ from django.db.models import Max, Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
-from candidatures.receipt import format_date_fr, format_datetime_fr, french_typography
 from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
+from cerdd_ami.pdf import french_typography
 
 from . import attendance, journal
 from .models import (

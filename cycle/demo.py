@@ -20,7 +20,7 @@ from django.utils.text import slugify
 
 from candidatures import services as candidature_services
 from candidatures.models import Decision, Issue
-from candidatures.receipt import pdf_from_html
+from cerdd_ami.pdf import pdf_from_html
 
 from . import services as cycle_services
 from . import sondage

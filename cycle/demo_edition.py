@@ -14,11 +14,11 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from candidatures import services as candidature_services
-from candidatures.demo import seed_candidatures
+from candidatures.appels.seed import appel_texts, ensure_criteres
 from candidatures.demo_decisions import seed_decisions
 from candidatures.demo_jury import seed_jury
+from candidatures.dossiers.demo import seed_candidatures
 from candidatures.models import Appel, Decision
-from candidatures.seed import appel_texts, ensure_criteres
 
 from .models import PARIS
 

@@ -5,7 +5,7 @@ from crispy_forms.layout import HTML, Fieldset, Layout, Submit
 from django import forms
 from django.core.exceptions import ValidationError
 
-from candidatures.forms import INVALID_EMAIL, clean_phone
+from candidatures.dossiers.forms import INVALID_EMAIL, clean_phone
 
 from .models import MembreBinome
 

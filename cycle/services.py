@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.models import Collectivite, Decision, Issue
-from candidatures.receipt import format_datetime_fr
 from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.formats import format_datetime_fr
 
 from .models import Cycle, MembreBinome, Participant, Seance
 

@@ -17,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from candidatures.receipt import format_date_fr, paris
 from cerdd_ami.emails import build_email
+from cerdd_ami.formats import format_date_fr, paris
 
 from .models import EnvoiNoteContexte, MembreBinome, Participant, Presence, Seance
 

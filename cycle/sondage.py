@@ -14,9 +14,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from candidatures.charts import GREEN, GRID, INK, MUTED, _n, _svg, _text, _truncate
-from candidatures.receipt import format_datetime_fr
+from cerdd_ami import svg
 from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.formats import format_datetime_fr
+from cerdd_ami.svg import GREEN, GRID, INK, MUTED
 
 from .models import THEMES_APPEL, ChoixTheme, Participant, ReponseSondage
 
@@ -254,25 +255,25 @@ def results_svg(rows: list[ThemeResult], respondents: int, chart_id: str) -> Saf
     height = top + bottom + ROW_H * max(len(rows), 1)
     highest = max((row.borda for row in rows), default=0) or 1
     parts = [
-        _text(LABEL_W, 16, "score de Borda (rang 1 = 8 points … rang 8 = 1 point)", fill=MUTED)
+        svg.text(LABEL_W, 16, "score de Borda (rang 1 = 8 points … rang 8 = 1 point)", fill=MUTED)
     ]
     parts.append(
-        f'<line x1="{LABEL_W}" x2="{LABEL_W}" y1="{top - 4}" y2="{_n(height - bottom)}" '
+        f'<line x1="{LABEL_W}" x2="{LABEL_W}" y1="{top - 4}" y2="{svg.n(height - bottom)}" '
         f'stroke="{GRID}" stroke-width="1"/>'
     )
     for position, row in enumerate(rows):
         y = top + position * ROW_H
         middle = y + ROW_H / 2
         label = f"{position + 1}. {row.label}"
-        parts.append(_text(LABEL_W - 8, middle + 4, _truncate(label, 52), anchor="end"))
+        parts.append(svg.text(LABEL_W - 8, middle + 4, svg.truncate(label, 52), anchor="end"))
         bar_w = row.borda / highest * PLOT_W
         if bar_w:
             parts.append(
-                f'<rect x="{LABEL_W}" y="{_n(y + 5)}" width="{_n(bar_w)}" '
+                f'<rect x="{LABEL_W}" y="{svg.n(y + 5)}" width="{svg.n(bar_w)}" '
                 f'height="{ROW_H - 10}" fill="{GREEN}"/>'
             )
         parts.append(
-            _text(
+            svg.text(
                 LABEL_W + bar_w + 6,
                 middle + 4,
                 f"{row.borda} pts · {_plural(row.count, 'choix', 'choix')}",
@@ -289,4 +290,4 @@ def results_svg(rows: list[ThemeResult], respondents: int, chart_id: str) -> Saf
         )
     else:
         desc = "Aucune réponse au sondage pour l'instant."
-    return _svg(chart_id, title, desc, width, height, "".join(parts))
+    return svg.svg(chart_id, title, desc, width, height, "".join(parts))

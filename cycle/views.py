@@ -19,7 +19,8 @@ from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
 from candidatures.models import AccesCandidature
-from candidatures.views.files import private_file_response
+from cerdd_ami.files import private_file_response
+from cerdd_ami.pdf import pdf_response
 
 from . import attendance, ics, services
 from .models import MembreBinome, Participant, Presence, Seance
@@ -284,8 +285,4 @@ def attestation_pdf(request, participant_pk, membre_pk):
     if membre is None or attendance.attestation_blocker(membre, participant.cycle) is not None:
         raise Http404
     pdf = attendance.render_attestation_pdf(membre, participant.cycle)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    filename = f"attestation-{slugify(membre.nom) or membre.pk}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(pdf, f"attestation-{slugify(membre.nom) or membre.pk}.pdf")

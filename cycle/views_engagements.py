@@ -10,11 +10,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.text import slugify
+
+from cerdd_ami.pdf import pdf_response
 
 from . import capitalisation
 from .models import Engagement, Participant
@@ -144,8 +145,5 @@ def engagements_cycle(request, participant_pk):
 def journal_pdf(request, participant_pk):
     participant = _participation(request, participant_pk)
     pdf = capitalisation.render_journal_pdf(participant, request.user)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'inline; filename="journal-de-bord-{slugify(str(participant))[:40]}.pdf"'
-    )
-    return response
+    filename = f"journal-de-bord-{slugify(str(participant))[:40]}.pdf"
+    return pdf_response(pdf, filename, inline=True)

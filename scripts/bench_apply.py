@@ -14,7 +14,7 @@ What it does:
 
 1. Creates a throw-away database ``bench_apply`` (on the embedded PostgreSQL, or on
    DATABASE_URL's server when set), migrates it and opens a call with
-   ``candidatures.seed.ensure_appel_ouvert()``. Demo data is never touched.
+   ``candidatures.appels.seed.ensure_appel_ouvert()``. Demo data is never touched.
 2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with DEBUG=1,
    so that e-mails land as .eml files in a temporary outbox the applicants read their links
    from.
@@ -89,8 +89,8 @@ SETUP_CODE = """
 import json, os
 from pathlib import Path
 from candidatures.models import Collectivite
-from candidatures.receipt import pdf_from_html
-from candidatures.seed import ensure_appel_ouvert
+from cerdd_ami.pdf import pdf_from_html
+from candidatures.appels.seed import ensure_appel_ouvert
 
 appel = ensure_appel_ouvert()
 wanted = int(os.environ["BENCH_APPLICANTS"])

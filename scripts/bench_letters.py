@@ -9,7 +9,7 @@ What it does:
 
 1. Creates a throw-away database ``bench_letters`` (on the embedded PostgreSQL, or on
    DATABASE_URL's server when it is local), migrates it, loads the 2021 call
-   (``candidatures.seed.ensure_appel_2021``) with its three letter texts, and N submitted
+   (``candidatures.appels.seed.ensure_appel_2021``) with its three letter texts, and N submitted
    dossiers of real communes with a decision each (12 retenues, 8 on the waiting list, the rest
    non retenues; motivations and jury feedback of realistic length). Demo data is never touched.
 2. Runs each measurement in its own Python process, so that each peak RSS
@@ -58,7 +58,7 @@ import json, os, zoneinfo
 from datetime import datetime, timedelta
 from candidatures.letters import ensure_modeles_courrier
 from candidatures.models import Appel, Candidature, Collectivite, Decision, Issue
-from candidatures.seed import ensure_appel_2021
+from candidatures.appels.seed import ensure_appel_2021
 
 count = int(os.environ["BENCH_LETTERS"])
 paris = zoneinfo.ZoneInfo("Europe/Paris")

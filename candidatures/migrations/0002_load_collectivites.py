@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from candidatures.collectivites import import_collectivites
+    from candidatures.appels.collectivites import import_collectivites
 
     import_collectivites(apps.get_model("candidatures", "Collectivite"))
 

@@ -18,7 +18,6 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from django.utils.text import slugify
 
-from candidatures import files
 from candidatures.models import (
     AccesCandidature,
     Appel,
@@ -28,7 +27,8 @@ from candidatures.models import (
     PieceJointe,
     end_of_day,
 )
-from candidatures.receipt import pdf_from_html
+from cerdd_ami import files
+from cerdd_ami.pdf import pdf_from_html
 from tests.factories import UserFactory
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
-from candidatures.exports import candidatures_rows
+from candidatures.dossiers.exports import candidatures_rows
 from candidatures.models import (
     AccesCandidature,
     Appel,

@@ -13,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from candidatures import receipt, services
+from candidatures import services
+from candidatures.dossiers import receipt
 from candidatures.forms_jury import EvaluationForm
 from candidatures.models import (
     Affectation,

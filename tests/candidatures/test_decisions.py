@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from candidatures import letters, receipt, services
+from candidatures import letters, services
 from candidatures.models import (
     Appel,
     Candidature,
@@ -31,6 +31,8 @@ from candidatures.models import (
     Issue,
     MembreJury,
 )
+from cerdd_ami import pdf
+from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
@@ -391,7 +393,7 @@ def test_a_failing_letter_does_not_hold_back_the_others_and_is_retried(
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
     decide(amiens, Issue.NON_RETENUE, staff)
-    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+    monkeypatch.setattr(pdf, "HTML", HTMLFailingFor002)
     out = io.StringIO()
 
     with pytest.raises(CommandError) as failed:
@@ -414,7 +416,7 @@ def test_a_failing_letter_does_not_hold_back_the_others_and_is_retried(
     ]
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras) + referents(amiens))
 
-    monkeypatch.setattr(receipt, "HTML", weasyprint.HTML)
+    monkeypatch.setattr(pdf, "HTML", weasyprint.HTML)
     again = services.publish_decisions(appel=appel, now=LATER)
 
     assert (again.published, again.letters_filed, again.sent, again.failed) == (0, 1, 2, 0)
@@ -429,7 +431,7 @@ def test_a_failing_letter_does_not_hold_back_the_others_and_is_retried(
 def test_publication_report_counts_failed_letters(appel, arras, lille, staff, monkeypatch):
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
-    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+    monkeypatch.setattr(pdf, "HTML", HTMLFailingFor002)
 
     report = services.publish_decisions(appel=appel, now=ANNOUNCEMENT, send=False)
 
@@ -955,7 +957,7 @@ def test_publish_action_reports_a_failed_letter(
 ):
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
-    monkeypatch.setattr(receipt, "HTML", HTMLFailingFor002)
+    monkeypatch.setattr(pdf, "HTML", HTMLFailingFor002)
     selection = {"action": "publier_decisions", "_selected_action": [appel.pk], "apply": "1"}
 
     response = staff_client.post(APPELS_URL, selection, follow=True)
@@ -1165,7 +1167,7 @@ def test_command_refuses_before_the_announcement_with_exit_code_1(arras, staff):
     assert refused.value.returncode == 1
     assert str(refused.value) == (
         "Les décisions ne peuvent être publiées qu'à partir du "
-        f"{receipt.format_datetime_fr(early.announcement_at)} (heure de Paris)."
+        f"{format_datetime_fr(early.announcement_at)} (heure de Paris)."
     )
     assert Appel.objects.get(slug="2027").decisions_published_at is None
 

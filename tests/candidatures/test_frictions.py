@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from candidatures.connexion.signin import build_login_url
 from candidatures.models import Collectivite
-from candidatures.signin import build_login_url
 from tests.candidatures.factories import AppelFactory, CandidatureFactory
 from tests.factories import UserFactory
 from tests.utils import page_text

@@ -6,8 +6,11 @@ from datetime import UTC, date, datetime, time
 import pytest
 from django.template import Context, Template
 
-from candidatures.seed import ensure_appel_2021
+from candidatures.appels.seed import ensure_appel_2021
 from cerdd_ami.formats import (
+    NBSP,
+    de_nom,
+    filesize_fr,
     format_date_fr,
     format_datetime_fr,
     format_time_fr,
@@ -79,3 +82,52 @@ def test_public_call_page_shows_dates_in_the_one_french_style(client):
     assert "<li>Date limite de dépôt : 12 mars 2021 à 23 h 59</li>" in content
     assert "<li>Ouverture : 10 décembre 2020</li>" in content
     assert "23:59" not in content
+
+
+def test_format_datetime_fr_reads_paris_time():
+    last_second = datetime(2021, 3, 12, 23, 59, 59, tzinfo=PARIS)
+
+    assert format_datetime_fr(last_second) == "12 mars 2021 à 23 h 59"
+    assert format_datetime_fr(last_second, seconds=True) == ("12 mars 2021 à 23 h 59 min 59 s")
+    # The same instant written in UTC reads the same in Paris.
+    assert format_datetime_fr(datetime(2021, 3, 12, 22, 59, 59, tzinfo=UTC)) == (
+        "12 mars 2021 à 23 h 59"
+    )
+    # Summer time: 01:30 UTC is 3 h 30 in Paris after the spring-forward.
+    assert format_datetime_fr(datetime(2021, 3, 28, 1, 30, tzinfo=UTC)) == ("28 mars 2021 à 3 h 30")
+
+
+def test_format_date_fr_writes_the_first_of_the_month_as_1er():
+    assert format_date_fr(date(2021, 3, 1)) == "1er mars 2021"
+    assert format_date_fr(date(2021, 8, 15)) == "15 août 2021"
+    assert format_date_fr(datetime(2021, 2, 28, 23, 30, tzinfo=UTC)) == "1er mars 2021"
+
+
+@pytest.mark.parametrize(
+    ("nom", "expected"),
+    [
+        ("Arras", "d'Arras"),
+        ("Éperlecques", "d'Éperlecques"),
+        ("Loos-en-Gohelle", "de Loos-en-Gohelle"),
+        ("Le Portel", "du Portel"),
+        ("Les Moëres", "des Moëres"),
+        ("La Bassée", "de La Bassée"),
+    ],
+)
+def test_de_nom_elides_and_contracts(nom, expected):
+    assert de_nom(nom) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, f"0{NBSP}octet"),
+        (532, f"532{NBSP}octets"),
+        (1024, f"1{NBSP}Ko"),
+        (12_700, f"12,4{NBSP}Ko"),
+        (1536 * 1024, f"1,5{NBSP}Mo"),
+        (10 * 1024 * 1024, f"10{NBSP}Mo"),
+    ],
+)
+def test_filesize_fr_uses_french_units(size, expected):
+    assert filesize_fr(size) == expected

@@ -19,8 +19,8 @@ from cerdd_ami.formats import format_weekday_date_fr
 from cerdd_ami.models import User
 from cycle import services
 from cycle.models import MembreBinome, Participant, Presence, Seance
+from tests.candidatures.connexion.test_signin import ask_link, link_in, local
 from tests.candidatures.factories import AppelFactory
-from tests.candidatures.test_signin import ask_link, link_in, local
 from tests.factories import UserFactory
 from tests.utils import page_text
 

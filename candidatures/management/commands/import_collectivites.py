@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from candidatures.collectivites import DATA_FILE, import_collectivites
+from candidatures.appels.collectivites import DATA_FILE, import_collectivites
 from candidatures.models import Collectivite
 
 

@@ -9,11 +9,11 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from candidatures import letters
-from candidatures.demo import RECENT_DOSSIERS, seed_candidatures
+from candidatures.appels.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
 from candidatures.demo_decisions import publish_on_announcement, seed_decisions
 from candidatures.demo_jury import close_2021_scoring, seed_jury, seed_recent_jury
+from candidatures.dossiers.demo import RECENT_DOSSIERS, seed_candidatures
 from candidatures.models import Decision
-from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
 from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions

@@ -8,7 +8,7 @@ when e-mails are still « échec », so that cron reports it.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from candidatures.receipt import format_date_fr
+from cerdd_ami.formats import format_date_fr
 from cycle.services_staff import send_due_context_notes
 
 

@@ -1,4 +1,5 @@
-"""Checking uploaded files by their content, never by their name.
+"""Uploaded files: checked by their content, never by their name; stored, hashed, deleted
+with their rows, and served privately.
 
 A dossier accepts PDF, DOC, DOCX and ODT documents; supporting documents may also be PNG or
 JPEG images. A file renamed to look acceptable is refused with a French message. When clamd
@@ -13,6 +14,7 @@ from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import FileResponse, Http404
 from django.template.defaultfilters import filesizeformat
 
 from . import antivirus
@@ -175,3 +177,20 @@ def original_name(name: str) -> str:
         suffix = PurePosixPath(base).suffix[:16]
         base = base[: 200 - len(suffix)] + suffix
     return base
+
+
+def private_file_response(field, filename, content_type):
+    """A stored private file (a piece, a receipt, a letter, a séance document) as a download;
+    404 when the file is missing from storage. The caller has already checked who may read it.
+    """
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    # Personal data: never kept by shared caches or sniffed into something else.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

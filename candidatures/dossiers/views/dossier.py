@@ -10,9 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from candidatures import services
+from candidatures.appels.models import Appel
+from candidatures.appels.views import search_results
+from candidatures.connexion.signin import SignInThrottled
 from cerdd_ami.auth import client_ip
 
-from .. import services
 from ..forms import (
     STEP_FORMS,
     STEP_TITLES,
@@ -20,9 +23,7 @@ from ..forms import (
     InvitationForm,
     PieceForm,
 )
-from ..models import Appel, Candidature, PieceJointe
-from ..signin import SignInThrottled
-from .public import search_results
+from ..models import Candidature, PieceJointe
 
 MAIL_THROTTLED_MESSAGE = (
     "Trop d'e-mails ont été demandés pour cette adresse ou depuis votre connexion internet. "

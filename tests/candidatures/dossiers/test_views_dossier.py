@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from candidatures import receipt
+from candidatures.dossiers import receipt
 from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,

@@ -7,12 +7,13 @@ from datetime import timedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.utils import override_settings
 
+from candidatures import services
+from candidatures.appels.models import Collectivite
+from cerdd_ami.files import sha256_of
 from cerdd_ami.models import User
+from cerdd_ami.pdf import pdf_from_html
 
-from . import services
-from .files import sha256_of
-from .models import AccesCandidature, Candidature, Collectivite, Evenement, PieceJointe
-from .receipt import pdf_from_html
+from .models import AccesCandidature, Candidature, Evenement, PieceJointe
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 

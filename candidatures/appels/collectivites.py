@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .models import search_key
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "collectivites_hdf.csv"
+# The data set stays at the app level (candidatures/data), where its extraction script writes it.
+DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "collectivites_hdf.csv"
 
 
 @dataclass

@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 import time_machine
 
+from candidatures.appels.seed import ensure_appel_2021
 from candidatures.models import Appel, Collectivite
-from candidatures.seed import ensure_appel_2021
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")

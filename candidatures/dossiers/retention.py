@@ -25,7 +25,6 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from candidatures import files
 from candidatures.models import (
     Appel,
     Candidature,
@@ -38,6 +37,7 @@ from candidatures.models import (
     PieceJointe,
     end_of_day,
 )
+from cerdd_ami import files
 
 DRAFT_RETENTION_MONTHS = 12
 ACCOUNT_INACTIVITY_MONTHS = 12

@@ -12,9 +12,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
+from candidatures.appels.models import Collectivite
 from cerdd_ami.forms import BootstrapRadioSelect, FieldsetsFormMixin
 
-from .models import Candidature, Collectivite, PieceJointe
+from .models import Candidature, PieceJointe
 
 PHONE_RE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}$")
 TEXT_MAX_LENGTH = 5000

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from candidatures.charts import fr_number
-from candidatures.exports import csv_cell, csv_lines, to_xlsx_response
+from cerdd_ami.spreadsheets import csv_cell, csv_lines, to_xlsx_response
 
 
 @pytest.mark.parametrize(

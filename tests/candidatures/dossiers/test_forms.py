@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from candidatures.forms import CoordonneesForm, ProjetForm
+from candidatures.dossiers.forms import CoordonneesForm, ProjetForm
 from candidatures.models import Candidature
 from tests.candidatures.factories import AppelFactory, CandidatureFactory
 

@@ -1,11 +1,12 @@
 import io
 import zoneinfo
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 import pypdf
 import pytest
 
-from candidatures import receipt, services
+from candidatures import services
+from candidatures.dossiers import receipt
 from candidatures.models import PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
@@ -54,90 +55,6 @@ def submitted():
         candidature=candidature, user=user, now=paris(2021, 3, 12, 23, 59, 59)
     )
     return candidature, depot
-
-
-# ---------------------------------------------------------------------------------------------
-# French formatting
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Numéro :", f"Numéro{NBSP}:"),
-        ("Numéro:", f"Numéro{NBSP}:"),
-        ("Et maintenant ?", f"Et maintenant{NNBSP}?"),
-        ("Merci !", f"Merci{NNBSP}!"),
-        ("Merci!", f"Merci{NNBSP}!"),
-        ("un ; deux", f"un{NNBSP}; deux"),
-        ("« Territoires participatifs »", f"«{NBSP}Territoires participatifs{NBSP}»"),
-        ("Dépôt n° 2", f"Dépôt n°{NBSP}2"),
-        ("https://www.cerdd.org", "https://www.cerdd.org"),
-        ("Séance à 9:30", "Séance à 9:30"),
-        ("", ""),
-    ],
-)
-def test_french_typography_places_no_break_spaces(text, expected):
-    assert receipt.french_typography(text) == expected
-
-
-def test_french_typography_is_idempotent():
-    once = receipt.french_typography("« Pourquoi ? » : voilà !")
-
-    assert receipt.french_typography(once) == once
-    assert once == f"«{NBSP}Pourquoi{NNBSP}?{NBSP}»{NBSP}: voilà{NNBSP}!"
-
-
-def test_format_datetime_fr_reads_paris_time():
-    last_second = paris(2021, 3, 12, 23, 59, 59)
-
-    assert receipt.format_datetime_fr(last_second) == "12 mars 2021 à 23 h 59"
-    assert receipt.format_datetime_fr(last_second, seconds=True) == (
-        "12 mars 2021 à 23 h 59 min 59 s"
-    )
-    # The same instant written in UTC reads the same in Paris.
-    assert receipt.format_datetime_fr(datetime(2021, 3, 12, 22, 59, 59, tzinfo=UTC)) == (
-        "12 mars 2021 à 23 h 59"
-    )
-    # Summer time: 01:30 UTC is 3 h 30 in Paris after the spring-forward.
-    assert receipt.format_datetime_fr(datetime(2021, 3, 28, 1, 30, tzinfo=UTC)) == (
-        "28 mars 2021 à 3 h 30"
-    )
-
-
-def test_format_date_fr_writes_the_first_of_the_month_as_1er():
-    assert receipt.format_date_fr(date(2021, 3, 1)) == "1er mars 2021"
-    assert receipt.format_date_fr(date(2021, 8, 15)) == "15 août 2021"
-    assert receipt.format_date_fr(datetime(2021, 2, 28, 23, 30, tzinfo=UTC)) == "1er mars 2021"
-
-
-@pytest.mark.parametrize(
-    ("nom", "expected"),
-    [
-        ("Arras", "d'Arras"),
-        ("Éperlecques", "d'Éperlecques"),
-        ("Loos-en-Gohelle", "de Loos-en-Gohelle"),
-        ("Le Portel", "du Portel"),
-        ("Les Moëres", "des Moëres"),
-        ("La Bassée", "de La Bassée"),
-    ],
-)
-def test_de_nom_elides_and_contracts(nom, expected):
-    assert receipt.de_nom(nom) == expected
-
-
-@pytest.mark.parametrize(
-    ("size", "expected"),
-    [
-        (0, f"0{NBSP}octet"),
-        (532, f"532{NBSP}octets"),
-        (1024, f"1{NBSP}Ko"),
-        (12_700, f"12,4{NBSP}Ko"),
-        (1536 * 1024, f"1,5{NBSP}Mo"),
-        (10 * 1024 * 1024, f"10{NBSP}Mo"),
-    ],
-)
-def test_filesize_fr_uses_french_units(size, expected):
-    assert receipt.filesize_fr(size) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,32 +145,6 @@ def test_render_receipt_pdf_types_labels_the_french_way(submitted):
 
     assert f"Numéro du dossier{NBSP}:" in raw
     assert f"page{NBSP}1{NBSP}sur{NBSP}" in raw
-
-
-def test_pdf_from_html_renders_a_document():
-    data = receipt.pdf_from_html(
-        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essai</title></head>'
-        "<body><p>Décision du jury</p></body></html>"
-    )
-
-    reader, _raw, text = read_pdf(data)
-    assert data.startswith(b"%PDF-")
-    assert reader.metadata.title == "Essai"
-    assert "Décision du jury" in text
-
-
-def test_pdf_from_html_fetches_nothing_outside_the_projects_static_files():
-    fetcher = receipt._LocalOnlyFetcher()
-
-    with pytest.raises(ValueError, match="disallowed protocol"):
-        fetcher.fetch("http://example.com/logo.png")
-    with pytest.raises(ValueError, match="hors des ressources du projet"):
-        fetcher.fetch("file:///etc/hostname")
-    # A page referencing such files still renders, without them.
-    data = receipt.pdf_from_html(
-        '<html><body><img src="file:///etc/hostname"><p>Sans image</p></body></html>'
-    )
-    assert "Sans image" in read_pdf(data)[2]
 
 
 def test_tiny_pdf_bytes_is_a_real_pdf_with_its_text():

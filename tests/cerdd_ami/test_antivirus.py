@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from candidatures import antivirus
 from candidatures.models import Collectivite, PieceJointe
+from cerdd_ami import antivirus
 from tests.candidatures.factories import AppelFactory, CandidatureFactory, tiny_pdf_bytes
 from tests.cerdd_ami.test_settings import PRODUCTION_ENV, run_manage
 from tests.factories import UserFactory
@@ -236,7 +236,7 @@ def test_infected_upload_is_refused_beside_the_field_and_not_stored(
     client.force_login(applicant)
     infected = b"%PDF-1.4\n" + EICAR + b"\n%%EOF\n"
 
-    with caplog.at_level(logging.WARNING, logger="candidatures.files"):
+    with caplog.at_level(logging.WARNING, logger="cerdd_ami.files"):
         response = _upload(client, dossier, "annexe.pdf", infected, nature="complement")
 
     content = page_text(response)
@@ -250,7 +250,7 @@ def test_infected_upload_is_refused_beside_the_field_and_not_stored(
     assert _media_files(settings) == []
     assert [r["data"] for r in clamd.received] == [infected]
     assert [
-        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "candidatures.files"
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "cerdd_ami.files"
     ] == [
         (
             "WARNING",
@@ -283,7 +283,7 @@ def test_clamd_down_refuses_the_upload_and_tells_the_operators(
     client.force_login(applicant)
     pdf = tiny_pdf_bytes("Notre lettre")
 
-    with caplog.at_level(logging.ERROR, logger="candidatures.files"):
+    with caplog.at_level(logging.ERROR, logger="cerdd_ami.files"):
         response = _upload(client, dossier, "Lettre Loos.pdf", pdf)
 
     assert response.status_code == 200
@@ -291,7 +291,7 @@ def test_clamd_down_refuses_the_upload_and_tells_the_operators(
     assert PieceJointe.objects.count() == 0
     assert _media_files(settings) == []
     assert [
-        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "candidatures.files"
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "cerdd_ami.files"
     ] == [
         (
             "ERROR",

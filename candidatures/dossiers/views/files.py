@@ -1,26 +1,14 @@
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
+
+from cerdd_ami.files import private_file_response
 
 from ..models import Candidature
 
 
 def _readable_dossier(request, pk):
     return get_object_or_404(Candidature.objects.readable_by(request.user), pk=pk)
-
-
-def private_file_response(field, filename, content_type):
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=filename, content_type=content_type
-    )
-    # Dossiers are personal data: never kept by shared caches or sniffed into something else.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @never_cache

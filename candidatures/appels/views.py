@@ -2,7 +2,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from ..models import Appel, Collectivite
+from .models import Appel, Collectivite
 
 SEARCH_RESULTS_LIMIT = 15
 # The longest name in the registry is under 100 characters; a longer query only costs time

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -9,9 +10,8 @@ from sesame.utils import get_user
 
 from cerdd_ami.auth import client_ip
 
-from ..forms_signin import SignInForm
-from ..models import Candidature
-from ..signin import SignInThrottled, link_validity_minutes, safe_next_url, send_sign_in_link
+from .forms import SignInForm
+from .signin import SignInThrottled, link_validity_minutes, safe_next_url, send_sign_in_link
 
 # The address shown on the "link sent" page; kept in the session so it never sits in a URL.
 SESSION_EMAIL_KEY = "lien_connexion_email"
@@ -93,6 +93,8 @@ def login_with_link(request):
 
 def _landing(user) -> str:
     """A returning applicant's own dossier, or the list when they have none or several."""
+    # Dossiers are a later layer (candidatures.dossiers): looked up by name, not imported.
+    Candidature = apps.get_model("candidatures", "Candidature")
     dossiers = list(Candidature.objects.visible_to(user).order_by("pk")[:2])
     if len(dossiers) == 1:
         return dossiers[0].get_absolute_url()

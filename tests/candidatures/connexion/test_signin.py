@@ -8,8 +8,8 @@ from axes.models import AccessAttempt
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from candidatures.connexion.signin import build_login_url
 from candidatures.models import DemandeLienConnexion
-from candidatures.signin import build_login_url
 from cerdd_ami.models import User
 from tests.factories import PASSWORD, StaffFactory, UserFactory
 
@@ -423,7 +423,7 @@ def dead_links_then_a_valid_one(client, settings):
 
 
 def test_axes_whitelist_keeps_dead_links_from_blocking_a_valid_one(client, settings):
-    settings.AXES_WHITELIST_CALLABLE = "candidatures.signin.axes_ignores_sign_in_links"
+    settings.AXES_WHITELIST_CALLABLE = "candidatures.connexion.signin.axes_ignores_sign_in_links"
 
     dead, response, signed_in_as, user = dead_links_then_a_valid_one(client, settings)
 
@@ -434,7 +434,7 @@ def test_axes_whitelist_keeps_dead_links_from_blocking_a_valid_one(client, setti
 
 
 def test_axes_whitelist_still_locks_password_logins(client, settings):
-    settings.AXES_WHITELIST_CALLABLE = "candidatures.signin.axes_ignores_sign_in_links"
+    settings.AXES_WHITELIST_CALLABLE = "candidatures.connexion.signin.axes_ignores_sign_in_links"
     staff = StaffFactory()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/admin/login/", {"username": staff.email, "password": "mauvais"})

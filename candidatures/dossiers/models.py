@@ -1,0 +1,391 @@
+"""A collectivité's dossier (Candidature) and what hangs on it: who may edit it, its pieces,
+its submissions (Depot) with their frozen content, its event log; drafts listed apart."""
+
+import secrets
+from pathlib import PurePath
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from candidatures.appels.models import Appel, Collectivite
+
+# ---------------------------------------------------------------------------------------------
+# Candidature
+
+
+class CandidatureQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Dossiers an applicant may read and edit: those they were given access to."""
+        if not user.is_authenticated:
+            return self.none()
+        # A semi-join, not a join + DISTINCT: DISTINCT over every column (long answers
+        # included) made this the costliest query of each page of the application journey.
+        access = AccesCandidature.objects.filter(candidature=models.OuterRef("pk"), user=user)
+        return self.filter(models.Exists(access))
+
+    def readable_by(self, user):
+        """Dossiers whose pages and files a user may read: staff holding the view permission
+        read all, jurors what they may score, applicants their own."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff and user.has_perm("candidatures.view_candidature"):
+            return self.all()
+        if user.is_staff:
+            return self.for_juror(user)
+        return self.visible_to(user)
+
+    def for_juror(self, user, now=None):
+        """Submitted dossiers of the calls this juror sits on, once their deadline has passed
+        (the call's, or the dossier's extension when later), assigned to them when the call
+        assigns dossiers, and never one they are in conflict with (declared or detected)."""
+        if not user.is_authenticated:
+            return self.none()
+        now = now or timezone.now()
+        # Jury models live in a later layer (candidatures.jury): looked up by name, not imported.
+        MembreJury = apps.get_model("candidatures", "MembreJury")
+        Affectation = apps.get_model("candidatures", "Affectation")
+        ConflitInteret = apps.get_model("candidatures", "ConflitInteret")
+        member = MembreJury.objects.filter(appel=models.OuterRef("appel"), user=user)
+        # -1 stands for "no collectivité": SQL comparisons with NULL would hide every dossier.
+        own = Coalesce(models.Subquery(member.values("collectivite")[:1]), -1)
+        own_epci = Coalesce(models.Subquery(member.values("collectivite__epci")[:1]), -1)
+        assigned = Affectation.objects.filter(candidature=models.OuterRef("pk"), jure=user)
+        declared = ConflitInteret.objects.filter(candidature=models.OuterRef("pk"), jure=user)
+        return (
+            self.deposees()
+            # « After the deadline, jury members see… » (Candidature.deadline(), in SQL).
+            .filter(appel__closes_at__lt=now)
+            .filter(Q(prolongation_jusqu_au__isnull=True) | Q(prolongation_jusqu_au__lt=now))
+            .filter(models.Exists(member))
+            .filter(Q(appel__mode_jury=Appel.ModeJury.TOUS) | models.Exists(assigned))
+            .exclude(models.Exists(declared))
+            # Detected ties are also checked live, so a register not yet refreshed hides nothing.
+            .exclude(collectivite=own)
+            .exclude(collectivite=own_epci)
+            .exclude(Q(collectivite__epci=own) & Q(collectivite__epci__isnull=False))
+        )
+
+    def deposees(self):
+        return self.filter(statut=Candidature.Statut.DEPOSEE)
+
+    def brouillons(self):
+        return self.filter(statut=Candidature.Statut.BROUILLON)
+
+
+class Candidature(models.Model):
+    class Statut(models.TextChoices):
+        BROUILLON = "brouillon", "Brouillon"
+        DEPOSEE = "deposee", "Déposée"
+
+    appel = models.ForeignKey(Appel, on_delete=models.PROTECT, related_name="candidatures")
+    collectivite = models.ForeignKey(
+        Collectivite, on_delete=models.PROTECT, related_name="candidatures"
+    )
+    statut = models.CharField(max_length=20, choices=Statut.choices, default=Statut.BROUILLON)
+    numero = models.CharField("numéro", max_length=40, blank=True)
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+    deposee_at = models.DateTimeField("déposée le", null=True, blank=True)
+    prolongation_jusqu_au = models.DateTimeField(
+        "prolongation accordée jusqu'au", null=True, blank=True
+    )
+
+    # Step 1: the collectivité's contact details
+    adresse = models.CharField("adresse postale", max_length=250, blank=True)
+    code_postal = models.CharField("code postal", max_length=5, blank=True)
+    ville = models.CharField(max_length=150, blank=True)
+    telephone = models.CharField("téléphone", max_length=20, blank=True)
+    email_contact = models.EmailField("e-mail de la collectivité", blank=True)
+
+    # Step 2: référent·es
+    ref_pol_nom = models.CharField("nom et prénom", max_length=150, blank=True)
+    ref_pol_fonction = models.CharField("fonction", max_length=200, blank=True)
+    ref_pol_email = models.EmailField("e-mail", blank=True)
+    ref_pol_telephone = models.CharField("téléphone", max_length=20, blank=True)
+    ref_tech_nom = models.CharField("nom et prénom", max_length=150, blank=True)
+    ref_tech_fonction = models.CharField("fonction", max_length=200, blank=True)
+    ref_tech_email = models.EmailField("e-mail", blank=True)
+    ref_tech_telephone = models.CharField("téléphone", max_length=20, blank=True)
+    contact_nom = models.CharField("nom et prénom", max_length=150, blank=True)
+    contact_fonction = models.CharField("fonction", max_length=200, blank=True)
+    contact_email = models.EmailField("e-mail", blank=True)
+    contact_telephone = models.CharField("téléphone", max_length=20, blank=True)
+
+    # Step 3: the call's questions
+    motivations = models.TextField(blank=True)
+    actions = models.TextField("actions déjà réalisées ou prévues", blank=True)
+    pistes = models.TextField("pistes de travail envisagées", blank=True)
+    besoins = models.TextField("principaux besoins identifiés", blank=True)
+
+    # Step 5: commitments
+    engagement_binome = models.BooleanField(default=False)
+    engagement_experimentation = models.BooleanField(default=False)
+    consentement_donnees = models.BooleanField(default=False)
+
+    objects = CandidatureQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "candidature"
+        verbose_name_plural = "candidatures"
+        ordering = ["appel", "numero", "collectivite__nom"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appel", "collectivite"], name="candidature_unique_per_appel"
+            ),
+            models.UniqueConstraint(
+                fields=["appel", "numero"],
+                condition=~Q(numero=""),
+                name="candidature_unique_numero",
+            ),
+            models.CheckConstraint(
+                condition=Q(statut="brouillon") | (~Q(numero="") & Q(deposee_at__isnull=False)),
+                name="candidature_deposee_has_numero",
+            ),
+        ]
+
+    def __str__(self):
+        label = self.numero or "brouillon"
+        return f"{self.collectivite.nom} ({label})"
+
+    def get_absolute_url(self):
+        return reverse("candidatures:dossier", args=[self.pk])
+
+    @property
+    def est_deposee(self):
+        return self.statut == self.Statut.DEPOSEE
+
+    def deadline(self):
+        """The last second at which this dossier may be submitted (extension included)."""
+        if self.prolongation_jusqu_au and self.prolongation_jusqu_au > self.appel.closes_at:
+            return self.prolongation_jusqu_au
+        return self.appel.closes_at
+
+    def accepts_changes(self, now=None):
+        now = now or timezone.now()
+        return self.appel.opens_at <= now <= self.deadline()
+
+    def is_editable(self, now=None):
+        return self.statut == self.Statut.BROUILLON and self.accepts_changes(now)
+
+    def referent_emails(self) -> list[str]:
+        """Everyone who receives mail about this dossier, without duplicates, in order."""
+        emails = [self.ref_pol_email, self.ref_tech_email]
+        emails += [access.user.email for access in self.acces.select_related("user")]
+        unique = []
+        for email in emails:
+            if email and email.lower() not in {known.lower() for known in unique}:
+                unique.append(email)
+        return unique
+
+    # What the deposit needs, as (step, field, what « Il manque … » says): the step forms mark
+    # these fields « obligatoire ».
+    DEPOSIT_FIELDS = [
+        (1, "adresse", "l'adresse postale de la collectivité"),
+        (1, "code_postal", "le code postal"),
+        (1, "ville", "la ville"),
+        (1, "telephone", "le téléphone de la collectivité"),
+        (1, "email_contact", "l'e-mail de la collectivité"),
+        (2, "ref_pol_nom", "le nom du ou de la référent·e politique"),
+        (2, "ref_pol_fonction", "la fonction du ou de la référent·e politique"),
+        (2, "ref_pol_email", "l'e-mail du ou de la référent·e politique"),
+        (2, "ref_pol_telephone", "le téléphone du ou de la référent·e politique"),
+        (2, "ref_tech_nom", "le nom du ou de la référent·e technique"),
+        (2, "ref_tech_fonction", "la fonction du ou de la référent·e technique"),
+        (2, "ref_tech_email", "l'e-mail du ou de la référent·e technique"),
+        (2, "ref_tech_telephone", "le téléphone du ou de la référent·e technique"),
+        (3, "motivations", "les motivations de la collectivité"),
+        (3, "actions", "les actions déjà réalisées ou prévues"),
+        (3, "pistes", "les pistes de travail envisagées"),
+        (3, "besoins", "les principaux besoins identifiés"),
+    ]
+
+    # The boxes of step 5, with what the deposit says when one is left unticked.
+    ENGAGEMENTS = {
+        "engagement_binome": "L'engagement à venir en binôme élu·e / technicien·ne manque.",
+        "engagement_experimentation": "L'engagement à expérimenter sur le territoire manque.",
+        "consentement_donnees": "Le consentement au traitement des données personnelles manque.",
+    }
+
+    def missing_items(self) -> list[tuple[int, str]]:
+        """What must still be filled before submission, as (step, French message)."""
+        missing = []
+        for step, field, label in self.DEPOSIT_FIELDS:
+            if not str(getattr(self, field)).strip():
+                missing.append((step, f"Il manque {label}."))
+        # Read through .all() so that a list which prefetched the pieces asks nothing more.
+        natures = {piece.nature for piece in self.pieces.all()}
+        if PieceJointe.Nature.LETTRE_MOTIVATION not in natures:
+            missing.append((4, "Il manque la lettre de motivation."))
+        for field, message in self.ENGAGEMENTS.items():
+            if not getattr(self, field):
+                missing.append((5, message))
+        return missing
+
+    def related_candidatures(self):
+        """Candidatures to the same call from this collectivité's EPCI or member communes."""
+        return (
+            Candidature.objects.filter(
+                appel=self.appel, collectivite__siren__in=self.collectivite.related_siren()
+            )
+            .exclude(pk=self.pk)
+            .select_related("collectivite")
+        )
+
+
+class AccesCandidature(models.Model):
+    """Who may read and edit a dossier: the person who started it and invited co-référent·es."""
+
+    class Role(models.TextChoices):
+        CREATEUR = "createur", "A créé le dossier"
+        INVITE = "invite", "Invité·e"
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="acces")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="acces_candidatures"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "accès au dossier"
+        verbose_name_plural = "accès aux dossiers"
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "user"], name="acces_unique_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.candidature}"
+
+
+def piece_upload_to(instance, filename):
+    # Unguessable, extension kept for the browser; the original name lives in the database.
+    suffix = PurePath(filename).suffix.lower()[:8]
+    return f"dossiers/{instance.candidature.appel.slug}/{secrets.token_urlsafe(24)}{suffix}"
+
+
+class PieceJointe(models.Model):
+    class Nature(models.TextChoices):
+        LETTRE_MOTIVATION = "lettre", "Lettre de motivation"
+        COMPLEMENTAIRE = "complement", "Document complémentaire"
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="pieces")
+    nature = models.CharField(max_length=12, choices=Nature.choices)
+    fichier = models.FileField(upload_to=piece_upload_to, max_length=200)
+    nom_original = models.CharField("nom du fichier", max_length=200)
+    type_mime = models.CharField(max_length=100)
+    taille = models.PositiveIntegerField("taille (octets)")
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    uploaded_at = models.DateTimeField("déposée le", auto_now_add=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "pièce jointe"
+        verbose_name_plural = "pièces jointes"
+        ordering = ["candidature", "nature", "uploaded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidature"],
+                condition=Q(nature="lettre"),
+                name="piece_one_motivation_letter",
+            ),
+        ]
+
+    def __str__(self):
+        return self.nom_original
+
+    def get_absolute_url(self):
+        return reverse("candidatures:piece", args=[self.candidature_id, self.pk])
+
+
+class Depot(models.Model):
+    """A frozen, time-stamped copy of a dossier at one submission, with its receipt."""
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="depots")
+    version = models.PositiveSmallIntegerField()
+    submitted_at = models.DateTimeField("déposé le")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    contenu = models.JSONField("contenu figé")
+    # Empty for a moment after the submission: the receipt is rendered once the deposit is
+    # committed (``services.issue_receipt``), or later by ``manage.py emettre_recus``.
+    recu = models.FileField(
+        "accusé de réception (PDF)", upload_to="recus/", max_length=200, blank=True
+    )
+    recu_sha256 = models.CharField(max_length=64, blank=True)
+    # Set once the receipt e-mail has left: a process killed between filing the receipt and
+    # mailing it, or a mail server that refused it, leaves it empty for emettre_recus.
+    recu_envoye_at = models.DateTimeField("accusé envoyé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "dépôt"
+        verbose_name_plural = "dépôts"
+        ordering = ["candidature", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "version"], name="depot_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.candidature} — dépôt n° {self.version}"
+
+
+class Evenement(models.Model):
+    """The dossier's timeline and audit log: who did what, when, from which state to which."""
+
+    class Nature(models.TextChoices):
+        CREATION = "creation", "Dossier créé"
+        INVITATION = "invitation", "Co-référent·e invité·e"
+        DEPOT = "depot", "Dossier déposé"
+        REOUVERTURE = "reouverture", "Dossier rouvert"
+        PROLONGATION = "prolongation", "Prolongation accordée"
+        DEMANDE_ACCES = "demande_acces", "Demande d'accès"
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="evenements"
+    )
+    nature = models.CharField(max_length=20, choices=Nature.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    statut_avant = models.CharField(max_length=20, blank=True)
+    statut_apres = models.CharField(max_length=20, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "événement"
+        verbose_name_plural = "événements"
+        ordering = ["candidature", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_nature_display()} — {self.at:%d/%m/%Y %H:%M}"
+
+
+class BrouillonManager(models.Manager.from_queryset(CandidatureQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(statut=Candidature.Statut.BROUILLON)
+
+
+class Brouillon(Candidature):
+    """Drafts only: lets the admin list dossiers in progress apart from submitted ones."""
+
+    objects = BrouillonManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "brouillon (dossier en cours)"
+        verbose_name_plural = "brouillons (dossiers en cours)"
