@@ -827,5 +827,7 @@ class BrouillonAdmin(DossierAdminBase):
 
 
 # The jury's and the decisions' admin pages live in their own modules; importing them
-# registers them (admin_decisions extends the dossiers' and the calls' admins, last).
-from . import admin_courriers, admin_decisions, admin_jury, admin_jury_staff  # noqa: E402, F401
+# registers them (decisions.admin extends the dossiers' and the calls' admins, last).
+from .decisions import admin as decisions_admin  # noqa: E402, F401
+from .decisions import admin_courriers  # noqa: E402, F401
+from .jury import admin_jurors, admin_staff  # noqa: E402, F401

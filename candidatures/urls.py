@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import decision, dossier, files, public, signin
+from .decisions import views as decision
+from .views import dossier, files, public, signin
 
 app_name = "candidatures"
 

@@ -8,10 +8,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from candidatures import letters
+from candidatures.decisions import letters
+from candidatures.decisions.demo import publish_on_announcement, seed_decisions
 from candidatures.demo import RECENT_DOSSIERS, seed_candidatures
-from candidatures.demo_decisions import publish_on_announcement, seed_decisions
-from candidatures.demo_jury import close_2021_scoring, seed_jury, seed_recent_jury
+from candidatures.jury.demo import close_2021_scoring, seed_jury, seed_recent_jury
 from candidatures.models import Decision
 from candidatures.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
 from cerdd_ami import roles

@@ -15,10 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cerdd_ami.admin import ReadOnlyAdminMixin
-
-from . import services
-from .admin import (
+from candidatures.admin import (
     DOSSIER_FORM_FIELDSETS,
     EMPTY,
     RECU_EN_PREPARATION,
@@ -26,16 +23,12 @@ from .admin import (
     DossierFormDisplays,
     paris,
 )
-from .forms_jury import DeportForm, EvaluationForm
-from .models import (
-    Affectation,
-    Appel,
-    Collectivite,
-    DossierJury,
-    Evaluation,
-    MembreJury,
-    Note,
-)
+from candidatures.jury import services as jury_services
+from candidatures.jury.forms import DeportForm, EvaluationForm
+from candidatures.models import Appel, Collectivite
+from cerdd_ami.admin import ReadOnlyAdminMixin
+
+from .models import Affectation, DossierJury, Evaluation, MembreJury, Note
 
 # The juror's own évaluation state as annotated on the list ("" when none exists yet).
 NON_COMMENCEE = ""
@@ -402,7 +395,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
                 )
                 submit = "soumettre" in request.POST or already_submitted
                 try:
-                    services.save_evaluation(
+                    jury_services.save_evaluation(
                         candidature=dossier,
                         jure=request.user,
                         notes=form.notes(),
@@ -443,7 +436,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
         form = DeportForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
-                services.declare_conflict(
+                jury_services.declare_conflict(
                     candidature=dossier, jure=request.user, motif=form.cleaned_data["motif"]
                 )
             except ValidationError as error:

@@ -41,10 +41,11 @@ from django.utils import translation
 from django.utils.text import slugify
 from weasyprint import HTML
 
+from candidatures.models import Appel
 from cerdd_ami.formats import de_nom, format_date_fr, format_month_span, paris
 from cerdd_ami.pdf import _LocalOnlyFetcher, french_typography, pdf_from_html
 
-from .models import Appel, Courrier, Decision, Issue, ModeleCourrier
+from .models import Courrier, Decision, Issue, ModeleCourrier
 
 logger = logging.getLogger(__name__)
 

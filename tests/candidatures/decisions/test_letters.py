@@ -13,7 +13,8 @@ from PIL import Image
 
 # Registers ModeleCourrierAdmin before the URLconf is built, whether or not candidatures.admin
 # imports the module yet.
-from candidatures import admin_courriers, letters
+from candidatures.decisions import admin_courriers, letters
+from candidatures.decisions import services as decisions_services
 from candidatures.models import Candidature, Collectivite, Decision, Issue, ModeleCourrier
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
@@ -115,14 +116,15 @@ def _seed_letter(decision, **kwargs) -> str:
 
 
 def test_seed_letters_with_the_default_motivations_say_each_thing_once(appel, arras):
-    from candidatures import services
 
     letters.ensure_modeles_courrier(appel)
     for number in (1, 2):  # with Arras, three retained collectivités
         decide(deposee(appel, number), Issue.RETENUE)
     texts = {}
     for issue in Issue:
-        decision = decide(arras, issue, motivation=services.default_motivation(issue, appel))
+        decision = decide(
+            arras, issue, motivation=decisions_services.default_motivation(issue, appel)
+        )
         texts[issue] = _seed_letter(decision)
         decision.delete()
 

@@ -13,10 +13,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from candidatures.decisions import letters
+from candidatures.models import Candidature
 from cerdd_ami.pdf import pdf_response
 
-from . import letters
-from .models import Candidature, Decision, Issue, ModeleCourrier
+from .models import Decision, Issue, ModeleCourrier
 
 # What an unsaved preview decision says where the real one will have staff's words.
 PREVIEW_MOTIVATION = "[Motivation de la décision : elle sera saisie avec la décision.]"

@@ -26,18 +26,9 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
-from .models import (
-    Affectation,
-    Appel,
-    Candidature,
-    Collectivite,
-    ConflitInteret,
-    Critere,
-    Evaluation,
-    MembreJury,
-    Note,
-    Recommandation,
-)
+from candidatures.models import Appel, Candidature, Collectivite, Critere
+
+from .models import Affectation, ConflitInteret, Evaluation, MembreJury, Note, Recommandation
 
 SCALE = 20  # every évaluation is brought to a score out of 20
 
@@ -168,7 +159,7 @@ def _load_jury(appel_id: int) -> _Jury:
 
 
 def is_tied(juror_tie: tuple[int, int | None] | None, dossier_coll: tuple[int, int | None]):
-    """The detected-conflict rule of ``for_juror`` and ``services.related_pairs``: the juror
+    """The detected-conflict rule of ``for_juror`` and ``jury_services.related_pairs``: the juror
     belongs to the candidate collectivité, to its EPCI, or to a commune of the candidate EPCI."""
     if juror_tie is None:
         return False
@@ -576,7 +567,7 @@ class ProgressMatrix:
 
     @property
     def with_work_left(self) -> list[JurorProgress]:
-        """The jurors ``services.send_jury_reminders`` would e-mail."""
+        """The jurors ``jury_services.send_jury_reminders`` would e-mail."""
         return [progress for progress in self.jurors if progress.left > 0]
 
     @property

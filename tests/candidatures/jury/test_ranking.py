@@ -1,4 +1,4 @@
-"""Jury aggregates (candidatures.ranking) on a hand-computed example.
+"""Jury aggregates (candidatures.jury.ranking) on a hand-computed example.
 
 The grid has two critères: A weighs 1 and is scored out of 4, B weighs 2 and is scored out of
 5, so an évaluation scores (1·a/4 + 2·b/5) / 3 · 20 = (5a + 8b) / 3 on /20. Three jurors score
@@ -20,7 +20,8 @@ from datetime import datetime
 import pytest
 from django.db.models import Q
 
-from candidatures import ranking, services
+from candidatures.jury import ranking
+from candidatures.jury import services as jury_services
 from candidatures.models import (
     Affectation,
     Appel,
@@ -46,7 +47,7 @@ def _fast_passwords(settings):
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers shared with test_admin_jury_staff
+# Helpers shared with test_admin_staff
 
 
 def make_appel(**kwargs):
@@ -88,7 +89,7 @@ def member(appel, first_name, last_name, collectivite=None, qualite=""):
 
 def score(dossier, jure, a, b, recommandation="", *, submit=True):
     one, two = dossier.appel.criteres.order_by("ordre")
-    return services.save_evaluation(
+    return jury_services.save_evaluation(
         candidature=dossier,
         jure=jure,
         notes={one: (a, f"A vaut {a}"), two: (b, "")},
@@ -117,7 +118,9 @@ def hand_example():
         for jure, (a, b, recommandation) in zip((alpha, bravo, charlie), scores, strict=True):
             score(dossier, jure, a, b, recommandation)
     score(d1, delta, 0, 0, "ne_pas_retenir")
-    services.declare_conflict(candidature=d1, jure=delta, motif="Mon conjoint travaille à Lille.")
+    jury_services.declare_conflict(
+        candidature=d1, jure=delta, motif="Mon conjoint travaille à Lille."
+    )
     score(d2, delta, 1, None, submit=False)  # a draft: never counted
     return (
         appel,
@@ -505,7 +508,7 @@ def test_progress_matrix_agrees_with_for_juror_and_the_reminder_service():
         ["soumise", "soumise", "non_affecte", "non_affecte", "a_faire"]
     ]
     assert {(p.juror.pk, p.left) for p in matrix.with_work_left} == {
-        (user.pk, left) for user, left in services.jurors_with_work_left(appel)
+        (user.pk, left) for user, left in jury_services.jurors_with_work_left(appel)
     }
 
 

@@ -2,7 +2,7 @@
 
 ``AppelJuryAdmin`` replaces the registered ``AppelAdmin`` (same pages, plus the call's jury
 settings, its members inline, and the dashboard URLs below). Every state change goes through
-``candidatures.services``; the numbers come from ``candidatures.ranking``.
+``candidatures.jury.services``; the numbers come from ``candidatures.jury.ranking``.
 
 Who sees what: the dashboard needs the view permissions on appels, candidatures and
 évaluations (the chargé·e de mission has them; jurors never hold ``view_candidature``, which
@@ -26,23 +26,17 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from candidatures.admin import AppelAdmin, paris, person
+from candidatures.jury import charts, ranking
+from candidatures.jury import services as jury_services
+from candidatures.models import Appel, Candidature
 from cerdd_ami import roles
 from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
 from cerdd_ami.formats import format_date_fr, format_datetime_fr
 from cerdd_ami.pdf import pdf_from_html, pdf_response
 from cerdd_ami.spreadsheets import csv_lines, export_filename, to_xlsx_response
 
-from . import charts, ranking, services
-from .admin import AppelAdmin, paris, person
-from .models import (
-    Affectation,
-    Appel,
-    Candidature,
-    ConflitInteret,
-    Evaluation,
-    MembreJury,
-    Note,
-)
+from .models import Affectation, ConflitInteret, Evaluation, MembreJury, Note
 
 DASHBOARD_PERMISSIONS = (
     "candidatures.view_appel",
@@ -83,7 +77,8 @@ def _user_choice_label(user) -> str:
 
 
 def csv_response(headers: list[str], rows: list[list], filename: str) -> HttpResponse:
-    """The rows as ``cerdd_ami.spreadsheets.csv_lines`` writes them, in one response (small tables)."""
+    """The rows as ``cerdd_ami.spreadsheets.csv_lines`` writes them, in one response (small
+    tables)."""
     response = HttpResponse(
         "".join(csv_lines(headers, rows)).encode("utf-8"), content_type="text/csv; charset=utf-8"
     )
@@ -296,7 +291,7 @@ class AppelJuryAdmin(AppelAdmin):
         return TemplateResponse(request, "admin/candidatures/appel/jury.html", context)
 
     def _send_reminders(self, request, appel):
-        reminded = services.send_jury_reminders(appel=appel, staff_user=request.user)
+        reminded = jury_services.send_jury_reminders(appel=appel, staff_user=request.user)
         if reminded:
             self.message_user(
                 request,
@@ -318,7 +313,7 @@ class AppelJuryAdmin(AppelAdmin):
                 "« Chaque dossier est affecté à quelques juré·es » dans la fiche de l'appel "
                 "avant d'affecter les dossiers."
             )
-        result = services.assign_automatically(appel=appel, staff_user=request.user)
+        result = jury_services.assign_automatically(appel=appel, staff_user=request.user)
         created = result["created"]
         self.message_user(
             request,
@@ -336,7 +331,7 @@ class AppelJuryAdmin(AppelAdmin):
             )
 
     def _refresh_conflicts(self, request, appel):
-        created = services.refresh_conflicts(appel=appel)
+        created = jury_services.refresh_conflicts(appel=appel)
         self.message_user(
             request,
             f"Registre des conflits d'intérêts à jour : "
@@ -345,7 +340,7 @@ class AppelJuryAdmin(AppelAdmin):
         )
 
     def _close(self, request, appel):
-        services.close_scoring(appel=appel, staff_user=request.user)
+        jury_services.close_scoring(appel=appel, staff_user=request.user)
         self.message_user(
             request,
             "La notation est close : les évaluations ne peuvent plus être modifiées.",
@@ -353,7 +348,7 @@ class AppelJuryAdmin(AppelAdmin):
         )
 
     def _reopen(self, request, appel):
-        services.reopen_scoring(appel=appel, staff_user=request.user)
+        jury_services.reopen_scoring(appel=appel, staff_user=request.user)
         self.message_user(
             request,
             "La notation est rouverte : les juré·es peuvent de nouveau modifier leurs évaluations.",
@@ -361,7 +356,7 @@ class AppelJuryAdmin(AppelAdmin):
         )
 
     def _open_deliberation(self, request, appel):
-        services.open_deliberation(appel=appel, staff_user=request.user)
+        jury_services.open_deliberation(appel=appel, staff_user=request.user)
         self.message_user(
             request,
             "La délibération est ouverte : sur chaque dossier qu'ils et elles peuvent voir, "
@@ -452,7 +447,7 @@ def proces_verbal_context(appel, now=None) -> dict:
     result = ranking.build_ranking(appel)
     conflicts = ranking.conflict_register(appel)
     recorded = {(c["numero"], c["jure"]) for c in conflicts}
-    for dossier, user, reason in services.related_pairs(appel):
+    for dossier, user, reason in jury_services.related_pairs(appel):
         key = (dossier.numero, ranking.display_name(user.first_name, user.last_name, user.email))
         if key not in recorded:
             conflicts.append(
@@ -596,7 +591,7 @@ class AffectationAdmin(admin.ModelAdmin):
         return False if obj is not None else super().has_change_permission(request)
 
     def save_model(self, request, obj, form, change):
-        (saved,) = services.assign_jurors(
+        (saved,) = jury_services.assign_jurors(
             candidature=obj.candidature, jures=[obj.jure], staff_user=request.user
         )
         obj.pk, obj.created_at = saved.pk, saved.created_at

@@ -5,7 +5,7 @@ letters to download and export.
 Registered on top of the other admin modules: ``CandidatureDecisionAdmin`` replaces the
 submitted dossiers' admin (same pages, plus the decision column, filter and bulk actions) and
 ``AppelDecisionsAdmin`` the call's admin (plus « Publier les décisions »). Every state change
-goes through ``candidatures.services``.
+goes through ``candidatures.decisions.services`` and ``publication``.
 """
 
 from django import forms
@@ -19,16 +19,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from candidatures.admin import CandidatureAdmin, ReadOnlyInline, paris, person
+from candidatures.decisions import letters, publication
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import ranking
+from candidatures.jury.admin_staff import AppelJuryAdmin
+from candidatures.models import Appel, Candidature
 from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
 from cerdd_ami.files import private_file_response
 from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.pdf import download_response, pdf_response
 from cerdd_ami.spreadsheets import export_filename
 
-from . import letters, ranking, services
-from .admin import CandidatureAdmin, ReadOnlyInline, paris, person
-from .admin_jury_staff import AppelJuryAdmin
-from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
+from .models import Courrier, Decision, EnvoiCourrier, Issue
 
 # Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep
 # the request busy for minutes.
@@ -56,8 +59,8 @@ def issue_label(decision) -> str:
     return label
 
 
-def panels_for(appels) -> list[services.Capacite]:
-    return [services.capacity(appel) for appel in appels]
+def panels_for(appels) -> list[decisions_services.Capacite]:
+    return [decisions_services.capacity(appel) for appel in appels]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,7 +68,7 @@ def panels_for(appels) -> list[services.Capacite]:
 
 
 class DecisionForm(forms.ModelForm):
-    """The decision on one dossier; ``services.check_decision`` says what is refused."""
+    """The decision on one dossier; ``decisions_services.check_decision`` says what is refused."""
 
     retour_jury = forms.ChoiceField(
         label="Retour du jury cité dans le courrier",
@@ -98,7 +101,7 @@ class DecisionForm(forms.ModelForm):
         if "retour_jury" not in self.fields:
             return  # a published decision: read-only
         candidature = self._candidature()
-        feedback = services.jury_feedback(candidature) if candidature else []
+        feedback = decisions_services.jury_feedback(candidature) if candidature else []
         current = (self.instance.retour_jury or "").strip()
         if current and current not in feedback:
             feedback.append(current)
@@ -130,7 +133,7 @@ class DecisionForm(forms.ModelForm):
         if candidature is None or "issue" not in cleaned:
             return cleaned
         try:
-            services.check_decision(
+            decisions_services.check_decision(
                 candidature=candidature,
                 issue=cleaned["issue"],
                 motivation=cleaned.get("motivation", ""),
@@ -319,7 +322,7 @@ class DecisionAdmin(HistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        decision = services.decide(
+        decision = decisions_services.decide(
             candidature=data.get("candidature") or obj.candidature,
             issue=data["issue"],
             motivation=data.get("motivation", ""),
@@ -329,7 +332,7 @@ class DecisionAdmin(HistoryAdmin):
         )
         obj.pk = decision.pk
         obj.refresh_from_db()
-        panel = services.capacity(decision.candidature.appel)
+        panel = decisions_services.capacity(decision.candidature.appel)
         if panel.depassement:
             self.message_user(request, f"{panel.texte}. {panel.avertissement}", messages.WARNING)
 
@@ -349,7 +352,7 @@ class DecisionAdmin(HistoryAdmin):
                 appel = candidature.appel if candidature else None
         extra_context = {
             **(extra_context or {}),
-            "panels": [services.capacity(appel)] if appel is not None else [],
+            "panels": [decisions_services.capacity(appel)] if appel is not None else [],
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -519,7 +522,7 @@ class DecisionAdmin(HistoryAdmin):
             recorded = []
             for decision in decisions:
                 try:
-                    services.record_withdrawal(
+                    decisions_services.record_withdrawal(
                         candidature=decision.candidature,
                         staff_user=request.user,
                         reason=form.cleaned_data["reason"],
@@ -561,7 +564,7 @@ def _promote(model_admin, request, appel_pk):
         raise PermissionDenied
     appel = get_object_or_404(Appel, pk=appel_pk)
     try:
-        decision = services.promote_next(appel=appel, staff_user=request.user)
+        decision = publication.promote_next(appel=appel, staff_user=request.user)
     except ValidationError as error:
         model_admin.message_user(request, " ".join(error.messages), messages.ERROR)
     else:
@@ -732,14 +735,14 @@ class CandidatureDecisionAdmin(CandidatureAdmin):
         form = DecisionBulkForm(
             request.POST if "apply" in request.POST else None,
             issue=issue,
-            initial={"motivation": services.default_motivation(issue, appel)},
+            initial={"motivation": decisions_services.default_motivation(issue, appel)},
         )
         if form.is_valid():
             decided = 0
             for dossier in dossiers:
                 existing = getattr(dossier, "decision", None)
                 try:
-                    services.decide(
+                    decisions_services.decide(
                         candidature=dossier,
                         issue=issue,
                         motivation=form.cleaned_data["motivation"],
@@ -762,7 +765,7 @@ class CandidatureDecisionAdmin(CandidatureAdmin):
                     f"{_plural(decided, 'dossier')}.",
                     messages.SUCCESS,
                 )
-            panel = services.capacity(appel)
+            panel = decisions_services.capacity(appel)
             self.message_user(
                 request,
                 f"{panel.texte}. {panel.avertissement}".strip(),
@@ -770,7 +773,7 @@ class CandidatureDecisionAdmin(CandidatureAdmin):
             )
             return None
 
-        panel = services.capacity(appel)
+        panel = decisions_services.capacity(appel)
         retained_after = panel.retenues
         for dossier in dossiers:
             existing = getattr(dossier, "decision", None)
@@ -834,7 +837,7 @@ class AppelDecisionsAdmin(AppelJuryAdmin):
             "appels": [
                 {
                     "appel": appel,
-                    "panel": services.capacity(appel),
+                    "panel": decisions_services.capacity(appel),
                     "trop_tot": now < appel.announcement_at,
                     "ouverture": format_datetime_fr(appel.announcement_at),
                 }
@@ -847,7 +850,7 @@ class AppelDecisionsAdmin(AppelJuryAdmin):
 
     def _publish(self, request, appel):
         try:
-            report = services.publish_decisions(appel=appel, staff_user=request.user)
+            report = publication.publish_decisions(appel=appel, staff_user=request.user)
         except ValidationError as error:
             self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
             return
