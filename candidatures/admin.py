@@ -229,7 +229,6 @@ class DossierFormDisplays:
         return yes_no(obj.consentement_donnees)
 
 
-@admin.register(Appel)
 class AppelAdmin(admin.ModelAdmin):
     list_display = ["titre", "etat_label", "opens_at", "closes_at", "nb_deposees", "nb_brouillons"]
     search_fields = ["titre", "slug"]
@@ -700,7 +699,6 @@ class DossierAdminBase(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
         return obj.collectivite.nom
 
 
-@admin.register(Candidature)
 class CandidatureAdmin(DossierAdminBase):
     """Submitted dossiers only; drafts are under « Brouillons »."""
 
@@ -826,8 +824,23 @@ class BrouillonAdmin(DossierAdminBase):
         return f"{missing} élément{'s' if missing > 1 else ''} manquant{'s' if missing > 1 else ''}"
 
 
-# The jury's and the decisions' admin pages live in their own modules; importing them
-# registers them (decisions.admin extends the dossiers' and the calls' admins, last).
+# The jury's and the decisions' admin pages live in their packages; importing them registers
+# their own models. The call's and the dossiers' admins are composed here, once, from mixins.
 from .decisions import admin as decisions_admin  # noqa: E402, F401
 from .decisions import admin_courriers  # noqa: E402, F401
+from .decisions.admin_mixins import (  # noqa: E402
+    DecisionsAppelAdminMixin,
+    DecisionsCandidatureAdminMixin,
+)
 from .jury import admin_jurors, admin_staff  # noqa: E402, F401
+from .jury.admin_appel import JuryAppelAdminMixin  # noqa: E402
+
+
+@admin.register(Appel)
+class AppelCompositeAdmin(DecisionsAppelAdminMixin, JuryAppelAdminMixin, AppelAdmin):
+    """The call's admin: its own fields and pages, the jury's, the decisions'."""
+
+
+@admin.register(Candidature)
+class CandidatureCompositeAdmin(DecisionsCandidatureAdminMixin, CandidatureAdmin):
+    """The submitted dossiers' admin, with their decisions."""

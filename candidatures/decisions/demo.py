@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from candidatures.decisions import letters, publication
+from candidatures.decisions import letter_templates, publication
 from candidatures.decisions import services as decisions_services
 from candidatures.jury import ranking
 
@@ -33,7 +33,7 @@ def seed_decisions(appel, *, staff_user) -> dict:
     are kept and counted, so a second run creates nothing. Also gives the call its three
     letter templates. Returns the counts per issue and how many were created.
     """
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     decided = dict(
         Decision.objects.filter(candidature__appel=appel).values_list("candidature", "issue")
     )

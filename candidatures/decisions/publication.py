@@ -19,6 +19,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import timezone
 
+from candidatures.decisions import letter_templates
 from candidatures.models import Appel
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import paris
@@ -256,7 +257,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
     in three steps that each commit:
     1. one transaction: every unpublished decision gets ``published_at`` (a history row each),
        the call ``decisions_published_at`` (kept from the first run), the letter templates are
-       created if missing (``letters.ensure_modeles_courrier``);
+       created if missing (``letter_templates.ensure_modeles_courrier``);
     2. for each published decision without a letter: the PDF is rendered (letter dated the day
        of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
        per référent·e (``candidature.referent_emails()``), each in its own transaction; a
@@ -293,7 +294,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
                 f"{names}. Décidez de chaque dossier avant de publier.",
                 code="undecided",
             )
-        letters.ensure_modeles_courrier(locked)
+        letter_templates.ensure_modeles_courrier(locked)
         unpublished = Decision.objects.select_for_update().filter(
             candidature__appel=locked, published_at__isnull=True
         )

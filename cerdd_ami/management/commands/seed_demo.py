@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from candidatures.decisions import letters
+from candidatures.decisions import letter_templates
 from candidatures.decisions.demo import publish_on_announcement, seed_decisions
 from candidatures.demo import RECENT_DOSSIERS, seed_candidatures
 from candidatures.jury.demo import close_2021_scoring, seed_jury, seed_recent_jury
@@ -140,7 +140,7 @@ class Command(BaseCommand):
             f"{demo_participant}"
         )
         created = seed_candidatures(appel_recent, staff_user=charge, dossiers=RECENT_DOSSIERS)
-        letters.ensure_modeles_courrier(appel_recent)
+        letter_templates.ensure_modeles_courrier(appel_recent)
         self.stdout.write(
             f"Appel {appel_recent.slug} (clos le {appel_recent.closes_at:%d/%m/%Y}, réponses "
             f"le {appel_recent.announcement_at:%d/%m/%Y}, première séance le "

@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from candidatures.decisions import letters, publication
+from candidatures.decisions import letter_templates, letters, publication
 from candidatures.decisions import services as decisions_services
 from candidatures.jury import services as jury_services
 from candidatures.models import (
@@ -282,7 +282,7 @@ def test_publication_files_each_letter_and_mails_it_to_both_referents(
         sent = [m for m in mailoutbox if m.to[0] in referents(dossier)]
         assert sorted(m.to[0] for m in sent) == sorted(referents(dossier))
         for message in sent:
-            assert message.subject == letters.OBJET_DEFAUT
+            assert message.subject == letter_templates.OBJET_DEFAUT
             assert message.reply_to == [appel.contact_email]
             assert message.attachments[0].filename == letters.letter_filename(decision)
             assert message.attachments[0].content == pdf

@@ -1013,7 +1013,8 @@ def test_manual_assignment_refuses_a_conflicted_juror(staff_client):
 
 
 def test_only_active_staff_in_the_jury_group_can_be_chosen_as_jurors(staff):
-    from candidatures.jury.admin_staff import AffectationForm, ConflitInteretForm, MembreJuryForm
+    from candidatures.jury.admin_appel import MembreJuryForm
+    from candidatures.jury.admin_staff import AffectationForm, ConflitInteretForm
 
     juror(email="jure@cerdd.test")
     juror(email="partie@cerdd.test", is_active=False)

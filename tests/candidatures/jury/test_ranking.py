@@ -20,8 +20,9 @@ from datetime import datetime
 import pytest
 from django.db.models import Q
 
-from candidatures.jury import ranking
+from candidatures.jury import ranking, tables
 from candidatures.jury import services as jury_services
+from candidatures.jury.progress import progress_matrix
 from candidatures.models import (
     Affectation,
     Appel,
@@ -293,7 +294,7 @@ def test_evaluation_of_a_deleted_assignment_leaves_the_ranking_as_the_matrix():
     Affectation.objects.filter(candidature=dossiers["d1"], jure=jurors["charlie"]).delete()
 
     result = ranking.build_ranking(appel)
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     d1 = rows_by_numero(result)["AMI-2021-001"]
     assert (d1.n, sorted(round(x, 6) for x in d1.scores)) == (2, [13.0, 20.0])
@@ -310,7 +311,7 @@ def test_evaluations_of_a_juror_removed_from_the_jury_leave_the_ranking():
     MembreJury.objects.filter(appel=appel, user=jurors["charlie"]).delete()
 
     result = ranking.build_ranking(appel)
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     assert {row.dossier.numero: row.n for row in result.rows} == {
         "AMI-2021-001": 2,
@@ -451,7 +452,7 @@ def test_progress_matrix_statuses_including_conflicts():
     )
     score(dossiers["d2"], foxtrot, 1, 1, submit=False)
 
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     assert [p.juror.name for p in matrix.jurors] == [
         "Anne Alpha",
@@ -491,7 +492,7 @@ def test_progress_matrix_agrees_with_for_juror_and_the_reminder_service():
         Affectation.objects.create(candidature=dossiers["d3"], jure=jure)
     Affectation.objects.create(candidature=dossiers["d1"], jure=jurors["delta"])
 
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     visible_statuses = {"a_faire", "brouillon", "soumise"}
     for column, progress in enumerate(matrix.jurors):
@@ -517,11 +518,11 @@ def test_progress_matrix_runs_a_fixed_number_of_queries(django_assert_num_querie
     Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
     appel.refresh_from_db()
     with django_assert_num_queries(5):
-        ranking.progress_matrix(appel)
+        progress_matrix(appel)
     bulk_dossiers(appel, 120, [jurors["alpha"]])
 
     with django_assert_num_queries(5):
-        matrix = ranking.progress_matrix(appel)
+        matrix = progress_matrix(appel)
 
     assert len(matrix.rows) == 123
 
@@ -533,7 +534,7 @@ def test_progress_matrix_runs_a_fixed_number_of_queries(django_assert_num_querie
 def test_ranking_table_headers_and_row():
     appel, _, _ = hand_example()
 
-    headers, rows = ranking.ranking_table(ranking.build_ranking(appel))
+    headers, rows = tables.ranking_table(ranking.build_ranking(appel))
 
     assert headers == [
         "Rang",
@@ -584,7 +585,7 @@ def test_ranking_table_headers_and_row():
 def test_scores_table_lists_every_evaluation_and_why_one_is_left_out():
     appel, _, _ = hand_example()
 
-    headers, rows = ranking.scores_table(appel)
+    headers, rows = tables.scores_table(appel)
 
     assert headers[:8] == [
         "Numéro",
