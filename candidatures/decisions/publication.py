@@ -24,7 +24,7 @@ from candidatures.models import Appel
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import paris
 
-from . import letters
+from . import hooks, letters
 from .models import Courrier, Decision, EnvoiCourrier, Issue, ModeleCourrier
 from .services import (
     PROMOTION_MOTIVATION,
@@ -234,23 +234,12 @@ def send_pending_letters(*, appel, courrier=None, now=None) -> tuple[int, list[E
     return sent, failures
 
 
-def _enrol_in_cycle(appel, staff_user) -> None:
-    """Retained collectivités join the call's cycle as soon as their decision is public."""
-    # Imported here: the cycle app builds on this one, not the other way round.
-    from cycle.models import Cycle
-    from cycle.services import enrol_retained
-
-    cycle = Cycle.objects.filter(appel=appel).first()
-    if cycle is not None:
-        enrol_retained(cycle=cycle, staff_user=staff_user)
-
-
 def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> PublicationReport:
     """Publish the call's decisions, file their letters and e-mail them; run it again at will.
 
     ``send=False`` stops after step 2: the e-mails wait, « à envoyer », for the next run.
-    When the call already has its cycle, the retained collectivités are enrolled in it
-    (``cycle.services.enrol_retained``) right after step 1.
+    Right after step 1, every ``hooks.on_published`` callable runs (the cycle's enrols the
+    retained collectivités in the call's cycle, when there is one).
 
     Refused (ValidationError, French) before ``appel.announcement_at``, while a submitted
     dossier has no decision, and when there is no decision at all. Idempotent and resumable,
@@ -308,7 +297,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             locked.decisions_published_at = now
             locked.save(update_fields=["decisions_published_at"])
     appel.decisions_published_at = locked.decisions_published_at
-    _enrol_in_cycle(appel, staff_user)
+    hooks.published(appel=appel, staff_user=staff_user)
     letter_date = paris(locked.decisions_published_at).date()
 
     to_file = (
@@ -347,7 +336,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
     the list move up one rank (a history row each). Once the call's decisions are published,
     the promoted decision is published at once and its new letter is rendered and filed as the
     next Courrier version, with one EnvoiCourrier per référent·e, and the collectivité joins
-    the call's cycle when there is one (``cycle.services.enrol_retained``); then, outside the
+    the call's cycle when there is one (``hooks.on_published``); then, outside the
     transaction, those e-mails are sent and recorded as ``publish_decisions`` does (a failure
     is retried by its next run). Before publication, nothing is filed nor sent: publication
     will do it.
@@ -388,7 +377,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
             version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
             pdf = letters.render_letter_pdf(promoted, letter_date=paris(now).date())
             courrier = _file_letter(promoted, version=version, pdf=pdf)
-            _enrol_in_cycle(locked, staff_user)
+            hooks.published(appel=locked, staff_user=staff_user)
     if locked.decisions_published_at is not None:
         send_pending_letters(appel=locked, courrier=courrier, now=now)
     return promoted

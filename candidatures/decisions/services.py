@@ -16,6 +16,7 @@ from candidatures.jury.models import Evaluation
 from candidatures.models import Appel, Candidature
 from cerdd_ami.formats import format_datetime_fr
 
+from . import hooks
 from .models import Decision, Issue
 
 HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
@@ -240,9 +241,9 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
     not handed on automatically: staff call ``promote_next`` when they choose to.
     Side effects: ``Decision.desistement_at`` and ``desistement_motif`` (the whole reason), one
     history row by the staff member whose change reason is « Désistement : <reason> » (cut to
-    the 100 characters the history keeps); the collectivité's cycle ``Participant``, when there
-    is one, becomes « retiré » (``retire_at`` = the withdrawal), as
-    ``cycle.services.withdraw_participant`` does when the collectivité withdraws itself.
+    the 100 characters the history keeps); then, in this transaction, every
+    ``hooks.on_withdrawn`` callable (the cycle's makes the collectivité's ``Participant``, when
+    there is one, « retiré » with ``retire_at`` = the withdrawal).
     No e-mail.
     """
     _require_staff(staff_user)
@@ -268,24 +269,8 @@ def record_withdrawal(*, candidature, staff_user, reason, now=None) -> Decision:
     decision._history_user = staff_user
     decision._change_reason = f"Désistement : {reason}"[:HISTORY_REASON_LENGTH]
     decision.save(update_fields=["desistement_at", "desistement_motif"])
-    _withdraw_from_cycle(candidature, now=decision.desistement_at)
+    hooks.withdrawn(candidature=candidature, now=decision.desistement_at)
     return decision
-
-
-def _withdraw_from_cycle(candidature, *, now) -> None:
-    # Imported here: the cycle app builds on this one, not the other way round.
-    from cycle.models import Participant
-
-    participant = (
-        Participant.objects.select_for_update()
-        .filter(candidature_id=candidature.pk)
-        .exclude(statut=Participant.Statut.RETIRE)
-        .first()
-    )
-    if participant is not None:
-        participant.statut = Participant.Statut.RETIRE
-        participant.retire_at = now
-        participant.save(update_fields=["statut", "retire_at"])
 
 
 @dataclasses.dataclass
