@@ -1,21 +1,28 @@
-"""The app's admin composition root: the call's admin (AppelAdmin), then every sub-package's
-admin module, imported here so that Django's autodiscovery (which imports
-``candidatures.admin``) registers them.
+"""The app's admin composition root. Django's autodiscovery imports ``candidatures.admin``:
+importing each sub-package's admin module registers its own ModelAdmins, and the two admins
+that several sub-packages extend, the call's and the submitted dossiers', are composed here,
+once, from each sub-package's mixin (no unregister, no import circle).
 """
 
 from django.contrib import admin
 
-# Importing a sub-package's admin module registers its own ModelAdmins.
 from .appels.admin import AppelAdminBase
-from .dossiers.admin import AppelDossiersAdminMixin
-from .models import Appel
+from .decisions import admin as decisions_admin  # noqa: F401
+from .decisions import admin_courriers  # noqa: F401
+from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatureAdminMixin
+from .dossiers.admin import AppelDossiersAdminMixin, CandidatureAdmin
+from .jury import admin_jurors, admin_staff  # noqa: F401
+from .jury.admin_appel import JuryAppelAdminMixin
+from .models import Appel, Candidature
 
 
 @admin.register(Appel)
-class AppelAdmin(AppelDossiersAdminMixin, AppelAdminBase):
-    """The call's admin, composed once (see AppelAdminBase)."""
+class AppelAdmin(
+    DecisionsAppelAdminMixin, JuryAppelAdminMixin, AppelDossiersAdminMixin, AppelAdminBase
+):
+    """The call: its own fields and pages, its dossiers' counts, the jury's, the decisions'."""
 
 
-# The jury's and the decisions' admin pages live in their own modules; importing them
-# registers them (admin_decisions extends the dossiers' and the calls' admins, last).
-from . import admin_courriers, admin_decisions, admin_jury, admin_jury_staff  # noqa: E402, F401
+@admin.register(Candidature)
+class CandidatureCompositeAdmin(DecisionsCandidatureAdminMixin, CandidatureAdmin):
+    """The submitted dossiers, with their decisions."""

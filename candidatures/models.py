@@ -1,16 +1,7 @@
 """The app's models index: Django loads ``candidatures.models``, and the migrations reference
 some names here by dotted path (``piece_upload_to``). Each model lives in its sub-package
-(appels, connexion, dossiers, jury, decisions); this module imports them all and defines none
-of its own once every sub-package holds its models.
+(appels, connexion, dossiers, jury, decisions); this module imports them all and defines none.
 """
-
-from django.conf import settings
-from django.db import models
-from django.db.models import Q
-from django.utils import timezone
-from simple_history.models import HistoricalRecords
-
-from cerdd_ami.models import SuiviEnvoi
 
 from .appels.models import (  # noqa: F401
     Appel,
@@ -23,6 +14,14 @@ from .appels.models import (  # noqa: F401
     search_key,
 )
 from .connexion.models import DemandeLienConnexion  # noqa: F401
+from .decisions.models import (  # noqa: F401
+    Courrier,
+    Decision,
+    DecisionQuerySet,
+    EnvoiCourrier,
+    Issue,
+    ModeleCourrier,
+)
 from .dossiers.models import (  # noqa: F401
     AccesCandidature,
     Brouillon,
@@ -34,319 +33,13 @@ from .dossiers.models import (  # noqa: F401
     PieceJointe,
     piece_upload_to,
 )
-
-# ---------------------------------------------------------------------------------------------
-# Jury
-
-
-class MembreJury(models.Model):
-    """A juror of one call, optionally tied to the collectivité they belong to (conflicts)."""
-
-    appel = models.ForeignKey(Appel, on_delete=models.CASCADE, related_name="membres_jury")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jurys"
-    )
-    collectivite = models.ForeignKey(
-        Collectivite,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="collectivité d'appartenance",
-        help_text="Sa commune ou son EPCI : ses dossiers et ceux qui y sont liés lui sont cachés.",
-    )
-    qualite = models.CharField("qualité", max_length=200, blank=True)
-
-    class Meta:
-        verbose_name = "membre du jury"
-        verbose_name_plural = "membres du jury"
-        ordering = ["appel", "user__last_name", "user__first_name"]
-        constraints = [
-            models.UniqueConstraint(fields=["appel", "user"], name="membre_jury_unique"),
-        ]
-
-    def __str__(self):
-        return str(self.user)
-
-
-class Affectation(models.Model):
-    """A dossier given to a juror when the call does not have every juror score everything."""
-
-    candidature = models.ForeignKey(
-        Candidature, on_delete=models.CASCADE, related_name="affectations"
-    )
-    jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="affectations",
-        verbose_name="juré·e",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = "affectation"
-        verbose_name_plural = "affectations"
-        constraints = [
-            models.UniqueConstraint(fields=["candidature", "jure"], name="affectation_unique"),
-        ]
-
-    def __str__(self):
-        return f"{self.candidature} → {self.jure}"
-
-
-class ConflitInteret(models.Model):
-    class Origine(models.TextChoices):
-        DETECTE = "detecte", "Détecté (même collectivité, ou commune et son EPCI)"
-        DECLARE = "declare", "Déclaré par le ou la juré·e"
-
-    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="conflits")
-    jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="conflits",
-        verbose_name="juré·e",
-    )
-    origine = models.CharField(max_length=10, choices=Origine.choices)
-    motif = models.TextField()
-    created_at = models.DateTimeField("enregistré le", default=timezone.now)
-    history = HistoricalRecords()
-
-    class Meta:
-        verbose_name = "conflit d'intérêts"
-        verbose_name_plural = "conflits d'intérêts"
-        ordering = ["candidature", "jure"]
-        constraints = [
-            models.UniqueConstraint(fields=["candidature", "jure"], name="conflit_unique"),
-            models.CheckConstraint(condition=~Q(motif=""), name="conflit_has_reason"),
-        ]
-
-    def __str__(self):
-        return f"{self.jure} / {self.candidature.collectivite.nom}"
-
-
-class Recommandation(models.TextChoices):
-    RETENIR = "retenir", "Retenir"
-    LISTE_ATTENTE = "attente", "Liste d'attente"
-    NE_PAS_RETENIR = "ne_pas_retenir", "Ne pas retenir"
-
-
-class EvaluationQuerySet(models.QuerySet):
-    def soumises(self):
-        return self.filter(statut=Evaluation.Statut.SOUMISE)
-
-    def counted(self):
-        """Évaluations that enter aggregates: submitted, and not by a juror in conflict."""
-        conflicts = ConflitInteret.objects.filter(
-            candidature=models.OuterRef("candidature"), jure=models.OuterRef("jure")
-        )
-        return self.soumises().exclude(models.Exists(conflicts))
-
-
-class Evaluation(models.Model):
-    class Statut(models.TextChoices):
-        BROUILLON = "brouillon", "Brouillon"
-        SOUMISE = "soumise", "Soumise"
-
-    candidature = models.ForeignKey(
-        Candidature, on_delete=models.CASCADE, related_name="evaluations"
-    )
-    jure = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="evaluations",
-        verbose_name="juré·e",
-    )
-    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.BROUILLON)
-    commentaire_prive = models.TextField("commentaire pour le jury", blank=True)
-    retour_collectivite = models.TextField(
-        "retour pour la collectivité",
-        blank=True,
-        help_text="Peut être cité dans le courrier de décision.",
-    )
-    recommandation = models.CharField(max_length=16, choices=Recommandation.choices, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    submitted_at = models.DateTimeField("soumise le", null=True, blank=True)
-    history = HistoricalRecords()
-
-    objects = EvaluationQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "évaluation"
-        verbose_name_plural = "évaluations"
-        ordering = ["candidature", "jure"]
-        constraints = [
-            models.UniqueConstraint(fields=["candidature", "jure"], name="evaluation_unique"),
-            models.CheckConstraint(
-                condition=Q(statut="brouillon")
-                | (Q(submitted_at__isnull=False) & ~Q(recommandation="")),
-                name="evaluation_submitted_is_complete",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.jure} — {self.candidature}"
-
-
-class Note(models.Model):
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="notes")
-    critere = models.ForeignKey(Critere, on_delete=models.PROTECT, related_name="notes")
-    valeur = models.PositiveSmallIntegerField(null=True, blank=True)
-    commentaire = models.TextField(blank=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        verbose_name = "note"
-        verbose_name_plural = "notes"
-        ordering = ["evaluation", "critere__ordre"]
-        constraints = [
-            models.UniqueConstraint(fields=["evaluation", "critere"], name="note_unique"),
-            models.CheckConstraint(
-                condition=Q(valeur__isnull=True) | Q(valeur__lte=20), name="note_in_range"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.critere.libelle} : {self.valeur}"
-
-
-class DossierJury(Candidature):
-    """A submitted dossier as a juror sees it in the admin: read-only, with its évaluation."""
-
-    class Meta:
-        proxy = True
-        verbose_name = "dossier à évaluer"
-        verbose_name_plural = "dossiers à évaluer"
-
-
-# ---------------------------------------------------------------------------------------------
-# Décisions
-
-
-class Issue(models.TextChoices):
-    RETENUE = "retenue", "Retenue"
-    LISTE_ATTENTE = "liste_attente", "Liste d'attente"
-    NON_RETENUE = "non_retenue", "Non retenue"
-
-
-class DecisionQuerySet(models.QuerySet):
-    def published(self):
-        return self.filter(published_at__isnull=False)
-
-    def visible_to_applicant(self, user):
-        """Published decisions on the applicant's own dossiers; nothing before publication."""
-        return self.published().filter(candidature__in=Candidature.objects.visible_to(user))
-
-
-class Decision(models.Model):
-    """The Cerdd's answer to one submitted dossier: staged, then published on the call's date."""
-
-    candidature = models.OneToOneField(
-        Candidature, on_delete=models.CASCADE, related_name="decision"
-    )
-    issue = models.CharField(max_length=16, choices=Issue.choices)
-    motivation = models.TextField(blank=True)
-    retour_jury = models.TextField(
-        "retour du jury cité dans le courrier",
-        blank=True,
-        help_text="Choisi parmi les retours des juré·es destinés à la collectivité.",
-    )
-    rang_attente = models.PositiveSmallIntegerField(
-        "rang sur la liste d'attente", null=True, blank=True
-    )
-    desistement_at = models.DateTimeField("désistement le", null=True, blank=True)
-    desistement_motif = models.TextField("motif du désistement", blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    decided_at = models.DateTimeField("décidée le", default=timezone.now)
-    published_at = models.DateTimeField("publiée le", null=True, blank=True)
-    history = HistoricalRecords()
-
-    objects = DecisionQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "décision"
-        verbose_name_plural = "décisions"
-        ordering = ["candidature__appel", "issue", "rang_attente", "candidature__numero"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(issue="retenue") | ~Q(motivation=""),
-                name="decision_motivated_unless_retained",
-            ),
-            models.CheckConstraint(
-                condition=Q(rang_attente__isnull=True) | Q(issue="liste_attente"),
-                name="decision_rank_only_on_waiting_list",
-            ),
-            models.CheckConstraint(
-                condition=Q(desistement_at__isnull=True) | ~Q(desistement_motif=""),
-                name="decision_withdrawal_has_motif",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.candidature} : {self.get_issue_display()}"
-
-
-class ModeleCourrier(models.Model):
-    """The letter text for one outcome of one call, edited by staff (Django template syntax)."""
-
-    appel = models.ForeignKey(Appel, on_delete=models.CASCADE, related_name="modeles_courrier")
-    issue = models.CharField(max_length=16, choices=Issue.choices)
-    objet = models.CharField("objet", max_length=250)
-    corps = models.TextField(
-        "texte du courrier",
-        help_text="Variables entre doubles accolades, par exemple {{ collectivite }} : voir la "
-        "liste sous le champ.",
-    )
-
-    class Meta:
-        verbose_name = "modèle de courrier"
-        verbose_name_plural = "modèles de courrier"
-        constraints = [
-            models.UniqueConstraint(fields=["appel", "issue"], name="modele_courrier_unique"),
-        ]
-
-    def __str__(self):
-        return f"{self.appel} — {self.get_issue_display()}"
-
-
-class Courrier(models.Model):
-    """One rendered decision letter, filed with its SHA-256."""
-
-    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="courriers")
-    issue = models.CharField(max_length=16, choices=Issue.choices)
-    version = models.PositiveSmallIntegerField(default=1)
-    pdf = models.FileField(upload_to="courriers/", max_length=200)
-    sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = "courrier"
-        verbose_name_plural = "courriers"
-        ordering = ["decision", "-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["decision", "version"], name="courrier_unique_version"),
-        ]
-
-    def __str__(self):
-        return f"Courrier {self.get_issue_display()} — {self.decision.candidature}"
-
-
-class EnvoiCourrier(SuiviEnvoi):
-    """One e-mail of a letter to one référent·e: what publication retries until it is sent."""
-
-    courrier = models.ForeignKey(Courrier, on_delete=models.CASCADE, related_name="envois")
-
-    class Meta:
-        verbose_name = "envoi de courrier"
-        verbose_name_plural = "envois de courrier"
-        ordering = ["courrier", "destinataire"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["courrier", "destinataire"], name="envoi_unique_recipient"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.destinataire} — {self.get_statut_display()}"
+from .jury.models import (  # noqa: F401
+    Affectation,
+    ConflitInteret,
+    DossierJury,
+    Evaluation,
+    EvaluationQuerySet,
+    MembreJury,
+    Note,
+    Recommandation,
+)

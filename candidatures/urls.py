@@ -1,7 +1,7 @@
 from django.urls import include, path
 
+from .decisions import views as decision
 from .dossiers.views import dossier, files
-from .views import decision
 
 app_name = "candidatures"
 

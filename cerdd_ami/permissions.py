@@ -34,7 +34,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_depot",
             "view_evenement",
             "view_accescandidature",  # the dossier page lists who can edit it
-            # Jury, staff side (candidatures.admin_jury_staff): members and assignments are
+            # Jury, staff side (candidatures.jury.admin_staff): members and assignments are
             # staff's to manage; évaluations and notes are the jurors' own, read-only here;
             # a recusal a juror reports by phone or e-mail can be recorded by hand.
             "view_membrejury",
@@ -54,7 +54,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_modelecourrier",
             "add_modelecourrier",
             "change_modelecourrier",
-            # Decisions (candidatures.admin_decisions): staged one by one or in bulk, published,
+            # Decisions (candidatures.decisions.admin): staged one by one or in bulk, published,
             # letters downloaded and exported, e-mails followed; never deleted.
             "view_decision",
             "add_decision",

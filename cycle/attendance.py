@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from candidatures.letters import collectivite_names, signature_data_url
+from candidatures.decisions.letters import collectivite_names, signature_data_url
 from cerdd_ami.formats import format_date_fr
 from cerdd_ami.pdf import french_typography, pdf_from_html
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from candidatures import services as candidature_services
+from candidatures.decisions import publication
 from candidatures.models import Decision, Issue
 from cerdd_ami.pdf import pdf_from_html
 
@@ -105,7 +105,7 @@ def _publish(appel, staff_user) -> int:
     if not unpublished.exists():
         return 0
     count = unpublished.count()
-    candidature_services.publish_decisions(appel=appel, staff_user=staff_user, send=False)
+    publication.publish_decisions(appel=appel, staff_user=staff_user, send=False)
     return count
 
 

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from candidatures import services as candidature_services
 from candidatures.appels.seed import appel_texts, ensure_criteres
-from candidatures.demo_decisions import seed_decisions
-from candidatures.demo_jury import seed_jury
+from candidatures.decisions import publication
+from candidatures.decisions.demo import seed_decisions
 from candidatures.dossiers.demo import seed_candidatures
+from candidatures.jury import services as jury_services
+from candidatures.jury.demo import seed_jury
 from candidatures.models import Appel, Decision
 
 from .models import PARIS
@@ -114,15 +115,15 @@ def seed_edition_en_cours(*, staff_user) -> Appel:
     deadline = timezone.localtime(appel.closes_at, PARIS).replace(hour=0, minute=0, second=0)
     with transaction.atomic():
         seed_jury(appel, staff_user=staff_user)
-        candidature_services.close_scoring(
+        jury_services.close_scoring(
             appel=appel, staff_user=staff_user, now=deadline + SCORING_CLOSED_AFTER_DEADLINE
         )
-        candidature_services.open_deliberation(
+        jury_services.open_deliberation(
             appel=appel, staff_user=staff_user, now=deadline + DELIBERATION_AFTER_DEADLINE
         )
         seed_decisions(appel, staff_user=staff_user)
     if Decision.objects.filter(candidature__appel=appel, published_at__isnull=True).exists():
-        candidature_services.publish_decisions(
+        publication.publish_decisions(
             appel=appel, now=appel.announcement_at, staff_user=staff_user, send=False
         )
     return appel

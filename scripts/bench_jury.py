@@ -378,7 +378,8 @@ def main(argv=None) -> int:
         from django.db import connections
         from django.test import Client
 
-        from candidatures.ranking import build_ranking, progress_matrix
+        from candidatures.jury.progress import progress_matrix
+        from candidatures.jury.ranking import build_ranking
 
         call_command("migrate", verbosity=0, interactive=False)
         started = time.perf_counter()

@@ -56,7 +56,7 @@ RSS_TARGET_MB = 400
 SETUP_CODE = """
 import json, os, zoneinfo
 from datetime import datetime, timedelta
-from candidatures.letters import ensure_modeles_courrier
+from candidatures.decisions.letters import ensure_modeles_courrier
 from candidatures.models import Appel, Candidature, Collectivite, Decision, Issue
 from candidatures.appels.seed import ensure_appel_2021
 
@@ -142,7 +142,7 @@ def measure(mode: str, single_runs: int) -> dict:
 
     import pypdf
 
-    from candidatures import letters
+    from candidatures.decisions import letters
     from candidatures.models import Decision
 
     decisions = list(

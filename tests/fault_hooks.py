@@ -89,11 +89,11 @@ def main(spec: dict) -> None:
                 points_forts=spec["texte"],
             )
         elif spec["action"] == "decide":
-            from candidatures import services
+            from candidatures.decisions import services as decisions_services
             from candidatures.models import Candidature
             from cerdd_ami.models import User
 
-            services.decide(
+            decisions_services.decide(
                 candidature=Candidature.objects.get(pk=spec["candidature"]),
                 issue=spec["issue"],
                 motivation=spec["motivation"],

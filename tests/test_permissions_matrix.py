@@ -11,6 +11,9 @@ import pytest
 from django.core.files.base import ContentFile
 
 from candidatures import services
+from candidatures.decisions import publication
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import services as jury_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
@@ -145,8 +148,8 @@ def world():
         candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
     )
     charge = charge_de_mission()
-    services.decide(candidature=dossier, issue="retenue", staff_user=charge)
-    services.publish_decisions(appel=appel, staff_user=charge)
+    decisions_services.decide(candidature=dossier, issue="retenue", staff_user=charge)
+    publication.publish_decisions(appel=appel, staff_user=charge)
     cycle = cycle_services.ensure_cycle(appel)
     cycle_services.enrol_retained(cycle=cycle)
     participant = dossier.participation
@@ -183,7 +186,7 @@ def world():
     # The juror's évaluation (the other juror must never read its history), and the detected
     # conflict of the juror of the CU d'Arras, in the register.
     evaluation = Evaluation.objects.create(candidature=dossier, jure=jure)
-    services.refresh_conflicts(appel=appel)
+    jury_services.refresh_conflicts(appel=appel)
     conflit = ConflitInteret.objects.get(jure=jure_en_conflit)
     users = {
         "anonyme": None,

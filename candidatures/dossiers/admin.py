@@ -399,7 +399,6 @@ class DossierAdminBase(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
         return obj.collectivite.nom
 
 
-@admin.register(Candidature)
 class CandidatureAdmin(DossierAdminBase):
     """Submitted dossiers only; drafts are under « Brouillons »."""
 

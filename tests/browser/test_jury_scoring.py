@@ -11,6 +11,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from candidatures import services
+from candidatures.jury import services as jury_services
 from candidatures.models import Affectation, Appel, Evaluation, MembreJury, NiveauCritere
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
@@ -72,7 +73,7 @@ def jury_setup():
     jury2 = juror(email="jury2@cerdd.test", first_name="Dominique", last_name="Martin")
     MembreJury.objects.create(appel=appel, user=jury2)
     Affectation.objects.create(candidature=dossiers[0], jure=jury2)
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossiers[0],
         jure=jury2,
         notes=dict.fromkeys(appel.criteres.all(), (2, "")),

@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from candidatures import letters, services
+from candidatures import services
+from candidatures.decisions import letters
 from candidatures.models import (
     Appel,
     Candidature,
@@ -26,8 +27,8 @@ from candidatures.models import (
 )
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import EntreeJournal
+from tests.candidatures.decisions.test_decisions import decide, deposee
 from tests.candidatures.factories import AppelFactory, complete_candidature
-from tests.candidatures.test_decisions import decide, deposee
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission
 from tests.fault_hooks import delivered

@@ -1,6 +1,6 @@
 import pytest
 
-from candidatures import services as candidature_services
+from candidatures.decisions import publication
 from candidatures.models import Issue
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import Participant
@@ -27,7 +27,7 @@ def test_publishing_decisions_enrols_the_retained_in_the_cycle(staged):
     appel, retenue, _refusee = staged
     cycle = ensure_cycle(appel)
 
-    candidature_services.publish_decisions(appel=appel, staff_user=charge_de_mission(), send=False)
+    publication.publish_decisions(appel=appel, staff_user=charge_de_mission(), send=False)
 
     assert list(Participant.objects.filter(cycle=cycle).values_list("candidature", flat=True)) == [
         retenue.pk
@@ -37,7 +37,7 @@ def test_publishing_decisions_enrols_the_retained_in_the_cycle(staged):
 def test_staff_action_enrols_the_retained_once(client, staged):
     appel, retenue, _refusee = staged
     sync_role_permissions()
-    candidature_services.publish_decisions(appel=appel, staff_user=charge_de_mission(), send=False)
+    publication.publish_decisions(appel=appel, staff_user=charge_de_mission(), send=False)
     cycle = ensure_cycle(appel)
     client.force_login(charge_de_mission())
     data = {"action": "inscrire_retenues", "_selected_action": [cycle.pk]}

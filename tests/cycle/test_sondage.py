@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 import cerdd_ami.urls
 import cycle.urls
-from candidatures import services as candidature_services
+from candidatures.decisions import services as decisions_services
 from candidatures.models import Decision, Issue
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import admin_sondage, views_sondage  # noqa: F401 (registers the admin pages)
@@ -472,7 +472,7 @@ def snapshot():
 def test_seed_cycle_builds_the_cycle_as_it_stands_and_is_idempotent(staff):
     appel = AppelFactory(edition_2021=True, slug="2021")
     for _ in range(3):
-        candidature_services.decide(
+        decisions_services.decide(
             candidature=submitted_candidature(appel),
             issue=Issue.RETENUE,
             staff_user=staff,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from candidatures import letters
+from candidatures.decisions import letters
 from candidatures.models import Appel, Decision, Issue
 
 BAR_WIDTH = 20

@@ -10,7 +10,7 @@ letters or e-mails failed: running the command again retries them and sends noth
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from candidatures import services
+from candidatures.decisions import publication
 from candidatures.models import Appel
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if call is None:
             raise CommandError(f"Aucun appel « {appel} ».")
         try:
-            report = services.publish_decisions(appel=call)
+            report = publication.publish_decisions(appel=call)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Appel : {call.titre} ({call.slug})")

@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from candidatures import letters
 from candidatures.appels.seed import ensure_appel_2021, ensure_appel_ouvert, ensure_appel_recent
-from candidatures.demo_decisions import publish_on_announcement, seed_decisions
-from candidatures.demo_jury import close_2021_scoring, seed_jury, seed_recent_jury
+from candidatures.decisions import letter_templates
+from candidatures.decisions.demo import publish_on_announcement, seed_decisions
 from candidatures.dossiers.demo import RECENT_DOSSIERS, seed_candidatures
+from candidatures.jury.demo import close_2021_scoring, seed_jury, seed_recent_jury
 from candidatures.models import Decision
 from cerdd_ami import roles
 from cerdd_ami.models import User
@@ -140,7 +140,7 @@ class Command(BaseCommand):
             f"{demo_participant}"
         )
         created = seed_candidatures(appel_recent, staff_user=charge, dossiers=RECENT_DOSSIERS)
-        letters.ensure_modeles_courrier(appel_recent)
+        letter_templates.ensure_modeles_courrier(appel_recent)
         self.stdout.write(
             f"Appel {appel_recent.slug} (clos le {appel_recent.closes_at:%d/%m/%Y}, réponses "
             f"le {appel_recent.announcement_at:%d/%m/%Y}, première séance le "

@@ -12,7 +12,7 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candidatures.charts import fr_number
+from candidatures.jury.charts import fr_number
 from cerdd_ami.spreadsheets import csv_cell, csv_lines, to_xlsx_response
 
 

@@ -1,7 +1,8 @@
 """Staff admin of the decision letters' texts: one ``ModeleCourrier`` per call and outcome.
 
-The text is checked when saved (syntax, unknown variables: ``letters.validate_letter_template``)
-and can be previewed as a PDF on a real submitted dossier before anything is published.
+The text is checked when saved (syntax, unknown variables:
+``letter_templates.validate_letter_template``) and can be previewed as a PDF on a real
+submitted dossier before anything is published.
 """
 
 from django import forms
@@ -13,10 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from candidatures.decisions import letter_templates, letters
+from candidatures.models import Candidature
 from cerdd_ami.pdf import pdf_response
 
-from . import letters
-from .models import Candidature, Decision, Issue, ModeleCourrier
+from .models import Decision, Issue, ModeleCourrier
 
 # What an unsaved preview decision says where the real one will have staff's words.
 PREVIEW_MOTIVATION = "[Motivation de la décision : elle sera saisie avec la décision.]"
@@ -28,7 +30,7 @@ def placeholders_help() -> str:
     items = format_html_join(
         "",
         "<li><code>{{{{ {} }}}}</code> : {}</li>",
-        ((name, description) for name, description in letters.PLACEHOLDERS),
+        ((name, description) for name, description in letter_templates.PLACEHOLDERS),
     )
     return format_html(
         "Texte simple : une ligne vide sépare deux paragraphes ; les espaces insécables "
@@ -55,12 +57,12 @@ class ModeleCourrierForm(forms.ModelForm):
 
     def clean_objet(self):
         objet = self.cleaned_data["objet"]
-        letters.validate_letter_template(objet)
+        letter_templates.validate_letter_template(objet)
         return objet
 
     def clean_corps(self):
         corps = self.cleaned_data["corps"]
-        letters.validate_letter_template(corps)
+        letter_templates.validate_letter_template(corps)
         return corps
 
 
@@ -77,8 +79,8 @@ class ModeleCourrierAdmin(admin.ModelAdmin):
         # A new text starts from the seed text of the outcome picked in the URL (?issue=…).
         initial = super().get_changeform_initial_data(request)
         issue = initial.get("issue")
-        if issue in letters.SEED_TEXTS:
-            objet, corps = letters.SEED_TEXTS[issue]
+        if issue in letter_templates.SEED_TEXTS:
+            objet, corps = letter_templates.SEED_TEXTS[issue]
             initial.setdefault("objet", objet)
             initial.setdefault("corps", corps)
         return initial

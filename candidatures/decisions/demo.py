@@ -7,7 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import letters, ranking, services
+from candidatures.decisions import letter_templates, publication
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import ranking
+
 from .models import Decision, Issue
 
 # The Cerdd settles its answers a week before announcing them.
@@ -17,7 +20,7 @@ WAITING_LIST_SIZE = 3
 
 def _retour(candidature) -> str:
     """A juror's feedback to quote in the letter, when one was written."""
-    feedback = services.jury_feedback(candidature)
+    feedback = decisions_services.jury_feedback(candidature)
     return feedback[0] if feedback else ""
 
 
@@ -30,7 +33,7 @@ def seed_decisions(appel, *, staff_user) -> dict:
     are kept and counted, so a second run creates nothing. Also gives the call its three
     letter templates. Returns the counts per issue and how many were created.
     """
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     decided = dict(
         Decision.objects.filter(candidature__appel=appel).values_list("candidature", "issue")
     )
@@ -48,10 +51,10 @@ def seed_decisions(appel, *, staff_user) -> dict:
             issue = Issue.LISTE_ATTENTE
         else:
             issue = Issue.NON_RETENUE
-        services.decide(
+        decisions_services.decide(
             candidature=candidature,
             issue=issue,
-            motivation=services.default_motivation(issue, appel),
+            motivation=decisions_services.default_motivation(issue, appel),
             retour_jury=_retour(candidature),
             staff_user=staff_user,
             now=moment,
@@ -73,7 +76,7 @@ def publish_on_announcement(appel, *, staff_user) -> int:
     unpublished = Decision.objects.filter(candidature__appel=appel, published_at__isnull=True)
     count = unpublished.count()
     if count:
-        services.publish_decisions(
+        publication.publish_decisions(
             appel=appel, now=appel.announcement_at, staff_user=staff_user, send=False
         )
     return count

@@ -5,10 +5,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
 
+from candidatures.decisions.letters import letter_filename
 from cerdd_ami.files import private_file_response
 
-from ..letters import letter_filename
-from ..models import Decision
+from .models import Decision
 
 
 @never_cache

@@ -24,17 +24,11 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from candidatures.jury import services as jury_services
+from candidatures.models import Candidature, Collectivite
 from cerdd_ami.models import User
 
-from . import services
-from .models import (
-    Candidature,
-    Collectivite,
-    ConflitInteret,
-    Evaluation,
-    MembreJury,
-    Recommandation,
-)
+from .models import ConflitInteret, Evaluation, MembreJury, Recommandation
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -410,7 +404,7 @@ def _declare_conflicts(appel):
             continue  # already declared, or hidden for another reason
         if Evaluation.objects.filter(candidature=dossier, jure=user).exists():
             continue  # scored by hand during the demo: that choice stands
-        services.declare_conflict(candidature=dossier, jure=user, motif=motif)
+        jury_services.declare_conflict(candidature=dossier, jure=user, motif=motif)
 
 
 def _planned_states(email, position, dossiers, plan):
@@ -464,7 +458,7 @@ def _score(appel, plan, scored_within):
             submit = state == "soumise"
             if not submit:
                 content = _as_draft(content, criteres)
-            services.save_evaluation(
+            jury_services.save_evaluation(
                 candidature=dossier,
                 jure=juror,
                 notes=content["notes"],
@@ -490,7 +484,7 @@ def seed_jury(appel, *, staff_user, plan=None, scored_within=SCORED_WITHIN_2021)
     if not staff_user.is_staff:
         raise PermissionDenied
     members_created = _ensure_members(appel)
-    services.refresh_conflicts(appel=appel)
+    jury_services.refresh_conflicts(appel=appel)
     _declare_conflicts(appel)
     created = _score(appel, plan, scored_within)
 
@@ -522,5 +516,5 @@ def seed_recent_jury(appel, *, staff_user) -> dict:
 def close_2021_scoring(appel, *, staff_user) -> None:
     """Close the 2021 scoring and open its deliberation, at their 2021 dates (once: both
     services keep the first stamp). Called after ``seed_jury``, before the decisions."""
-    services.close_scoring(appel=appel, staff_user=staff_user, now=SCORING_CLOSED_2021)
-    services.open_deliberation(appel=appel, staff_user=staff_user, now=DELIBERATION_2021)
+    jury_services.close_scoring(appel=appel, staff_user=staff_user, now=SCORING_CLOSED_2021)
+    jury_services.open_deliberation(appel=appel, staff_user=staff_user, now=DELIBERATION_2021)

@@ -1,4 +1,4 @@
-"""The staff jury dashboard in the admin (candidatures.admin_jury_staff), through the client.
+"""The staff jury dashboard in the admin (candidatures.jury.admin_staff), through the client.
 
 The data is the hand-computed example of test_ranking (see its docstring): three dossiers
 scored by Alpha, Bravo and Charlie, Delta in conflict with 001 and a draft on 002.
@@ -25,7 +25,8 @@ from django.utils import timezone
 from pypdf import PdfReader
 from simple_history.models import HistoricalRecords
 
-from candidatures import services
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import services as jury_services
 from candidatures.models import (
     Affectation,
     Appel,
@@ -37,7 +38,7 @@ from candidatures.models import (
 from cerdd_ami.formats import format_date_fr, format_datetime_fr
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import CritereFactory
-from tests.candidatures.test_ranking import (
+from tests.candidatures.jury.test_ranking import (
     bulk_dossiers,
     deposer,
     hand_example,
@@ -406,7 +407,7 @@ def test_chart_text_is_escaped(staff_client):
 
 
 def _score_one(critere, dossier, jure, note):
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=jure,
         notes={critere: (note, "")},
@@ -805,7 +806,7 @@ def test_csv_guards_formulas_but_not_negative_numbers(staff_client):
     make_grid(appel)
     dossier = deposer(appel, "59350", 1)
     jure = member(appel, "Anne", "Alpha")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=jure,
         notes=dict.fromkeys(appel.criteres.all(), (1, '=HYPERLINK("http://x")')),
@@ -1012,7 +1013,8 @@ def test_manual_assignment_refuses_a_conflicted_juror(staff_client):
 
 
 def test_only_active_staff_in_the_jury_group_can_be_chosen_as_jurors(staff):
-    from candidatures.admin_jury_staff import AffectationForm, ConflitInteretForm, MembreJuryForm
+    from candidatures.jury.admin_appel import MembreJuryForm
+    from candidatures.jury.admin_staff import AffectationForm, ConflitInteretForm
 
     juror(email="jure@cerdd.test")
     juror(email="partie@cerdd.test", is_active=False)
@@ -1133,7 +1135,7 @@ def test_history_pages_are_in_french_without_none(staff_client, example, staff):
 
     _, dossiers, jurors = example
     evaluation = Evaluation.objects.get(candidature=dossiers["d1"], jure=jurors["alpha"])
-    services.decide(
+    decisions_services.decide(
         candidature=dossiers["d1"],
         issue=Issue.RETENUE,
         motivation="Une dynamique portée par les élu·es.",

@@ -15,26 +15,19 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
-
-from . import services
-from .dossiers.admin import (
+from candidatures.dossiers.admin import (
     DOSSIER_FORM_FIELDSETS,
     RECU_EN_PREPARATION,
     CollectiviteDepartementFilter,
     DossierFormDisplays,
     paris,
 )
-from .forms_jury import DeportForm, EvaluationForm
-from .models import (
-    Affectation,
-    Appel,
-    Collectivite,
-    DossierJury,
-    Evaluation,
-    MembreJury,
-    Note,
-)
+from candidatures.jury import services as jury_services
+from candidatures.jury.forms import DeportForm, EvaluationForm
+from candidatures.models import Appel, Collectivite
+from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
+
+from .models import Affectation, DossierJury, Evaluation, MembreJury, Note
 
 # The juror's own évaluation state as annotated on the list ("" when none exists yet).
 NON_COMMENCEE = ""
@@ -401,7 +394,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
                 )
                 submit = "soumettre" in request.POST or already_submitted
                 try:
-                    services.save_evaluation(
+                    jury_services.save_evaluation(
                         candidature=dossier,
                         jure=request.user,
                         notes=form.notes(),
@@ -442,7 +435,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
         form = DeportForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
-                services.declare_conflict(
+                jury_services.declare_conflict(
                     candidature=dossier, jure=request.user, motif=form.cleaned_data["motif"]
                 )
             except ValidationError as error:

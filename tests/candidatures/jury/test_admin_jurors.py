@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from candidatures import services
 from candidatures.dossiers import receipt
-from candidatures.forms_jury import EvaluationForm
+from candidatures.jury import services as jury_services
+from candidatures.jury.forms import EvaluationForm
 from candidatures.models import (
     Affectation,
     Appel,
@@ -656,7 +657,7 @@ def test_draft_then_submit_records_the_evaluation(client, appel):
 def test_submitted_evaluation_stays_editable_and_complete(client, appel):
     dossier = deposee(appel, commune("62041"), 1)
     user = jure(appel, "jure@cerdd.test")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=user,
         notes=dict.fromkeys(criteres_of(appel), (2, "")),
@@ -750,10 +751,10 @@ def test_submit_with_a_missing_score_keeps_the_draft(client, appel):
 def test_closed_scoring_shows_the_evaluation_read_only_and_refuses_changes(client, appel):
     dossier = deposee(appel, commune("62041"), 1)
     user = jure(appel, "jure@cerdd.test")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier, jure=user, notes=dict.fromkeys(criteres_of(appel), (1, ""))
     )
-    services.close_scoring(appel=appel, staff_user=charge_de_mission())
+    jury_services.close_scoring(appel=appel, staff_user=charge_de_mission())
     login(client, user)
 
     page = client.get(evaluer_url(dossier))
@@ -880,7 +881,7 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
     dossier = deposee(appel, commune("62041"), 1)
     lea = jure(appel, "lea@cerdd.test", first_name="Léa", last_name="Caron")
     marc = jure(appel, "marc@cerdd.test", first_name="Marc", last_name="Delattre")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=marc,
         notes={
@@ -894,7 +895,7 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
     )
     # A juror who later withdrew: their évaluation is never shown.
     nadia = jure(appel, "nadia@cerdd.test", first_name="Nadia", last_name="Benali")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=nadia,
         notes=dict.fromkeys(criteres_of(appel), (0, "Note de Nadia")),
@@ -902,7 +903,7 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
         recommandation=Recommandation.RETENIR,
         submit=True,
     )
-    services.declare_conflict(candidature=dossier, jure=nadia, motif="Élue d'Arras.")
+    jury_services.declare_conflict(candidature=dossier, jure=nadia, motif="Élue d'Arras.")
     login(client, lea)
     hidden = [
         "Marc",
@@ -919,8 +920,8 @@ def test_other_jurors_evaluations_appear_only_after_deliberation_opens(client, a
             assert secret not in before, (url, secret)
 
     staff = charge_de_mission()
-    services.close_scoring(appel=appel, staff_user=staff)
-    services.open_deliberation(appel=appel, staff_user=staff)
+    jury_services.close_scoring(appel=appel, staff_user=staff)
+    jury_services.open_deliberation(appel=appel, staff_user=staff)
     after = text_of(client.get(dossier_url(dossier)))
 
     assert "Évaluations des autres juré·es" in after
@@ -977,7 +978,7 @@ def test_evaluation_of_a_colleague_removed_from_the_jury_is_not_shown(client, ap
     dossier = deposee(appel, commune("62041"), 1)
     lea = jure(appel, "lea@cerdd.test")
     marc = jure(appel, "marc@cerdd.test", first_name="Marc", last_name="Delattre")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=marc,
         notes=dict.fromkeys(criteres_of(appel), (2, "Note de Marc")),
@@ -986,8 +987,8 @@ def test_evaluation_of_a_colleague_removed_from_the_jury_is_not_shown(client, ap
     )
     MembreJury.objects.filter(user=marc).delete()  # Marc leaves the jury
     staff = charge_de_mission()
-    services.close_scoring(appel=appel, staff_user=staff)
-    services.open_deliberation(appel=appel, staff_user=staff)
+    jury_services.close_scoring(appel=appel, staff_user=staff)
+    jury_services.open_deliberation(appel=appel, staff_user=staff)
     login(client, lea)
 
     text = text_of(client.get(dossier_url(dossier)))
@@ -1000,14 +1001,14 @@ def test_drafts_of_other_jurors_stay_hidden_after_deliberation(client, appel):
     dossier = deposee(appel, commune("62041"), 1)
     lea = jure(appel, "lea@cerdd.test")
     marc = jure(appel, "marc@cerdd.test", first_name="Marc", last_name="Delattre")
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossier,
         jure=marc,
         notes=dict.fromkeys(criteres_of(appel), (2, "Brouillon de Marc")),
     )
     staff = charge_de_mission()
-    services.close_scoring(appel=appel, staff_user=staff)
-    services.open_deliberation(appel=appel, staff_user=staff)
+    jury_services.close_scoring(appel=appel, staff_user=staff)
+    jury_services.open_deliberation(appel=appel, staff_user=staff)
     login(client, lea)
 
     text = text_of(client.get(dossier_url(dossier)))
@@ -1051,7 +1052,7 @@ def test_form_starts_from_the_saved_evaluation(appel):
     dossier = deposee(appel, commune("62041"), 1)
     user = jure(appel, "jure@cerdd.test")
     first, second, third = criteres_of(appel)
-    evaluation = services.save_evaluation(
+    evaluation = jury_services.save_evaluation(
         candidature=dossier,
         jure=user,
         notes={first: (4, "Très engagée."), second: (None, "À relire.")},

@@ -1,4 +1,4 @@
-"""Jury aggregates (candidatures.ranking) on a hand-computed example.
+"""Jury aggregates (candidatures.jury.ranking) on a hand-computed example.
 
 The grid has two critères: A weighs 1 and is scored out of 4, B weighs 2 and is scored out of
 5, so an évaluation scores (1·a/4 + 2·b/5) / 3 · 20 = (5a + 8b) / 3 on /20. Three jurors score
@@ -20,7 +20,9 @@ from datetime import datetime
 import pytest
 from django.db.models import Q
 
-from candidatures import ranking, services
+from candidatures.jury import ranking, tables
+from candidatures.jury import services as jury_services
+from candidatures.jury.progress import progress_matrix
 from candidatures.models import (
     Affectation,
     Appel,
@@ -46,7 +48,7 @@ def _fast_passwords(settings):
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers shared with test_admin_jury_staff
+# Helpers shared with test_admin_staff
 
 
 def make_appel(**kwargs):
@@ -88,7 +90,7 @@ def member(appel, first_name, last_name, collectivite=None, qualite=""):
 
 def score(dossier, jure, a, b, recommandation="", *, submit=True):
     one, two = dossier.appel.criteres.order_by("ordre")
-    return services.save_evaluation(
+    return jury_services.save_evaluation(
         candidature=dossier,
         jure=jure,
         notes={one: (a, f"A vaut {a}"), two: (b, "")},
@@ -117,7 +119,9 @@ def hand_example():
         for jure, (a, b, recommandation) in zip((alpha, bravo, charlie), scores, strict=True):
             score(dossier, jure, a, b, recommandation)
     score(d1, delta, 0, 0, "ne_pas_retenir")
-    services.declare_conflict(candidature=d1, jure=delta, motif="Mon conjoint travaille à Lille.")
+    jury_services.declare_conflict(
+        candidature=d1, jure=delta, motif="Mon conjoint travaille à Lille."
+    )
     score(d2, delta, 1, None, submit=False)  # a draft: never counted
     return (
         appel,
@@ -290,7 +294,7 @@ def test_evaluation_of_a_deleted_assignment_leaves_the_ranking_as_the_matrix():
     Affectation.objects.filter(candidature=dossiers["d1"], jure=jurors["charlie"]).delete()
 
     result = ranking.build_ranking(appel)
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     d1 = rows_by_numero(result)["AMI-2021-001"]
     assert (d1.n, sorted(round(x, 6) for x in d1.scores)) == (2, [13.0, 20.0])
@@ -307,7 +311,7 @@ def test_evaluations_of_a_juror_removed_from_the_jury_leave_the_ranking():
     MembreJury.objects.filter(appel=appel, user=jurors["charlie"]).delete()
 
     result = ranking.build_ranking(appel)
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     assert {row.dossier.numero: row.n for row in result.rows} == {
         "AMI-2021-001": 2,
@@ -448,7 +452,7 @@ def test_progress_matrix_statuses_including_conflicts():
     )
     score(dossiers["d2"], foxtrot, 1, 1, submit=False)
 
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     assert [p.juror.name for p in matrix.jurors] == [
         "Anne Alpha",
@@ -488,7 +492,7 @@ def test_progress_matrix_agrees_with_for_juror_and_the_reminder_service():
         Affectation.objects.create(candidature=dossiers["d3"], jure=jure)
     Affectation.objects.create(candidature=dossiers["d1"], jure=jurors["delta"])
 
-    matrix = ranking.progress_matrix(appel)
+    matrix = progress_matrix(appel)
 
     visible_statuses = {"a_faire", "brouillon", "soumise"}
     for column, progress in enumerate(matrix.jurors):
@@ -505,7 +509,7 @@ def test_progress_matrix_agrees_with_for_juror_and_the_reminder_service():
         ["soumise", "soumise", "non_affecte", "non_affecte", "a_faire"]
     ]
     assert {(p.juror.pk, p.left) for p in matrix.with_work_left} == {
-        (user.pk, left) for user, left in services.jurors_with_work_left(appel)
+        (user.pk, left) for user, left in jury_services.jurors_with_work_left(appel)
     }
 
 
@@ -514,11 +518,11 @@ def test_progress_matrix_runs_a_fixed_number_of_queries(django_assert_num_querie
     Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
     appel.refresh_from_db()
     with django_assert_num_queries(5):
-        ranking.progress_matrix(appel)
+        progress_matrix(appel)
     bulk_dossiers(appel, 120, [jurors["alpha"]])
 
     with django_assert_num_queries(5):
-        matrix = ranking.progress_matrix(appel)
+        matrix = progress_matrix(appel)
 
     assert len(matrix.rows) == 123
 
@@ -530,7 +534,7 @@ def test_progress_matrix_runs_a_fixed_number_of_queries(django_assert_num_querie
 def test_ranking_table_headers_and_row():
     appel, _, _ = hand_example()
 
-    headers, rows = ranking.ranking_table(ranking.build_ranking(appel))
+    headers, rows = tables.ranking_table(ranking.build_ranking(appel))
 
     assert headers == [
         "Rang",
@@ -581,7 +585,7 @@ def test_ranking_table_headers_and_row():
 def test_scores_table_lists_every_evaluation_and_why_one_is_left_out():
     appel, _, _ = hand_example()
 
-    headers, rows = ranking.scores_table(appel)
+    headers, rows = tables.scores_table(appel)
 
     assert headers[:8] == [
         "Numéro",

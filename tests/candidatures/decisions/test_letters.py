@@ -13,7 +13,8 @@ from PIL import Image
 
 # Registers ModeleCourrierAdmin before the URLconf is built, whether or not candidatures.admin
 # imports the module yet.
-from candidatures import admin_courriers, letters
+from candidatures.decisions import admin_courriers, letter_templates, letters
+from candidatures.decisions import services as decisions_services
 from candidatures.models import Candidature, Collectivite, Decision, Issue, ModeleCourrier
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
@@ -83,7 +84,7 @@ def decide(candidature, issue, **fields):
 
 @pytest.mark.parametrize("issue", list(Issue))
 def test_each_outcome_letter_holds_the_decision_and_the_call_data(appel, arras, issue):
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     decision = decide(arras, issue)
 
     reader, pages = read_pdf(letters.render_letter_pdf(decision))
@@ -115,14 +116,15 @@ def _seed_letter(decision, **kwargs) -> str:
 
 
 def test_seed_letters_with_the_default_motivations_say_each_thing_once(appel, arras):
-    from candidatures import services
 
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     for number in (1, 2):  # with Arras, three retained collectivités
         decide(deposee(appel, number), Issue.RETENUE)
     texts = {}
     for issue in Issue:
-        decision = decide(arras, issue, motivation=services.default_motivation(issue, appel))
+        decision = decide(
+            arras, issue, motivation=decisions_services.default_motivation(issue, appel)
+        )
         texts[issue] = _seed_letter(decision)
         decision.delete()
 
@@ -150,7 +152,7 @@ def test_seed_letters_with_the_default_motivations_say_each_thing_once(appel, ar
 
 
 def test_retained_letter_with_a_single_collectivite_and_after_the_first_session(appel, arras):
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     decision = decide(arras, Issue.RETENUE)
 
     before = _seed_letter(decision, letter_date=date(2021, 4, 15))
@@ -171,7 +173,7 @@ def test_retained_letter_with_a_single_collectivite_and_after_the_first_session(
 
 
 def test_waiting_list_letter_after_the_first_session(appel, arras):
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     decision = decide(arras, Issue.LISTE_ATTENTE)
 
     text = _seed_letter(decision, letter_date=date(2021, 5, 19))
@@ -189,7 +191,7 @@ def test_letter_context_gives_every_placeholder(appel, arras):
 
     context = letters.letter_context(decision)
 
-    assert list(context) == [name for name, _ in letters.PLACEHOLDERS]
+    assert list(context) == [name for name, _ in letter_templates.PLACEHOLDERS]
     assert context["collectivite"] == "Arras"
     assert context["collectivite_de"] == "d'Arras"
     assert str(context["referent_politique"]) == (
@@ -204,7 +206,7 @@ def test_letter_context_gives_every_placeholder(appel, arras):
     assert context["cycle_dates"] == "de mai 2021 à mars 2022"
     assert context["premiere_seance_date"] == "18 mai 2021"
     assert context["premiere_seance_lieu"] == "Loos-en-Gohelle"
-    assert context["contact"] == letters.Personne(
+    assert context["contact"] == letter_templates.Personne(
         "Alexis Montaigne",
         "chargé de mission citoyenneté et développement durable",
         "amontaigne@cerdd.org",
@@ -349,13 +351,13 @@ def test_ensure_modeles_courrier_creates_missing_texts_only(appel):
         appel=appel, issue=Issue.RETENUE, objet="Bienvenue", corps="Texte revu par l'équipe."
     )
 
-    letters.ensure_modeles_courrier(appel)
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
 
     modeles = {m.issue: m for m in ModeleCourrier.objects.filter(appel=appel)}
     assert set(modeles) == {Issue.RETENUE, Issue.LISTE_ATTENTE, Issue.NON_RETENUE}
     assert modeles[Issue.RETENUE].corps == "Texte revu par l'équipe."
-    assert modeles[Issue.NON_RETENUE].corps == letters.SEED_TEXTS[Issue.NON_RETENUE][1]
+    assert modeles[Issue.NON_RETENUE].corps == letter_templates.SEED_TEXTS[Issue.NON_RETENUE][1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,9 +366,9 @@ def test_ensure_modeles_courrier_creates_missing_texts_only(appel):
 
 @pytest.mark.parametrize("issue", list(Issue))
 def test_seed_texts_are_valid(issue):
-    objet, corps = letters.SEED_TEXTS[issue]
-    letters.validate_letter_template(objet)
-    letters.validate_letter_template(corps)
+    objet, corps = letter_templates.SEED_TEXTS[issue]
+    letter_templates.validate_letter_template(objet)
+    letter_templates.validate_letter_template(corps)
 
 
 @pytest.mark.parametrize(
@@ -417,12 +419,12 @@ def test_seed_texts_are_valid(issue):
 )
 def test_invalid_templates_are_refused_with_the_reason(corps, message):
     with pytest.raises(ValidationError) as caught:
-        letters.validate_letter_template(corps)
+        letter_templates.validate_letter_template(corps)
     assert caught.value.messages == [message]
 
 
 def test_known_variables_and_conditions_are_accepted():
-    letters.validate_letter_template(
+    letter_templates.validate_letter_template(
         "{{ referent_politique.nom }}, {{ referent_politique }} — {{ contact.email }}\n"
         "{% if rang_attente %}{{ rang_attente }}{% else %}—{% endif %} "
         "{{ nb_retenues }} collectivité{{ nb_retenues|pluralize }} {{ issue|lower }}"
@@ -620,7 +622,7 @@ def staff_client(client):
 
 @pytest.fixture
 def modele(appel):
-    letters.ensure_modeles_courrier(appel)
+    letter_templates.ensure_modeles_courrier(appel)
     return ModeleCourrier.objects.get(appel=appel, issue=Issue.LISTE_ATTENTE)
 
 
@@ -700,7 +702,7 @@ def test_admin_form_refuses_an_invalid_template_and_lists_placeholders(staff_cli
     content = response.content.decode()
     assert "la balise {% if %} n&#x27;est pas fermée (il manque {% endif %})" in content
     modele.refresh_from_db()
-    assert modele.corps == letters.SEED_TEXTS[Issue.LISTE_ATTENTE][1]
+    assert modele.corps == letter_templates.SEED_TEXTS[Issue.LISTE_ATTENTE][1]
 
 
 def test_admin_form_saves_a_valid_template(staff_client, modele):
@@ -724,5 +726,5 @@ def test_admin_add_page_starts_from_the_seed_text_of_the_outcome(staff_client, a
 
     assert response.status_code == 200
     content = response.content.decode()
-    corps = letters.SEED_TEXTS[Issue.NON_RETENUE][1]
+    corps = letter_templates.SEED_TEXTS[Issue.NON_RETENUE][1]
     assert f">\n{escape(corps)}</textarea>" in content

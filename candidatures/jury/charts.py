@@ -11,10 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.safestring import SafeString
 
+from candidatures.jury.ranking import SCALE, Calibration, Distribution, RankingRow
 from cerdd_ami import svg
 from cerdd_ami.svg import CHAR_W, GREEN, GREEN_LIGHT, GRID, INK, MUTED, ORANGE
-
-from .ranking import SCALE, Calibration, Distribution, RankingRow
 
 
 def fr_number(value: float, digits: int = 1) -> str:

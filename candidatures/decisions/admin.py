@@ -2,10 +2,9 @@
 dossiers), the call's capacity always in view, publication, withdrawals and the waiting list,
 letters to download and export.
 
-Registered on top of the other admin modules: ``CandidatureDecisionAdmin`` replaces the
-submitted dossiers' admin (same pages, plus the decision column, filter and bulk actions) and
-``AppelDecisionsAdmin`` the call's admin (plus « Publier les décisions »). Every state change
-goes through ``candidatures.services``.
+The submitted dossiers' admin and the call's admin get their decisions' part from
+``admin_mixins`` (composed in ``candidatures/admin.py``). Every state change goes through
+``candidatures.decisions.services`` and ``publication``.
 """
 
 from django import forms
@@ -16,19 +15,19 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from candidatures.decisions import letters, publication
+from candidatures.decisions import services as decisions_services
+from candidatures.dossiers.admin import ReadOnlyInline, paris, person
+from candidatures.models import Appel, Candidature
 from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
 from cerdd_ami.files import private_file_response
-from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.pdf import download_response, pdf_response
 from cerdd_ami.spreadsheets import export_filename
 
-from . import letters, ranking, services
-from .admin_jury_staff import AppelJuryAdmin
-from .dossiers.admin import CandidatureAdmin, ReadOnlyInline, paris, person
-from .models import Appel, Candidature, Courrier, Decision, EnvoiCourrier, Issue
+from .forms import DecisionForm
+from .models import Courrier, Decision, EnvoiCourrier, Issue
 
 # Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep
 # the request busy for minutes.
@@ -56,103 +55,12 @@ def issue_label(decision) -> str:
     return label
 
 
-def panels_for(appels) -> list[services.Capacite]:
-    return [services.capacity(appel) for appel in appels]
+def panels_for(appels) -> list[decisions_services.Capacite]:
+    return [decisions_services.capacity(appel) for appel in appels]
 
 
 # ---------------------------------------------------------------------------------------------
 # One decision: form, letters, sendings
-
-
-class DecisionForm(forms.ModelForm):
-    """The decision on one dossier; ``services.check_decision`` says what is refused."""
-
-    retour_jury = forms.ChoiceField(
-        label="Retour du jury cité dans le courrier",
-        required=False,
-        widget=forms.RadioSelect,
-        help_text="Choisi parmi les « retours pour la collectivité » des juré·es (évaluations "
-        "soumises, hors conflits d'intérêts).",
-    )
-
-    class Meta:
-        model = Decision
-        fields = ["candidature", "issue", "rang_attente", "motivation", "retour_jury"]
-        widgets = {"motivation": forms.Textarea(attrs={"rows": 5, "cols": 80})}
-        help_texts = {
-            "motivation": "Obligatoire pour « liste d'attente » et « non retenue » : elle figure "
-            "dans le courrier et sur la page du dossier de la collectivité.",
-            "rang_attente": "Laisser vide : le dossier prend la dernière place de la liste "
-            "d'attente (ou garde la sienne). Un rang donné décale les suivants.",
-        }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "candidature" in self.fields:
-            undecided = Candidature.objects.deposees().filter(decision__isnull=True)
-            field = self.fields["candidature"]
-            field.queryset = undecided.select_related("collectivite").order_by("numero")
-            field.label_from_instance = lambda c: f"{c.numero} — {c.collectivite.nom}"
-            field.label = "Dossier"
-            field.help_text = "Un dossier déposé, sans décision."
-        if "retour_jury" not in self.fields:
-            return  # a published decision: read-only
-        candidature = self._candidature()
-        feedback = services.jury_feedback(candidature) if candidature else []
-        current = (self.instance.retour_jury or "").strip()
-        if current and current not in feedback:
-            feedback.append(current)
-        self.fields["retour_jury"].choices = [
-            ("", "Aucun retour du jury dans le courrier"),
-            *[(text, text) for text in feedback],
-        ]
-        if candidature is None:
-            self.fields["retour_jury"].help_text = (
-                "Les retours des juré·es s'affichent ici une fois le dossier choisi : ouvrez la "
-                "décision depuis la page du dossier (rubrique « Décision », lien « Décider »)."
-            )
-
-    def _candidature(self):
-        if self.instance.pk:
-            return self.instance.candidature
-        value = self.data.get("candidature") if self.is_bound else self.initial.get("candidature")
-        if isinstance(value, Candidature):
-            return value
-        if value and str(value).isdigit():
-            return Candidature.objects.filter(pk=value).first()
-        return None
-
-    def clean(self):
-        cleaned = super().clean()
-        candidature = cleaned.get("candidature") or (
-            self.instance.candidature if self.instance.pk else None
-        )
-        if candidature is None or "issue" not in cleaned:
-            return cleaned
-        try:
-            services.check_decision(
-                candidature=candidature,
-                issue=cleaned["issue"],
-                motivation=cleaned.get("motivation", ""),
-                rang_attente=cleaned.get("rang_attente"),
-            )
-        except ValidationError as error:
-            self._add_service_error(error)
-        return cleaned
-
-    def _add_service_error(self, error):
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for name, errors in error.error_dict.items():
-            self.add_error(name if name in self.fields else None, errors)
-
-    def _post_clean(self):
-        # Model validation (its constraints included) would repeat the service's checks in
-        # other words: the service is the one rule, so only its messages are shown. The
-        # instance is not filled in either: ``DecisionAdmin.save_model`` saves through the
-        # service, from ``cleaned_data``.
-        pass
 
 
 class CourrierInline(ReadOnlyInline):
@@ -319,7 +227,7 @@ class DecisionAdmin(HistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        decision = services.decide(
+        decision = decisions_services.decide(
             candidature=data.get("candidature") or obj.candidature,
             issue=data["issue"],
             motivation=data.get("motivation", ""),
@@ -329,7 +237,7 @@ class DecisionAdmin(HistoryAdmin):
         )
         obj.pk = decision.pk
         obj.refresh_from_db()
-        panel = services.capacity(decision.candidature.appel)
+        panel = decisions_services.capacity(decision.candidature.appel)
         if panel.depassement:
             self.message_user(request, f"{panel.texte}. {panel.avertissement}", messages.WARNING)
 
@@ -349,7 +257,7 @@ class DecisionAdmin(HistoryAdmin):
                 appel = candidature.appel if candidature else None
         extra_context = {
             **(extra_context or {}),
-            "panels": [services.capacity(appel)] if appel is not None else [],
+            "panels": [decisions_services.capacity(appel)] if appel is not None else [],
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -519,7 +427,7 @@ class DecisionAdmin(HistoryAdmin):
             recorded = []
             for decision in decisions:
                 try:
-                    services.record_withdrawal(
+                    decisions_services.record_withdrawal(
                         candidature=decision.candidature,
                         staff_user=request.user,
                         reason=form.cleaned_data["reason"],
@@ -561,7 +469,7 @@ def _promote(model_admin, request, appel_pk):
         raise PermissionDenied
     appel = get_object_or_404(Appel, pk=appel_pk)
     try:
-        decision = services.promote_next(appel=appel, staff_user=request.user)
+        decision = publication.promote_next(appel=appel, staff_user=request.user)
     except ValidationError as error:
         model_admin.message_user(request, " ".join(error.messages), messages.ERROR)
     else:
@@ -621,259 +529,3 @@ class EnvoiCourrierAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="envoyé le", ordering="envoye_at")
     def envoye(self, obj):
         return paris(obj.envoye_at)
-
-
-# ---------------------------------------------------------------------------------------------
-# Submitted dossiers: decision column, filter and bulk decisions
-
-
-class DecisionBulkForm(forms.Form):
-    motivation = forms.CharField(
-        label="Motivation",
-        required=False,
-        help_text="La même pour chaque dossier sélectionné ; elle figure dans le courrier.",
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-    )
-
-    def __init__(self, *args, issue, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.issue = issue
-
-    def clean_motivation(self):
-        motivation = self.cleaned_data["motivation"].strip()
-        if self.issue != Issue.RETENUE and not motivation:
-            raise ValidationError(
-                "Indiquez la motivation : elle figure dans le courrier "
-                f"« {Issue(self.issue).label.lower()} »."
-            )
-        return motivation
-
-
-class DecisionStateFilter(admin.SimpleListFilter):
-    title = "décision"
-    parameter_name = "decision"
-
-    def lookups(self, request, model_admin):
-        return [("aucune", "Sans décision"), *Issue.choices]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "aucune":
-            return queryset.filter(decision__isnull=True)
-        if value in Issue.values:
-            return queryset.filter(decision__issue=value)
-        return queryset
-
-
-def _insert_after_first(fieldsets, extra):
-    return [fieldsets[0], extra, *fieldsets[1:]]
-
-
-class CandidatureDecisionAdmin(CandidatureAdmin):
-    """The submitted dossiers' list, with each dossier's decision and the bulk decisions."""
-
-    list_filter = [*CandidatureAdmin.list_filter, DecisionStateFilter]
-    actions = [
-        *CandidatureAdmin.actions,
-        "decider_retenue",
-        "decider_liste_attente",
-        "decider_non_retenue",
-    ]
-    fieldsets = _insert_after_first(
-        CandidatureAdmin.fieldsets, ("Décision", {"fields": ["decision_detail"]})
-    )
-
-    def has_decide_permission(self, request):
-        return can_decide(request.user)
-
-    @admin.display(description="décision")
-    def decision_detail(self, obj):
-        decision = Decision.objects.filter(candidature=obj).first()
-        if decision is None:
-            url = reverse("admin:candidatures_decision_add")
-            return format_html(
-                'Pas encore de décision. <a href="{}?candidature={}">Décider</a>', url, obj.pk
-            )
-        url = reverse("admin:candidatures_decision_change", args=[decision.pk])
-        state = (
-            f"publiée le {paris(decision.published_at)}"
-            if decision.published_at
-            else "pas encore publiée"
-        )
-        return format_html('<a href="{}">{}</a> ({})', url, issue_label(decision), state)
-
-    @admin.action(description="Décider : retenue", permissions=["decide"])
-    def decider_retenue(self, request, queryset):
-        return self._decide(request, queryset, Issue.RETENUE, "decider_retenue")
-
-    @admin.action(description="Décider : liste d'attente", permissions=["decide"])
-    def decider_liste_attente(self, request, queryset):
-        return self._decide(request, queryset, Issue.LISTE_ATTENTE, "decider_liste_attente")
-
-    @admin.action(description="Décider : non retenue", permissions=["decide"])
-    def decider_non_retenue(self, request, queryset):
-        return self._decide(request, queryset, Issue.NON_RETENUE, "decider_non_retenue")
-
-    def _decide(self, request, queryset, issue, action_name):
-        dossiers = list(queryset.select_related("appel", "collectivite", "decision"))
-        appels = {dossier.appel_id for dossier in dossiers}
-        if len(appels) != 1:
-            self.message_user(
-                request, "Sélectionnez les dossiers d'un seul appel à la fois.", messages.ERROR
-            )
-            return None
-        appel = dossiers[0].appel
-        # Best ranked first: on the waiting list, the selection gets its ranks in this order.
-        result = ranking.build_ranking(appel)
-        rows = {row.dossier.pk: row for row in result.rows}
-        order = {row.dossier.pk: position for position, row in enumerate(result.rows)}
-        dossiers.sort(key=lambda d: (order.get(d.pk, len(order)), d.numero))
-
-        form = DecisionBulkForm(
-            request.POST if "apply" in request.POST else None,
-            issue=issue,
-            initial={"motivation": services.default_motivation(issue, appel)},
-        )
-        if form.is_valid():
-            decided = 0
-            for dossier in dossiers:
-                existing = getattr(dossier, "decision", None)
-                try:
-                    services.decide(
-                        candidature=dossier,
-                        issue=issue,
-                        motivation=form.cleaned_data["motivation"],
-                        # The juror's feedback chosen one by one is kept.
-                        retour_jury=existing.retour_jury if existing else "",
-                        staff_user=request.user,
-                    )
-                except ValidationError as error:
-                    self.message_user(
-                        request,
-                        f"{dossier.collectivite.nom} : {' '.join(error.messages)}",
-                        messages.ERROR,
-                    )
-                else:
-                    decided += 1
-            if decided:
-                self.message_user(
-                    request,
-                    f"Décision « {Issue(issue).label} » enregistrée pour "
-                    f"{_plural(decided, 'dossier')}.",
-                    messages.SUCCESS,
-                )
-            panel = services.capacity(appel)
-            self.message_user(
-                request,
-                f"{panel.texte}. {panel.avertissement}".strip(),
-                messages.WARNING if panel.depassement else messages.INFO,
-            )
-            return None
-
-        panel = services.capacity(appel)
-        retained_after = panel.retenues
-        for dossier in dossiers:
-            existing = getattr(dossier, "decision", None)
-            was_retained = bool(
-                existing and existing.issue == Issue.RETENUE and not existing.desistement_at
-            )
-            if issue == Issue.RETENUE and not was_retained:
-                retained_after += 1
-            elif issue != Issue.RETENUE and was_retained:
-                retained_after -= 1
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Décider : {Issue(issue).label.lower()}",
-            "opts": self.opts,
-            "form": form,
-            "issue_label": Issue(issue).label,
-            "appel": appel,
-            "panel": panel,
-            "retained_after": retained_after,
-            "over_capacity": retained_after > appel.places,
-            "lignes": [
-                {
-                    "dossier": dossier,
-                    "row": rows.get(dossier.pk),
-                    "decision": getattr(dossier, "decision", None),
-                }
-                for dossier in dossiers
-            ],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": action_name,
-        }
-        return TemplateResponse(request, "admin/candidatures/candidature/decider.html", context)
-
-
-admin.site.unregister(Candidature)
-admin.site.register(Candidature, CandidatureDecisionAdmin)
-
-
-# ---------------------------------------------------------------------------------------------
-# The call: « Publier les décisions »
-
-
-class AppelDecisionsAdmin(AppelJuryAdmin):
-    actions = [*AppelJuryAdmin.actions, "publier_decisions"]
-
-    def has_publish_permission(self, request):
-        return request.user.has_perm("candidatures.change_decision")
-
-    @admin.action(description="Publier les décisions", permissions=["publish"])
-    def publier_decisions(self, request, queryset):
-        appels = list(queryset.order_by("-opens_at"))
-        if "apply" in request.POST:
-            for appel in appels:
-                self._publish(request, appel)
-            return None
-        now = timezone.now()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Publier les décisions",
-            "opts": self.opts,
-            "appels": [
-                {
-                    "appel": appel,
-                    "panel": services.capacity(appel),
-                    "trop_tot": now < appel.announcement_at,
-                    "ouverture": format_datetime_fr(appel.announcement_at),
-                }
-                for appel in appels
-            ],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": "publier_decisions",
-        }
-        return TemplateResponse(request, "admin/candidatures/appel/publier_decisions.html", context)
-
-    def _publish(self, request, appel):
-        try:
-            report = services.publish_decisions(appel=appel, staff_user=request.user)
-        except ValidationError as error:
-            self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
-            return
-        self.message_user(request, f"{appel} : {report.summary}", messages.SUCCESS)
-        if report.letter_failures:
-            details = " ; ".join(
-                f"{decision.candidature.collectivite.nom} ({error})"
-                for decision, error in report.letter_failures
-            )
-            self.message_user(
-                request,
-                f"{_plural(report.letters_failed, 'courrier')} en échec : {details}. Relancez "
-                "« Publier les décisions » pour les retenter.",
-                messages.WARNING,
-            )
-        if report.failures:
-            details = " ; ".join(
-                f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures
-            )
-            self.message_user(
-                request,
-                f"{_plural(report.failed, 'envoi')} en échec : {details}. Relancez « Publier les "
-                "décisions » pour les retenter : rien de ce qui est parti n'est renvoyé.",
-                messages.WARNING,
-            )
-
-
-admin.site.unregister(Appel)
-admin.site.register(Appel, AppelDecisionsAdmin)

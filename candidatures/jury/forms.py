@@ -14,7 +14,7 @@ class EvaluationForm(forms.Form):
     then the overall appraisal.
 
     Every field is optional here: completeness on submit, the scoring window and the right to
-    score are the service's to decide (``services.save_evaluation``), so a draft can be saved
+    score are the service's to decide (``jury_services.save_evaluation``), so a draft can be saved
     half-filled. The form only turns posted text into values, and refuses a score that is not
     one of the critère's levels (a tampered post) with a French message.
     """
@@ -92,7 +92,7 @@ class EvaluationForm(forms.Form):
         ]
 
     def notes(self) -> dict:
-        """``{critère: (score or None, comment)}`` as ``services.save_evaluation`` takes it."""
+        """``{critère: (score or None, comment)}`` as ``jury_services.save_evaluation`` takes it."""
         return {
             critere: (
                 self.cleaned_data.get(f"{NOTE_PREFIX}{critere.pk}"),

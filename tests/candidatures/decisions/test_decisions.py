@@ -20,7 +20,9 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from candidatures import letters, services
+from candidatures.decisions import letter_templates, letters, publication
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import services as jury_services
 from candidatures.models import (
     Appel,
     Candidature,
@@ -101,7 +103,7 @@ def amiens(appel):
 
 
 def decide(candidature, issue, staff, **fields):
-    return services.decide(
+    return decisions_services.decide(
         candidature=candidature,
         issue=issue,
         motivation=fields.pop("motivation", MOTIVATIONS[issue]),
@@ -195,12 +197,12 @@ def test_saving_the_same_decision_again_changes_nothing(arras, staff):
 
 def test_a_published_decision_cannot_change(arras, staff, mailoutbox):
     decide(arras, Issue.NON_RETENUE, staff)
-    services.publish_decisions(appel=arras.appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=arras.appel, now=ANNOUNCEMENT)
 
     with pytest.raises(ValidationError) as refused:
         decide(arras, Issue.RETENUE, staff, now=LATER)
 
-    assert refused.value.messages == [services.PUBLISHED_DECISION_LOCKED]
+    assert refused.value.messages == [decisions_services.PUBLISHED_DECISION_LOCKED]
     assert Decision.objects.get().issue == Issue.NON_RETENUE
 
 
@@ -214,7 +216,7 @@ def test_publishing_before_the_announcement_is_refused_and_changes_nothing(
     decide(arras, Issue.RETENUE, staff)
 
     with pytest.raises(ValidationError) as refused:
-        services.publish_decisions(appel=appel, now=ANNOUNCEMENT - timedelta(seconds=1))
+        publication.publish_decisions(appel=appel, now=ANNOUNCEMENT - timedelta(seconds=1))
 
     assert refused.value.messages == [
         "Les décisions ne peuvent être publiées qu'à partir du 15 avril 2021 à 9 h 00 "
@@ -230,7 +232,7 @@ def test_publishing_with_a_dossier_still_undecided_is_refused(appel, arras, lill
     decide(arras, Issue.RETENUE, staff)
 
     with pytest.raises(ValidationError) as refused:
-        services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+        publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
 
     assert refused.value.messages == [
         f"1 dossier déposé sans décision : {lille.collectivite.nom} (AMI-2021-002). "
@@ -246,7 +248,7 @@ def test_publication_files_each_letter_and_mails_it_to_both_referents(
     for issue, dossier in dossiers.items():
         decide(dossier, issue, staff, retour_jury=RETOUR)
 
-    report = services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+    report = publication.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
 
     assert (report.published, report.letters_filed, report.sent, report.failed) == (3, 3, 6, 0)
     assert report.summary == (
@@ -280,7 +282,7 @@ def test_publication_files_each_letter_and_mails_it_to_both_referents(
         sent = [m for m in mailoutbox if m.to[0] in referents(dossier)]
         assert sorted(m.to[0] for m in sent) == sorted(referents(dossier))
         for message in sent:
-            assert message.subject == letters.OBJET_DEFAUT
+            assert message.subject == letter_templates.OBJET_DEFAUT
             assert message.reply_to == [appel.contact_email]
             assert message.attachments[0].filename == letters.letter_filename(decision)
             assert message.attachments[0].content == pdf
@@ -301,7 +303,7 @@ def test_decision_email_names_an_epci_as_the_letter_does_and_the_jury_only_when_
     decide(arras, Issue.RETENUE, staff)
     decide(mel, Issue.NON_RETENUE, staff, retour_jury=RETOUR)
 
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
 
     bodies = {m.to[0]: m.body for m in mailoutbox}
     to_mel, to_arras = bodies[mel.ref_pol_email], bodies[arras.ref_pol_email]
@@ -323,9 +325,9 @@ def test_decision_email_names_an_epci_as_the_letter_does_and_the_jury_only_when_
 def test_publishing_twice_sends_each_email_once(appel, arras, lille, staff, mailoutbox):
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
 
-    again = services.publish_decisions(appel=appel, now=LATER)
+    again = publication.publish_decisions(appel=appel, now=LATER)
 
     assert (again.published, again.letters_filed, again.sent, again.failed) == (0, 0, 0, 0)
     assert len(mailoutbox) == 4
@@ -345,7 +347,7 @@ def test_failing_recipient_is_recorded_and_retried_on_the_next_run(
     settings.MAILERS = FLAKY_MAILERS
     monkeypatch.setattr(FlakyBackend, "refused", frozenset({refused}))
 
-    first = services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    first = publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
 
     assert (first.sent, first.failed) == (3, 1)
     failed = EnvoiCourrier.objects.get(destinataire=refused)
@@ -365,7 +367,7 @@ def test_failing_recipient_is_recorded_and_retried_on_the_next_run(
     }
 
     monkeypatch.setattr(FlakyBackend, "refused", frozenset())
-    second = services.publish_decisions(appel=appel, now=LATER)
+    second = publication.publish_decisions(appel=appel, now=LATER)
 
     assert (second.published, second.letters_filed, second.sent, second.failed) == (0, 0, 1, 0)
     failed.refresh_from_db()
@@ -417,7 +419,7 @@ def test_a_failing_letter_does_not_hold_back_the_others_and_is_retried(
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras) + referents(amiens))
 
     monkeypatch.setattr(pdf, "HTML", weasyprint.HTML)
-    again = services.publish_decisions(appel=appel, now=LATER)
+    again = publication.publish_decisions(appel=appel, now=LATER)
 
     assert (again.published, again.letters_filed, again.sent, again.failed) == (0, 1, 2, 0)
     assert again.letter_failures == []
@@ -433,7 +435,7 @@ def test_publication_report_counts_failed_letters(appel, arras, lille, staff, mo
     decide(lille, Issue.NON_RETENUE, staff)
     monkeypatch.setattr(pdf, "HTML", HTMLFailingFor002)
 
-    report = services.publish_decisions(appel=appel, now=ANNOUNCEMENT, send=False)
+    report = publication.publish_decisions(appel=appel, now=ANNOUNCEMENT, send=False)
 
     assert [(d.candidature, error) for d, error in report.letter_failures] == [
         (lille, "OSError : mise en page impossible")
@@ -462,7 +464,7 @@ def test_applicant_sees_the_decision_and_its_letter_only_once_published(
     assert MOTIVATIONS[Issue.LISTE_ATTENTE] not in before
     assert client.get(letter_url).status_code == 404
 
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
 
     after = page_text(client.get(dossier_url))
     assert '<h2 id="decision-titre" class="h5">Décision</h2>' in after
@@ -487,7 +489,7 @@ def test_another_applicant_never_gets_the_letter(client, appel, arras, staff, ma
     letter_url = f"/candidature/{arras.pk}/courrier/"
 
     assert client.get(letter_url).status_code == 404
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     assert client.get(letter_url).status_code == 404
     assert client.get(f"/candidature/{arras.pk}/").status_code == 404
 
@@ -511,25 +513,25 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.LISTE_ATTENTE, staff)
     decide(amiens, Issue.LISTE_ATTENTE, staff)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     mailoutbox.clear()
     withdrawn_at = datetime(2021, 4, 20, 11, 0, tzinfo=PARIS)
     promoted_at = datetime(2021, 4, 21, 10, 0, tzinfo=PARIS)
 
     with pytest.raises(ValidationError) as full:
-        services.promote_next(appel=appel, staff_user=staff, now=withdrawn_at)
+        publication.promote_next(appel=appel, staff_user=staff, now=withdrawn_at)
     assert full.value.messages == [
         "Aucune place n'est libre : 1 place, 1 collectivité retenue. Enregistrez d'abord le "
         "désistement d'une collectivité retenue."
     ]
 
-    services.record_withdrawal(
+    decisions_services.record_withdrawal(
         candidature=arras,
         staff_user=staff,
         reason="Le conseil municipal a renoncé au cycle.",
         now=withdrawn_at,
     )
-    promoted = services.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+    promoted = publication.promote_next(appel=appel, staff_user=staff, now=promoted_at)
 
     withdrawn = Decision.objects.get(candidature=arras)
     assert (withdrawn.desistement_at, withdrawn.desistement_motif) == (
@@ -546,7 +548,7 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     assert (promoted.issue, promoted.rang_attente, promoted.motivation) == (
         Issue.RETENUE,
         None,
-        services.PROMOTION_MOTIVATION,
+        decisions_services.PROMOTION_MOTIVATION,
     )
     assert (promoted.published_at, promoted.decided_at, promoted.decided_by) == (
         promoted_at,
@@ -566,13 +568,13 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     pdf = letter.pdf.read()
     text = read_pdf(pdf)
     assert "est retenue pour le cycle de qualification" in text
-    assert services.PROMOTION_MOTIVATION in text
+    assert decisions_services.PROMOTION_MOTIVATION in text
     assert "le 21 avril 2021" in text
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
     assert all(m.attachments[0].content == pdf for m in mailoutbox)
     assert set(letter.envois.values_list("statut", "envoye_at")) == {("envoye", promoted_at)}
 
-    assert services.capacity(appel).texte == (
+    assert decisions_services.capacity(appel).texte == (
         f"1 place — 1 retenue — liste d'attente : 1. {amiens.collectivite.nom}"
     )
 
@@ -589,7 +591,7 @@ def test_withdrawal_and_promotion_follow_through_to_the_cycle(
     decide(lille, Issue.LISTE_ATTENTE, staff)
     decide(amiens, Issue.LISTE_ATTENTE, staff)
     cycle = ensure_cycle(appel)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
     withdrawn_at = datetime(2021, 4, 20, 11, 0, tzinfo=PARIS)
     promoted_at = datetime(2021, 4, 21, 10, 0, tzinfo=PARIS)
 
@@ -602,12 +604,12 @@ def test_withdrawal_and_promotion_follow_through_to_the_cycle(
 
     assert participants() == [(cycle.pk, "AMI-2021-001", "a_confirmer", None)]
 
-    services.record_withdrawal(
+    decisions_services.record_withdrawal(
         candidature=arras, staff_user=staff, reason="Élections municipales.", now=withdrawn_at
     )
     assert participants() == [(cycle.pk, "AMI-2021-001", "retire", withdrawn_at)]
 
-    services.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+    publication.promote_next(appel=appel, staff_user=staff, now=promoted_at)
     assert participants() == [
         (cycle.pk, "AMI-2021-001", "retire", withdrawn_at),
         (cycle.pk, "AMI-2021-002", "a_confirmer", None),
@@ -626,7 +628,7 @@ def test_promotion_before_publication_enrols_nobody_yet(appel, arras, lille, sta
     decide(lille, Issue.LISTE_ATTENTE, staff)
     ensure_cycle(appel)
 
-    services.promote_next(appel=appel, staff_user=staff, now=DECIDED)
+    publication.promote_next(appel=appel, staff_user=staff, now=DECIDED)
 
     assert Decision.objects.get(candidature=lille).issue == Issue.RETENUE
     assert Participant.objects.count() == 0
@@ -635,16 +637,16 @@ def test_promotion_before_publication_enrols_nobody_yet(appel, arras, lille, sta
 def test_promote_next_with_an_empty_waiting_list_returns_none(appel, arras, staff):
     decide(arras, Issue.NON_RETENUE, staff)
 
-    assert services.promote_next(appel=appel, staff_user=staff) is None
+    assert publication.promote_next(appel=appel, staff_user=staff) is None
 
 
 def test_withdrawal_needs_a_retained_collectivite_and_a_reason(arras, staff):
     decide(arras, Issue.NON_RETENUE, staff)
 
     with pytest.raises(ValidationError) as no_reason:
-        services.record_withdrawal(candidature=arras, staff_user=staff, reason=" ")
+        decisions_services.record_withdrawal(candidature=arras, staff_user=staff, reason=" ")
     with pytest.raises(ValidationError) as not_retained:
-        services.record_withdrawal(candidature=arras, staff_user=staff, reason="Renonce.")
+        decisions_services.record_withdrawal(candidature=arras, staff_user=staff, reason="Renonce.")
 
     assert no_reason.value.message_dict == {"reason": ["Indiquez le motif du désistement."]}
     assert not_retained.value.messages == ["Seule une collectivité retenue peut se désister."]
@@ -654,7 +656,7 @@ def test_record_withdrawal_keeps_a_long_reason_whole(appel, arras, staff):
     decide(arras, Issue.RETENUE, staff)
     reason = "Le conseil municipal a renoncé au cycle " + "après un long débat " * 10 + "."
 
-    services.record_withdrawal(candidature=arras, staff_user=staff, reason=reason)
+    decisions_services.record_withdrawal(candidature=arras, staff_user=staff, reason=reason)
 
     decision = Decision.objects.get(candidature=arras)
     assert decision.desistement_motif == reason
@@ -676,7 +678,7 @@ def test_migration_fills_the_motif_of_earlier_withdrawals_from_the_history(
     )
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.RETENUE, staff)
-    services.record_withdrawal(candidature=arras, staff_user=staff, reason="Élections.")
+    decisions_services.record_withdrawal(candidature=arras, staff_user=staff, reason="Élections.")
     # As the code before the field recorded it: the reason in the history row only. The
     # schema of that time had no constraint (this test's transaction rolls the DROP back).
     with connection.cursor() as cursor:
@@ -744,7 +746,7 @@ def test_bulk_waiting_list_asks_the_motivation_then_ranks_by_the_jury(
     for dossier, score in ((lille, 2), (amiens, 4)):
         jure = juror()
         MembreJury.objects.create(appel=appel, user=jure)
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossier,
             jure=jure,
             notes={critere: (score, "")},
@@ -758,7 +760,7 @@ def test_bulk_waiting_list_asks_the_motivation_then_ranks_by_the_jury(
     page = page_text(staff_client.post(SUBMITTED_URL, selection))
 
     assert "<h1>Décider : liste d'attente</h1>" in page
-    assert services.default_motivation(Issue.LISTE_ATTENTE, appel) in page
+    assert decisions_services.default_motivation(Issue.LISTE_ATTENTE, appel) in page
     assert "12 places — 0 retenue — liste d'attente : vide" in page
     table = page[page.index('<table class="decision-lignes">') :]
     assert (
@@ -804,7 +806,7 @@ def test_one_decision_from_the_form_offers_the_jurors_feedback(staff_client, app
     critere = CritereFactory(appel=appel, note_max=4)
     jure = juror()
     MembreJury.objects.create(appel=appel, user=jure)
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=arras,
         jure=jure,
         notes={critere: (3, "")},
@@ -878,7 +880,7 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.LISTE_ATTENTE, staff)
     decide(amiens, Issue.LISTE_ATTENTE, staff)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     mailoutbox.clear()
     selection = {
         "action": "enregistrer_desistement",
@@ -925,7 +927,7 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     ]
     letter = decision.courriers.get(version=2)
     pdf = letter.pdf.read()
-    assert services.PROMOTION_MOTIVATION in read_pdf(pdf)
+    assert decisions_services.PROMOTION_MOTIVATION in read_pdf(pdf)
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
     for message in mailoutbox:
         assert message.attachments[0].content == pdf
@@ -1004,7 +1006,7 @@ def test_staff_downloads_one_letter_and_exports_merged_and_zip(
     )
     assert preview["Content-Disposition"] == 'inline; filename="apercu-arras-ami-2021-001.pdf"'
     assert Courrier.objects.count() == 0
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     decision = Decision.objects.get(candidature=arras)
 
     one = staff_client.get(f"{DECISIONS_URL}{decision.pk}/courrier/")
@@ -1029,7 +1031,7 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
 ):
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     appel.modeles_courrier.update(corps="Texte changé après la publication.")
     decisions = [Decision.objects.get(candidature=dossier) for dossier in (arras, lille)]
     filed = [decision.courriers.get() for decision in decisions]
@@ -1141,7 +1143,7 @@ def test_decision_form_labels_are_capitalised_alike(staff_client, arras, staff, 
 
 def test_published_decision_page_is_read_only(staff_client, appel, arras, staff, mailoutbox):
     decide(arras, Issue.RETENUE, staff)
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
     decision = Decision.objects.get()
 
     response = staff_client.post(
@@ -1219,7 +1221,7 @@ def test_command_unknown_appel(db):
 
 
 def test_seed_decisions_follows_the_ranking_and_is_idempotent(appel, staff):
-    from candidatures.demo_decisions import seed_decisions
+    from candidatures.decisions.demo import seed_decisions
     from tests.candidatures.factories import CritereFactory
 
     appel.places = 2
@@ -1229,7 +1231,7 @@ def test_seed_decisions_follows_the_ranking_and_is_idempotent(appel, staff):
     MembreJury.objects.create(appel=appel, user=jure)
     dossiers = [deposee(appel, number) for number in range(1, 7)]
     for score, dossier in enumerate(dossiers):
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossier,
             jure=jure,
             notes={critere: (min(score, 4), "")},
@@ -1268,7 +1270,7 @@ def test_decision_page_lists_letters_sendings_and_history(
     decision = Decision.objects.get()
     staged = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/change/"))
     assert 'name="motivation"' in staged
-    services.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT, staff_user=staff)
 
     page = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/change/"))
     history = page_text(staff_client.get(f"{DECISIONS_URL}{decision.pk}/history/"))

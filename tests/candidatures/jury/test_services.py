@@ -4,7 +4,8 @@ from datetime import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from candidatures import services
+from candidatures.decisions import services as decisions_services
+from candidatures.jury import services as jury_services
 from candidatures.models import (
     Affectation,
     Appel,
@@ -97,8 +98,8 @@ def test_for_juror_in_assignment_mode_sees_only_assigned_dossiers(appel, dossier
 def test_refresh_conflicts_records_detected_ties_once(appel, dossiers):
     user = member(appel, Collectivite.objects.get(siren="200033579"), first_name="Mehdi")
 
-    first = services.refresh_conflicts(appel=appel)
-    second = services.refresh_conflicts(appel=appel)
+    first = jury_services.refresh_conflicts(appel=appel)
+    second = jury_services.refresh_conflicts(appel=appel)
 
     conflicts = ConflitInteret.objects.filter(jure=user).order_by("candidature__numero")
     assert (first, second) == (2, 0)
@@ -113,8 +114,10 @@ def test_declare_conflict_hides_the_dossier_and_needs_a_reason(appel, dossiers):
     user = member(appel)
 
     with pytest.raises(ValidationError) as missing_reason:
-        services.declare_conflict(candidature=dossiers["lille"], jure=user, motif=" ")
-    services.declare_conflict(candidature=dossiers["lille"], jure=user, motif="Ancien employeur.")
+        jury_services.declare_conflict(candidature=dossiers["lille"], jure=user, motif=" ")
+    jury_services.declare_conflict(
+        candidature=dossiers["lille"], jure=user, motif="Ancien employeur."
+    )
 
     assert missing_reason.value.messages == ["Indiquez la raison pour laquelle vous vous déportez."]
     assert visible(user) == ["AMI-2021-001", "AMI-2021-002"]
@@ -128,10 +131,10 @@ def scores(appel, first, second, comment=""):
 def test_save_evaluation_draft_then_submit(appel, dossiers):
     user = member(appel)
 
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossiers["lille"], jure=user, notes=scores(appel, 3, None, "Solide.")
     )
-    evaluation = services.save_evaluation(
+    evaluation = jury_services.save_evaluation(
         candidature=dossiers["lille"],
         jure=user,
         notes=scores(appel, 3, 4),
@@ -152,7 +155,7 @@ def test_save_evaluation_refuses_out_of_scale_scores(appel, dossiers):
     user = member(appel)
 
     with pytest.raises(ValidationError) as error:
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossiers["lille"], jure=user, notes=scores(appel, 5, -1)
         )
 
@@ -167,7 +170,7 @@ def test_save_evaluation_submit_needs_every_score_and_a_recommendation(appel, do
     user = member(appel)
 
     with pytest.raises(ValidationError) as error:
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossiers["lille"], jure=user, notes=scores(appel, 2, None), submit=True
         )
 
@@ -181,16 +184,16 @@ def test_save_evaluation_of_a_hidden_dossier_is_refused(appel, dossiers):
     user = member(appel, Collectivite.objects.get(insee="62041"))
 
     for dossier in (dossiers["arras"], dossiers["brouillon"]):
-        with pytest.raises(services.NotAllowedToScore):
-            services.save_evaluation(candidature=dossier, jure=user, notes={})
+        with pytest.raises(jury_services.NotAllowedToScore):
+            jury_services.save_evaluation(candidature=dossier, jure=user, notes={})
 
 
 def test_save_evaluation_after_scoring_closed_is_refused(appel, dossiers):
     user = member(appel)
-    services.close_scoring(appel=appel, staff_user=user)
+    jury_services.close_scoring(appel=appel, staff_user=user)
 
     with pytest.raises(ValidationError) as error:
-        services.save_evaluation(candidature=dossiers["lille"], jure=user, notes={})
+        jury_services.save_evaluation(candidature=dossiers["lille"], jure=user, notes={})
 
     assert error.value.messages == [
         "La notation est close : les évaluations ne peuvent plus changer."
@@ -200,7 +203,7 @@ def test_save_evaluation_after_scoring_closed_is_refused(appel, dossiers):
 def test_counted_evaluations_leave_out_jurors_in_conflict(appel, dossiers):
     first, second = member(appel), member(appel)
     for user in (first, second):
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossiers["lille"],
             jure=user,
             notes=scores(appel, 4, 4),
@@ -208,14 +211,16 @@ def test_counted_evaluations_leave_out_jurors_in_conflict(appel, dossiers):
             submit=True,
         )
 
-    services.declare_conflict(candidature=dossiers["lille"], jure=second, motif="Lien familial.")
+    jury_services.declare_conflict(
+        candidature=dossiers["lille"], jure=second, motif="Lien familial."
+    )
 
     assert list(Evaluation.objects.counted().values_list("jure", flat=True)) == [first.pk]
 
 
 def test_save_evaluation_keeps_a_submitted_evaluation_complete(appel, dossiers):
     user = member(appel)
-    services.save_evaluation(
+    jury_services.save_evaluation(
         candidature=dossiers["lille"],
         jure=user,
         notes=scores(appel, 3, 3),
@@ -224,7 +229,7 @@ def test_save_evaluation_keeps_a_submitted_evaluation_complete(appel, dossiers):
     )
 
     with pytest.raises(ValidationError) as error:
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossiers["lille"], jure=user, notes=scores(appel, 3, 3)
         )
 
@@ -239,7 +244,7 @@ def test_save_evaluation_before_the_deadline_says_scoring_has_not_started(dossie
     dossier = submitted(appel, "62528", "AMI-2021-009")
 
     with pytest.raises(ValidationError) as error:
-        services.save_evaluation(candidature=dossier, jure=user, notes={})
+        jury_services.save_evaluation(candidature=dossier, jure=user, notes={})
 
     assert error.value.messages == [
         "La notation n'a pas commencé : elle s'ouvre après la date limite de dépôt."
@@ -249,7 +254,7 @@ def test_save_evaluation_before_the_deadline_says_scoring_has_not_started(dossie
 def test_jury_feedback_quotes_only_evaluations_the_ranking_counts(appel, dossiers):
     kept, removed, tied = member(appel), member(appel), member(appel)
     for user, text in [(kept, "Un projet clair."), (removed, "Parti."), (tied, "Lié.")]:
-        services.save_evaluation(
+        jury_services.save_evaluation(
             candidature=dossiers["lille"],
             jure=user,
             notes=scores(appel, 3, 3),
@@ -263,17 +268,17 @@ def test_jury_feedback_quotes_only_evaluations_the_ranking_counts(appel, dossier
         collectivite=Collectivite.objects.get(insee="59350")
     )
 
-    assert services.jury_feedback(dossiers["lille"]) == ["Un projet clair."]
+    assert decisions_services.jury_feedback(dossiers["lille"]) == ["Un projet clair."]
 
 
 def test_jury_reminders_only_while_jurors_can_score(appel, dossiers):
     member(appel)
     staff = juror()
 
-    reminded = services.send_jury_reminders(appel=appel, staff_user=staff)
-    services.close_scoring(appel=appel, staff_user=staff)
+    reminded = jury_services.send_jury_reminders(appel=appel, staff_user=staff)
+    jury_services.close_scoring(appel=appel, staff_user=staff)
     with pytest.raises(ValidationError) as closed:
-        services.send_jury_reminders(appel=appel, staff_user=staff)
+        jury_services.send_jury_reminders(appel=appel, staff_user=staff)
 
     assert reminded == 1
     assert closed.value.messages == [
@@ -285,11 +290,11 @@ def test_deliberation_opens_only_after_scoring_closes_and_then_scoring_stays_clo
     staff = juror()
 
     with pytest.raises(ValidationError) as too_early:
-        services.open_deliberation(appel=appel, staff_user=staff)
-    services.close_scoring(appel=appel, staff_user=staff)
-    services.open_deliberation(appel=appel, staff_user=staff)
+        jury_services.open_deliberation(appel=appel, staff_user=staff)
+    jury_services.close_scoring(appel=appel, staff_user=staff)
+    jury_services.open_deliberation(appel=appel, staff_user=staff)
     with pytest.raises(ValidationError) as too_late:
-        services.reopen_scoring(appel=appel, staff_user=staff)
+        jury_services.reopen_scoring(appel=appel, staff_user=staff)
 
     appel.refresh_from_db()
     assert [too_early.value.code, too_late.value.code] == ["scoring_open", "deliberation_open"]

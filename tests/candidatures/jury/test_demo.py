@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from candidatures import services
+from candidatures.jury import services as jury_services
 from candidatures.models import (
     Appel,
     Candidature,
@@ -113,7 +113,7 @@ def test_seed_demo_seats_a_jury_with_conflicts_scores_and_work_left(capsys):
             visible.values_list("pk", flat=True)
         )
         assert evaluations.filter(statut=Evaluation.Statut.BROUILLON).count() == 0
-    assert services.jurors_with_work_left(appel) == []
+    assert jury_services.jurors_with_work_left(appel) == []
 
     submitted = (
         Evaluation.objects.soumises()
@@ -166,7 +166,7 @@ def test_seed_demo_seats_a_jury_with_conflicts_scores_and_work_left(capsys):
         assert set(evaluations.values_list("candidature", flat=True)) <= set(
             visible.values_list("pk", flat=True)
         )
-    left = {juror.email: n for juror, n in services.jurors_with_work_left(recent)}
+    left = {juror.email: n for juror, n in jury_services.jurors_with_work_left(recent)}
     assert left == {
         "jury1@cerdd.test": 11,
         "jury4@cerdd.test": 5,
