@@ -1719,7 +1719,7 @@ def _enrol_in_cycle(appel, staff_user) -> None:
     """Retained collectivités join the call's cycle as soon as their decision is public."""
     # Imported here: the cycle app builds on this one, not the other way round.
     from cycle.models import Cycle
-    from cycle.services import enrol_retained
+    from cycle.participants.services import enrol_retained
 
     cycle = Cycle.objects.filter(appel=appel).first()
     if cycle is not None:

@@ -79,7 +79,7 @@ def main(spec: dict) -> None:
             call_command("publier_decisions", "--appel", spec["appel"])
         elif spec["action"] == "journal":
             from cerdd_ami.models import User
-            from cycle.journal import write_entry
+            from cycle.journal.services import write_entry
             from cycle.models import Participant
 
             write_entry(
