@@ -1,14 +1,16 @@
-"""iCalendar (RFC 5545) files of the séances, written by hand: one VEVENT per séance.
+"""iCalendar (RFC 5545) files of the séances, built with the ``icalendar`` package: one VEVENT
+per séance.
 
-Times are written in UTC (« Z » form) so that no VTIMEZONE block is needed; calendar
-applications show them in their own time zone. Lines end with CRLF and are folded at 75
-octets; text values escape backslashes, semicolons, commas and newlines.
+Times are given in UTC so that no VTIMEZONE block is needed; calendar applications show them
+in their own time zone. The package escapes text values, ends lines with CRLF and folds them at
+75 octets.
 """
 
 import datetime
 import zoneinfo
 from urllib.parse import urlsplit
 
+import icalendar
 from django.conf import settings
 from django.utils import timezone
 
@@ -16,34 +18,8 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 PRODID = "-//Cerdd//Vers des territoires participatifs//FR"
 
 
-def escape_text(value: str) -> str:
-    return (
-        (value or "")
-        .replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def fold(line: str) -> str:
-    """Split a content line into 75-octet chunks without cutting a UTF-8 character."""
-    chunks, current, size = [], "", 0
-    limit = 75
-    for char in line:
-        width = len(char.encode())
-        if size + width > limit:
-            chunks.append(current)
-            current, size, limit = "", 0, 74  # continuation lines start with a space
-        current += char
-        size += width
-    chunks.append(current)
-    return "\r\n ".join(chunks)
-
-
-def utc_stamp(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+def utc(value: datetime.datetime) -> datetime.datetime:
+    return value.astimezone(datetime.UTC)
 
 
 def seance_bounds(seance) -> tuple[datetime.datetime, datetime.datetime]:
@@ -86,33 +62,32 @@ def uid(seance) -> str:
     return f"seance-{seance.pk}@{host}"
 
 
-def vevent(seance, *, url="", now=None) -> list[str]:
+def vevent(seance, *, url="", now=None) -> icalendar.Event:
     start, end = seance_bounds(seance)
-    lines = [
-        "BEGIN:VEVENT",
-        f"UID:{uid(seance)}",
-        f"DTSTAMP:{utc_stamp(now or timezone.now())}",
-        f"DTSTART:{utc_stamp(start)}",
-        f"DTEND:{utc_stamp(end)}",
-        f"SUMMARY:{escape_text(summary(seance))}",
-    ]
+    event = icalendar.Event()
+    event.add("uid", uid(seance))
+    event.add("dtstamp", utc(now or timezone.now()))
+    event.add("dtstart", utc(start))
+    event.add("dtend", utc(end))
+    event.add("summary", summary(seance))
     if location(seance):
-        lines.append(f"LOCATION:{escape_text(location(seance))}")
-    lines.append(f"DESCRIPTION:{escape_text(description(seance, url))}")
+        event.add("location", location(seance))
+    event.add("description", description(seance, url))
     if url:
-        lines.append(f"URL:{url}")
-    lines.append("END:VEVENT")
-    return lines
+        event.add("url", url)
+    return event
 
 
 def calendar(events: list[tuple], *, name: str = "", now=None) -> str:
-    """A VCALENDAR of ``events``, each a (seance, url) pair; CRLF line endings, folded."""
+    """A VCALENDAR of ``events``, each a (seance, url) pair."""
     now = now or timezone.now()
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN"]
-    lines.append("METHOD:PUBLISH")
+    cal = icalendar.Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", PRODID)
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
     if name:
-        lines.append(f"X-WR-CALNAME:{escape_text(name)}")
+        cal.add("x-wr-calname", name)
     for seance, url in events:
-        lines.extend(vevent(seance, url=url, now=now))
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+        cal.add_component(vevent(seance, url=url, now=now))
+    return cal.to_ical().decode()
