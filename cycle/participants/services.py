@@ -15,6 +15,7 @@ from candidatures.models import Decision, Issue
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import format_datetime_fr
 from cycle.participants.models import MembreBinome, Participant
+from cycle.seances.models import Cycle
 
 HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
 
@@ -84,6 +85,43 @@ def enrol_retained(*, cycle, staff_user=None) -> int:
             for m in proposed[candidature.pk]
         )
     return len(candidatures)
+
+
+# The cycle side of the decisions hook (``candidatures.decisions.hooks``): ``cycle.apps``
+# registers these two, so that candidatures never imports the cycle.
+
+
+@transaction.atomic
+def enrol_on_publication(*, appel, staff_user) -> int:
+    """The call's decisions are public: its retained collectivités join its cycle, if any.
+
+    Returns how many joined (0 when the call has no cycle yet: creating the cycle enrols them).
+    Side effects: those of ``enrol_retained``. Idempotent, as publication runs again at will.
+    """
+    cycle = Cycle.objects.filter(appel=appel).first()
+    if cycle is None:
+        return 0
+    return enrol_retained(cycle=cycle, staff_user=staff_user)
+
+
+@transaction.atomic
+def retire_on_withdrawal(*, candidature, now) -> None:
+    """Staff recorded the withdrawal of a retained collectivité: its participation, when there
+    is one and it is not already « retiré », becomes « retiré » with ``retire_at`` = ``now``.
+
+    Runs inside the caller's transaction (the decision row locked); the participant row is
+    locked too. No e-mail: the withdrawal was told to staff, not by the platform.
+    """
+    participant = (
+        Participant.objects.select_for_update()
+        .filter(candidature_id=candidature.pk)
+        .exclude(statut=Participant.Statut.RETIRE)
+        .first()
+    )
+    if participant is not None:
+        participant.statut = Participant.Statut.RETIRE
+        participant.retire_at = now
+        participant.save(update_fields=["statut", "retire_at"])
 
 
 def _check_member_of(participant, user) -> Participant:
