@@ -11,11 +11,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLResolver, include, path, reverse
+from django.urls import reverse
 from pypdf import PdfReader
 
-import cerdd_ami.urls
-import cycle.urls
 from candidatures import services as candidature_services
 from candidatures.models import Decision, Issue
 from cerdd_ami.permissions import sync_role_permissions
@@ -33,8 +31,6 @@ from cycle.models import (
     Seance,
 )
 from cycle.seances.services import cycle_is_over, seance_dates
-from cycle.sondage import admin as sondage_admin  # noqa: F401 (registers the admin pages)
-from cycle.sondage import views as sondage_views
 from cycle.sondage.services import THEME_LABELS, remind_survey, submit_survey, survey_results
 from tests.candidatures.factories import AppelFactory
 from tests.cycle.factories import CycleFactory, ParticipantFactory, submitted_candidature
@@ -43,19 +39,7 @@ from tests.utils import page_text
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
-# The survey's URL until cycle/urls.py lists it: the project's URLs, with the cycle namespace
-# extended by the survey page (harmless once the real line is there: same name, same view).
-_sondage = path("<int:participant_pk>/sondage/", sondage_views.sondage, name="sondage")
-urlpatterns = [
-    path("cycle/", include(([*cycle.urls.urlpatterns, _sondage], "cycle"))),
-    *(
-        pattern
-        for pattern in cerdd_ami.urls.urlpatterns
-        if not (isinstance(pattern, URLResolver) and pattern.namespace == "cycle")
-    ),
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 # The factories' cycle starts on 18 May 2021 at 9:30 (Paris): the survey closes then.
 FIRST_SEANCE_STARTS = datetime(2021, 5, 18, 9, 30, tzinfo=PARIS)
 
