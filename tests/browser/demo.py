@@ -34,7 +34,11 @@ def sign_in_from_home(page, live_server, mailoutbox, address):
     page.get_by_role("button", name="Recevoir un lien de connexion").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     page.goto(sign_in_link(mailoutbox, address))
-    expect(page.get_by_role("link", name="Espace du cycle")).to_be_visible()
+    # Signed in: every applicant has « Mes candidatures » in the menu; « Espace du cycle »
+    # only those with a participation, which the callers check.
+    expect(
+        page.get_by_role("navigation").get_by_role("link", name="Mes candidatures")
+    ).to_be_visible()
 
 
 def admin_sign_in(page, live_server, email="charge@cerdd.test", password=DEMO_PASSWORD):
