@@ -1,4 +1,4 @@
-from .models import Participant
+from cycle.participants.models import Participant
 
 
 def participation(request):

@@ -21,20 +21,15 @@ from django.utils.text import slugify
 from candidatures.decisions import publication
 from candidatures.models import Decision, Issue
 from cerdd_ami.pdf import pdf_from_html
-
-from . import services as cycle_services
-from . import sondage
-from .models import (
-    THEMES_APPEL,
-    DocumentSeance,
-    EnvoiNoteContexte,
-    MembreBinome,
-    Participant,
-    Presence,
-    ReponseSondage,
-    Seance,
-)
-from .services_staff import context_note_recipients, record_attendance
+from cycle.participants import services as participant_services
+from cycle.participants.context_notes import context_note_recipients
+from cycle.participants.models import MembreBinome, Participant
+from cycle.presences.models import Presence
+from cycle.presences.services import record_attendance
+from cycle.seances import services as seance_services
+from cycle.seances.models import DocumentSeance, EnvoiNoteContexte, Seance
+from cycle.sondage import services as sondage
+from cycle.sondage.models import THEMES_APPEL, ReponseSondage
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 # After the answers (2021: 15 April 9 h): the survey from the 26th, binômes confirmed the 30th.
@@ -116,13 +111,16 @@ def _plan_seances(cycle, *, held, confirmed) -> int:
     for seance in cycle.seances.all():
         updates = {}
         details = SEANCES.get(seance.numero, {})
-        if seance.lieu in ("", cycle_services.A_DEFINIR) and details.get("lieu"):
+        if seance.lieu in ("", seance_services.A_DEFINIR) and details.get("lieu"):
             updates["lieu"] = details["lieu"]
         if not seance.adresse and details.get("adresse"):
             updates["adresse"] = details["adresse"]
         if not seance.themes and details.get("themes"):
             updates["themes"] = details["themes"]
-        if seance.numero in PROGRAMMES and seance.programme_matin == cycle_services.PROGRAMME_MATIN:
+        if (
+            seance.numero in PROGRAMMES
+            and seance.programme_matin == seance_services.PROGRAMME_MATIN
+        ):
             updates["programme_matin"], updates["programme_apres_midi"] = PROGRAMMES[seance.numero]
         if seance.etat != Seance.Etat.TENUE and seance.numero in held:
             updates["etat"] = Seance.Etat.TENUE
@@ -318,11 +316,11 @@ def seed_cycle(appel, *, staff_user, now=None) -> dict:
     now = now or timezone.now()
     published = _publish(appel, staff_user)
     with transaction.atomic():
-        cycle = cycle_services.ensure_cycle(appel)
+        cycle = seance_services.ensure_cycle(appel)
         held = set(cycle.seances.started(now).values_list("numero", flat=True))
         upcoming = cycle.next_seance(now)
         seances = _plan_seances(cycle, held=held, confirmed=upcoming.numero if upcoming else None)
-        enrolled = cycle_services.enrol_retained(cycle=cycle, staff_user=staff_user)
+        enrolled = participant_services.enrol_retained(cycle=cycle, staff_user=staff_user)
         confirmed = _confirm_participants(cycle)
         participants = list(
             Participant.objects.filter(cycle=cycle)

@@ -20,11 +20,10 @@ from candidatures.dossiers.demo import seed_candidatures
 from candidatures.jury import services as jury_services
 from candidatures.jury.demo import seed_jury
 from candidatures.models import Appel, Decision
-
-from .models import PARIS
+from cycle.seances.models import PARIS
 
 SLUG = "cycle-en-cours"
-# Séances six weeks apart (cycle.services.seance_dates), on Tuesdays: the first one 18 weeks
+# Séances six weeks apart (cycle.seances.services.seance_dates), on Tuesdays: the first one 18 weeks
 # and 1 to 7 days before the first run, so that séances 1–4 are held (the last one 1 to 7 days
 # ago) and 5–7 to come.
 FIRST_SEANCE_WEEKS_AGO = 18

@@ -67,7 +67,7 @@ def main(spec: dict) -> None:
 
     with connection.execute_wrapper(execute) if kill.startswith("sql:") else nullcontext():
         if spec["action"] == "submit":
-            from candidatures import services
+            from candidatures.dossiers import services
             from candidatures.models import Candidature
             from cerdd_ami.models import User
 
@@ -79,7 +79,7 @@ def main(spec: dict) -> None:
             call_command("publier_decisions", "--appel", spec["appel"])
         elif spec["action"] == "journal":
             from cerdd_ami.models import User
-            from cycle.journal import write_entry
+            from cycle.journal.services import write_entry
             from cycle.models import Participant
 
             write_entry(

@@ -10,17 +10,18 @@ from datetime import datetime
 import pytest
 from django.core.files.base import ContentFile
 
-from candidatures import services
 from candidatures.decisions import publication
 from candidatures.decisions import services as decisions_services
+from candidatures.dossiers import services
 from candidatures.jury import services as jury_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
-from cycle import services as cycle_services
-from cycle.capitalisation import declare_engagement
-from cycle.journal import write_entry
+from cycle.journal.capitalisation import declare_engagement
+from cycle.journal.services import write_entry
 from cycle.models import EntreeJournal
+from cycle.participants import services as participant_services
+from cycle.seances import services as seance_services
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 
@@ -90,7 +91,7 @@ MATRIX = {
     "/cycle/{participant}/seances/1/documents/{document}/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/attestations/": [302, 200, 404, 404, 404, 404],
     # Nobody attended a séance here: not eligible, so 404 for the référent·e too (the staff
-    # attestation below answers the same; eligible ones: tests/cycle/test_documents_attestations).
+    # attestation below answers the same; eligible ones: tests/cycle/presences/).
     "/cycle/{participant}/attestations/{membre}.pdf": [302, 404, 404, 404, 404, 404],
     "/cycle/{participant}/calendrier.ics": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/retrait/": [302, 200, 404, 404, 404, 404],
@@ -150,8 +151,8 @@ def world():
     charge = charge_de_mission()
     decisions_services.decide(candidature=dossier, issue="retenue", staff_user=charge)
     publication.publish_decisions(appel=appel, staff_user=charge)
-    cycle = cycle_services.ensure_cycle(appel)
-    cycle_services.enrol_retained(cycle=cycle)
+    cycle = seance_services.ensure_cycle(appel)
+    participant_services.enrol_retained(cycle=cycle)
     participant = dossier.participation
     seance = cycle.seances.get(numero=1)
     document = cycle_models.DocumentSeance(

@@ -25,8 +25,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from candidatures import services
 from candidatures.appels.admin import DepartementFilter
+from candidatures.dossiers import services
 from candidatures.models import (
     AccesCandidature,
     Brouillon,

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.utils import override_settings
 
-from candidatures import services
 from candidatures.appels.models import Collectivite
+from candidatures.dossiers import services
 from cerdd_ami.files import sha256_of
 from cerdd_ami.models import User
 from cerdd_ami.pdf import pdf_from_html

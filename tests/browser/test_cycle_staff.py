@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from cycle.models import Cycle, MembreBinome, Presence
-from cycle.services_staff import context_note_recipients
+from cycle.participants.context_notes import context_note_recipients
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import admin_sign_in, seed_demo
 

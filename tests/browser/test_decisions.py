@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import expect
 
-from candidatures import services
+from candidatures.dossiers import services
 from candidatures.models import Appel, Decision
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible

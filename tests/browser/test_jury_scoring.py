@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from candidatures import services
+from candidatures.dossiers import services
 from candidatures.jury import services as jury_services
 from candidatures.models import Affectation, Appel, Evaluation, MembreJury, NiveauCritere
 from cerdd_ami.permissions import sync_role_permissions

@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from candidatures import services
 from candidatures.decisions import letters
+from candidatures.dossiers import services
 from candidatures.models import (
     Appel,
     Candidature,

@@ -27,7 +27,7 @@ from cycle.models import (
     ReponseFacilitateur,
     Seance,
 )
-from cycle.services import cycle_is_over
+from cycle.seances.services import cycle_is_over
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from candidatures.models import AccesCandidature, Candidature, Decision, Issue
 from cycle.models import Cycle, MembreBinome, Participant, Seance
-from cycle.services import ensure_cycle, members_from_referents
+from cycle.participants.services import members_from_referents
+from cycle.seances.services import ensure_cycle
 from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
 
 

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from candidatures import services
 from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
+from candidatures.dossiers import services
 from cerdd_ami.auth import client_ip
 
 from ..forms import (

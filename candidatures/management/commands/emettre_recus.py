@@ -13,7 +13,7 @@ request that made them. Exit code 1 when some receipts could not be issued.
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from candidatures import services
+from candidatures.dossiers import services
 
 
 class Command(BaseCommand):

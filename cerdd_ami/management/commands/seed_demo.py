@@ -19,7 +19,7 @@ from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.demo import seed_cycle
 from cycle.demo_edition import seed_edition_en_cours
-from cycle.demo_journal import seed_journal
+from cycle.journal.demo import seed_journal
 from cycle.models import Cycle, Engagement, EntreeJournal, Presence, ReponseSondage
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only

@@ -9,7 +9,7 @@ when e-mails are still « échec », so that cron reports it.
 from django.core.management.base import BaseCommand, CommandError
 
 from cerdd_ami.formats import format_date_fr
-from cycle.services_staff import send_due_context_notes
+from cycle.participants.context_notes import send_due_context_notes
 
 
 def emails(count: int) -> str:

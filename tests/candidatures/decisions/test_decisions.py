@@ -583,7 +583,7 @@ def test_withdrawal_and_promotion_follow_through_to_the_cycle(
     appel, arras, lille, amiens, staff, mailoutbox
 ):
     from cycle.models import Participant
-    from cycle.services import ensure_cycle
+    from cycle.seances.services import ensure_cycle
 
     appel.places = 1
     appel.save()
@@ -620,7 +620,7 @@ def test_withdrawal_and_promotion_follow_through_to_the_cycle(
 
 def test_promotion_before_publication_enrols_nobody_yet(appel, arras, lille, staff):
     from cycle.models import Participant
-    from cycle.services import ensure_cycle
+    from cycle.seances.services import ensure_cycle
 
     appel.places = 2
     appel.save()

@@ -5,8 +5,7 @@ from datetime import datetime
 import pypdf
 import pytest
 
-from candidatures import services
-from candidatures.dossiers import receipt
+from candidatures.dossiers import receipt, services
 from candidatures.models import PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,

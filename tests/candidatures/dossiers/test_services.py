@@ -16,8 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from candidatures import services
-from candidatures.dossiers import receipt
+from candidatures.dossiers import receipt, services
 from candidatures.models import (
     AccesCandidature,
     Appel,

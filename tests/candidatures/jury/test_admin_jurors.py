@@ -13,8 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from candidatures import services
-from candidatures.dossiers import receipt
+from candidatures.dossiers import receipt, services
 from candidatures.jury import services as jury_services
 from candidatures.jury.forms import EvaluationForm
 from candidatures.models import (
