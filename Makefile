@@ -40,6 +40,7 @@ run: demo
 # between tests, which must not happen under another test's feet). Each on both cores: every
 # xdist worker has its own test database.
 test: install-dev system-deps
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 -m "not browser"
 	$(PY) -m pytest -n 2 -m browser
 

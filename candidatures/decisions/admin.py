@@ -17,10 +17,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from candidatures.appels.models import Appel
 from candidatures.decisions import letters, publication
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers.admin import ReadOnlyInline, paris, person
-from candidatures.models import Appel, Candidature
+from candidatures.dossiers.models import Candidature
 from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
 from cerdd_ami.files import private_file_response
 from cerdd_ami.pdf import download_response, pdf_response

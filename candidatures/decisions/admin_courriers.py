@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from candidatures.decisions import letter_templates, letters
-from candidatures.models import Candidature
+from candidatures.dossiers.models import Candidature
 from cerdd_ami.pdf import pdf_response
 
 from .models import Decision, Issue, ModeleCourrier

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from candidatures.decisions import services as decisions_services
-from candidatures.models import Candidature
+from candidatures.dossiers.models import Candidature
 
 from .models import Decision
 

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
 
-from candidatures.models import Appel
+from candidatures.appels.models import Appel
 
 from .models import Issue, ModeleCourrier
 

@@ -19,8 +19,8 @@ from django.db.models import Exists, Max, OuterRef
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import timezone
 
+from candidatures.appels.models import Appel
 from candidatures.decisions import letter_templates
-from candidatures.models import Appel
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import paris
 

@@ -12,8 +12,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from candidatures.appels.models import Appel
+from candidatures.dossiers.models import Candidature
 from candidatures.jury.models import Evaluation
-from candidatures.models import Appel, Candidature
 from cerdd_ami.formats import format_datetime_fr
 
 from . import hooks

@@ -26,12 +26,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from candidatures.appels.admin import DepartementFilter
+from candidatures.appels.models import Collectivite
 from candidatures.dossiers import services
-from candidatures.models import (
+from candidatures.dossiers.models import (
     AccesCandidature,
     Brouillon,
     Candidature,
-    Collectivite,
     Depot,
     Evenement,
     PieceJointe,

@@ -24,10 +24,10 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from candidatures.appels.models import Appel
 from candidatures.dossiers.admin import paris, person
 from candidatures.jury import charts, progress, ranking, tables
 from candidatures.jury import services as jury_services
-from candidatures.models import Appel
 from cerdd_ami import roles
 from cerdd_ami.admin import EMPTY
 from cerdd_ami.formats import format_date_fr, format_datetime_fr

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from candidatures.appels.models import Appel, Collectivite
 from candidatures.dossiers.admin import (
     DOSSIER_FORM_FIELDSETS,
     RECU_EN_PREPARATION,
@@ -24,7 +25,6 @@ from candidatures.dossiers.admin import (
 )
 from candidatures.jury import services as jury_services
 from candidatures.jury.forms import DeportForm, EvaluationForm
-from candidatures.models import Appel, Collectivite
 from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
 
 from .models import Affectation, DossierJury, Evaluation, MembreJury, Note

@@ -9,9 +9,9 @@ from django.db.models import Exists, OuterRef, Prefetch
 from django.utils.html import format_html, format_html_join
 
 from candidatures.dossiers.admin import paris, person
+from candidatures.dossiers.models import Candidature
 from candidatures.jury import ranking
 from candidatures.jury import services as jury_services
-from candidatures.models import Candidature
 from cerdd_ami.admin import EMPTY, HistoryAdmin, ReadOnlyAdminMixin
 
 from .admin_appel import (

@@ -24,8 +24,9 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from candidatures.appels.models import Collectivite
+from candidatures.dossiers.models import Candidature
 from candidatures.jury import services as jury_services
-from candidatures.models import Candidature, Collectivite
 from cerdd_ami.models import User
 
 from .models import ConflitInteret, Evaluation, MembreJury, Recommandation

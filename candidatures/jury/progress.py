@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from candidatures.models import Appel
+from candidatures.appels.models import Appel
 
 from .models import Affectation, ConflitInteret, Evaluation
 from .ranking import (

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
-from candidatures.models import Appel, Candidature, Collectivite, Critere
+from candidatures.appels.models import Appel, Collectivite, Critere
+from candidatures.dossiers.models import Candidature
 
 from .models import Affectation, Evaluation, MembreJury, Note, Recommandation
 

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from candidatures.models import Appel, Candidature
+from candidatures.appels.models import Appel
+from candidatures.dossiers.models import Candidature
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import de_nom
 

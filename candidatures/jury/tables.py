@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from candidatures.models import Candidature
+from candidatures.dossiers.models import Candidature
 
 from .models import ConflitInteret, Evaluation, Note, Recommandation
 from .ranking import (

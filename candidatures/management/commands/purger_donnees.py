@@ -5,7 +5,7 @@
 Deletes what the rules say must go (old sign-in link requests, drafts never submitted of
 calls closed more than 12 months ago with their files, applicant accounts left with nothing)
 and lists the submitted dossiers whose 5-year retention is over, for the DPO to decide:
-those are never deleted automatically. See ``candidatures.dossiers.retention``.
+those are never deleted automatically. See ``candidatures.retention``.
 
 ``--dry-run`` runs the very same deletions inside a transaction that is rolled back, so the
 counts it prints are exactly those of a real run (an account is counted even when it is only
@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from candidatures.dossiers import retention
+from candidatures import retention
 
 
 class Command(BaseCommand):

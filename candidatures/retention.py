@@ -25,18 +25,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from candidatures.models import (
-    Appel,
-    Candidature,
-    ConflitInteret,
-    Decision,
-    DemandeLienConnexion,
-    Depot,
-    Evaluation,
-    Note,
-    PieceJointe,
-    end_of_day,
-)
+from candidatures.appels.models import Appel, end_of_day
+from candidatures.connexion.models import DemandeLienConnexion
+from candidatures.decisions.models import Decision
+from candidatures.dossiers.models import Candidature, Depot, PieceJointe
+from candidatures.jury.models import ConflitInteret, Evaluation, Note
 from cerdd_ami import files
 
 DRAFT_RETENTION_MONTHS = 12

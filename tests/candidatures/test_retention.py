@@ -1,4 +1,4 @@
-"""Retention rules (RGPD): candidatures.dossiers.retention and ``manage.py purger_donnees``."""
+"""Retention rules (RGPD): candidatures.retention and ``manage.py purger_donnees``."""
 
 import zoneinfo
 from datetime import date, datetime, timedelta
@@ -10,7 +10,7 @@ import time_machine
 from django.conf import settings
 from django.core.management import call_command
 
-from candidatures.dossiers import retention
+from candidatures import retention
 from candidatures.models import (
     AccesCandidature,
     Appel,
