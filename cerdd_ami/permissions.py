@@ -91,11 +91,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "add_presence",
             "change_presence",
             "view_envoinotecontexte",
-            # Needs survey (cycle.admin_sondage): answers are the participants' words, read
+            # Needs survey (cycle.sondage.admin): answers are the participants' words, read
             # only; the results page and its « Relancer » button need nothing more.
             "view_reponsesondage",
             "view_choixtheme",
-            # Journal de bord (cycle.admin_journal): shared entries only, read-only, with the
+            # Journal de bord (cycle.journal.admin): shared entries only, read-only, with the
             # team's replies; commitments and their progress read; exports need nothing more.
             "view_entreejournal",
             "view_reponsefacilitateur",
