@@ -109,10 +109,7 @@ def demo_people() -> dict[str, tuple[User | None, list[str]]]:
     """Who crawls the demo and from where: each role with its landing pages."""
     participant = Participant.objects.order_by("candidature__numero").first()
     participant_user = participant.candidature.acces.order_by("pk").first().user
-    # The call being scored: neither 2021 nor the edition whose cycle runs (both decided).
-    recent = (
-        Appel.objects.exclude(slug__in=["2021", "cycle-en-cours"]).order_by("closes_at").first()
-    )
+    recent = Appel.objects.scoring_open().get()  # the demo call being scored
     applicant = (
         User.objects.filter(acces_candidatures__candidature__appel=recent)
         .filter(acces_candidatures__candidature__numero__gt="")

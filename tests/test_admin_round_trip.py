@@ -282,8 +282,7 @@ def test_decision_staged_from_the_admin_saves_back_unchanged(client):
     """The demo stages no decision on the recent call: stage one as staff do (the dossier's
     « Décider » link), then its page goes round trip like every other one."""
     signed_in(client, "charge")
-    # The call being scored: 2021 and the edition whose cycle runs are decided already.
-    recent = Appel.objects.exclude(slug__in=["2021", "cycle-en-cours"]).order_by("opens_at").first()
+    recent = Appel.objects.scoring_open().get()  # the demo call being scored
     dossier = recent.candidatures.deposees().order_by("numero").first()
     page = client.get(reverse("admin:candidatures_candidature_change", args=[dossier.pk]))
     decide = next(link for link in admin_links(page.content) if "decision/add/?" in link)
