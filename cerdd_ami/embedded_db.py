@@ -194,12 +194,33 @@ def _locked(data_dir: Path):
 
 def _identity(pid: int) -> list:
     """[pid, start time]: a pid recycled by another process does not count as a user."""
-    import psutil
+    return [pid, _start_time(pid)]
+
+
+def _start_time(pid: int) -> float:
+    """When ``pid`` started, in a unit that every process reads the same, or 0.0 if gone.
+
+    On Linux, the clock ticks since boot from ``/proc/<pid>/stat``: they never change.
+    Wall-clock start times (``psutil.Process.create_time()``) add the boot time, which moves
+    whenever the system clock is adjusted: a watchdog started minutes earlier then saw a live
+    user as a recycled pid, dropped it, and stopped the server under the running tests.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return 0.0  # Linux, process gone
+    except OSError:
+        return 0.0
+    else:
+        # The command name (field 2) may hold spaces and parentheses: count after the last ")".
+        return float(stat[stat.rindex(")") + 2 :].split()[19])
+    import psutil  # no /proc (macOS): wall-clock start time, rounded
 
     try:
-        return [pid, round(psutil.Process(pid).create_time(), 2)]
+        return round(psutil.Process(pid).create_time(), 2)
     except psutil.Error:
-        return [pid, 0.0]
+        return 0.0
 
 
 def _is_alive(identity: list) -> bool:
@@ -208,9 +229,7 @@ def _is_alive(identity: list) -> bool:
     pid, started = identity
     try:
         process = psutil.Process(pid)
-        return (
-            process.status() != psutil.STATUS_ZOMBIE and round(process.create_time(), 2) == started
-        )
+        return process.status() != psutil.STATUS_ZOMBIE and _start_time(pid) == started
     except psutil.Error:
         return False
 

@@ -288,3 +288,19 @@ def test_embedded_db_connects_while_listed(data_dir):
     process.send_signal(signal.SIGINT)
     process.wait(10)
     _wait_stopped(data_dir)
+
+
+def test_embedded_db_user_stays_alive_when_the_system_clock_moves(monkeypatch):
+    """CI failure: the boot time psutil derives moved by a second between two test runs, the
+    watchdog took the browser run for a recycled pid and stopped the server under it."""
+    import psutil
+
+    me = embedded_db._identity(os.getpid())
+    wall_clock_start = psutil.Process().create_time()
+    boot_time = psutil.boot_time()
+    monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: boot_time + 1.0)
+    assert psutil.Process().create_time() == wall_clock_start + 1.0  # the clock did move
+
+    assert embedded_db._is_alive(me) is True
+    assert embedded_db._is_alive([os.getpid(), me[1] - 1]) is False  # a recycled pid
+    assert embedded_db._is_alive([2**22 + 1, me[1]]) is False  # a process that is gone
