@@ -44,8 +44,8 @@ print(cursor.fetchone()[0], flush=True)
 
 
 @pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "postgres"
+def data_dir(server_tmp_path):
+    path = server_tmp_path / "postgres"
     yield path
     # Whatever a failed test left running.
     embedded_db.stop_server(path)
@@ -233,8 +233,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_runserver_stops_within_two_seconds_of_ctrl_c_and_the_server_follows(tmp_path):
+def test_runserver_stops_within_two_seconds_of_ctrl_c_and_the_server_follows(server_tmp_path):
     """`make run`'s last step, interrupted as a terminal does (SIGINT to the process group)."""
+    tmp_path = server_tmp_path
     port = _free_port()
     env = {**_env(), "DEBUG": "1", "VAR_DIR": str(tmp_path)}
     runserver = subprocess.Popen(

@@ -37,9 +37,9 @@ def _get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, server_tmp_path):
     """gunicorn (one worker, one thread) on a migrated database of its own embedded server."""
-    data_dir = tmp_path / "postgres"
+    data_dir = server_tmp_path / "postgres"
     socket_dir = embedded_db.join(data_dir)
     admin = psycopg2.connect(dbname="postgres", user="postgres", host=str(socket_dir))
     admin.autocommit = True
