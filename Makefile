@@ -32,9 +32,10 @@ demo: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
 
+# Web server and worker together (Procfile, honcho): one Ctrl-C stops both.
 run: demo
 	@echo "Cerdd AMI : http://$(HOST):$(PORT)/  (admin : http://$(HOST):$(PORT)/admin/, e-mails : http://$(HOST):$(PORT)/dev/outbox/)"
-	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEV_ENV) VENV=$(VENV) HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start --port $(PORT) --procfile Procfile
 
 # Two runs: the fast suite, then the browser tests apart (they flush their worker's database
 # between tests, which must not happen under another test's feet). Each on both cores: every

@@ -31,6 +31,7 @@ from candidatures.decisions.models import Decision
 from candidatures.dossiers.models import Candidature, Depot, PieceJointe
 from candidatures.jury.models import ConflitInteret, Evaluation, Note
 from cerdd_ami import files
+from cerdd_ami.tasks import background
 
 DRAFT_RETENTION_MONTHS = 12
 ACCOUNT_INACTIVITY_MONTHS = 12
@@ -223,3 +224,25 @@ def dossiers_past_retention(*, now=None):
         .select_related("appel", "collectivite")
         .order_by("appel__closes_at", "numero", "collectivite__nom")
     )
+
+
+def purge(*, now=None) -> dict[str, int]:
+    """Apply the deletion rules: old sign-in requests, stale drafts, then inactive accounts.
+
+    Side effects: those of the three ``purge_*`` functions (files removed on commit). Drafts
+    before accounts: deleting a draft removes the access rows that kept its référent·es'
+    accounts. Returns the counts by kind. Submitted dossiers are never deleted here.
+    """
+    now = now or timezone.now()
+    return {
+        "requests": purge_sign_in_requests(now=now),
+        "drafts": purge_stale_drafts(now=now),
+        "accounts": purge_inactive_accounts(now=now),
+    }
+
+
+@background("Purge des données personnelles (hebdomadaire)")
+def purge_personal_data() -> dict[str, int]:
+    """The weekly run of ``purge`` (``PERIODIC_TASKS``), in one transaction."""
+    with transaction.atomic():
+        return purge()

@@ -11,6 +11,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django_tasks_db.models import DBTaskResult
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
@@ -115,3 +116,8 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     ]
+
+
+# The list of background tasks, in French with « Relancer », instead of django-tasks-db's.
+admin.site.unregister(DBTaskResult)
+from .tasks import admin as tasks_admin  # noqa: E402,F401 - registers TacheAdmin (uses this module)

@@ -97,3 +97,6 @@ class SuiviEnvoi(models.Model):
             update_fields=["statut", "tentatives", "derniere_tentative_at", "envoye_at", "erreur"]
         )
         return self.statut == self.Statut.ENVOYE
+
+
+from .tasks.models import Tache  # noqa: E402,F401 - the background tasks, in the admin

@@ -12,7 +12,14 @@ from . import roles
 # app_label -> {group name -> codenames}; "*" means every permission of the app.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
     "cerdd_ami": {
-        roles.CHARGE_DE_MISSION: ["view_user", "add_user", "change_user"],
+        # « change_tache » is the « Relancer » action on failed background tasks.
+        roles.CHARGE_DE_MISSION: [
+            "view_user",
+            "add_user",
+            "change_user",
+            "view_tache",
+            "change_tache",
+        ],
     },
     "candidatures": {
         roles.CHARGE_DE_MISSION: [

@@ -75,6 +75,8 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
+    # Before cerdd_ami, whose admin replaces this app's list of tasks with a French one.
+    "django_tasks_db",
     "cerdd_ami",
     "candidatures",
     "cycle",
@@ -259,6 +261,26 @@ if not 1 <= CLAMD_PORT <= 65535:
 if CLAMD_TIMEOUT < 1:
     raise ImproperlyConfigured(f"CLAMD_TIMEOUT={CLAMD_TIMEOUT} : nombre de secondes ≥ 1 attendu.")
 
+# Background tasks (cerdd_ami/tasks/): stored in PostgreSQL and run by `manage.py worker`.
+# TASKS_BACKEND=immediate runs them inside the request, on commit (the tests' default).
+TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+}
+_tasks_backend = os.environ.get("TASKS_BACKEND", "database")
+if _tasks_backend not in TASKS_BACKENDS:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND={_tasks_backend!r} : valeur attendue parmi {', '.join(TASKS_BACKENDS)}."
+    )
+TASKS = {"default": {"BACKEND": TASKS_BACKENDS[_tasks_backend]}}
+# Seconds before the 2nd, 3rd… attempt of a failed task; then it stays failed (admin).
+TASKS_RETRY_DELAYS = [30, 120, 600, 1800]
+# Task path -> seconds between runs, kept enqueued by the worker (no cron).
+PERIODIC_TASKS: dict[str, int] = {
+    "candidatures.retention.purge_personal_data": 7 * 24 * 3600,
+    "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -326,5 +348,7 @@ LOGGING = {
         # WeasyPrint narrates every rendering step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # The worker's « task started / finished » lines at INFO are its activity log.
+        "django.tasks": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },
 }

@@ -64,3 +64,38 @@ def page(page, request):
     page.on("response", on_response)
     yield page
     assert problems == [], "La page a signalé des erreurs :\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def database_queue(settings):
+    """Tasks go to the PostgreSQL queue (as in production) instead of running on commit.
+
+    No periodic task unless the test sets ``settings.PERIODIC_TASKS``: a test's worker runs
+    what the test enqueued, and nothing else.
+    """
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.PERIODIC_TASKS = {}
+
+
+def run_worker(**options) -> None:
+    """Run the production worker in this process until no task is due (``--batch``).
+
+    The worker closes « old » connections between tasks, and inside a test's transaction every
+    connection looks old: Django's test client disconnects the same check for requests.
+    """
+    from unittest import mock
+
+    from cerdd_ami.tasks.worker import Worker
+
+    worker = Worker(
+        queue_names=["default"],
+        excluded_queue_names=[],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=options.get("worker_id", "tests"),
+    )
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        worker.run()

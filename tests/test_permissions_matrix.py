@@ -9,12 +9,14 @@ from datetime import datetime
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from candidatures.decisions import publication
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers import services
 from candidatures.jury import services as jury_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
+from cerdd_ami.models import Tache
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
 from cycle.journal.capitalisation import declare_engagement
@@ -45,6 +47,8 @@ MATRIX = {
     "/candidature/{pk}/recu/1/": [404, 200, 404, 200, 404, 200],
     "/candidature/{pk}/courrier/": [302, 200, 404, 404, 404, 404],
     "/admin/": [302, 302, 302, 200, 200, 200],
+    "/admin/cerdd_ami/tache/": [302, 302, 302, 403, 403, 200],
+    "/admin/cerdd_ami/tache/{tache}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/candidature/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/candidature/{pk}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/brouillon/": [302, 302, 302, 403, 403, 200],
@@ -189,6 +193,12 @@ def world():
     evaluation = Evaluation.objects.create(candidature=dossier, jure=jure)
     jury_services.refresh_conflicts(appel=appel)
     conflit = ConflitInteret.objects.get(jure=jure_en_conflit)
+    tache = Tache.objects.create(
+        task_path="candidatures.retention.purge_personal_data",
+        args_kwargs={"args": [], "kwargs": {}},
+        backend_name="default",
+        run_after=timezone.now(),
+    )
     users = {
         "anonyme": None,
         "candidat": candidat,
@@ -211,6 +221,7 @@ def world():
         "engagement": engagement.pk,
         "evaluation": evaluation.pk,
         "conflit": conflit.pk,
+        "tache": tache.pk,
     }
     return users, values
 

@@ -25,3 +25,41 @@ class FlakyBackend(EmailBackend):
 
 
 FLAKY_MAILERS = {"default": {"BACKEND": "tests.utils.FlakyBackend"}}
+
+
+def table_rows(response, table_id: str = "result_list") -> list[list[str]]:
+    """The text of each body row's cells of an HTML table (the admin's change list by default),
+    white space folded; the row's selection checkbox gives an empty first cell."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.depth, self.in_body, self.cell = [], 0, False, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and (self.depth or dict(attrs).get("id") == table_id):
+                self.depth += 1
+            elif self.depth and tag == "tbody":
+                self.in_body = True
+            elif self.depth and self.in_body and tag == "tr":
+                self.rows.append([])
+            elif self.depth and self.in_body and tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag == "table" and self.depth:
+                self.depth -= 1
+            elif tag == "tbody":
+                self.in_body = False
+            elif tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(" ".join("".join(self.cell).split()))
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Rows()
+    parser.feed(response.content.decode())
+    return parser.rows

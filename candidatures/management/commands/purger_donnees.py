@@ -1,4 +1,5 @@
-"""Apply the personal-data retention rules, from cron (weekly); idempotent.
+"""Apply the personal-data retention rules now; idempotent. The worker runs them weekly
+(``candidatures.retention.purge_personal_data``): this command is for a dry run or by hand.
 
     python manage.py purger_donnees [--dry-run]
 
@@ -43,11 +44,11 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Simulation : rien n'est supprimé.")
             with transaction.atomic():
-                counts = self._purge(now)
+                counts = retention.purge(now=now)
                 # Discards the deletions and the file removals registered with on_commit.
                 transaction.set_rollback(True)
         else:
-            counts = self._purge(now)
+            counts = retention.purge(now=now)
 
         def done(agreed: str) -> str:
             return "à supprimer" if dry_run else agreed
@@ -76,13 +77,3 @@ class Command(BaseCommand):
                 f"  {dossier.numero or 'sans numéro'} — {dossier.collectivite} — "
                 f"appel {dossier.appel.slug} ({dossier.appel.titre})"
             )
-
-    @staticmethod
-    def _purge(now) -> dict[str, int]:
-        # Drafts before accounts: deleting a draft removes the access rows that kept its
-        # référent·es' accounts.
-        return {
-            "requests": retention.purge_sign_in_requests(now=now),
-            "drafts": retention.purge_stale_drafts(now=now),
-            "accounts": retention.purge_inactive_accounts(now=now),
-        }
