@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from candidatures.dossiers import receipt, services
+from candidatures.dossiers import receipt, submission
 from candidatures.jury import services as jury_services
 from candidatures.jury.forms import EvaluationForm
 from candidatures.models import (
@@ -116,7 +116,7 @@ def deposer(appel, collectivite=None, **answers):
     if collectivite is not None:
         answers["collectivite"] = collectivite
     dossier = complete_candidature(appel=appel, **answers)
-    services.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
+    submission.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
     dossier.refresh_from_db()
     return dossier
 
