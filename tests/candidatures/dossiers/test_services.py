@@ -6,9 +6,9 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from functools import partial
 
-import pypdf
 import pytest
 import time_machine
+import weasyprint
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from candidatures.dossiers import receipt, services, submission
+from candidatures.dossiers import services, submission
 from candidatures.models import (
     AccesCandidature,
     Appel,
@@ -35,6 +35,7 @@ from tests.candidatures.factories import (
     tiny_pdf_bytes,
 )
 from tests.factories import StaffFactory, UserFactory
+from tests.utils import break_weasyprint, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +75,6 @@ def technicien():
 
 def paris(*args):
     return datetime(*args, tzinfo=PARIS)
-
-
-def pdf_text(data: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
 
 
 def words(text: str) -> str:
@@ -461,11 +457,7 @@ def test_submit_candidature_records_the_deposit_when_the_receipt_fails_then_emet
     appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
 ):
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
-
-    def broken_rendering(depot):
-        raise RuntimeError("WeasyPrint indisponible")
-
-    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
+    break_weasyprint(monkeypatch)
     with on_commit():
         depot = submission.submit_candidature(
             candidature=candidature, user=technicien, now=paris(2021, 3, 1, 14, 30, 5)
@@ -516,7 +508,7 @@ def test_emettre_recus_leaves_a_fresh_deposit_to_its_own_request(
     appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
 ):
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
-    monkeypatch.setattr(receipt, "render_receipt_pdf", lambda depot: 1 / 0)
+    break_weasyprint(monkeypatch)
     submitted_at = paris(2021, 3, 1, 14, 30, 5)
     with on_commit():
         depot = submission.submit_candidature(
@@ -562,15 +554,15 @@ def test_submissions_of_one_call_do_not_wait_for_each_others_receipt(monkeypatch
     fast_dossier = complete_candidature(appel=appel)
     now = paris(2021, 3, 1, 9, 0)
     rendering, release = threading.Event(), threading.Event()
-    real_rendering = receipt.render_receipt_pdf
+    real_write_pdf = weasyprint.HTML.write_pdf
 
-    def rendering_paused_in_the_slow_thread(depot):
+    def write_pdf_paused_in_the_slow_thread(self, *args, **kwargs):
         if threading.current_thread().name == "slow":
             rendering.set()
             release.wait(60)
-        return real_rendering(depot)
+        return real_write_pdf(self, *args, **kwargs)
 
-    monkeypatch.setattr(receipt, "render_receipt_pdf", rendering_paused_in_the_slow_thread)
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", write_pdf_paused_in_the_slow_thread)
     results = {}
 
     def submit(candidature):
