@@ -1074,19 +1074,24 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
 
 
 def test_export_of_more_than_100_letters_points_to_the_command(
-    staff_client, arras, staff, monkeypatch
+    staff_client, arras, lille, staff, settings
 ):
     decide(arras, Issue.RETENUE, staff)
-    monkeypatch.setattr(letters, "MAX_LETTERS_PER_REQUEST", 0)
+    decide(lille, Issue.NON_RETENUE, staff)
+    settings.LETTERS_PER_REQUEST = 1
 
     response = staff_client.post(
         DECISIONS_URL,
-        {"action": "export_pdf", "_selected_action": [Decision.objects.get().pk]},
+        {
+            "action": "export_pdf",
+            "_selected_action": list(Decision.objects.values_list("pk", flat=True)),
+        },
         follow=True,
     )
 
+    assert response["Content-Type"].startswith("text/html")
     assert (
-        "Au plus 0 courriers par export depuis l'administration (sélection : 1). Pour en "
+        "Au plus 1 courriers par export depuis l'administration (sélection : 2). Pour en "
         "exporter davantage, utilisez la commande « python manage.py export_lettres »."
         in page_text(response)
     )
