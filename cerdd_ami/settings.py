@@ -281,6 +281,14 @@ PERIODIC_TASKS: dict[str, int] = {
     "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
 }
 
+# Decision letters exported by one admin request (about 5 s merged, 25 s as a ZIP for 100);
+# larger batches go through ``manage.py export_lettres``, which has no limit.
+LETTERS_PER_REQUEST = env_int("LETTERS_PER_REQUEST", 100)
+if LETTERS_PER_REQUEST < 1:
+    raise ImproperlyConfigured(
+        f"LETTERS_PER_REQUEST={LETTERS_PER_REQUEST} : nombre de courriers ≥ 1 attendu."
+    )
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

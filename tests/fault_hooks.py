@@ -67,11 +67,11 @@ def main(spec: dict) -> None:
 
     with connection.execute_wrapper(execute) if kill.startswith("sql:") else nullcontext():
         if spec["action"] == "submit":
-            from candidatures.dossiers import services
+            from candidatures.dossiers import submission
             from candidatures.models import Candidature
             from cerdd_ami.models import User
 
-            services.submit_candidature(
+            submission.submit_candidature(
                 candidature=Candidature.objects.get(pk=spec["candidature"]),
                 user=User.objects.get(pk=spec["user"]),
             )

@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.http import HttpResponse
 from django.test import override_settings
-from pypdf import PdfReader
 
 from candidatures.models import Appel, Courrier, Decision, PieceJointe
 from cerdd_ami.models import User
 from tests.crawl import MAX_PAGES, assert_demo_roles, crawl, demo_people, same_site_links
+from tests.utils import pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def test_demo_dates_2021_publication_letters_and_pieces_where_they_belong(demo):
     assert appel.decisions_published_at == appel.announcement_at
     courrier = Courrier.objects.filter(decision__candidature__appel=appel).first()
     with courrier.pdf.open("rb") as pdf:
-        text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
-    assert "le 15 avril 2021" in re.sub(r"\s+", " ", text)
+        text = pdf_text(pdf)
+    assert "le 15 avril 2021" in text
     late_pieces = [
         (piece.candidature.numero, piece.uploaded_at, first_deposit)
         for piece in PieceJointe.objects.select_related("candidature")

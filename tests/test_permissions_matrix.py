@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from candidatures.decisions import publication
 from candidatures.decisions import services as decisions_services
-from candidatures.dossiers import services
+from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
 from cerdd_ami.models import Tache
@@ -149,7 +149,7 @@ def world():
     dossier = complete_candidature(
         appel=appel, collectivite=Collectivite.objects.get(insee="62041"), createur=candidat
     )
-    services.submit_candidature(
+    submission.submit_candidature(
         candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
     )
     charge = charge_de_mission()

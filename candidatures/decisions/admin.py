@@ -8,6 +8,7 @@ The submitted dossiers' admin and the call's admin get their decisions' part fro
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,7 +31,7 @@ from cerdd_ami.spreadsheets import export_filename
 from .forms import DecisionForm
 from .models import Courrier, Decision, EnvoiCourrier, Issue
 
-# Letters exported in one admin request: ``letters.MAX_LETTERS_PER_REQUEST``; more would keep
+# Letters exported in one admin request: ``settings.LETTERS_PER_REQUEST``; more would keep
 # the request busy for minutes.
 EXPORT_TOO_MANY = (
     "Au plus {limit} courriers par export depuis l'administration (sélection : {count}). "
@@ -388,7 +389,7 @@ class DecisionAdmin(HistoryAdmin):
 
     def _export_selection(self, request, queryset):
         count = queryset.count()
-        limit = letters.MAX_LETTERS_PER_REQUEST
+        limit = settings.LETTERS_PER_REQUEST
         if count > limit:
             self.message_user(
                 request, EXPORT_TOO_MANY.format(limit=limit, count=count), messages.ERROR

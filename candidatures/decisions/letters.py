@@ -45,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 
-# Exports run inside an admin request up to this many letters (about 5 s merged, 25 s as a
-# ZIP); larger batches go through ``manage.py export_lettres``, which has no limit.
-MAX_LETTERS_PER_REQUEST = 100
-
 
 # ---------------------------------------------------------------------------------------------
 # Context

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.utils import override_settings
 
 from candidatures.appels.models import Collectivite
-from candidatures.dossiers import services
+from candidatures.dossiers import services, submission
 from cerdd_ami.files import sha256_of
 from cerdd_ami.models import User
 from cerdd_ami.pdf import pdf_from_html
@@ -238,14 +238,14 @@ def seed_candidatures(appel, *, staff_user, dossiers=DEMO_DOSSIERS):
                 reason="Délibération du conseil communautaire le 15 mars",
             )
             moment = appel.closes_at + timedelta(days=2)
-        services.submit_candidature(candidature=candidature, user=user, now=moment)
+        submission.submit_candidature(candidature=candidature, user=user, now=moment)
         if state == "redeposee":
-            services.reopen_candidature(
+            submission.reopen_candidature(
                 candidature=candidature, user=user, now=moment + timedelta(days=1)
             )
             candidature.besoins += " Nous ajoutons : mobiliser les jeunes du territoire."
             candidature.save()
-            services.submit_candidature(
+            submission.submit_candidature(
                 candidature=candidature, user=user, now=moment + timedelta(days=2)
             )
     return created

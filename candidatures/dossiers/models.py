@@ -322,7 +322,7 @@ class Depot(models.Model):
     )
     contenu = models.JSONField("contenu figé")
     # Empty for a moment after the submission: the receipt is rendered once the deposit is
-    # committed (``services.issue_receipt``), or later by ``manage.py emettre_recus``.
+    # committed (``submission.issue_receipt``), or later by ``manage.py emettre_recus``.
     recu = models.FileField(
         "accusé de réception (PDF)", upload_to="recus/", max_length=200, blank=True
     )

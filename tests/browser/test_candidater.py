@@ -5,10 +5,8 @@ clicks what a first-time user clicks: the sign-in link is read from the outbox, 
 step 5 are ticked, then « Déposer la candidature », no draft saved on the side.
 """
 
-import io
 import re
 
-import pypdf
 import pytest
 from playwright.sync_api import expect
 
@@ -16,6 +14,7 @@ from candidatures.models import Candidature
 from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
 from tests.factories import UserFactory
+from tests.utils import pdf_text
 
 pytestmark = [
     pytest.mark.browser,
@@ -117,8 +116,7 @@ def test_collectivite_applies_end_to_end(live_server, page, mailoutbox, settings
     receipt = [m for m in mailoutbox if "Accusé de réception" in m.subject][-1]
     assert sorted(receipt.to) == ["dgs@loos-en-gohelle.test", "maire@loos-en-gohelle.test"]
     pdf = receipt.attachments[0]
-    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf[1])).pages)
-    text = re.sub(r"\s+", " ", text)
+    text = pdf_text(pdf[1])
     assert "AMI-2027-001" in text
     assert "Loos-en-Gohelle" in text
     assert "Fabrique citoyenne, budget participatif." in text

@@ -2,17 +2,16 @@
 index, sends the next séance's context note, prints its sign-in sheet, changes the attendance
 of the séance just held (a technicien·ne absent) and sees the binôme incomplete in the grid."""
 
-import io
 import re
 
 import pytest
 from playwright.sync_api import expect
-from pypdf import PdfReader
 
 from cycle.models import Cycle, MembreBinome, Presence
 from cycle.participants.context_notes import context_note_recipients
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import admin_sign_in, seed_demo
+from tests.utils import pdf_text
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,8 +51,7 @@ def test_charge_runs_the_next_seance_and_the_last_one_held(live_server, page, ma
     # Fetched as the browser does, with its session: Chromium shows a PDF in its viewer.
     response = page.request.get(live_server.url + link.get_attribute("href"))
     assert response.status == 200
-    reader = PdfReader(io.BytesIO(response.body()))
-    text = " ".join(p.extract_text() for p in reader.pages)
+    text = pdf_text(response.body())
     assert "Feuille d'émargement — séance 5" in text
     for other in cycle.participants.actifs():
         assert other.candidature.collectivite.nom in text

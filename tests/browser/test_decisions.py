@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import expect
 
-from candidatures.dossiers import services
+from candidatures.dossiers import submission
 from candidatures.models import Appel, Decision
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
@@ -49,7 +49,7 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     appel = AppelFactory(edition_2021=True, slug="2021", titre="Territoires participatifs 2021")
     applicant = UserFactory(email="mairie@arras.test")
     dossier = complete_candidature(appel=appel, createur=applicant)
-    services.submit_candidature(
+    submission.submit_candidature(
         candidature=dossier, user=applicant, now=datetime(2021, 3, 1, 10, 0, tzinfo=PARIS)
     )
     mailoutbox.clear()

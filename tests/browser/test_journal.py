@@ -5,16 +5,15 @@ reads the shared one under that séance in « Journal partagé » and in its « 
 shared entry, not the private one. Every page passes axe-core (RGAA), the empty entry's error
 included."""
 
-import io
 import re
 
 import pytest
 from playwright.sync_api import expect
-from pypdf import PdfReader
 
 from cycle.models import EntreeJournal, Participant
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import admin_sign_in, seed_demo, sign_in_from_home
+from tests.utils import pdf_text
 
 pytestmark = [
     pytest.mark.browser,
@@ -109,6 +108,6 @@ def test_shared_entry_reaches_the_latest_seances_tour_de_table(
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
     pdf = response.body()
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    text = pdf_text(pdf)
     assert SHARED in text
     assert PRIVATE not in text

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from candidatures.dossiers import services
+from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
 from candidatures.models import Affectation, Appel, Evaluation, MembreJury, NiveauCritere
 from cerdd_ami.permissions import sync_role_permissions
@@ -62,7 +62,7 @@ def jury_setup():
     dossiers = []
     for _ in range(2):
         dossier = complete_candidature(appel=appel)
-        services.submit_candidature(candidature=dossier, user=UserFactory(), now=inside_window)
+        submission.submit_candidature(candidature=dossier, user=UserFactory(), now=inside_window)
         dossier.refresh_from_db()
         dossiers.append(dossier)
     jury1 = juror(email="jury1@cerdd.test", first_name="Camille", last_name="Lefebvre")

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from candidatures.decisions import letters
-from candidatures.dossiers import services
+from candidatures.dossiers import submission
 from candidatures.models import (
     Appel,
     Candidature,
@@ -122,9 +122,9 @@ def test_deposit_killed_while_its_receipt_renders_is_whole_and_the_retry_mails_i
     assert Depot.objects.get(candidature=candidature).recu == ""
     assert delivered(mail_dir) == []
 
-    later = timezone.now() + services.RECEIPT_GRACE + timedelta(seconds=1)
-    assert services.issue_missing_receipts(now=later) == 1
-    assert services.issue_missing_receipts(now=later) == 0
+    later = timezone.now() + submission.RECEIPT_GRACE + timedelta(seconds=1)
+    assert submission.issue_missing_receipts(now=later) == 1
+    assert submission.issue_missing_receipts(now=later) == 0
 
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == candidature.referent_emails()
@@ -184,9 +184,9 @@ def test_deposit_killed_as_its_receipt_is_mailed_the_retry_mails_it_once(
     assert depot.recu_envoye_at is None
     assert delivered(mail_dir) == []
 
-    later = timezone.now() + services.RECEIPT_GRACE + timedelta(seconds=1)
-    assert services.issue_missing_receipts(now=later) == 1
-    assert services.issue_missing_receipts(now=later) == 0
+    later = timezone.now() + submission.RECEIPT_GRACE + timedelta(seconds=1)
+    assert submission.issue_missing_receipts(now=later) == 1
+    assert submission.issue_missing_receipts(now=later) == 0
 
     numero = f"{candidature.appel.prefixe_numero}-001"
     assert len(mailoutbox) == 1

@@ -6,14 +6,10 @@ import pypdf
 import pytest
 
 from cerdd_ami import pdf
+from tests.utils import pdf_text
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"
-
-
-def read_text(data: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return " ".join("\n".join(page.extract_text() for page in reader.pages).split())
 
 
 @pytest.mark.parametrize(
@@ -52,7 +48,7 @@ def test_pdf_from_html_renders_a_document():
     reader = pypdf.PdfReader(io.BytesIO(data))
     assert data.startswith(b"%PDF-")
     assert reader.metadata.title == "Essai"
-    assert "Décision du jury" in read_text(data)
+    assert "Décision du jury" in pdf_text(data)
 
 
 def test_pdf_from_html_fetches_nothing_outside_the_projects_static_files():
@@ -66,4 +62,4 @@ def test_pdf_from_html_fetches_nothing_outside_the_projects_static_files():
     data = pdf.pdf_from_html(
         '<html><body><img src="file:///etc/hostname"><p>Sans image</p></body></html>'
     )
-    assert "Sans image" in read_text(data)
+    assert "Sans image" in pdf_text(data)

@@ -65,6 +65,8 @@ def test_check_deploy_with_production_variables_prints_no_warning():
         ("SITE_URL", "ami.cerdd.org"),
         ("CSRF_TRUSTED_ORIGINS", "ami.cerdd.org"),
         ("DATABASE_URL", "mysql://cerdd@localhost/cerdd"),
+        ("LETTERS_PER_REQUEST", "cent"),
+        ("LETTERS_PER_REQUEST", "0"),
     ],
 )
 def test_settings_bad_value_stops_startup_naming_the_variable(variable, value):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
-from candidatures.dossiers import services
+from candidatures.dossiers import services, submission
 from cerdd_ami.auth import client_ip
 
 from ..forms import (
@@ -270,11 +270,11 @@ def _deposit(request, candidature, *, form=None):
     """Submit through the service; with step 5's ``form`` (already saved), a refusal for
     unticked commitments comes back on that page, each message beside its box."""
     try:
-        depot = services.submit_candidature(candidature=candidature, user=request.user)
-    except services.AlreadySubmitted:
+        depot = submission.submit_candidature(candidature=candidature, user=request.user)
+    except submission.AlreadySubmitted:
         messages.info(request, "Ce dossier est déjà déposé.")
         return redirect(candidature)
-    except services.IncompleteCandidature as incomplete:
+    except submission.IncompleteCandidature as incomplete:
         if form is None:
             for message in _error_messages(incomplete):
                 messages.error(request, message)
@@ -307,7 +307,7 @@ def _deposit(request, candidature, *, form=None):
 def reopen(request, pk):
     candidature = _dossier(request, pk)
     try:
-        services.reopen_candidature(candidature=candidature, user=request.user)
+        submission.reopen_candidature(candidature=candidature, user=request.user)
     except ValidationError as error:
         for message in _error_messages(error):
             messages.error(request, message)

@@ -13,7 +13,7 @@ request that made them. Exit code 1 when some receipts could not be issued.
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from candidatures.dossiers import services
+from candidatures.dossiers import submission
 
 
 class Command(BaseCommand):
@@ -24,9 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         now = timezone.now()
-        issued = services.issue_missing_receipts(now=now)
+        issued = submission.issue_missing_receipts(now=now)
         self.stdout.write(f"Accusés de réception émis : {issued}")
-        remaining = services.missing_receipts(now=now).count()
+        remaining = submission.missing_receipts(now=now).count()
         if remaining:
             raise CommandError(
                 f"{remaining} accusé(s) de réception toujours manquant(s) : voir les erreurs "

@@ -1,9 +1,9 @@
 """Export a call's decision letters: one merged PDF to print, or a ZIP of one PDF per letter.
 
 A letter already filed (published decisions) is exported as filed, its latest version as it
-was sent; the others are rendered now. The admin exports at most
-``letters.MAX_LETTERS_PER_REQUEST`` letters per request; this command has no such limit and
-shows its progress on stderr, for instance::
+was sent; the others are rendered now. The admin exports at most ``LETTERS_PER_REQUEST``
+letters per request (a setting, 100 by default); this command has no such limit and shows its
+progress on stderr, for instance::
 
     python manage.py export_lettres --appel 2021 --sortie courriers-2021.pdf
     python manage.py export_lettres --appel 2021 --format zip --issue non_retenue --sortie nr.zip

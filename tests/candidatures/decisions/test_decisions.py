@@ -10,7 +10,6 @@ import zipfile
 import zoneinfo
 from datetime import datetime, timedelta
 
-import pypdf
 import pytest
 import weasyprint
 from django.apps import apps as django_apps
@@ -39,7 +38,7 @@ from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 from tests.html_forms import parse_form
-from tests.utils import FLAKY_MAILERS, FlakyBackend, page_text
+from tests.utils import FLAKY_MAILERS, FlakyBackend, page_text, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +52,6 @@ MOTIVATIONS = {
     Issue.NON_RETENUE: "Le binôme élu·e et technicien·ne reste à constituer.",
 }
 RETOUR = "Le jury salue votre budget participatif et vous encourage à associer les jeunes."
-
-
-def read_pdf(data: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
 
 
 def deposee(appel, number, **fields):
@@ -269,7 +263,7 @@ def test_publication_files_each_letter_and_mails_it_to_both_referents(
         pdf = courrier.pdf.read()
         assert (courrier.version, courrier.issue) == (1, issue)
         assert courrier.sha256 == hashlib.sha256(pdf).hexdigest()
-        text = read_pdf(pdf)
+        text = pdf_text(pdf)
         assert dossier.collectivite.nom in text
         assert wording[issue] in text
         assert MOTIVATIONS[issue] in text
@@ -566,7 +560,7 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     assert versions == [(2, Issue.RETENUE), (1, Issue.LISTE_ATTENTE)]
     letter = promoted.courriers.get(version=2)
     pdf = letter.pdf.read()
-    text = read_pdf(pdf)
+    text = pdf_text(pdf)
     assert "est retenue pour le cycle de qualification" in text
     assert decisions_services.PROMOTION_MOTIVATION in text
     assert "le 21 avril 2021" in text
@@ -927,7 +921,7 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     ]
     letter = decision.courriers.get(version=2)
     pdf = letter.pdf.read()
-    assert decisions_services.PROMOTION_MOTIVATION in read_pdf(pdf)
+    assert decisions_services.PROMOTION_MOTIVATION in pdf_text(pdf)
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
     for message in mailoutbox:
         assert message.attachments[0].content == pdf
@@ -1015,7 +1009,7 @@ def test_staff_downloads_one_letter_and_exports_merged_and_zip(
     pks = list(Decision.objects.values_list("pk", flat=True))
     merged = staff_client.post(DECISIONS_URL, {"action": "export_pdf", "_selected_action": pks})
     assert merged["Content-Type"] == "application/pdf"
-    text = read_pdf(merged.content)
+    text = pdf_text(merged.content)
     assert text.index("AMI-2021-001") < text.index("AMI-2021-002")
     archive = staff_client.post(DECISIONS_URL, {"action": "export_zip", "_selected_action": pks})
     assert archive["Content-Type"] == "application/zip"
@@ -1035,7 +1029,7 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
     appel.modeles_courrier.update(corps="Texte changé après la publication.")
     decisions = [Decision.objects.get(candidature=dossier) for dossier in (arras, lille)]
     filed = [decision.courriers.get() for decision in decisions]
-    filed_texts = [read_pdf(courrier.pdf.read()) for courrier in filed]
+    filed_texts = [pdf_text(courrier.pdf.read()) for courrier in filed]
     expected_zip = {
         letters.letter_filename(decision): courrier.sha256
         for decision, courrier in zip(decisions, filed, strict=True)
@@ -1051,8 +1045,8 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
     one = staff_client.post(DECISIONS_URL, {"action": "export_pdf", "_selected_action": pks[:1]})
 
     assert zip_hashes(archive.content) == expected_zip
-    assert read_pdf(merged.content) == " ".join(filed_texts)
-    assert "Texte changé" not in read_pdf(merged.content)
+    assert pdf_text(merged.content) == " ".join(filed_texts)
+    assert "Texte changé" not in pdf_text(merged.content)
     assert hashlib.sha256(one.content).hexdigest() == filed[0].sha256
 
     call_command(
@@ -1076,23 +1070,28 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
         stderr=io.StringIO(),
     )
     assert zip_hashes((tmp_path / "c.zip").read_bytes()) == expected_zip
-    assert read_pdf((tmp_path / "c.pdf").read_bytes()) == " ".join(filed_texts)
+    assert pdf_text((tmp_path / "c.pdf").read_bytes()) == " ".join(filed_texts)
 
 
 def test_export_of_more_than_100_letters_points_to_the_command(
-    staff_client, arras, staff, monkeypatch
+    staff_client, arras, lille, staff, settings
 ):
     decide(arras, Issue.RETENUE, staff)
-    monkeypatch.setattr(letters, "MAX_LETTERS_PER_REQUEST", 0)
+    decide(lille, Issue.NON_RETENUE, staff)
+    settings.LETTERS_PER_REQUEST = 1
 
     response = staff_client.post(
         DECISIONS_URL,
-        {"action": "export_pdf", "_selected_action": [Decision.objects.get().pk]},
+        {
+            "action": "export_pdf",
+            "_selected_action": list(Decision.objects.values_list("pk", flat=True)),
+        },
         follow=True,
     )
 
+    assert response["Content-Type"].startswith("text/html")
     assert (
-        "Au plus 0 courriers par export depuis l'administration (sélection : 1). Pour en "
+        "Au plus 1 courriers par export depuis l'administration (sélection : 2). Pour en "
         "exporter davantage, utilisez la commande « python manage.py export_lettres »."
         in page_text(response)
     )

@@ -19,6 +19,7 @@ from candidatures.models import Candidature, Collectivite, Decision, Issue, Mode
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature, numbered
 from tests.factories import charge_de_mission
+from tests.utils import pdf_pages
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +32,7 @@ MODELES_URL = "/admin/candidatures/modelecourrier/"
 
 def read_pdf(data: bytes):
     """(reader, text of each page with whitespace collapsed)."""
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return reader, [" ".join(page.extract_text().split()) for page in reader.pages]
+    return pypdf.PdfReader(io.BytesIO(data)), pdf_pages(data)
 
 
 def deposee(appel, number, **fields):
@@ -606,7 +606,7 @@ def test_export_lettres_command_dates_the_letters(three_decisions, tmp_path):
     )
 
     _, pages = read_pdf(output.read_bytes())
-    assert all("À Loos-en-Gohelle, le 16 avril 2021" in page for page in pages)
+    assert ["À Loos-en-Gohelle, le 16 avril 2021" in page for page in pages] == [True, True, True]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import datetime
 import pypdf
 import pytest
 
-from candidatures.dossiers import receipt, services
+from candidatures.dossiers import receipt, submission
 from candidatures.models import PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
@@ -50,7 +50,7 @@ def submitted():
         nom_original="deliberation-conseil-municipal.pdf",
         contenu=tiny_pdf_bytes("Délibération"),
     )
-    depot = services.submit_candidature(
+    depot = submission.submit_candidature(
         candidature=candidature, user=user, now=paris(2021, 3, 12, 23, 59, 59)
     )
     return candidature, depot

@@ -6,9 +6,9 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from functools import partial
 
-import pypdf
 import pytest
 import time_machine
+import weasyprint
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from candidatures.dossiers import receipt, services
+from candidatures.dossiers import services, submission
 from candidatures.models import (
     AccesCandidature,
     Appel,
@@ -35,6 +35,7 @@ from tests.candidatures.factories import (
     tiny_pdf_bytes,
 )
 from tests.factories import StaffFactory, UserFactory
+from tests.utils import break_weasyprint, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +75,6 @@ def technicien():
 
 def paris(*args):
     return datetime(*args, tzinfo=PARIS)
-
-
-def pdf_text(data: bytes) -> str:
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
 
 
 def words(text: str) -> str:
@@ -237,7 +233,7 @@ def test_submit_candidature_numbers_freezes_and_mails_the_receipt(
     now = paris(2021, 3, 1, 14, 30, 5)
 
     with on_commit():
-        depot = services.submit_candidature(candidature=candidature, user=technicien, now=now)
+        depot = submission.submit_candidature(candidature=candidature, user=technicien, now=now)
 
     candidature.refresh_from_db()
     assert (candidature.statut, candidature.numero, candidature.deposee_at) == (
@@ -354,9 +350,9 @@ def test_submit_candidature_numbers_the_next_dossier_of_the_appel(appel_2021, on
     now = paris(2021, 3, 2, 10, 0)
 
     with on_commit():
-        services.submit_candidature(candidature=first, user=None, now=now)
-        services.submit_candidature(candidature=second, user=None, now=now)
-        services.submit_candidature(candidature=other_appel_dossier, user=None, now=now)
+        submission.submit_candidature(candidature=first, user=None, now=now)
+        submission.submit_candidature(candidature=second, user=None, now=now)
+        submission.submit_candidature(candidature=other_appel_dossier, user=None, now=now)
 
     assert first.collectivite != second.collectivite
     assert list(
@@ -370,7 +366,7 @@ def test_submit_candidature_numbers_the_next_dossier_of_the_appel(appel_2021, on
 def test_submit_candidature_updates_the_callers_instance(appel_2021):
     candidature = complete_candidature(appel=appel_2021)
 
-    services.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 2, 10, 0))
+    submission.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 2, 10, 0))
 
     assert (candidature.statut, candidature.numero) == (
         Candidature.Statut.DEPOSEE,
@@ -383,7 +379,7 @@ def test_submit_candidature_mails_nothing_when_rolled_back(appel_2021, on_commit
 
     def submit_then_fail():
         with transaction.atomic():
-            services.submit_candidature(
+            submission.submit_candidature(
                 candidature=candidature, user=None, now=paris(2021, 3, 2, 10, 0)
             )
             raise RuntimeError("the caller's transaction fails after the submission")
@@ -405,10 +401,10 @@ def test_submit_candidature_numbers_from_the_appel_counter(appel_2021, on_commit
     second = complete_candidature(appel=appel_2021)
 
     with on_commit():
-        services.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 1, 9, 0))
-        services.submit_candidature(candidature=second, user=None, now=paris(2021, 3, 1, 9, 5))
-        services.reopen_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 0))
-        services.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 5))
+        submission.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 1, 9, 0))
+        submission.submit_candidature(candidature=second, user=None, now=paris(2021, 3, 1, 9, 5))
+        submission.reopen_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 0))
+        submission.submit_candidature(candidature=first, user=None, now=paris(2021, 3, 2, 9, 5))
 
     appel_2021.refresh_from_db()
     assert appel_2021.dernier_numero == 2
@@ -426,7 +422,7 @@ def test_submit_candidature_goes_on_from_the_counter_not_from_the_dossiers(appel
     Appel.objects.filter(pk=appel_2021.pk).update(dernier_numero=41)
     candidature = complete_candidature(appel=appel_2021)
 
-    services.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
+    submission.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
 
     assert Candidature.objects.get(pk=candidature.pk).numero == "AMI-2021-042"
     assert Appel.objects.get(pk=appel_2021.pk).dernier_numero == 42
@@ -461,13 +457,9 @@ def test_submit_candidature_records_the_deposit_when_the_receipt_fails_then_emet
     appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
 ):
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
-
-    def broken_rendering(depot):
-        raise RuntimeError("WeasyPrint indisponible")
-
-    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
+    break_weasyprint(monkeypatch)
     with on_commit():
-        depot = services.submit_candidature(
+        depot = submission.submit_candidature(
             candidature=candidature, user=technicien, now=paris(2021, 3, 1, 14, 30, 5)
         )
 
@@ -516,10 +508,10 @@ def test_emettre_recus_leaves_a_fresh_deposit_to_its_own_request(
     appel_2021, technicien, on_commit, mailoutbox, monkeypatch, caplog
 ):
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
-    monkeypatch.setattr(receipt, "render_receipt_pdf", lambda depot: 1 / 0)
+    break_weasyprint(monkeypatch)
     submitted_at = paris(2021, 3, 1, 14, 30, 5)
     with on_commit():
-        depot = services.submit_candidature(
+        depot = submission.submit_candidature(
             candidature=candidature, user=technicien, now=submitted_at
         )
     monkeypatch.undo()
@@ -541,7 +533,7 @@ def test_emettre_recus_leaves_a_fresh_deposit_to_its_own_request(
 def test_issue_receipt_twice_stores_and_mails_once(appel_2021, on_commit, mailoutbox):
     candidature = complete_candidature(appel=appel_2021)
     with on_commit():
-        depot = services.submit_candidature(
+        depot = submission.submit_candidature(
             candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0)
         )
     name = depot.recu.name
@@ -549,7 +541,7 @@ def test_issue_receipt_twice_stores_and_mails_once(appel_2021, on_commit, mailou
     stale.recu, stale.recu_sha256 = "", ""  # as read by a second issuer before the first saved
 
     with on_commit():
-        services.issue_receipt(depot=stale)
+        submission.issue_receipt(depot=stale)
 
     assert (stale.recu.name, Depot.objects.get(pk=depot.pk).recu.name) == (name, name)
     assert len(mailoutbox) == 1
@@ -562,21 +554,23 @@ def test_submissions_of_one_call_do_not_wait_for_each_others_receipt(monkeypatch
     fast_dossier = complete_candidature(appel=appel)
     now = paris(2021, 3, 1, 9, 0)
     rendering, release = threading.Event(), threading.Event()
-    real_rendering = receipt.render_receipt_pdf
+    real_write_pdf = weasyprint.HTML.write_pdf
 
-    def rendering_paused_in_the_slow_thread(depot):
+    def write_pdf_paused_in_the_slow_thread(self, *args, **kwargs):
         if threading.current_thread().name == "slow":
             rendering.set()
             release.wait(60)
-        return real_rendering(depot)
+        return real_write_pdf(self, *args, **kwargs)
 
-    monkeypatch.setattr(receipt, "render_receipt_pdf", rendering_paused_in_the_slow_thread)
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", write_pdf_paused_in_the_slow_thread)
     results = {}
 
     def submit(candidature):
         name = threading.current_thread().name
         try:
-            results[name] = services.submit_candidature(candidature=candidature, user=None, now=now)
+            results[name] = submission.submit_candidature(
+                candidature=candidature, user=None, now=now
+            )
         except Exception as error:  # re-raised below, in the test's thread
             results[name] = error
         finally:
@@ -625,7 +619,7 @@ def test_submit_candidature_accepts_the_last_second_of_the_deadline(appel_2021):
     candidature = complete_candidature(appel=appel_2021)
     assert appel_2021.closes_at == paris(2021, 3, 12, 23, 59, 59)
 
-    depot = services.submit_candidature(
+    depot = submission.submit_candidature(
         candidature=candidature, user=None, now=paris(2021, 3, 12, 23, 59, 59)
     )
 
@@ -637,7 +631,7 @@ def test_submit_candidature_refuses_one_second_after_the_deadline(appel_2021, ma
     candidature = complete_candidature(appel=appel_2021)
 
     with pytest.raises(ValidationError) as raised:
-        services.submit_candidature(
+        submission.submit_candidature(
             candidature=candidature, user=None, now=paris(2021, 3, 13, 0, 0, 0)
         )
 
@@ -655,7 +649,7 @@ def test_submit_candidature_uses_the_server_clock_by_default(appel_2021):
         time_machine.travel(paris(2021, 3, 13, 0, 0, 0), tick=False),
         pytest.raises(ValidationError) as raised,
     ):
-        services.submit_candidature(candidature=candidature, user=None)
+        submission.submit_candidature(candidature=candidature, user=None)
 
     assert raised.value.messages == [DEADLINE_PASSED]
 
@@ -677,9 +671,9 @@ def test_submit_candidature_deadline_holds_across_the_spring_forward():
         timedelta(hours=2),
     )
 
-    services.submit_candidature(candidature=on_time, user=None, now=just_before)
+    submission.submit_candidature(candidature=on_time, user=None, now=just_before)
     with pytest.raises(ValidationError) as raised:
-        services.submit_candidature(candidature=late, user=None, now=just_after)
+        submission.submit_candidature(candidature=late, user=None, now=just_after)
 
     assert raised.value.messages == [
         "La date limite de dépôt (28 mars 2021 à 3 h 30 Paris) est dépassée : le dossier ne "
@@ -696,9 +690,9 @@ def test_submit_candidature_twice_submits_once(appel_2021, on_commit, mailoutbox
     now = paris(2021, 3, 2, 10, 0)
 
     with on_commit():
-        services.submit_candidature(candidature=candidature, user=None, now=now)
-    with on_commit(), pytest.raises(services.AlreadySubmitted) as raised:
-        services.submit_candidature(candidature=candidature, user=None, now=now)
+        submission.submit_candidature(candidature=candidature, user=None, now=now)
+    with on_commit(), pytest.raises(submission.AlreadySubmitted) as raised:
+        submission.submit_candidature(candidature=candidature, user=None, now=now)
 
     assert raised.value.messages == ["Ce dossier est déjà déposé."]
     assert isinstance(raised.value, ValidationError)
@@ -710,8 +704,8 @@ def test_submit_candidature_twice_submits_once(appel_2021, on_commit, mailoutbox
 def test_submit_candidature_lists_what_an_empty_dossier_misses(appel_2021, mailoutbox):
     candidature = CandidatureFactory(appel=appel_2021)
 
-    with pytest.raises(services.IncompleteCandidature) as raised:
-        services.submit_candidature(
+    with pytest.raises(submission.IncompleteCandidature) as raised:
+        submission.submit_candidature(
             candidature=candidature, user=None, now=paris(2021, 3, 2, 10, 0)
         )
 
@@ -742,8 +736,8 @@ def test_submit_candidature_without_the_letter_is_incomplete(appel_2021):
     candidature = complete_candidature(appel=appel_2021)
     candidature.pieces.all().delete()
 
-    with pytest.raises(services.IncompleteCandidature) as raised:
-        services.submit_candidature(
+    with pytest.raises(submission.IncompleteCandidature) as raised:
+        submission.submit_candidature(
             candidature=candidature, user=None, now=paris(2021, 3, 2, 10, 0)
         )
 
@@ -760,11 +754,11 @@ def test_reopen_candidature_then_submit_again_makes_version_2(
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
     first_motivations = candidature.motivations
     with on_commit():
-        services.submit_candidature(
+        submission.submit_candidature(
             candidature=candidature, user=technicien, now=paris(2021, 3, 1, 9, 0)
         )
 
-    services.reopen_candidature(
+    submission.reopen_candidature(
         candidature=candidature, user=technicien, now=paris(2021, 3, 5, 9, 0)
     )
     candidature.refresh_from_db()
@@ -776,7 +770,7 @@ def test_reopen_candidature_then_submit_again_makes_version_2(
     candidature.motivations = "Nouvelle version des motivations."
     candidature.save()
     with on_commit():
-        depot = services.submit_candidature(
+        depot = submission.submit_candidature(
             candidature=candidature, user=technicien, now=paris(2021, 3, 10, 9, 0)
         )
 
@@ -809,10 +803,10 @@ def test_reopen_candidature_then_submit_again_makes_version_2(
 
 def test_reopen_candidature_after_the_deadline_is_refused(appel_2021):
     candidature = complete_candidature(appel=appel_2021)
-    services.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
+    submission.submit_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
 
     with pytest.raises(ValidationError) as raised:
-        services.reopen_candidature(
+        submission.reopen_candidature(
             candidature=candidature, user=None, now=paris(2021, 3, 13, 0, 0, 0)
         )
 
@@ -825,7 +819,9 @@ def test_reopen_candidature_of_a_draft_is_refused(appel_2021):
     candidature = complete_candidature(appel=appel_2021)
 
     with pytest.raises(ValidationError) as raised:
-        services.reopen_candidature(candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0))
+        submission.reopen_candidature(
+            candidature=candidature, user=None, now=paris(2021, 3, 1, 9, 0)
+        )
 
     assert raised.value.messages == ["Ce dossier n'est pas déposé : il est déjà modifiable."]
 
@@ -840,7 +836,7 @@ def test_grant_extension_lets_one_dossier_submit_after_the_deadline(appel_2021):
     staff = StaffFactory()
     late = paris(2021, 3, 18, 10, 0)
     with pytest.raises(ValidationError):
-        services.submit_candidature(candidature=candidature, user=None, now=late)
+        submission.submit_candidature(candidature=candidature, user=None, now=late)
 
     services.grant_extension(
         candidature=candidature,
@@ -848,7 +844,7 @@ def test_grant_extension_lets_one_dossier_submit_after_the_deadline(appel_2021):
         staff_user=staff,
         reason="Panne de la messagerie de la mairie le 12 mars",
     )
-    depot = services.submit_candidature(candidature=candidature, user=None, now=late)
+    depot = submission.submit_candidature(candidature=candidature, user=None, now=late)
 
     candidature.refresh_from_db()
     assert candidature.prolongation_jusqu_au == paris(2021, 3, 19, 23, 59, 59)
@@ -861,7 +857,7 @@ def test_grant_extension_lets_one_dossier_submit_after_the_deadline(appel_2021):
         "jusqu'au 19 mars 2021 à 23 h 59 — Panne de la messagerie de la mairie le 12 mars",
     )
     with pytest.raises(ValidationError) as raised:
-        services.submit_candidature(candidature=other, user=None, now=late)
+        submission.submit_candidature(candidature=other, user=None, now=late)
     assert raised.value.messages == [DEADLINE_PASSED]
 
 
@@ -1053,7 +1049,7 @@ def test_add_piece_respects_the_dossier_total():
 
 def test_add_piece_refused_once_submitted():
     candidature = complete_candidature(appel=AppelFactory())
-    services.submit_candidature(candidature=candidature, user=None)
+    submission.submit_candidature(candidature=candidature, user=None)
 
     with pytest.raises(ValidationError) as raised:
         services.add_piece(
@@ -1100,7 +1096,7 @@ def test_delete_piece_removes_row_and_file(on_commit):
 
 def test_delete_piece_refused_once_submitted(on_commit):
     candidature = complete_candidature(appel=AppelFactory())
-    services.submit_candidature(candidature=candidature, user=None)
+    submission.submit_candidature(candidature=candidature, user=None)
     letter = candidature.pieces.get()
 
     with on_commit(), pytest.raises(ValidationError) as raised:

@@ -3,7 +3,6 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from candidatures.dossiers import receipt
 from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
@@ -12,7 +11,7 @@ from tests.candidatures.factories import (
     tiny_pdf_bytes,
 )
 from tests.factories import UserFactory, charge_de_mission
-from tests.utils import page_text
+from tests.utils import break_weasyprint, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -362,12 +361,9 @@ def test_my_data_downloads_the_dossier_as_json(client, applicant, appel):
 def test_a_deposit_whose_receipt_is_not_issued_yet_says_so(
     client, applicant, appel, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
 ):
-    def broken_rendering(depot):
-        raise RuntimeError("WeasyPrint indisponible")
-
-    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
     dossier = complete_candidature(appel=appel, createur=applicant)
     client.force_login(applicant)
+    break_weasyprint(monkeypatch)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from candidatures.dossiers import receipt, services
+from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
 from candidatures.jury.forms import EvaluationForm
 from candidatures.models import (
@@ -36,7 +36,7 @@ from tests.candidatures.factories import (
     numbered,
 )
 from tests.factories import UserFactory, charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import break_weasyprint, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +116,7 @@ def deposer(appel, collectivite=None, **answers):
     if collectivite is not None:
         answers["collectivite"] = collectivite
     dossier = complete_candidature(appel=appel, **answers)
-    services.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
+    submission.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
     dossier.refresh_from_db()
     return dossier
 
@@ -522,11 +522,9 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
 
 
 def test_dossier_page_says_when_the_receipt_is_not_issued_yet(client, appel, monkeypatch):
-    def broken_rendering(depot):
-        raise RuntimeError("WeasyPrint indisponible")
-
-    monkeypatch.setattr(receipt, "render_receipt_pdf", broken_rendering)
-    dossier = deposer(appel, commune("62041"))
+    dossier = complete_candidature(appel=appel, collectivite=commune("62041"))
+    break_weasyprint(monkeypatch)
+    submission.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
     login(client, jure(appel, "jure@cerdd.test"))
 
     response = client.get(dossier_url(dossier))

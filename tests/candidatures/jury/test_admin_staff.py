@@ -22,7 +22,6 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from pypdf import PdfReader
 from simple_history.models import HistoricalRecords
 
 from candidatures.decisions import services as decisions_services
@@ -48,7 +47,7 @@ from tests.candidatures.jury.test_ranking import (
     score,
 )
 from tests.factories import charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -834,9 +833,7 @@ def test_proces_verbal_pdf(staff_client, example):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'attachment; filename="proces-verbal-2021.pdf"'
-    reader = PdfReader(io.BytesIO(response.content))
-    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
-    text = text.replace("\u00a0", " ").replace("\u202f", " ")
+    text = pdf_text(response.content).replace("\u00a0", " ").replace("\u202f", " ")
     assert "Procès-verbal du jury" in text
     assert "Vers des territoires participatifs en Hauts-de-France" in text
     assert "1 Dynamique de transition 1 4" in text
@@ -857,11 +854,7 @@ def test_proces_verbal_lists_ties_not_yet_in_the_register(staff_client, example)
 
     response = staff_client.get(url(appel, "proces-verbal.pdf"))
 
-    text = " ".join(
-        " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
-        .replace("\u00a0", " ")
-        .split()
-    )
+    text = " ".join(pdf_text(response.content).replace("\u00a0", " ").split())
     assert "Détecté (pas encore inscrit au registre)" in text
     assert ConflitInteret.objects.filter(origine="detecte").count() == 0  # GET wrote nothing
 

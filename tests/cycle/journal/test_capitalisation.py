@@ -14,7 +14,6 @@ from django.shortcuts import resolve_url
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
-from pypdf import PdfReader
 
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.journal.capitalisation import (
@@ -34,13 +33,9 @@ from cycle.models import (
 )
 from tests.cycle.factories import CycleFactory, MembreBinomeFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 pytestmark = pytest.mark.django_db
-
-
-def pdf_text(content: bytes) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def entree(participant, auteur, visibilite, texte, seance=None):

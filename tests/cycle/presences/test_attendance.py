@@ -22,16 +22,12 @@ from tests.cycle.factories import (
     ParticipantFactory,
 )
 from tests.factories import charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 P, A, R = Presence.Statut.PRESENT, Presence.Statut.ABSENT, Presence.Statut.REMPLACE
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def pdf_text(content: bytes) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def titulaire(participant, role):
@@ -107,7 +103,7 @@ def test_emargement_pdf_keeps_names_on_one_line_and_a_dozen_collectivites_on_two
     pages = PdfReader(io.BytesIO(response.content)).pages
     lines = [line for page in pages for line in page.extract_text().splitlines()]
     assert [name for name in names if not any(name in line for line in lines)] == []
-    assert len(pages) <= 2
+    assert 1 <= len(pages) <= 2
     text = pdf_text(response.content)
     for participant in cycle.participants.all():
         assert participant.candidature.collectivite.nom in text
@@ -283,7 +279,7 @@ def test_attestation_only_when_enough_seances(client, staff, cycle, participant)
     response = client.get(f"/admin/cycle/cycle/{cycle.pk}/attestations/{elu.pk}.pdf")
     assert response.status_code == 200
     text = pdf_text(response.content)
-    sentence = re.search(r"a participé au (.*?»)", " ".join(text.split())).group(1)
+    sentence = re.search(r"a participé au (.*?»)", text).group(1)
     assert sentence == (
         f"cycle de qualification issu de l'appel à manifestation d'intérêt « {cycle.appel.titre} »"
     )

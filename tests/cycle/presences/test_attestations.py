@@ -1,27 +1,21 @@
 """The participants' own attestations de participation, in their space."""
 
-import io
 import re
 from datetime import date
 
 import pytest
 from django.urls import reverse
-from pypdf import PdfReader
 
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import MembreBinome, Presence, Seance
 from cycle.presences.services import record_attendance
 from tests.cycle.factories import MembreBinomeFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 pytestmark = pytest.mark.django_db
 P, A = Presence.Statut.PRESENT, Presence.Statut.ABSENT
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def pdf_text(content: bytes) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 # -- attestations -------------------------------------------------------------------------------
@@ -73,7 +67,7 @@ def test_referent_downloads_the_eligible_members_attestation(client, finished):
     pdf = client.get(reverse("cycle:attestation_pdf", args=[participant.pk, elu.pk]))
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
-    text = " ".join(pdf_text(pdf.content).split())
+    text = pdf_text(pdf.content)
     assert "Attestation de participation" in text
     assert elu.nom in text
     assert "a suivi 2 séances sur 7" in text

@@ -1,14 +1,12 @@
 """Documents shared on a séance's page (added in the admin, served to the participants
 only)."""
 
-import io
 import re
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from pypdf import PdfReader
 
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import DocumentSeance, Presence
@@ -20,10 +18,6 @@ from tests.utils import page_text
 pytestmark = pytest.mark.django_db
 P, A = Presence.Statut.PRESENT, Presence.Statut.ABSENT
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def pdf_text(content: bytes) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from pypdf import PdfReader
 
 from candidatures.decisions import services as decisions_services
 from candidatures.models import Decision, Issue
@@ -35,7 +34,7 @@ from cycle.sondage.services import THEME_LABELS, remind_survey, submit_survey, s
 from tests.candidatures.factories import AppelFactory
 from tests.cycle.factories import CycleFactory, ParticipantFactory, submitted_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -517,9 +516,8 @@ def test_seed_cycle_builds_the_cycle_as_it_stands_and_is_idempotent(staff):
         "application/pdf",
         document.fichier.size,
     )
-    assert "Support de la conférence-débat" in " ".join(
-        page.extract_text() for page in PdfReader(document.fichier.open("rb")).pages
-    )
+    with document.fichier.open("rb") as handle:
+        assert "Support de la conférence-débat" in pdf_text(handle)
     assert ReponseSondage.objects.count() == 1
     assert len(list(cycle.participants.filter(sondage__isnull=True))) == 2
     before = snapshot()

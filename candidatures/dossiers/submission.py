@@ -1,0 +1,491 @@
+"""Submitting a dossier, reopening it, and its receipt (the accusé de réception).
+
+Same rules as ``services.py``: keyword-only arguments, the only way a status changes, a
+docstring of side effects. ``submit_candidature`` runs in two transactions (see why there);
+e-mails leave after the commit. ``issue_missing_receipts`` is the retry behind
+``manage.py emettre_recus``.
+"""
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from candidatures.appels.models import Appel
+from cerdd_ami.emails import build_email, site_url
+from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
+
+from . import receipt
+from .models import Candidature, Depot, Evenement
+from .services import PARIS, _lock_candidature, _refresh_caller_instance
+
+SNAPSHOT_SCHEMA = 1
+
+logger = logging.getLogger(__name__)
+
+# The application form of the call, section by section, as frozen in a Depot and printed on the
+# receipt: (section title, [(field, label, group)]). Labels are the call's own questions.
+FORM_SECTIONS = [
+    (
+        "Coordonnées",
+        [
+            ("adresse", "Adresse postale", ""),
+            ("code_postal", "Code postal", ""),
+            ("ville", "Ville", ""),
+            ("telephone", "Téléphone", ""),
+            ("email_contact", "E-mail de la collectivité", ""),
+        ],
+    ),
+    (
+        "Référent·es",
+        [
+            ("ref_pol_nom", "Nom et prénom", "Référent·e politique (élu·e)"),
+            ("ref_pol_fonction", "Fonction", "Référent·e politique (élu·e)"),
+            ("ref_pol_email", "E-mail", "Référent·e politique (élu·e)"),
+            ("ref_pol_telephone", "Téléphone", "Référent·e politique (élu·e)"),
+            ("ref_tech_nom", "Nom et prénom", "Référent·e technique"),
+            ("ref_tech_fonction", "Fonction", "Référent·e technique"),
+            ("ref_tech_email", "E-mail", "Référent·e technique"),
+            ("ref_tech_telephone", "Téléphone", "Référent·e technique"),
+            ("contact_nom", "Nom et prénom", "Point contact technique pour le Cerdd"),
+            ("contact_fonction", "Fonction", "Point contact technique pour le Cerdd"),
+            ("contact_email", "E-mail", "Point contact technique pour le Cerdd"),
+            ("contact_telephone", "Téléphone", "Point contact technique pour le Cerdd"),
+        ],
+    ),
+    (
+        "Motivations et projet",
+        [
+            (
+                "motivations",
+                "Motivations de la collectivité à s'engager dans ce cycle (parcours, objectifs, "
+                "regard sur la participation citoyenne et le développement durable…)",
+                "",
+            ),
+            (
+                "actions",
+                "Actions déjà réalisées ou prévues dans le domaine de la participation citoyenne "
+                "et du développement durable",
+                "",
+            ),
+            (
+                "pistes",
+                "Pistes de travail envisagées (ou imaginées sans formalisation) sur la dynamique "
+                "participative de votre territoire",
+                "",
+            ),
+            (
+                "besoins",
+                "Principaux besoins identifiés (au sein de votre organisation, à l'échelle du "
+                "territoire) sur le sujet de la participation et de la mobilisation citoyenne, "
+                "qui pourraient être traités dans ce cycle",
+                "",
+            ),
+        ],
+    ),
+    (
+        "Engagements",
+        [
+            (
+                "engagement_binome",
+                "La collectivité garantit la présence d'un binôme élu·e / technicien·ne à chaque "
+                "séance du cycle",
+                "",
+            ),
+            (
+                "engagement_experimentation",
+                "La collectivité s'engage à chercher à expérimenter sur son territoire les outils "
+                "et acquis des séances",
+                "",
+            ),
+            (
+                "consentement_donnees",
+                "La collectivité accepte le traitement des données personnelles du dossier pour "
+                "l'instruction de la candidature",
+                "",
+            ),
+        ],
+    ),
+]
+
+
+class AlreadySubmitted(ValidationError):
+    def __init__(self, candidature=None):
+        self.candidature = candidature
+        super().__init__("Ce dossier est déjà déposé.", code="already_submitted")
+
+
+class IncompleteCandidature(ValidationError):
+    """``messages`` are the French items still missing; ``missing`` keeps their form steps."""
+
+    def __init__(self, missing):
+        self.missing = list(missing)
+        super().__init__(
+            [ValidationError(message, code="missing") for _step, message in self.missing]
+        )
+
+
+def _paris_iso(value: datetime) -> str:
+    return timezone.localtime(value, PARIS).isoformat()
+
+
+def _deadline_passed_message(deadline: datetime) -> str:
+    return (
+        f"La date limite de dépôt ({format_datetime_fr(deadline)} Paris) est dépassée : "
+        "le dossier ne peut plus être déposé."
+    )
+
+
+def _next_numero(appel) -> str:
+    """Take the next numero of ``appel`` from its counter.
+
+    One UPDATE of the appel row: the row stays locked until the caller's transaction ends,
+    so two submissions never get the same number, and a rolled-back one gives its number back.
+    """
+    Appel.objects.filter(pk=appel.pk).update(dernier_numero=F("dernier_numero") + 1)
+    appel.dernier_numero = Appel.objects.values_list("dernier_numero", flat=True).get(pk=appel.pk)
+    return f"{appel.prefixe_numero}-{appel.dernier_numero:03d}"
+
+
+def _answer_value(candidature, field) -> str:
+    value = getattr(candidature, field)
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    return str(value or "")
+
+
+def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
+    """The frozen JSON copy of a dossier stored in ``Depot.contenu`` (and printed on the receipt).
+
+    Plain JSON types only: French labels beside every answer, so the copy reads on its own
+    even if the form changes in a later edition.
+    """
+    collectivite = candidature.collectivite
+    appel = candidature.appel
+    sections = []
+    for title, fields in FORM_SECTIONS:
+        answers = [
+            {
+                "champ": field,
+                "groupe": group,
+                "libelle": label,
+                "valeur": _answer_value(candidature, field),
+            }
+            for field, label, group in fields
+        ]
+        sections.append({"titre": title, "reponses": answers})
+    pieces = [
+        {
+            "id": piece.pk,
+            "nature": piece.nature,
+            "nature_libelle": piece.get_nature_display(),
+            "nom": piece.nom_original,
+            "type": piece.type_mime,
+            "taille": piece.taille,
+            "sha256": piece.sha256,
+        }
+        for piece in candidature.pieces.order_by("nature", "uploaded_at", "pk")
+    ]
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "numero": candidature.numero,
+        "version": version,
+        "submitted_at": _paris_iso(submitted_at),
+        "submitted_by": {
+            "email": submitted_by.email if submitted_by else "",
+            "nom": (submitted_by.get_full_name() or submitted_by.email) if submitted_by else "",
+        },
+        "appel": {
+            "titre": appel.titre,
+            "slug": appel.slug,
+            "closes_at": _paris_iso(appel.closes_at),
+            "deadline": _paris_iso(candidature.deadline()),
+            "announcement_at": _paris_iso(appel.announcement_at),
+        },
+        "collectivite": {
+            "nom": collectivite.nom,
+            "nature": collectivite.nature,
+            "nature_libelle": (
+                collectivite.get_type_epci_display()
+                if collectivite.type_epci
+                else collectivite.get_nature_display()
+            ),
+            "type_epci": collectivite.type_epci,
+            "insee": collectivite.insee,
+            "siren": collectivite.siren,
+            "departement": collectivite.departement,
+        },
+        "sections": sections,
+        "pieces": pieces,
+    }
+
+
+def submit_candidature(*, candidature, user, now=None) -> Depot:
+    """Submit a complete dossier before its deadline, as decided on the server.
+
+    Raises ``AlreadySubmitted`` for a dossier already déposé (a double click submits once),
+    ValidationError before the opening or past the deadline (extension included) and
+    ``IncompleteCandidature`` with the missing items.
+
+    Two phases, so that the appel's row lock lasts milliseconds: submissions of the whole call
+    are no longer serialised behind the rendering of a receipt (a quarter of a second each).
+
+    1. One short transaction, under the appel's then the dossier's row lock. Side effects: on
+       first submission, a numero « PRÉFIXE-00n » from the appel's counter
+       (``Appel.dernier_numero``); statut DEPOSEE and deposee_at; a Depot (next version) with
+       the frozen ``contenu`` and no receipt yet; an Evenement DEPOT. Committed when it returns
+       (unless the caller holds a transaction of its own).
+    2. ``issue_receipt``: the receipt PDF, stored on the Depot and mailed to the référent·es.
+       If it fails, the error is logged and the Depot is returned all the same: the deposit is
+       recorded, and ``manage.py emettre_recus`` issues the missing receipt later.
+    """
+    depot = _record_submission(candidature=candidature, user=user, now=now or timezone.now())
+    try:
+        issue_receipt(depot=depot)
+    except Exception:
+        logger.exception(
+            "Accusé de réception du dépôt %s (dossier %s) non émis : il le sera par "
+            "« manage.py emettre_recus »",
+            depot.pk,
+            depot.candidature.numero,
+        )
+    return depot
+
+
+@transaction.atomic
+def _record_submission(*, candidature, user, now) -> Depot:
+    # The appel row first, then the dossier, always in this order (the other services lock the
+    # appel first too): a double click waits here, then sees DEPOSEE.
+    appel = Appel.objects.select_for_update().get(pk=candidature.appel_id)
+    locked = _lock_candidature(candidature)
+    locked.appel = appel
+
+    if locked.statut == Candidature.Statut.DEPOSEE:
+        raise AlreadySubmitted(locked)
+    if now < appel.opens_at:
+        raise ValidationError(
+            "Cet appel n'est pas encore ouvert : le dossier ne peut pas encore être déposé.",
+            code="not_open",
+        )
+    if not locked.accepts_changes(now):
+        raise ValidationError(_deadline_passed_message(locked.deadline()), code="deadline")
+    missing = locked.missing_items()
+    if missing:
+        raise IncompleteCandidature(missing)
+
+    if not locked.numero:
+        locked.numero = _next_numero(appel)
+    statut_avant = locked.statut
+    locked.statut = Candidature.Statut.DEPOSEE
+    locked.deposee_at = now
+    locked.save(update_fields=["numero", "statut", "deposee_at", "updated_at"])
+
+    version = (locked.depots.aggregate(last=Max("version"))["last"] or 0) + 1
+    depot = Depot.objects.create(
+        candidature=locked,
+        version=version,
+        submitted_at=now,
+        submitted_by=user,
+        contenu=build_snapshot(
+            candidature=locked, version=version, submitted_at=now, submitted_by=user
+        ),
+    )
+
+    detail = f"Dépôt n° {locked.numero}"
+    if version > 1:
+        detail += f" (version {version})"
+    Evenement.objects.create(
+        candidature=locked,
+        nature=Evenement.Nature.DEPOT,
+        at=now,
+        actor=user,
+        statut_avant=statut_avant,
+        statut_apres=Candidature.Statut.DEPOSEE,
+        detail=detail,
+    )
+    _refresh_caller_instance(candidature, locked)
+    return depot
+
+
+def issue_receipt(*, depot, now=None) -> None:
+    """File the receipt of ``depot`` (``file_receipt``) and mail it once committed.
+
+    Side effects: those of ``file_receipt``; on commit, ``send_receipt`` (robust: a mail server
+    failure is logged, not turned into an error page for a deposit that did succeed, and
+    ``recu_envoye_at`` stays empty for emettre_recus). Rendering or storage errors propagate.
+    """
+    file_receipt(depot=depot)
+    if depot.recu_envoye_at is None:
+        transaction.on_commit(
+            lambda: send_receipt(depot_id=depot.pk, now=now or timezone.now()), robust=True
+        )
+
+
+def file_receipt(*, depot) -> None:
+    """Render and store the receipt of ``depot`` if it has none yet.
+
+    The PDF comes from ``depot.contenu`` alone, so a receipt issued late still shows exactly
+    what was submitted. Rendering happens outside any lock; then, in a short transaction under
+    the Depot's row lock, a receipt filed meanwhile by someone else (the request and
+    ``emettre_recus`` at once) wins. Side effects: the PDF stored under
+    ``recus/<appel>/<numero>-v<version>-<random>.pdf``; ``recu`` and ``recu_sha256`` saved
+    (and set on the caller's ``depot``). Rendering or storage errors propagate.
+    """
+    if depot.recu:
+        return
+    pdf = receipt.render_receipt_pdf(depot)
+    with transaction.atomic():
+        locked = (
+            Depot.objects.select_for_update(of=("self",))
+            .select_related("candidature__appel")
+            .get(pk=depot.pk)
+        )
+        if not locked.recu:
+            candidature = locked.candidature
+            token = secrets.token_urlsafe(12)
+            locked.recu.save(
+                f"{candidature.appel.slug}/{candidature.numero}-v{locked.version}-{token}.pdf",
+                ContentFile(pdf),
+                save=False,
+            )
+            locked.recu_sha256 = hashlib.sha256(pdf).hexdigest()
+            try:
+                locked.save(update_fields=["recu", "recu_sha256"])
+            except Exception:
+                locked.recu.storage.delete(locked.recu.name)
+                raise
+        depot.recu, depot.recu_sha256 = locked.recu.name, locked.recu_sha256
+
+
+def send_receipt(*, depot_id, now) -> bool:
+    """Mail the filed receipt of a Depot to the référent·es unless it already left.
+
+    Side effects, in one transaction under the Depot's row lock (a concurrent sender skips
+    it): the e-mail with the stored PDF attached, then ``recu_envoye_at`` = ``now``. Returns
+    whether this call sent it. A mail server error propagates and leaves it unsent.
+    """
+    with transaction.atomic():
+        locked = (
+            Depot.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("candidature__appel", "candidature__collectivite")
+            .filter(pk=depot_id, recu_envoye_at__isnull=True)
+            .exclude(recu="")
+            .first()
+        )
+        if locked is None:
+            return False
+        candidature = locked.candidature
+        recipients = candidature.referent_emails()
+        if recipients:
+            message = build_email(
+                "depot",
+                _depot_email_context(candidature, locked),
+                to=recipients,
+                reply_to=[candidature.appel.contact_email],
+            )
+            with locked.recu.open("rb") as handle:
+                message.attach(
+                    f"accuse-de-reception-{candidature.numero}-v{locked.version}.pdf",
+                    handle.read(),
+                    "application/pdf",
+                )
+            message.send()
+        locked.recu_envoye_at = now
+        locked.save(update_fields=["recu_envoye_at"])
+    return True
+
+
+# A deposit's own request renders its receipt right after the commit: leave it that long
+# before a run of ``emettre_recus`` renders the same PDF a second time.
+RECEIPT_GRACE = timedelta(minutes=5)
+
+
+def missing_receipts(*, now=None):
+    """Depots without receipt, or whose receipt was not mailed, once their own request has had
+    time to issue it."""
+    now = now or timezone.now()
+    return Depot.objects.filter(
+        Q(recu="") | Q(recu_envoye_at__isnull=True), submitted_at__lte=now - RECEIPT_GRACE
+    )
+
+
+def issue_missing_receipts(*, now=None) -> int:
+    """File and mail the receipt of every Depot of ``missing_receipts`` (``file_receipt`` then
+    ``send_receipt`` each); the count issued.
+
+    One failure is logged and does not stop the others: they are retried at the next run.
+    """
+    issued = 0
+    now = now or timezone.now()
+    for depot in missing_receipts(now=now).order_by("submitted_at", "pk"):
+        try:
+            file_receipt(depot=depot)
+            send_receipt(depot_id=depot.pk, now=now)
+        except Exception:
+            logger.exception("Accusé de réception du dépôt %s non émis", depot.pk)
+        else:
+            issued += 1
+    return issued
+
+
+def _depot_email_context(candidature, depot) -> dict:
+    appel = candidature.appel
+    return {
+        "numero": candidature.numero,
+        "version": depot.version,
+        "collectivite": candidature.collectivite.nom,
+        "de_collectivite": de_nom(candidature.collectivite.nom),
+        "appel_titre": appel.titre,
+        "submitted_at": format_datetime_fr(depot.submitted_at),
+        "submitted_by": depot.contenu["submitted_by"]["nom"],
+        "deadline": format_datetime_fr(candidature.deadline()),
+        "announcement": format_date_fr(appel.announcement_at),
+        "first_session": format_date_fr(appel.first_session_date)
+        if appel.first_session_date
+        else "",
+        "first_session_place": appel.first_session_place,
+        "dossier_url": site_url(candidature.get_absolute_url()),
+        "contact_nom": appel.contact_nom,
+        "contact_fonction": appel.contact_fonction,
+        "contact_email": appel.contact_email,
+        "site_url": settings.SITE_URL,
+    }
+
+
+@transaction.atomic
+def reopen_candidature(*, candidature, user, now=None) -> None:
+    """Turn a submitted dossier back into a draft, only before its deadline.
+
+    The numero is kept; submitting again makes a new Depot version with a new receipt. Side
+    effects: statut BROUILLON (deposee_at cleared), an Evenement REOUVERTURE. No e-mail.
+    """
+    now = now or timezone.now()
+    locked = _lock_candidature(candidature)
+    if locked.statut != Candidature.Statut.DEPOSEE:
+        raise ValidationError(
+            "Ce dossier n'est pas déposé : il est déjà modifiable.", code="not_submitted"
+        )
+    if not locked.accepts_changes(now):
+        raise ValidationError(
+            "Après la date limite, le dossier ne peut plus être rouvert.", code="deadline"
+        )
+    locked.statut = Candidature.Statut.BROUILLON
+    locked.deposee_at = None
+    locked.save(update_fields=["statut", "deposee_at", "updated_at"])
+    Evenement.objects.create(
+        candidature=locked,
+        nature=Evenement.Nature.REOUVERTURE,
+        at=now,
+        actor=user,
+        statut_avant=Candidature.Statut.DEPOSEE,
+        statut_apres=Candidature.Statut.BROUILLON,
+        detail=f"Dossier n° {locked.numero} rouvert",
+    )
+    _refresh_caller_instance(candidature, locked)
