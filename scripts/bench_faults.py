@@ -17,12 +17,15 @@ What it does:
 3. Once the load runs, the faults, one after the other:
    - PostgreSQL restart: fast shutdown, down for ``--outage`` seconds, started again;
    - a gunicorn web worker killed with SIGKILL (the master starts another);
-   - a task worker killed: n/a until issue 15 (no task worker yet).
+   - a task worker killed with SIGKILL while the receipts are being issued (two workers run;
+     the killed one is started again, as systemd's Restart=on-failure would).
    For each: requests failed during it (until it recovered), seconds to recover (/healthz
-   polled every 0.1 s; for the worker, until the master has its 4 workers again).
+   polled every 0.1 s; for the web worker, until the master has its 4 workers again; for the
+   task worker, until no task is left running for the dead worker: the other one put it back).
 4. Checks: dossiers lost (« Déposer » answered but not déposé in the database) or duplicated
    (two numbers, two Depot rows, a collectivité with two dossiers), receipt e-mails sent
-   twice. Targets: 0 each. Exit code 1 otherwise.
+   twice, receipts never delivered (waited for up to 2 minutes after the last deposit), tasks
+   failed for good. Targets: 0 each. Exit code 1 otherwise.
 
 Bounded: at most ``--applicants`` journeys and ``--max-minutes`` minutes; 127.0.0.1 only;
 cleans up after itself (gunicorn stopped, its PostgreSQL stopped, temporary files removed).
@@ -34,6 +37,7 @@ import argparse
 import contextlib
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +56,55 @@ ROOT = ba.ROOT
 sys.path.insert(0, str(ROOT))
 
 from cerdd_ami import embedded_db  # noqa: E402 - after the repository is on sys.path
+
+
+class TaskWorker:
+    """``manage.py worker`` under test, with a fixed id so its tasks can be followed."""
+
+    def __init__(self, env: dict, work: Path, worker_id: str):
+        self.worker_id = worker_id
+        with (work / f"worker-{worker_id}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(ba.VENV_BIN / "python"),
+                    "manage.py",
+                    "worker",
+                    "--no-reload",
+                    "--interval",
+                    "0.2",
+                    "--worker-id",
+                    worker_id,
+                ],
+                cwd=ROOT,
+                env={**env, "TASKS_BACKEND": "database"},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:
+    """Tasks by status; with ``worker_id``, only the running ones last claimed by it."""
+    import psycopg2
+
+    query = "SELECT status, count(*) FROM django_tasks_db_dbtaskresult"
+    if worker_id is not None:
+        query += " WHERE status = 'RUNNING' AND worker_ids->>-1 = %(worker)s"
+    connection = psycopg2.connect(**ba._connect_kwargs(url, ba.BENCH_DB))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query + " GROUP BY status", {"worker": worker_id})
+            return dict(cursor.fetchall())
+    finally:
+        connection.close()
 
 
 @dataclass
@@ -174,6 +227,7 @@ def main(argv=None) -> int:
     url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{ba.BENCH_DB}"
     database = ba.BenchDatabase(url=url, admin=ba._connect_kwargs(url, "postgres"))
     gunicorn = None
+    workers: list[TaskWorker] = []
     probe = None
     failed = False
     try:
@@ -181,6 +235,7 @@ def main(argv=None) -> int:
         setup = ba.prepare(database, work, base_url, args.applicants)
         gunicorn = ba.Gunicorn(setup.env, args.port, work)
         gunicorn.wait_until_healthy(base_url)
+        workers = [TaskWorker(setup.env, work, name) for name in ("bench-a", "bench-b")]
         probe = Probe(base_url)
         probe.start()
         outbox = ba.Outbox(work / "outbox")
@@ -234,6 +289,33 @@ def main(argv=None) -> int:
         failures, total = recorder.failed_between(started, healthy + 1)
         faults.append(("web worker killed", failures, total, healthy - started, None))
 
+        time.sleep(5)
+        print("Fault 3: a task worker killed (SIGKILL) while it runs a task", flush=True)
+        victim = workers[0]
+        wait_until = time.monotonic() + 60
+        while not task_counts(url, victim.worker_id) and time.monotonic() < wait_until:
+            time.sleep(0.01)  # kill it mid-task if the load gives it one
+        started = time.monotonic()
+        mid_task = bool(task_counts(url, victim.worker_id))
+        victim.process.kill()
+        victim.process.wait(10)
+        workers[0] = TaskWorker(setup.env, work, "bench-a2")
+        while task_counts(url, victim.worker_id):
+            if time.monotonic() - started > 120:
+                raise RuntimeError("the dead worker's task was never put back")
+            time.sleep(0.05)
+        recovered = time.monotonic() - started
+        failures, total = recorder.failed_between(started, started + recovered + 1)
+        faults.append(
+            (
+                "task worker killed" + (" mid-task" if mid_task else " (idle)"),
+                failures,
+                total,
+                recovered,
+                None,
+            )
+        )
+
         for future in futures:
             future.result(timeout=max(1, deadline - time.monotonic()) + 120)
         pool.shutdown()
@@ -244,8 +326,18 @@ def main(argv=None) -> int:
         for name, failures, total, recover, after_back in faults:
             extra = f" ({after_back:.1f} s after PostgreSQL was back)" if after_back else ""
             print(f"| {name} | {failures} of {total} | {recover:.1f}{extra} |")
-        print("| task worker killed | n/a until issue 15 | n/a until issue 15 |")
         print()
+        last_deposit = time.monotonic()
+        while task_counts(url).keys() - {"SUCCESSFUL", "FAILED"}:
+            if time.monotonic() - last_deposit > 120:
+                break
+            time.sleep(0.2)
+        tasks = task_counts(url)
+        print(
+            f"Tasks: {tasks.get('SUCCESSFUL', 0)} done, {tasks.get('FAILED', 0)} failed for good, "
+            f"{sum(tasks.values()) - tasks.get('SUCCESSFUL', 0) - tasks.get('FAILED', 0)} "
+            f"still waiting {time.monotonic() - last_deposit:.1f} s after the last journey"
+        )
         submitted = set(done["submitted"])
         found = ba.run_django_code(setup.env, SUBMITTED_CODE, work, BENCH_SLUG=setup.slug)
         lost = sorted(submitted - set(found["deposees"]))
@@ -265,11 +357,15 @@ def main(argv=None) -> int:
         )
         print(f"Dossiers lost: {len(lost)}; duplicated: {found['duplicated']}")
         print(
-            f"Receipt e-mails: {receipts}; sent twice: {twice}; receipts left to "
-            f"« emettre_recus » (rendering cut by a fault): {found['sans_recu']}"
+            f"Receipt e-mails: {receipts}; sent twice: {twice}; deposits still without "
+            f"receipt: {found['sans_recu']}"
         )
-        failed = bool(lost or found["duplicated"] or twice)
+        failed = bool(
+            lost or found["duplicated"] or twice or found["sans_recu"] or tasks.get("FAILED")
+        )
     finally:
+        for worker in workers:
+            worker.stop()
         if probe is not None:
             probe.stopped.set()
         if gunicorn is not None:
