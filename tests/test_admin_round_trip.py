@@ -36,7 +36,14 @@ PER_MODEL = 2  # change pages per model and role: the first and the last
 STANDARD_VIEWS = ("changelist", "add", "history", "delete", "change", "simple_history")
 # Tables the demo leaves empty: sign-in failures happen only when someone fails; the demo's
 # jurors score every dossier they may see, so no dossier is assigned to a few of them.
-EMPTY_IN_DEMO = {"axes.AccessAttempt", "axes.AccessFailureLog", "candidatures.Affectation"}
+# Background tasks: the tests run them on commit, without the queue's rows
+# (tests/cerdd_ami/tasks/test_admin.py covers their pages).
+EMPTY_IN_DEMO = {
+    "axes.AccessAttempt",
+    "axes.AccessFailureLog",
+    "candidatures.Affectation",
+    "cerdd_ami.Tache",
+}
 # Answers a role gets where it may not go, or for a page that is only POSTed to.
 REFUSALS = {302, 403, 404, 405}
 

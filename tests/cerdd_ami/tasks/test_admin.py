@@ -8,7 +8,7 @@ from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.models import Tache
 from cerdd_ami.permissions import sync_role_permissions
 from tests.factories import charge_de_mission, juror
-from tests.utils import table_rows
+from tests.utils import page_text, table_rows
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/cerdd_ami/tache/"
@@ -54,6 +54,19 @@ def test_task_list_shows_label_state_attempts_and_error_in_french(client, charge
             "RuntimeError: serveur indisponible",
         ]
     ]
+
+
+def test_task_page_shows_the_arguments_and_the_last_error_read_only(client, charge):
+    task = failed_task()
+
+    response = client.get(f"{URL}{task.pk}/change/")
+
+    text = page_text(response)
+    assert "<pre>{'args': ['serveur indisponible'], 'kwargs': {}}</pre>" in text
+    assert (
+        "<pre>Traceback (most recent call last): RuntimeError: serveur indisponible </pre>" in text
+    )
+    assert 'name="_save"' not in text
 
 
 def test_task_list_costs_the_same_queries_for_one_and_many_tasks(
