@@ -206,8 +206,8 @@ def restaurer(*, source: Path) -> list[str]:
     (MEDIA_ROOT, or the S3 bucket).
 
     Side effects: loads the dump (one transaction), stores the files under their names.
-    Refuses a database that has tables or a storage that has files. Returns the differences found against the
-    manifest once restored (empty when counts and hashes all match).
+    Refuses a database that has tables or a storage that has files. Returns the differences
+    found against the manifest once restored (empty when counts and hashes all match).
     """
     source = Path(source).resolve()
     manifest = read_manifest(source)

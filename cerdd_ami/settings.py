@@ -245,8 +245,8 @@ def s3_storage(environ) -> dict | None:
     None (MEDIA_ROOT on the local disk). Several machines share the files this way: a worker
     files a receipt that another machine's web server serves (docs/deployment.md §4).
 
-    Objects are private (no public ACL); downloads go through our scoped views, which stream
-    them; a signed URL, where Django makes one, lives 60 seconds. An existing name is never
+    Objects are private (no ACL: the owner only); downloads go through our scoped views, which
+    stream them; a signed URL, where Django makes one, lives 60 seconds. An existing name is never
     overwritten. A half-configured bucket stops start-up rather than falling back to one
     machine's disk.
     """
@@ -290,7 +290,10 @@ def s3_storage(environ) -> dict | None:
             "region_name": region or None,
             "access_key": key_id,
             "secret_key": secret,
-            "default_acl": "private",
+            # No ACL header: an S3 object is private (its owner only) unless an ACL or the
+            # bucket's policy says otherwise, and a bucket with ACLs disabled (Amazon's default,
+            # « bucket owner enforced ») refuses any ACL but bucket-owner-full-control.
+            "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": 60,
             "file_overwrite": False,

@@ -150,7 +150,7 @@ def test_check_deploy_with_s3_storage_prints_no_warning_and_selects_the_bucket()
         "cerdd-ami-media",
         "https://s3.fr-par.example.net",
         "fr-par",
-        "private",
+        "None",
         "True",
         "60",
         "False",
