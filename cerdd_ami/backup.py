@@ -1,9 +1,12 @@
 """Backup and restore of the whole product: the database and the stored files.
 
-A backup directory holds ``base.dump`` (pg_dump, custom format), ``media/`` (a copy of
-MEDIA_ROOT) and ``manifest.json``: row counts per table, SHA-256 of the dump and of every
-file. The counts are taken in the very snapshot pg_dump exports, so they describe the dump
-exactly; the files are copied after the dump, so every file the dump refers to is there.
+A backup directory holds ``base.dump`` (pg_dump, custom format), ``media/`` (a copy of every
+file of the default storage: MEDIA_ROOT, or the S3 bucket when S3_BUCKET is set) and
+``manifest.json``: row counts per table, SHA-256 of the dump and of every file. The counts are
+taken in the very snapshot pg_dump exports, so they describe the dump exactly; the files are
+copied after the dump, so every file the dump refers to is there. Files are read and written
+through Django's storage API only, so a backup taken from a bucket restores onto a disk and
+the other way round.
 """
 
 import contextlib
@@ -17,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from cerdd_ami.embedded_db import bin_path
@@ -47,6 +52,44 @@ def media_hashes(root: Path) -> dict[str, str]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+def stored_names(directory: str = "") -> list[str]:
+    """Every file name of the default storage under ``directory``, sorted."""
+    try:
+        directories, files = default_storage.listdir(directory)
+    except FileNotFoundError:  # MEDIA_ROOT not created yet: nothing stored
+        return []
+    names = [f"{directory}{name}" for name in files]
+    for subdirectory in directories:
+        names += stored_names(f"{directory}{subdirectory}/")
+    return sorted(names)
+
+
+def stored_hashes() -> dict[str, str]:
+    """SHA-256 of every file of the default storage, by name."""
+    hashes = {}
+    for name in stored_names():
+        digest = hashlib.sha256()
+        with default_storage.open(name, "rb") as file:
+            for block in iter(lambda file=file: file.read(1 << 20), b""):
+                digest.update(block)
+        hashes[name] = digest.hexdigest()
+    return hashes
+
+
+def _storage_label() -> str:
+    bucket = getattr(default_storage, "bucket_name", None)
+    return f"Le bucket {bucket}" if bucket else str(Path(settings.MEDIA_ROOT))
+
+
+def _copy_stored_files(target: Path) -> None:
+    target.mkdir()
+    for name in stored_names():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(name, "rb") as source, open(path, "wb") as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)
 
 
 def table_counts() -> dict[str, int]:
@@ -94,7 +137,7 @@ def _run(args: list[str]) -> None:
 
 
 def sauvegarder(*, target: Path) -> dict:
-    """Write a backup of the database and MEDIA_ROOT into ``target`` (new or empty).
+    """Write a backup of the database and the stored files into ``target`` (new or empty).
 
     Side effects: creates ``target`` with the dump, the files and the manifest; written into a
     temporary sibling first and renamed at the end, so a killed backup leaves no half backup.
@@ -125,11 +168,7 @@ def sauvegarder(*, target: Path) -> dict:
                 counts = table_counts()
             finally:
                 cursor.execute("ROLLBACK")
-        media_root = Path(settings.MEDIA_ROOT)
-        if media_root.exists():
-            shutil.copytree(media_root, work / MEDIA)
-        else:
-            (work / MEDIA).mkdir()
+        _copy_stored_files(work / MEDIA)
         manifest = {
             "format": FORMAT,
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -163,11 +202,12 @@ def read_manifest(source: Path) -> dict:
 
 
 def restaurer(*, source: Path) -> list[str]:
-    """Restore a backup into the empty database and the empty MEDIA_ROOT of the settings.
+    """Restore a backup into the empty database and the empty storage of the settings
+    (MEDIA_ROOT, or the S3 bucket).
 
-    Side effects: loads the dump (one transaction), copies the files. Refuses a database that
-    has tables or a media folder that has files. Returns the differences found against the
-    manifest once restored (empty when counts and hashes all match).
+    Side effects: loads the dump (one transaction), stores the files under their names.
+    Refuses a database that has tables or a storage that has files. Returns the differences
+    found against the manifest once restored (empty when counts and hashes all match).
     """
     source = Path(source).resolve()
     manifest = read_manifest(source)
@@ -178,9 +218,8 @@ def restaurer(*, source: Path) -> list[str]:
                 f"La base {settings.DATABASES['default']['NAME']} n'est pas vide : "
                 "la restauration se fait dans une base neuve."
             )
-    media_root = Path(settings.MEDIA_ROOT)
-    if media_root.exists() and any(path.is_file() for path in media_root.rglob("*")):
-        raise BackupError(f"{media_root} contient déjà des fichiers : il doit être vide.")
+    if stored_names():
+        raise BackupError(f"{_storage_label()} contient déjà des fichiers : il doit être vide.")
     connection.close()  # pg_restore's single transaction must not wait for our session
     _run(
         [
@@ -193,13 +232,16 @@ def restaurer(*, source: Path) -> list[str]:
             str(source / DUMP),
         ]
     )
-    media_root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source / MEDIA, media_root, dirs_exist_ok=True)
+    for name in manifest["media"]:
+        with open(source / MEDIA / name, "rb") as file:
+            stored = default_storage.save(name, File(file, name=name))
+        if stored != name:
+            raise BackupError(f"{name} a été enregistré sous un autre nom : {stored}.")
     return verify(manifest)
 
 
 def verify(manifest: dict) -> list[str]:
-    """Differences between the database and MEDIA_ROOT and the manifest."""
+    """Differences between the database and the stored files and the manifest."""
     problems = []
     with contextlib.closing(connection.cursor()):
         counts = table_counts()
@@ -209,7 +251,7 @@ def verify(manifest: dict) -> list[str]:
             problems.append(
                 f"table {table} : {counts.get(table)} lignes au lieu de {expected.get(table)}"
             )
-    found = media_hashes(Path(settings.MEDIA_ROOT))
+    found = stored_hashes()
     for name in sorted(set(manifest["media"]) | set(found)):
         if manifest["media"].get(name) != found.get(name):
             problems.append(f"fichier {name} : absent ou différent")

@@ -240,6 +240,71 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Uploaded dossiers are private: written with owner-only permissions.
 FILE_UPLOAD_PERMISSIONS = 0o640
+
+
+def s3_storage(environ) -> dict | None:
+    """The default storage on S3-compatible object storage when ``S3_BUCKET`` is set, else
+    None (MEDIA_ROOT on the local disk). Several machines share the files this way: a worker
+    files a receipt that another machine's web server serves (docs/deployment.md §4).
+
+    Objects are private (no ACL: the owner only); downloads go through our scoped views, which
+    stream them; a signed URL, where Django makes one, lives 60 seconds. An existing name is never
+    overwritten. A half-configured bucket stops start-up rather than falling back to one
+    machine's disk.
+    """
+    names = ("S3_BUCKET", "S3_ENDPOINT_URL", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
+    bucket, endpoint, key_id, secret = (environ.get(name, "").strip() for name in names)
+    region = environ.get("S3_REGION", "").strip()
+    if not bucket:
+        stray = [name for name in (*names[1:], "S3_REGION") if environ.get(name, "").strip()]
+        if stray:
+            raise ImproperlyConfigured(
+                f"{', '.join(stray)} défini sans S3_BUCKET : définissez le bucket, ou retirez "
+                "ces variables pour garder les fichiers dans MEDIA_ROOT."
+            )
+        return None
+    if not key_id or not secret:
+        missing = "S3_ACCESS_KEY_ID" if not key_id else "S3_SECRET_ACCESS_KEY"
+        raise ImproperlyConfigured(
+            f"S3_BUCKET={bucket!r} mais {missing} est vide : les deux clés d'accès au bucket "
+            "sont requises."
+        )
+    if endpoint:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(
+                f"S3_ENDPOINT_URL={endpoint!r} : URL attendue (https://s3.example.net)."
+            )
+        host = endpoint.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        if endpoint.startswith("http://") and host not in {"127.0.0.1", "localhost", "[::1]"}:
+            raise ImproperlyConfigured(
+                f"S3_ENDPOINT_URL={endpoint!r} : https:// attendu (les dossiers et les clés "
+                "ne circulent pas en clair ; http:// seulement sur 127.0.0.1)."
+            )
+    elif not region:
+        raise ImproperlyConfigured(
+            "S3_BUCKET sans S3_ENDPOINT_URL (Amazon S3) : S3_REGION est requis (eu-west-3)."
+        )
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint or None,
+            "region_name": region or None,
+            "access_key": key_id,
+            "secret_key": secret,
+            # No ACL header: an S3 object is private (its owner only) unless an ACL or the
+            # bucket's policy says otherwise, and a bucket with ACLs disabled (Amazon's default,
+            # « bucket owner enforced ») refuses any ACL but bucket-owner-full-control.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    }
+
+
+STORAGES["default"] = s3_storage(os.environ) or STORAGES["default"]
 # Antivirus: uploads are streamed to clamd before being stored (docs/deployment.md §2.8),
 # through its Unix socket or over TCP. Neither set: no scanning (development, tests). When set,
 # an unreachable clamd refuses uploads rather than storing them unscanned.

@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 
 import pytest
@@ -32,6 +33,81 @@ def browser_context_args(browser_context_args):
 def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.DEV_OUTBOX_DIR = tmp_path / "mail"
+
+
+@dataclasses.dataclass
+class S3Bucket:
+    """The bucket of moto's S3 server, read back with boto3 as an operator would."""
+
+    endpoint_url: str
+    environ: dict
+    client: object
+
+    @property
+    def name(self) -> str:
+        return self.environ["S3_BUCKET"]
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object of the bucket: key -> bytes."""
+        listing = self.client.list_objects_v2(Bucket=self.name).get("Contents", [])
+        return {
+            item["Key"]: self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read()
+            for item in listing
+        }
+
+    def empty(self) -> None:
+        for key in self.objects():
+            self.client.delete_object(Bucket=self.name, Key=key)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3-compatible server on 127.0.0.1 (a free port), with one private
+    bucket, for the whole run: an HTTP server the storage talks to as it would to a provider's.
+    """
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    # One line per request would bury a failing test's own output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    environ = {
+        "S3_BUCKET": "cerdd-ami-tests",
+        "S3_ENDPOINT_URL": f"http://{host}:{port}",
+        "S3_ACCESS_KEY_ID": "cerdd-tests",
+        "S3_SECRET_ACCESS_KEY": "cerdd-tests-secret",
+        "S3_REGION": "eu-west-3",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=environ["S3_ENDPOINT_URL"],
+        aws_access_key_id=environ["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=environ["S3_SECRET_ACCESS_KEY"],
+        region_name=environ["S3_REGION"],
+    )
+    client.create_bucket(
+        Bucket=environ["S3_BUCKET"],
+        CreateBucketConfiguration={"LocationConstraint": environ["S3_REGION"]},
+    )
+    yield S3Bucket(endpoint_url=environ["S3_ENDPOINT_URL"], environ=environ, client=client)
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings, s3_server):
+    """Uploaded and generated files go to moto's S3 bucket, configured by the very function
+    the settings use for the production variables (S3_BUCKET, S3_ENDPOINT_URL...). The bucket
+    is empty at the start and at the end of the test."""
+    from cerdd_ami.settings import s3_storage as configured
+
+    s3_server.empty()
+    settings.STORAGES = {**settings.STORAGES, "default": configured(s3_server.environ)}
+    yield s3_server
+    s3_server.empty()
 
 
 @pytest.fixture(autouse=True)

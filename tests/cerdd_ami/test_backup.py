@@ -133,3 +133,91 @@ def test_backup_refuses_a_folder_that_is_not_empty(tmp_path):
         call_command("sauvegarder", str(tmp_path))
 
     assert str(error.value) == f"{tmp_path} existe et n'est pas vide."
+
+
+def test_backup_from_an_s3_bucket_restores_into_another_empty_bucket(
+    tmp_path, s3_storage, fresh_database
+):
+    """Several machines: the files live in the bucket; the backup copies them through the
+    storage API, and a restore fills an empty bucket with the same keys and bytes."""
+    pieces = PieceJointeFactory.create_batch(2)
+    stored = s3_storage.objects()
+    backup = tmp_path / "sauvegarde"
+
+    call_command("sauvegarder", str(backup), stdout=io.StringIO())
+
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["media"] == {piece.fichier.name: piece.sha256 for piece in pieces}
+    assert {
+        path.relative_to(backup / "media").as_posix(): path.read_bytes()
+        for path in (backup / "media").rglob("*")
+        if path.is_file()
+    } == stored
+
+    restored_bucket = f"{s3_storage.name}-restore"
+    s3_storage.client.create_bucket(
+        Bucket=restored_bucket,
+        CreateBucketConfiguration={"LocationConstraint": s3_storage.environ["S3_REGION"]},
+    )
+    host = quote(fresh_database["host"], safe="")
+    env = {
+        **os.environ,
+        **s3_storage.environ,
+        "S3_BUCKET": restored_bucket,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{fresh_database['user']}@{host}/{fresh_database['dbname']}",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "restaurer", str(backup)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        listing = s3_storage.client.list_objects_v2(Bucket=restored_bucket).get("Contents", [])
+        restored = {
+            item["Key"]: s3_storage.client.get_object(Bucket=restored_bucket, Key=item["Key"])[
+                "Body"
+            ].read()
+            for item in listing
+        }
+    finally:
+        for key in s3_storage.client.list_objects_v2(Bucket=restored_bucket).get("Contents", []):
+            s3_storage.client.delete_object(Bucket=restored_bucket, Key=key["Key"])
+        s3_storage.client.delete_bucket(Bucket=restored_bucket)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"Sauvegarde {backup} restaurée : lignes et empreintes conformes au manifeste.\n"
+    )
+    assert restored == stored
+
+
+def test_restore_refuses_a_bucket_that_is_not_empty(tmp_path, s3_storage, fresh_database):
+    PieceJointeFactory()
+    backup = tmp_path / "sauvegarde"
+    call_command("sauvegarder", str(backup), stdout=io.StringIO())
+    host = quote(fresh_database["host"], safe="")
+    env = {
+        **os.environ,
+        **s3_storage.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{fresh_database['user']}@{host}/{fresh_database['dbname']}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "restaurer", str(backup)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"CommandError: Le bucket {s3_storage.name} contient déjà des fichiers : il doit être vide."
+    )
+    assert _counts(fresh_database) == {}

@@ -7,7 +7,8 @@ from cerdd_ami.backup import BackupError, restaurer
 
 class Command(BaseCommand):
     help = (
-        "Restaure une sauvegarde de `sauvegarder` dans la base (vide) et le MEDIA_ROOT (vide) "
+        "Restaure une sauvegarde de `sauvegarder` dans la base (vide) et le stockage de fichiers "
+        "(MEDIA_ROOT ou bucket S3, vide) "
         "configurés, puis vérifie lignes et empreintes d'après le manifeste."
     )
 

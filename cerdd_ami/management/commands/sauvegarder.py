@@ -7,7 +7,8 @@ from cerdd_ami.backup import BackupError, sauvegarder
 
 class Command(BaseCommand):
     help = (
-        "Sauvegarde la base (pg_dump) et les fichiers déposés (MEDIA_ROOT) dans un dossier neuf, "
+        "Sauvegarde la base (pg_dump) et les fichiers déposés (MEDIA_ROOT ou bucket S3) dans un "
+        "dossier neuf, "
         "avec un manifeste : lignes par table et SHA-256 de chaque fichier."
     )
 

@@ -45,9 +45,9 @@ def add_document(seance, titre="Support de la matinée", content=b"%PDF-1.4 supp
 # -- the admin inline ---------------------------------------------------------------------------
 
 
-def seance_change_post(client, seance, documents):
+def seance_change_post(client, seance, documents, *, delete=()):
     """The séance's change form as the admin shows it, with ``documents`` as new inline rows
-    (a list of (titre, uploaded file))."""
+    (a list of (titre, uploaded file)) and the existing rows of ``delete`` ticked « Supprimer »."""
     url = reverse("admin:cycle_seance_change", args=[seance.pk])
     response = client.get(url)
     form = response.context["adminform"].form
@@ -73,6 +73,8 @@ def seance_change_post(client, seance, documents):
         data[f"{prefix}-{index}-id"] = existing.instance.pk
         data[f"{prefix}-{index}-seance"] = seance.pk
         data[f"{prefix}-{index}-titre"] = existing.instance.titre
+        if existing.instance in delete:
+            data[f"{prefix}-{index}-DELETE"] = "on"
     for offset, (titre, uploaded) in enumerate(documents):
         index = initial + offset
         data[f"{prefix}-{index}-seance"] = seance.pk
@@ -125,6 +127,38 @@ def test_staff_add_documents_stored_under_an_unguessable_name(client, staff):
     assert b"".join(download.streaming_content) == tiny_pdf_bytes()
     assert download["Content-Type"] == "application/pdf"
     assert download["Cache-Control"] == "private, no-store, max-age=0, no-cache, must-revalidate"
+
+
+def test_s3_document_added_in_the_admin_is_served_from_the_bucket_and_deleted_with_its_row(
+    client, staff, s3_storage, django_capture_on_commit_callbacks
+):
+    referent = UserFactory()
+    participant = ParticipantFactory(createur=referent)
+    seance = participant.cycle.seances.get(numero=2)
+    pdf = tiny_pdf_bytes("Support de la conférence")
+    dossier_files = s3_storage.objects()  # the participant's dossier
+
+    added = seance_change_post(
+        client, seance, [("Support", SimpleUploadedFile("Support.pdf", pdf))]
+    )
+
+    document = DocumentSeance.objects.get()
+    assert added.status_code == 302
+    assert s3_storage.objects() == {**dossier_files, document.fichier.name: pdf}
+    staff_download = client.get(document.get_admin_url())
+    assert b"".join(staff_download.streaming_content) == pdf
+    url = reverse("cycle:document_seance", args=[participant.pk, 2, document.pk])
+    client.force_login(referent)
+    assert b"".join(client.get(url).streaming_content) == pdf
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = seance_change_post(client, seance, [], delete=[document])
+
+    assert deleted.status_code == 302
+    assert (DocumentSeance.objects.count(), s3_storage.objects()) == (0, dossier_files)
 
 
 def test_a_disguised_file_is_refused_and_nothing_is_stored(client, staff):
