@@ -1,7 +1,9 @@
 import dataclasses
+import importlib
 import shutil
 
 import pytest
+from django.urls import clear_url_caches
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -114,6 +116,27 @@ def s3_storage(settings, s3_server):
 def _fast_password_hashing(settings):
     # PBKDF2 costs a third of a second per user created; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _reload_urlconf(settings):
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
+    clear_url_caches()
+
+
+@pytest.fixture
+def load_urlconf(settings):
+    """``load_urlconf(debug=True)``: DEBUG set and the URLconf loaded again, as a process started
+    with that DEBUG loads it (the development outbox's URLs exist only with DEBUG on). The
+    URLconf is loaded back as it was after the test."""
+    original = settings.DEBUG
+
+    def load(*, debug):
+        settings.DEBUG = debug
+        _reload_urlconf(settings)
+
+    yield load
+    settings.DEBUG = original
+    _reload_urlconf(settings)
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ pytestmark = [
 ]
 
 
-def test_participant_menu_fits_one_line_at_1280_px(live_server, page, settings, client, tmp_path):
-    settings.DEBUG = True  # the development outbox adds the menu's longest item
+def test_participant_menu_fits_one_line_at_1280_px(
+    live_server, page, client, tmp_path, load_urlconf
+):
+    load_urlconf(debug=True)  # the development outbox adds the menu's longest item
     user = UserFactory()
     ParticipantFactory(createur=user)
     client.force_login(user)

@@ -4,7 +4,7 @@ import re
 import pytest
 from django.core import mail
 from django.db import OperationalError, connection
-from django.urls import reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from cerdd_ami.mail import OutboxEmailBackend
 
@@ -67,10 +67,21 @@ def test_healthz_answers_503_when_the_database_is_down(client):
     assert json.loads(response.content) == {"status": "error", "database": "unreachable"}
 
 
-def test_dev_outbox_does_not_exist_without_debug(client, settings):
-    settings.DEBUG = False
+def test_dev_outbox_does_not_exist_without_debug(client, load_urlconf):
+    load_urlconf(debug=False)
 
+    with pytest.raises(Resolver404):
+        resolve("/dev/outbox/")
+    with pytest.raises(NoReverseMatch):
+        reverse("dev_outbox")
     assert client.get("/dev/outbox/").status_code == 404
+
+
+def test_dev_outbox_exists_with_debug(load_urlconf):
+    load_urlconf(debug=True)
+
+    assert resolve("/dev/outbox/").url_name == "dev_outbox"
+    assert reverse("dev_outbox_attachment", args=["abc", 0]) == "/dev/outbox/abc/piece/0/"
 
 
 def _send_sign_in_link(settings):
@@ -83,8 +94,8 @@ def _send_sign_in_link(settings):
     OutboxEmailBackend().send_messages([message])
 
 
-def test_dev_outbox_lists_messages_and_shows_clickable_links(client, settings):
-    settings.DEBUG = True
+def test_dev_outbox_lists_messages_and_shows_clickable_links(client, settings, load_urlconf):
+    load_urlconf(debug=True)
     _send_sign_in_link(settings)
 
     listing = client.get("/dev/outbox/").content.decode()
@@ -102,8 +113,8 @@ def test_dev_outbox_lists_messages_and_shows_clickable_links(client, settings):
     assert attachment.headers["Content-Type"] == "application/pdf"
 
 
-def test_dev_outbox_rejects_path_like_ids(client, settings):
-    settings.DEBUG = True
+def test_dev_outbox_rejects_path_like_ids(client, settings, load_urlconf):
+    load_urlconf(debug=True)
     _send_sign_in_link(settings)
 
     assert client.get(reverse("dev_outbox_detail", args=["..%2F..%2Fsettings"])).status_code == 404
