@@ -203,11 +203,11 @@ def _record_attendance(cycle, participants, staff_user, *, now) -> int:
         statuses = {}
         for index, participant in enumerate(participants):
             statuses.update(_statuses(index, seance.numero, list(participant.membres.all())))
-        written += _write_presences(seance, statuses, staff_user)
+        written += _write_attendance(seance, statuses, staff_user)
     return written
 
 
-def _write_presences(seance, statuses, staff_user) -> int:
+def _write_attendance(seance, statuses, staff_user) -> int:
     written = record_attendance(seance=seance, statuses=statuses, staff_user=staff_user)
     # Recorded the evening of the séance, as staff would have.
     Presence.objects.filter(seance=seance).update(recorded_at=_at(seance.date, 18))

@@ -81,7 +81,7 @@ def _letter_path(decision, version: int) -> str:
     return f"{candidature.appel.slug}/{candidature.numero}-v{version}-{token}.pdf"
 
 
-def _latest_courriers(appel):
+def _latest_letters(appel):
     """The current letter of each decision of ``appel`` (the highest version)."""
     newer = Courrier.objects.filter(decision=OuterRef("decision"), version__gt=OuterRef("version"))
     return Courrier.objects.filter(decision__candidature__appel=appel).exclude(Exists(newer))
@@ -211,7 +211,7 @@ def _send_envoi(envoi_id: int, *, now) -> bool | None:
 
 def _pending_envois(appel, courrier=None):
     """E-mails of current letters not sent yet (a superseded letter is never sent again)."""
-    envois = EnvoiCourrier.objects.filter(courrier__in=_latest_courriers(appel))
+    envois = EnvoiCourrier.objects.filter(courrier__in=_latest_letters(appel))
     if courrier is not None:
         envois = envois.filter(courrier=courrier)
     return envois.exclude(statut=EnvoiCourrier.Statut.ENVOYE).order_by(
@@ -318,7 +318,7 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             )
             report.letter_failures.append((decision, f"{type(error).__name__} : {error}"))
     # A référent·e added since a letter was filed gets it too.
-    for courrier in _latest_courriers(appel).select_related("decision__candidature"):
+    for courrier in _latest_letters(appel).select_related("decision__candidature"):
         _ensure_envois(courrier)
 
     if send:

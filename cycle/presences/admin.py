@@ -49,7 +49,7 @@ class CycleAttendanceAdminMixin:
             path("<int:pk>/grille/", wrap(self.grille_view), name="cycle_cycle_grille"),
             path(
                 "<int:pk>/presences.xlsx",
-                wrap(self.presences_xlsx),
+                wrap(self.attendance_xlsx),
                 name="cycle_cycle_presences_xlsx",
             ),
             path(
@@ -79,7 +79,7 @@ class CycleAttendanceAdminMixin:
         }
         return TemplateResponse(request, "admin/cycle/cycle/grille.html", context)
 
-    def presences_xlsx(self, request, pk):
+    def attendance_xlsx(self, request, pk):
         cycle = self._cycle(request, pk)
         headers, rows = attendance.attendance_table(attendance.cycle_attendance(cycle))
         stamp = timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
@@ -142,7 +142,7 @@ class SeanceAttendanceAdminMixin:
                 wrap(self.emargement_pdf),
                 name="cycle_seance_emargement",
             ),
-            path("<int:pk>/presences/", wrap(self.presences_view), name="cycle_seance_presences"),
+            path("<int:pk>/presences/", wrap(self.attendance_view), name="cycle_seance_presences"),
             *super().get_urls(),
         ]
 
@@ -155,7 +155,7 @@ class SeanceAttendanceAdminMixin:
         pdf = attendance.render_emargement_pdf(seance)
         return pdf_response(pdf, f"emargement-seance-{seance.numero}.pdf", inline=True)
 
-    def presences_view(self, request, pk):
+    def attendance_view(self, request, pk):
         seance = self._seance(request, pk)
         can_record = request.user.has_perms(RECORD_ATTENDANCE)
         participants = list(attendance.active_participants(seance.cycle_id))
