@@ -251,29 +251,16 @@ class DecisionsAppelAdminMixin:
 
     def _publish(self, request, appel):
         try:
-            report = publication.publish_decisions(appel=appel, staff_user=request.user)
+            report = publication.publish_decisions_in_background(
+                appel=appel, staff_user=request.user
+            )
         except ValidationError as error:
             self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
             return
-        self.message_user(request, f"{appel} : {report.summary}", messages.SUCCESS)
-        if report.letter_failures:
-            details = " ; ".join(
-                f"{decision.candidature.collectivite.nom} ({error})"
-                for decision, error in report.letter_failures
-            )
-            self.message_user(
-                request,
-                f"{_plural(report.letters_failed, 'courrier')} en échec : {details}. Relancez "
-                "« Publier les décisions » pour les retenter.",
-                messages.WARNING,
-            )
-        if report.failures:
-            details = " ; ".join(
-                f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures
-            )
-            self.message_user(
-                request,
-                f"{_plural(report.failed, 'envoi')} en échec : {details}. Relancez « Publier les "
-                "décisions » pour les retenter : rien de ce qui est parti n'est renvoyé.",
-                messages.WARNING,
-            )
+        self.message_user(
+            request,
+            f"{appel} : décisions publiées : {report.published}. Les courriers sont classés et "
+            "envoyés par e-mail en tâche de fond : suivez-les dans « Envois de courrier » ; un "
+            "envoi en échec est retenté, rien de ce qui est parti n'est renvoyé.",
+            messages.SUCCESS,
+        )
