@@ -41,5 +41,6 @@ from .jury.models import (  # noqa: F401
     EvaluationQuerySet,
     MembreJury,
     Note,
+    RappelJury,
     Recommandation,
 )
