@@ -5,6 +5,7 @@ side effects in the docstring; the admin only calls them.
 """
 
 import calendar
+import itertools
 import logging
 import re
 import zoneinfo
@@ -18,6 +19,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from cerdd_ami.formats import format_datetime_fr
 
 from . import hooks
 from .models import Appel, Critere, NiveauCritere
@@ -255,6 +258,7 @@ def _prepare(*, source, staff_user, given, offset, stored) -> NextEdition:
         **{name: offset.shift(getattr(source, name)) for name in APPEL_SHIFTED_FIELDS},
         **{name: value for name, value in APPEL_RESET_FIELDS.items() if name != "id"},
     )
+    _check_dates_in_order(appel)
     appel.full_clean(exclude=["signature"], validate_unique=False)
     result = NextEdition(appel=appel)
     _copy_signature(source, appel, stored, result.warnings)
@@ -295,6 +299,24 @@ def _prepare(*, source, staff_user, given, offset, stored) -> NextEdition:
         ),
     )
     return result
+
+
+def _check_dates_in_order(appel) -> None:
+    """The call's rules on its dates, in words: moving by months may bring two dates onto the
+    same day of a shorter month (30 and 31 January + 1 month) and swap them."""
+    steps = [
+        ("opens_at", "l'ouverture"),
+        ("closes_at", "la date limite de dépôt"),
+        ("announcement_at", "la réponse aux collectivités"),
+    ]
+    for (before, before_label), (after, after_label) in itertools.pairwise(steps):
+        first, then = getattr(appel, before), getattr(appel, after)
+        if then < first or (then == first and before == "opens_at"):
+            raise ValidationError(
+                f"Avec ce décalage, {after_label} ({format_datetime_fr(then)}) tomberait avant "
+                f"{before_label} ({format_datetime_fr(first)}) : choisissez un autre décalage.",
+                code="dates_out_of_order",
+            )
 
 
 def _copy_signature(source, appel, stored, warnings) -> None:
