@@ -9,7 +9,9 @@ class NextEditionForm(forms.Form):
     """« Préparer l'édition suivante »: what staff choose; the service checks the rest."""
 
     titre = forms.CharField(
-        label="Titre de la nouvelle édition", max_length=Appel._meta.get_field("titre").max_length
+        label="Titre de la nouvelle édition",
+        max_length=Appel._meta.get_field("titre").max_length,
+        widget=forms.TextInput(attrs={"size": 70}),
     )
     slug = forms.SlugField(
         label="Identifiant court",
