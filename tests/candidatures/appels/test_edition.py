@@ -254,6 +254,17 @@ def test_prepare_next_edition_stores_the_signature_as_a_new_file(appel_2021, sta
     assert default_storage.exists(new.signature.name)
 
 
+def test_prepare_next_edition_copies_the_signature_within_the_s3_bucket(s3_storage, staff):
+    appel = ensure_appel_2021()
+    appel.signature.save("signature.png", ContentFile(PNG))
+
+    new = prepare(appel, staff).appel
+
+    new.refresh_from_db()
+    assert new.signature.name != appel.signature.name
+    assert s3_storage.objects() == {appel.signature.name: PNG, new.signature.name: PNG}
+
+
 def test_prepare_next_edition_skips_a_signature_missing_from_storage(appel_2021, staff):
     default_storage.delete(appel_2021.signature.name)
 
