@@ -42,7 +42,10 @@ class TaskNameFilter(admin.SimpleListFilter):
     parameter_name = "tache"
 
     def lookups(self, request, model_admin):
-        return sorted(LABELS.items(), key=lambda item: item[1])
+        # Every task the queue holds, also those whose module this process never imported.
+        paths = Tache.objects.order_by().values_list("task_path", flat=True).distinct()
+        labels = {path: Tache(task_path=path).label for path in {*paths, *LABELS}}
+        return sorted(labels.items(), key=lambda item: item[1])
 
     def queryset(self, request, queryset):
         return queryset.filter(task_path=self.value()) if self.value() else queryset

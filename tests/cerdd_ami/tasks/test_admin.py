@@ -74,7 +74,7 @@ def test_task_list_costs_the_same_queries_for_one_and_many_tasks(
 ):
     failed_task()
     client.get(URL)  # warm caches (content types, session)
-    with django_assert_num_queries(7) as one:
+    with django_assert_num_queries(8) as one:
         client.get(URL)
     for _ in range(20):
         failed_task()
@@ -123,3 +123,19 @@ def test_task_list_is_closed_to_jurors_and_anonymous_visitors(client):
     )
     task.refresh_from_db()
     assert task.status == TaskResultStatus.FAILED
+
+
+def test_task_filter_names_every_task_of_the_queue_by_its_label(client, charge):
+    Tache.objects.create(
+        task_path="candidatures.retention.purge_personal_data",
+        args_kwargs={"args": [], "kwargs": {}},
+        backend_name="default",
+        run_after=timezone.now(),
+    )
+
+    response = client.get(URL)
+
+    filters = dict(response.context["cl"].filter_specs[1].lookup_choices)
+    assert filters["candidatures.retention.purge_personal_data"] == (
+        "Purge des données personnelles (hebdomadaire)"
+    )
