@@ -9,6 +9,7 @@ from django.contrib import admin
 from .appels.admin import AppelAdminBase
 from .decisions import admin as decisions_admin  # noqa: F401
 from .decisions import admin_courriers  # noqa: F401
+from .decisions.admin_exports import ExportsAppelAdminMixin
 from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatureAdminMixin
 from .dossiers.admin import AppelDossiersAdminMixin, CandidatureAdmin
 from .jury import admin_jurors, admin_staff  # noqa: F401
@@ -18,7 +19,11 @@ from .models import Appel, Candidature
 
 @admin.register(Appel)
 class AppelAdmin(
-    DecisionsAppelAdminMixin, JuryAppelAdminMixin, AppelDossiersAdminMixin, AppelAdminBase
+    DecisionsAppelAdminMixin,
+    ExportsAppelAdminMixin,
+    JuryAppelAdminMixin,
+    AppelDossiersAdminMixin,
+    AppelAdminBase,
 ):
     """The call: its own fields and pages, its dossiers' counts, the jury's, the decisions'."""
 

@@ -1103,30 +1103,6 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
     assert pdf_text((tmp_path / "c.pdf").read_bytes()) == " ".join(filed_texts)
 
 
-def test_export_of_more_than_100_letters_points_to_the_command(
-    staff_client, arras, lille, staff, settings
-):
-    decide(arras, Issue.RETENUE, staff)
-    decide(lille, Issue.NON_RETENUE, staff)
-    settings.LETTERS_PER_REQUEST = 1
-
-    response = staff_client.post(
-        DECISIONS_URL,
-        {
-            "action": "export_pdf",
-            "_selected_action": list(Decision.objects.values_list("pk", flat=True)),
-        },
-        follow=True,
-    )
-
-    assert response["Content-Type"].startswith("text/html")
-    assert (
-        "Au plus 1 courriers par export depuis l'administration (sélection : 2). Pour en "
-        "exporter davantage, utilisez la commande « python manage.py export_lettres »."
-        in page_text(response)
-    )
-
-
 def test_staged_decision_changed_from_its_page_is_saved(staff_client, appel, arras, staff):
     """Defect 2: « Enregistrer » on a staged decision (its letters' inline on the page) lost
     the change in a 500."""
