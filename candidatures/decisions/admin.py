@@ -483,18 +483,12 @@ def _promote(model_admin, request, appel_pk):
         else:
             message = f"{decision.candidature.collectivite.nom} est désormais retenue."
             if decision.published_at:
-                sent = decision.courriers.order_by("-version").first()
-                failed = sent.envois.filter(statut=EnvoiCourrier.Statut.ECHEC).count()
-                message += f" Son courrier (version {sent.version}) est envoyé aux référent·es"
+                version = decision.courriers.order_by("-version").first().version
                 message += (
-                    f", {_plural(failed, 'échec')} d'envoi à relancer avec « Publier les "
-                    "décisions »."
-                    if failed
-                    else "."
+                    f" Son courrier (version {version}) est envoyé aux référent·es par le "
+                    "worker : suivez-le dans « Envois de courrier »."
                 )
-                level = messages.WARNING if failed else messages.SUCCESS
-            else:
-                level = messages.SUCCESS
+            level = messages.SUCCESS
             model_admin.message_user(request, message, level)
     changelist = reverse("admin:candidatures_decision_changelist")
     return redirect(f"{changelist}?candidature__appel__id__exact={appel.pk}")
