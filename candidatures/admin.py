@@ -10,6 +10,7 @@ from .appels.admin import AppelAdminBase
 from .appels.admin_edition import NextEditionAppelAdminMixin
 from .decisions import admin as decisions_admin  # noqa: F401
 from .decisions import admin_courriers  # noqa: F401
+from .decisions.admin_exports import ExportsAppelAdminMixin
 from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatureAdminMixin
 from .dossiers.admin import AppelDossiersAdminMixin, CandidatureAdmin
 from .jury import admin_jurors, admin_staff  # noqa: F401
@@ -21,6 +22,7 @@ from .models import Appel, Candidature
 class AppelAdmin(
     NextEditionAppelAdminMixin,
     DecisionsAppelAdminMixin,
+    ExportsAppelAdminMixin,
     JuryAppelAdminMixin,
     AppelDossiersAdminMixin,
     AppelAdminBase,

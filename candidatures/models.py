@@ -19,6 +19,8 @@ from .decisions.models import (  # noqa: F401
     Decision,
     DecisionQuerySet,
     EnvoiCourrier,
+    Export,
+    ExportQuerySet,
     Issue,
     ModeleCourrier,
 )

@@ -68,6 +68,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_decision",
             "view_courrier",
             "view_envoicourrier",
+            # Exports prepared by the worker (candidatures.decisions.admin_exports): each
+            # person follows and downloads their own.
+            "view_export",
         ],
         # Jurors read and score their dossiers through the DossierJury proxy only; what they
         # may see is decided by Candidature.objects.for_juror, not by this permission.

@@ -345,15 +345,22 @@ PERIODIC_TASKS: dict[str, int] = {
     "candidatures.retention.purge_personal_data": 7 * 24 * 3600,
     "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
     "cycle.participants.context_notes.send_context_notes": 3600,
+    "candidatures.decisions.exports.purge_old_exports": 24 * 3600,
 }
 
-# Decision letters exported by one admin request (about 5 s merged, 25 s as a ZIP for 100);
-# larger batches go through ``manage.py export_lettres``, which has no limit.
+# Decision letters exported within one admin request (about 5 s merged, 25 s as a ZIP for 100);
+# a larger selection is prepared by the worker (``candidatures.decisions.exports``).
 LETTERS_PER_REQUEST = env_int("LETTERS_PER_REQUEST", 100)
 if LETTERS_PER_REQUEST < 1:
     raise ImproperlyConfigured(
         f"LETTERS_PER_REQUEST={LETTERS_PER_REQUEST} : nombre de courriers ≥ 1 attendu."
     )
+
+# A call's procès-verbal is rendered in the request up to this many submitted dossiers (about
+# 2 s for 100); above, by the worker, with a status page, a download link and an e-mail.
+PROCES_VERBAL_SYNC_DOSSIERS = env_int("PROCES_VERBAL_SYNC_DOSSIERS", 100)
+# Exports prepared by the worker (letters, procès-verbal) are deleted after this many days.
+EXPORTS_KEPT_DAYS = env_int("EXPORTS_KEPT_DAYS", 7)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

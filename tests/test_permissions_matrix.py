@@ -15,7 +15,7 @@ from candidatures.decisions import publication
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
-from candidatures.models import Collectivite, ConflitInteret, Evaluation, MembreJury
+from candidatures.models import Collectivite, ConflitInteret, Evaluation, Export, MembreJury
 from cerdd_ami.models import Tache
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
@@ -71,6 +71,10 @@ MATRIX = {
     "/admin/candidatures/decision/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/envoicourrier/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/modelecourrier/": [302, 302, 302, 403, 403, 200],
+    # Exports prepared by the worker: the requester's own (the chargée de mission here).
+    "/admin/candidatures/export/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/export/{export}/statut/": [302, 302, 302, 404, 404, 200],
+    "/admin/candidatures/export/{export}/telecharger/": [302, 302, 302, 404, 404, 200],
     "/admin/candidatures/dossierjury/": [302, 302, 302, 200, 200, 403],
     "/admin/candidatures/dossierjury/{pk}/change/": [302, 302, 302, 200, 404, 404],
     "/admin/candidatures/dossierjury/{pk}/evaluer/": [302, 302, 302, 200, 404, 403],
@@ -200,6 +204,10 @@ def world():
         backend_name="default",
         run_after=timezone.now(),
     )
+    export = Export.objects.create(
+        requested_by=charge, kind=Export.Kind.PROCES_VERBAL, appel=appel, statut="pret", total=1
+    )
+    export.fichier.save("exports/pv.pdf", ContentFile(b"%PDF-1.4 pv"))
     users = {
         "anonyme": None,
         "candidat": candidat,
@@ -223,6 +231,7 @@ def world():
         "evaluation": evaluation.pk,
         "conflit": conflit.pk,
         "tache": tache.pk,
+        "export": export.pk,
     }
     return users, values
 

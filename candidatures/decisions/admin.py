@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from candidatures.appels.models import Appel
-from candidatures.decisions import letters, publication
+from candidatures.decisions import exports, letters, publication
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers.admin import ReadOnlyInline, paris, person
 from candidatures.dossiers.models import Candidature
@@ -28,15 +28,10 @@ from cerdd_ami.files import private_file_response
 from cerdd_ami.pdf import download_response, pdf_response
 from cerdd_ami.spreadsheets import export_filename
 
+from .admin_exports import status_url
 from .forms import DecisionForm
-from .models import Courrier, Decision, EnvoiCourrier, Issue
+from .models import Courrier, Decision, EnvoiCourrier, Export, Issue
 
-# Letters exported in one admin request: ``settings.LETTERS_PER_REQUEST``; more would keep
-# the request busy for minutes.
-EXPORT_TOO_MANY = (
-    "Au plus {limit} courriers par export depuis l'administration (sélection : {count}). "
-    "Pour en exporter davantage, utilisez la commande « python manage.py export_lettres »."
-)
 DECISION_PERMISSIONS = ("candidatures.add_decision", "candidatures.change_decision")
 
 
@@ -387,39 +382,47 @@ class DecisionAdmin(HistoryAdmin):
 
     # -- actions --------------------------------------------------------------------------------
 
-    def _export_selection(self, request, queryset):
-        count = queryset.count()
-        limit = settings.LETTERS_PER_REQUEST
-        if count > limit:
-            self.message_user(
-                request, EXPORT_TOO_MANY.format(limit=limit, count=count), messages.ERROR
+    def _export(self, request, queryset, kind):
+        """Up to ``settings.LETTERS_PER_REQUEST`` letters, the file itself; above, an export
+        prepared by the worker, and its status page."""
+        if queryset.count() > settings.LETTERS_PER_REQUEST:
+            ids = list(queryset.values_list("pk", flat=True))
+            appels = set(queryset.values_list("candidature__appel", flat=True).distinct())
+            export = exports.request_export(
+                kind=kind,
+                requested_by=request.user,
+                appel=Appel.objects.get(pk=appels.pop()) if len(appels) == 1 else None,
+                decision_ids=ids,
             )
-            return None
-        return list(
+            self.message_user(
+                request,
+                f"{len(ids)} courriers : l'export est préparé en tâche de fond. Vous recevrez "
+                "un e-mail quand il sera prêt ; il reste aussi dans « Exports ».",
+                messages.INFO,
+            )
+            return redirect(status_url(export))
+        decisions = list(
             queryset.select_related("candidature__appel", "candidature__collectivite").order_by(
                 "candidature__appel", "candidature__numero"
             )
         )
+        if kind == Export.Kind.LETTRES_ZIP:
+            archive = letters.letters_zip(decisions)
+            return download_response(
+                archive, "application/zip", export_filename("courriers", extension="zip")
+            )
+        pdf = letters.render_letters_merged_pdf(decisions)
+        return pdf_response(pdf, export_filename("courriers", extension="pdf"))
 
     # Filed letters are exported as filed (the latest version, as it was sent); the others,
     # not published yet, are rendered now.
     @admin.action(description="Exporter les courriers (PDF fusionné)", permissions=["view"])
     def export_pdf(self, request, queryset):
-        decisions = self._export_selection(request, queryset)
-        if decisions is None:
-            return None
-        pdf = letters.render_letters_merged_pdf(decisions)
-        return pdf_response(pdf, export_filename("courriers", extension="pdf"))
+        return self._export(request, queryset, Export.Kind.LETTRES_PDF)
 
     @admin.action(description="Exporter les courriers (ZIP)", permissions=["view"])
     def export_zip(self, request, queryset):
-        decisions = self._export_selection(request, queryset)
-        if decisions is None:
-            return None
-        archive = letters.letters_zip(decisions)
-        return download_response(
-            archive, "application/zip", export_filename("courriers", extension="zip")
-        )
+        return self._export(request, queryset, Export.Kind.LETTRES_ZIP)
 
     @admin.action(description="Enregistrer un désistement", permissions=["desistement"])
     def enregistrer_desistement(self, request, queryset):
@@ -480,18 +483,12 @@ def _promote(model_admin, request, appel_pk):
         else:
             message = f"{decision.candidature.collectivite.nom} est désormais retenue."
             if decision.published_at:
-                sent = decision.courriers.order_by("-version").first()
-                failed = sent.envois.filter(statut=EnvoiCourrier.Statut.ECHEC).count()
-                message += f" Son courrier (version {sent.version}) est envoyé aux référent·es"
+                version = decision.courriers.order_by("-version").first().version
                 message += (
-                    f", {_plural(failed, 'échec')} d'envoi à relancer avec « Publier les "
-                    "décisions »."
-                    if failed
-                    else "."
+                    f" Son courrier (version {version}) est envoyé aux référent·es par le "
+                    "worker : suivez-le dans « Envois de courrier »."
                 )
-                level = messages.WARNING if failed else messages.SUCCESS
-            else:
-                level = messages.SUCCESS
+            level = messages.SUCCESS
             model_admin.message_user(request, message, level)
     changelist = reverse("admin:candidatures_decision_changelist")
     return redirect(f"{changelist}?candidature__appel__id__exact={appel.pk}")

@@ -8,6 +8,7 @@ from simple_history.models import HistoricalRecords
 
 from candidatures.appels.models import Appel
 from candidatures.dossiers.models import Candidature
+from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.models import SuiviEnvoi
 
 
@@ -138,3 +139,86 @@ class EnvoiCourrier(SuiviEnvoi):
 
     def __str__(self):
         return f"{self.destinataire} — {self.get_statut_display()}"
+
+
+class ExportQuerySet(models.QuerySet):
+    def readable_by(self, user):
+        """The exports ``user`` may follow and download: their own (staff with the view
+        permission); everyone's with « view_team_exports »; nothing for anyone else."""
+        if not (user.is_active and user.is_staff and user.has_perm("candidatures.view_export")):
+            return self.none()
+        if user.has_perm("candidatures.view_team_exports"):
+            return self
+        return self.filter(requested_by=user)
+
+
+class Export(models.Model):
+    """A document staff asked for that the worker prepares: decision letters above
+    ``settings.LETTERS_PER_REQUEST`` (one PDF or a ZIP), a large call's procès-verbal.
+
+    Its status changes only through ``candidatures.decisions.exports``; the file is private,
+    served by the export's scoped download view once « prêt ».
+    """
+
+    class Kind(models.TextChoices):
+        LETTRES_PDF = "lettres_pdf", "Courriers (PDF fusionné)"
+        LETTRES_ZIP = "lettres_zip", "Courriers (ZIP)"
+        PROCES_VERBAL = "proces_verbal", "Procès-verbal du jury"
+
+    class Statut(models.TextChoices):
+        EN_ATTENTE = "en_attente", "En attente"
+        EN_COURS = "en_cours", "En préparation"
+        PRET = "pret", "Prêt"
+        ECHEC = "echec", "Échec"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="exports",
+        verbose_name="demandé par",
+    )
+    kind = models.CharField("document", max_length=16, choices=Kind.choices)
+    appel = models.ForeignKey(
+        Appel, on_delete=models.CASCADE, null=True, blank=True, related_name="exports"
+    )
+    parametres = models.JSONField(default=dict, blank=True)
+    statut = models.CharField(max_length=10, choices=Statut.choices, default=Statut.EN_ATTENTE)
+    fait = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    etape = models.CharField("étape", max_length=60, blank=True)
+    fichier = models.FileField(upload_to="exports/", max_length=200, blank=True)
+    erreur = models.TextField(blank=True)
+    created_at = models.DateTimeField("demandé le", default=timezone.now)
+    finished_at = models.DateTimeField("terminé le", null=True, blank=True)
+    notifie_at = models.DateTimeField("e-mail envoyé le", null=True, blank=True)
+
+    objects = ExportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "export"
+        verbose_name_plural = "exports"
+        ordering = ["-created_at", "-pk"]
+        permissions = [("view_team_exports", "Peut suivre et télécharger les exports de l'équipe")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {format_datetime_fr(self.created_at)}"
+
+    @property
+    def is_letters(self) -> bool:
+        return self.kind in (self.Kind.LETTRES_PDF, self.Kind.LETTRES_ZIP)
+
+    @property
+    def etat_label(self) -> str:
+        """« Export en préparation : 37 / 120 courriers », « Procès-verbal prêt »…"""
+        name = "Export" if self.is_letters else "Procès-verbal"
+        if self.statut == self.Statut.PRET:
+            count = f" : {self.total} courrier{'s' if self.total > 1 else ''}"
+            return f"{name} prêt{count if self.is_letters else ''}"
+        if self.statut == self.Statut.ECHEC:
+            return f"{name} en échec"
+        label = f"{name} en préparation"
+        if self.is_letters:
+            label += f" : {self.fait} / {self.total} courriers"
+        if self.etape and self.statut == self.Statut.EN_COURS:
+            label += f" ({self.etape})"
+        return label

@@ -403,10 +403,10 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
     the list move up one rank (a history row each). Once the call's decisions are published,
     the promoted decision is published at once and its new letter is rendered and filed as the
     next Courrier version, with one EnvoiCourrier per référent·e, and the collectivité joins
-    the call's cycle when there is one (``hooks.on_published``); then, outside the
-    transaction, those e-mails are sent and recorded as ``publish_decisions`` does (a failure
-    is retried by its next run). Before publication, nothing is filed nor sent: publication
-    will do it.
+    the call's cycle when there is one (``hooks.on_published``), and the letters' task
+    ``deliver_letters`` is enqueued: the worker sends those e-mails and records them as the
+    publication does (a failure is retried with back-off, nothing « envoyé » is sent again).
+    Before publication, nothing is filed nor sent: publication will do it.
     """
     _require_staff(staff_user)
     now = now or timezone.now()
@@ -443,8 +443,7 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
             ).get(pk=promoted.pk)
             version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
             pdf = letters.render_letter_pdf(promoted, letter_date=paris(now).date())
-            courrier = _file_letter(promoted, version=version, pdf=pdf)
+            _file_letter(promoted, version=version, pdf=pdf)
             hooks.published(appel=locked, staff_user=staff_user)
-    if locked.decisions_published_at is not None:
-        send_pending_letters(appel=locked, courrier=courrier, now=now)
+            enqueue(deliver_letters, appel_id=locked.pk)
     return promoted

@@ -284,6 +284,54 @@ def test_s3_exports_merge_and_zip_the_filed_letters_read_from_the_bucket(
     assert refused.headers["Location"].startswith("/admin/login/")
 
 
+def test_s3_export_prepared_by_the_worker_is_stored_in_the_bucket_and_purged(
+    published, s3_storage, client, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from candidatures.decisions import exports
+    from candidatures.models import Export
+
+    staff, _dossiers = published
+    settings.LETTERS_PER_REQUEST = 1
+    before = s3_storage.objects()
+    filed = {
+        letters.letter_filename(c.decision): before[c.pdf.name]
+        for c in Courrier.objects.select_related(
+            "decision__candidature__collectivite", "decision__candidature__appel"
+        )
+    }
+    client.force_login(staff)
+    mailoutbox.clear()  # the letters of the publication
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/candidatures/decision/",
+            {
+                "action": "export_zip",
+                "_selected_action": list(Decision.objects.values_list("pk", flat=True)),
+            },
+        )
+
+    export = Export.objects.get()
+    assert export.statut == Export.Statut.PRET
+    added = {k: v for k, v in s3_storage.objects().items() if k not in before}
+    assert list(added) == [export.fichier.name]
+    assert export.fichier.name.startswith("exports/")
+    download = body(client.get(f"/admin/candidatures/export/{export.pk}/telecharger/"))
+    assert download == added[export.fichier.name]
+    with zipfile.ZipFile(io.BytesIO(download)) as exported:
+        assert {name: exported.read(name) for name in exported.namelist()} == filed
+    assert [m.to for m in mailoutbox] == [["charge@cerdd.test"]]
+
+    Export.objects.update(created_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert exports.purge_old_exports.call() == 1
+    assert s3_storage.objects() == before
+
+
 # --- Retention -------------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """Export a call's decision letters: one merged PDF to print, or a ZIP of one PDF per letter.
 
 A letter already filed (published decisions) is exported as filed, its latest version as it
-was sent; the others are rendered now. The admin exports at most ``LETTERS_PER_REQUEST``
-letters per request (a setting, 100 by default); this command has no such limit and shows its
-progress on stderr, for instance::
+was sent; the others are rendered now. The admin answers with the file up to
+``LETTERS_PER_REQUEST`` letters (a setting, 100 by default) and has the worker prepare larger
+selections (``candidatures.decisions.exports``); this command writes any number to a local file
+and shows its progress on stderr, for instance::
 
     python manage.py export_lettres --appel 2021 --sortie courriers-2021.pdf
     python manage.py export_lettres --appel 2021 --format zip --issue non_retenue --sortie nr.zip

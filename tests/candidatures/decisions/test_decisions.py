@@ -500,7 +500,7 @@ def test_anonymous_visitor_is_sent_to_sign_in_for_a_letter(client, arras):
 
 
 def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
-    appel, arras, lille, amiens, staff, mailoutbox
+    appel, arras, lille, amiens, staff, mailoutbox, django_capture_on_commit_callbacks
 ):
     appel.places = 1
     appel.save()
@@ -525,8 +525,11 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
         reason="Le conseil municipal a renoncé au cycle.",
         now=withdrawn_at,
     )
-    promoted = publication.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        promoted = publication.promote_next(appel=appel, staff_user=staff, now=promoted_at)
+        assert mailoutbox == []  # the letters' task runs once the promotion is committed
 
+    assert len(callbacks) == 1
     withdrawn = Decision.objects.get(candidature=arras)
     assert (withdrawn.desistement_at, withdrawn.desistement_motif) == (
         withdrawn_at,
@@ -566,7 +569,7 @@ def test_withdrawal_then_promotion_of_the_first_on_the_waiting_list(
     assert "le 21 avril 2021" in text
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
     assert all(m.attachments[0].content == pdf for m in mailoutbox)
-    assert set(letter.envois.values_list("statut", "envoye_at")) == {("envoye", promoted_at)}
+    assert set(letter.envois.values_list("statut", "tentatives")) == {("envoye", 1)}
 
     assert decisions_services.capacity(appel).texte == (
         f"1 place — 1 retenue — liste d'attente : 1. {amiens.collectivite.nom}"
@@ -867,7 +870,14 @@ def test_one_decision_form_shows_the_capacity_and_warns_past_it(
 
 
 def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
-    staff_client, appel, arras, lille, amiens, staff, mailoutbox
+    staff_client,
+    appel,
+    arras,
+    lille,
+    amiens,
+    staff,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ):
     appel.places = 1
     appel.save()
@@ -903,14 +913,15 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     assert mailoutbox == []
 
     assert staff_client.get(promote_url).status_code == 405
-    promoted = staff_client.post(promote_url, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        promoted = staff_client.post(promote_url, follow=True)
 
     assert promoted.redirect_chain == [(listing, 302)]
     assert [(m.level_tag, m.message) for m in promoted.context["messages"]] == [
         (
             "success",
             f"{lille.collectivite.nom} est désormais retenue. Son courrier (version 2) est "
-            "envoyé aux référent·es.",
+            "envoyé aux référent·es par le worker : suivez-le dans « Envois de courrier ».",
         )
     ]
     decision = Decision.objects.get(candidature=lille)
@@ -1101,30 +1112,6 @@ def test_exports_give_the_filed_letters_even_after_the_template_changed(
     )
     assert zip_hashes((tmp_path / "c.zip").read_bytes()) == expected_zip
     assert pdf_text((tmp_path / "c.pdf").read_bytes()) == " ".join(filed_texts)
-
-
-def test_export_of_more_than_100_letters_points_to_the_command(
-    staff_client, arras, lille, staff, settings
-):
-    decide(arras, Issue.RETENUE, staff)
-    decide(lille, Issue.NON_RETENUE, staff)
-    settings.LETTERS_PER_REQUEST = 1
-
-    response = staff_client.post(
-        DECISIONS_URL,
-        {
-            "action": "export_pdf",
-            "_selected_action": list(Decision.objects.values_list("pk", flat=True)),
-        },
-        follow=True,
-    )
-
-    assert response["Content-Type"].startswith("text/html")
-    assert (
-        "Au plus 1 courriers par export depuis l'administration (sélection : 2). Pour en "
-        "exporter davantage, utilisez la commande « python manage.py export_lettres »."
-        in page_text(response)
-    )
 
 
 def test_staged_decision_changed_from_its_page_is_saved(staff_client, appel, arras, staff):

@@ -355,3 +355,68 @@ def test_schedule_action_refused_to_a_juror(database_queue, client, appel, arras
     assert response.status_code == 403
     appel.refresh_from_db()
     assert (appel.publication_programmee_at, Tache.objects.count()) == (None, 0)
+
+
+def test_command_par_le_worker_publishes_and_leaves_the_letters_to_the_worker(
+    database_queue, appel, arras, lille, staff, mailoutbox
+):
+    import io
+
+    from django.core.management import call_command
+
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.NON_RETENUE, staff)
+    out = io.StringIO()
+
+    with time_machine.travel(ANNOUNCEMENT, tick=False):
+        call_command("publier_decisions", "--appel", "2021", "--par-le-worker", stdout=out)
+
+    assert out.getvalue().splitlines() == [
+        f"Appel : {appel.titre} (2021)",
+        "Décisions publiées : 2",
+        "Courriers en cours de classement et d'envoi par le worker : suivez-les dans "
+        "« Tâches de fond » et « Envois de courrier ».",
+    ]
+    assert (Courrier.objects.count(), mailoutbox) == (0, [])
+    assert list(Tache.objects.values_list("task_path", flat=True)) == [
+        "candidatures.decisions.publication.deliver_letters"
+    ]
+
+    run_worker()
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras) + referents(lille))
+    assert Tache.objects.get().status == TaskResultStatus.SUCCESSFUL
+
+
+def test_promotion_after_publication_leaves_its_letter_to_the_worker(
+    database_queue, appel, arras, lille, staff, mailoutbox
+):
+    from candidatures.decisions import services as decisions_services
+
+    appel.places = 1
+    appel.save()
+    decide(arras, Issue.RETENUE, staff)
+    decide(lille, Issue.LISTE_ATTENTE, staff)
+    publication.publish_decisions(appel=appel, now=ANNOUNCEMENT)
+    mailoutbox.clear()
+    decisions_services.record_withdrawal(
+        candidature=arras, staff_user=staff, reason="Élections municipales."
+    )
+
+    promoted = publication.promote_next(appel=appel, staff_user=staff)
+
+    letter = promoted.courriers.get(version=2)
+    assert set(letter.envois.values_list("statut", flat=True)) == {"a_envoyer"}
+    assert mailoutbox == []
+    assert list(Tache.objects.values_list("task_path", "args_kwargs")) == [
+        (
+            "candidatures.decisions.publication.deliver_letters",
+            {"args": [], "kwargs": {"appel_id": appel.pk}},
+        )
+    ]
+
+    run_worker()
+    run_worker()
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
+    assert set(letter.envois.values_list("statut", "tentatives")) == {("envoye", 1)}
