@@ -1,9 +1,10 @@
-"""Send the context notes that are due, and retry the e-mails that failed (for cron, e.g. daily
-at 7:00).
+"""Send the context notes that are due, and retry the e-mails that failed, now. The worker does
+the same every hour (``cycle.participants.context_notes.send_context_notes``): this command is
+for an operator who does not want to wait.
 
 Idempotent: a séance's note leaves once and an e-mail once sent is never sent again; an e-mail
 that failed is retried by the next run while its séance is not past. The command ends in error
-when e-mails are still « échec », so that cron reports it.
+when e-mails are still « échec », so that the operator sees it.
 """
 
 from django.core.management.base import BaseCommand, CommandError
