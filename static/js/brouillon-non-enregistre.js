@@ -3,7 +3,11 @@
 (function () {
   "use strict";
   document.querySelectorAll("form[data-brouillon]").forEach(function (form) {
-    const initial = new FormData(form);
+    // What the server sent, not what the form holds when this script runs: someone may have
+    // typed already while the page was still loading (a slow connection, a busy machine).
+    const pristine = form.cloneNode(true);
+    pristine.reset();
+    const initial = new FormData(pristine);
     let submitting = false;
 
     // A chosen file counts by its name and size (every File reads "[object File]").

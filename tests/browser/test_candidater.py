@@ -285,3 +285,40 @@ def test_collectivite_starts_its_dossier_with_the_keyboard_alone(
     expect(page.get_by_role("heading", level=1)).to_have_text("Référent·es")
     candidature = Candidature.objects.get()
     assert (candidature.collectivite.insee, candidature.adresse) == ("62041", "Place Guy Mollet")
+
+
+def test_typing_before_the_page_finished_loading_still_counts_as_unsaved(
+    live_server, page, mailoutbox, settings, appel
+):
+    """The guard compares with what the server sent: text typed while its script was still
+    on its way (a slow connection) is not taken for the saved state."""
+    settings.SITE_URL = live_server.url
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="Candidater", exact=True).click()
+    ask_for_a_link(page, "dgs@arras.test")
+    page.goto(sign_in_link(mailoutbox, "dgs@arras.test"))
+    page.get_by_label("Nom, code INSEE ou code postal").fill("62041")
+    page.get_by_role("button", name="Rechercher").click()
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/js/brouillon-non-enregistre.*", hold)
+    page.get_by_role("button", name=re.compile("^Arras")).click()
+    page.get_by_label("Adresse postale").fill("Place Guy Mollet")
+    assert len(held) == 1  # the guard's script has not run yet
+    held[0].continue_()
+    page.wait_for_load_state("load")
+    dialogs = []
+
+    def stay(dialog):
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    page.get_by_role("link", name=re.compile("Motivations et projet")).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Collectivité et coordonnées")
+    assert dialogs == ["beforeunload"]
+    expect(page.get_by_label("Adresse postale")).to_have_value("Place Guy Mollet")
