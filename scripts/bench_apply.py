@@ -448,7 +448,16 @@ class TaskWorker:
 
     def __init__(self, env: dict, work: Path):
         self.log = work / "worker.log"
-        command = [str(VENV_BIN / "python"), "manage.py", "worker", "--interval", "0.5"]
+        # --no-reload: DEBUG=1 (the outbox) would otherwise turn on the autoreloader, whose
+        # file polling thread competes with the rendering for the GIL; production has no DEBUG.
+        command = [
+            str(VENV_BIN / "python"),
+            "manage.py",
+            "worker",
+            "--interval",
+            "0.5",
+            "--no-reload",
+        ]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
                 command,
@@ -466,8 +475,12 @@ class TaskWorker:
         try:
             import psutil
 
-            times = psutil.Process(self.process.pid).cpu_times()
-            return times.user + times.system + times.children_user + times.children_system
+            process = psutil.Process(self.process.pid)
+            total = 0.0
+            for each in [process, *process.children(recursive=True)]:
+                times = each.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            return total
         except Exception:  # psutil missing or the worker gone
             return None
 

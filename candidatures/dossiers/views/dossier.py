@@ -130,7 +130,8 @@ def detail(request, pk):
         "candidatures/dossier.html",
         {
             "candidature": candidature,
-            "depots": candidature.depots.order_by("-version"),
+            # Not the frozen copy (``contenu``): decoding its JSON cost more than the page.
+            "depots": candidature.depots.defer("contenu").order_by("-version"),
             "evenements": candidature.evenements.select_related("actor"),
             "acces": candidature.acces.select_related("user"),
             "missing": candidature.missing_items() if not candidature.est_deposee else [],
