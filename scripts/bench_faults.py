@@ -174,6 +174,7 @@ def main(argv=None) -> int:
     url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{ba.BENCH_DB}"
     database = ba.BenchDatabase(url=url, admin=ba._connect_kwargs(url, "postgres"))
     gunicorn = None
+    worker = None
     probe = None
     failed = False
     try:
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
         setup = ba.prepare(database, work, base_url, args.applicants)
         gunicorn = ba.Gunicorn(setup.env, args.port, work)
         gunicorn.wait_until_healthy(base_url)
+        worker = ba.TaskWorker(setup.env, work)  # renders and mails the receipts
         probe = Probe(base_url)
         probe.start()
         outbox = ba.Outbox(work / "outbox")
@@ -247,6 +249,7 @@ def main(argv=None) -> int:
         print("| task worker killed | n/a until issue 15 | n/a until issue 15 |")
         print()
         submitted = set(done["submitted"])
+        ba.wait_for_receipts(database, worker, len(submitted))
         found = ba.run_django_code(setup.env, SUBMITTED_CODE, work, BENCH_SLUG=setup.slug)
         lost = sorted(submitted - set(found["deposees"]))
         receipts, twice = receipt_duplicates(work / "outbox")
@@ -265,13 +268,15 @@ def main(argv=None) -> int:
         )
         print(f"Dossiers lost: {len(lost)}; duplicated: {found['duplicated']}")
         print(
-            f"Receipt e-mails: {receipts}; sent twice: {twice}; receipts left to "
-            f"« emettre_recus » (rendering cut by a fault): {found['sans_recu']}"
+            f"Receipt e-mails: {receipts}; sent twice: {twice}; receipts still missing once "
+            f"the worker was done: {found['sans_recu']}"
         )
         failed = bool(lost or found["duplicated"] or twice)
     finally:
         if probe is not None:
             probe.stopped.set()
+        if worker is not None:
+            worker.stop()
         if gunicorn is not None:
             gunicorn.stop()
         with contextlib.suppress(Exception):
