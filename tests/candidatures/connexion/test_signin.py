@@ -126,7 +126,7 @@ class LockProbeBackend(EmailBackend):
         return super().send_messages(messages)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_request_link_mails_the_link_outside_the_address_and_ip_locks(
     client, mailoutbox, settings, monkeypatch
 ):
