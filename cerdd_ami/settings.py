@@ -342,6 +342,7 @@ TASKS = {"default": {"BACKEND": TASKS_BACKENDS[_tasks_backend]}}
 TASKS_RETRY_DELAYS = [30, 120, 600, 1800]
 # Task path -> seconds between runs, kept enqueued by the worker (no cron).
 PERIODIC_TASKS: dict[str, int] = {
+    "candidatures.dossiers.submission.issue_missing_receipts_task": 10 * 60,
     "candidatures.retention.purge_personal_data": 7 * 24 * 3600,
     "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
     "cycle.participants.context_notes.send_context_notes": 3600,

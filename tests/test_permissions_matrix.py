@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from django.core.files.base import ContentFile
+from django.test import TestCase
 from django.utils import timezone
 
 from candidatures.decisions import publication
@@ -154,9 +155,10 @@ def world():
     dossier = complete_candidature(
         appel=appel, collectivite=Collectivite.objects.get(insee="62041"), createur=candidat
     )
-    submission.submit_candidature(
-        candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the receipt's task
+        submission.submit_candidature(
+            candidature=dossier, user=candidat, now=datetime(2021, 3, 1, 12, tzinfo=PARIS)
+        )
     charge = charge_de_mission()
     decisions_services.decide(candidature=dossier, issue="retenue", staff_user=charge)
     publication.publish_decisions(appel=appel, staff_user=charge)

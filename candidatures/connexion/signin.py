@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from sesame.utils import get_query_string
+
+from cerdd_ami.emails import build_email, send_on_commit
 
 from .models import DemandeLienConnexion
 
@@ -103,23 +103,20 @@ def _create_applicant(email: str):
         return User.objects.get(email__iexact=email)
 
 
-def _send_link_email(user, *, next_url: str) -> None:
+def _send_link_email_on_commit(user, *, next_url: str) -> None:
+    # After the commit, not through the task queue: the applicant is waiting for this link,
+    # and in a rush a queued e-mail would wait behind the receipts the worker renders (a
+    # minute or more) while the link's validity runs. on_commit sends it as soon as the
+    # transaction ends, so outside the advisory locks of ``spend_mail_budget``: a slow mail
+    # server no longer holds up the other requests of the same address or IP. A mail server
+    # failure is logged (robust) and the page answers the same; the applicant asks again.
     context = {
         "link": build_login_url(user, next_url=next_url),
         "minutes": link_validity_minutes(),
         "site_url": settings.SITE_URL,
         "request_link_url": settings.SITE_URL + reverse("candidatures:connexion"),
     }
-    subject = " ".join(render_to_string("emails/lien_connexion_subject.txt", context).split())
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/lien_connexion_body.txt", context),
-        to=[user.email],
-    )
-    message.attach_alternative(
-        render_to_string("emails/lien_connexion_body.html", context), "text/html"
-    )
-    message.send()
+    send_on_commit(build_email("lien_connexion", context, to=[user.email]))
 
 
 @transaction.atomic
@@ -158,10 +155,11 @@ def send_sign_in_link(*, email: str, ip: str | None, next_url: str = "") -> bool
       within the last hour;
     - otherwise writes one ``DemandeLienConnexion`` row;
     - creates the applicant's ``User`` (unusable password, never staff) if the address is new;
-    - sends one e-mail with the link, unless the account is staff or inactive: staff sign in
-      to the admin with their password, and a link would bypass it.
+    - once committed (outside the locks), sends one e-mail with the link, unless the account
+      is staff or inactive: staff sign in to the admin with their password, and a link would
+      bypass it.
 
-    Returns True when an e-mail was sent. Callers must answer the same way either way, so
+    Returns True when an e-mail is to be sent. Callers must answer the same way either way, so
     that nobody learns which addresses belong to staff.
     """
     email = normalise_email(email)
@@ -172,5 +170,5 @@ def send_sign_in_link(*, email: str, ip: str | None, next_url: str = "") -> bool
     if existing is not None and (existing.is_staff or not existing.is_active):
         return False
     user = existing or _create_applicant(email)
-    _send_link_email(user, next_url=next_url)
+    _send_link_email_on_commit(user, next_url=next_url)
     return True

@@ -42,7 +42,8 @@ from cerdd_ami.spreadsheets import export_filename, to_csv_response, to_xlsx_res
 
 from .exports import candidatures_rows
 
-# A Depot is recorded before its receipt is rendered (submission.issue_receipt).
+# A Depot is recorded before its receipt is rendered (submission.issue_receipt_task, by the
+# worker).
 RECU_EN_PREPARATION = "Accusé de réception en préparation : il sera envoyé par e-mail."
 
 

@@ -6,8 +6,6 @@ they are the busiest pages of the site, see cerdd_ami/forms.py.
 
 import re
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Layout, Submit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -265,7 +263,10 @@ class CollectiviteChoiceForm(forms.Form):
     )
 
 
-class InvitationForm(forms.Form):
+class InvitationForm(FieldsetsFormMixin, forms.Form):
+    """On the dossier page, seen on every visit: Django's field templates, not crispy's
+    (a third of the cost, docs/performance.md); the button is in the template."""
+
     email = forms.EmailField(
         label="Adresse e-mail de votre co-référent·e",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -273,9 +274,3 @@ class InvitationForm(forms.Form):
             "invalid": "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr."
         },
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("email", Submit("inviter", "Envoyer l'invitation"))

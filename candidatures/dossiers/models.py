@@ -321,8 +321,8 @@ class Depot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     contenu = models.JSONField("contenu figé")
-    # Empty for a moment after the submission: the receipt is rendered once the deposit is
-    # committed (``submission.issue_receipt``), or later by ``manage.py emettre_recus``.
+    # Empty for a moment after the submission: the receipt is rendered by the worker once the
+    # deposit is committed (``submission.issue_receipt_task``), or later by the sweep.
     recu = models.FileField(
         "accusé de réception (PDF)", upload_to="recus/", max_length=200, blank=True
     )

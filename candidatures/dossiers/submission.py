@@ -1,9 +1,10 @@
 """Submitting a dossier, reopening it, and its receipt (the accusé de réception).
 
 Same rules as ``services.py``: keyword-only arguments, the only way a status changes, a
-docstring of side effects. ``submit_candidature`` runs in two transactions (see why there);
-e-mails leave after the commit. ``issue_missing_receipts`` is the retry behind
-``manage.py emettre_recus``.
+docstring of side effects. ``submit_candidature`` records the deposit and hands its receipt
+to a background task (``issue_receipt_task``: render, file, e-mail), so « Déposer » never waits
+for WeasyPrint. ``issue_missing_receipts`` is the sweep behind the periodic
+``issue_missing_receipts_task`` and ``manage.py emettre_recus``.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from django.utils import timezone
 from candidatures.appels.models import Appel
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
+from cerdd_ami.tasks import background, enqueue
 
 from . import receipt
 from .models import Candidature, Depot, Evenement
@@ -234,33 +236,23 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
     ValidationError before the opening or past the deadline (extension included) and
     ``IncompleteCandidature`` with the missing items.
 
-    Two phases, so that the appel's row lock lasts milliseconds: submissions of the whole call
-    are no longer serialised behind the rendering of a receipt (a quarter of a second each).
-
-    1. One short transaction, under the appel's then the dossier's row lock. Side effects: on
-       first submission, a numero « PRÉFIXE-00n » from the appel's counter
-       (``Appel.dernier_numero``); statut DEPOSEE and deposee_at; a Depot (next version) with
-       the frozen ``contenu`` and no receipt yet; an Evenement DEPOT. Committed when it returns
-       (unless the caller holds a transaction of its own).
-    2. ``issue_receipt``: the receipt PDF, stored on the Depot and mailed to the référent·es.
-       If it fails, the error is logged and the Depot is returned all the same: the deposit is
-       recorded, and ``manage.py emettre_recus`` issues the missing receipt later.
+    Side effects, in one short transaction under the appel's then the dossier's row lock (the
+    appel's lock lasts milliseconds: submissions of a call are never serialised behind a
+    receipt): on first submission, a numero « PRÉFIXE-00n » from the appel's counter
+    (``Appel.dernier_numero``); statut DEPOSEE and deposee_at; a Depot (next version) with the
+    frozen ``contenu`` and no receipt yet; an Evenement DEPOT; and ``issue_receipt_task`` for
+    that Depot, enqueued in the same transaction (the task exists if and only if the deposit
+    is committed). The worker then files the receipt PDF and mails it to the référent·es;
+    the dossier page says « en préparation » until then.
     """
-    depot = _record_submission(candidature=candidature, user=user, now=now or timezone.now())
-    try:
-        issue_receipt(depot=depot)
-    except Exception:
-        logger.exception(
-            "Accusé de réception du dépôt %s (dossier %s) non émis : il le sera par "
-            "« manage.py emettre_recus »",
-            depot.pk,
-            depot.candidature.numero,
-        )
+    with transaction.atomic():
+        depot = _record_submission(candidature=candidature, user=user, now=now or timezone.now())
+        enqueue(issue_receipt_task, depot_id=depot.pk)
     return depot
 
 
-@transaction.atomic
 def _record_submission(*, candidature, user, now) -> Depot:
+    # Inside submit_candidature's transaction.
     # The appel row first, then the dossier, always in this order (the other services lock the
     # appel first too): a double click waits here, then sees DEPOSEE.
     appel = Appel.objects.select_for_update().get(pk=candidature.appel_id)
@@ -314,18 +306,26 @@ def _record_submission(*, candidature, user, now) -> Depot:
     return depot
 
 
-def issue_receipt(*, depot, now=None) -> None:
-    """File the receipt of ``depot`` (``file_receipt``) and mail it once committed.
+def issue_receipt(*, depot_id, now=None) -> bool:
+    """File the receipt of a Depot (``file_receipt``), then mail it (``send_receipt``).
 
-    Side effects: those of ``file_receipt``; on commit, ``send_receipt`` (robust: a mail server
-    failure is logged, not turned into an error page for a deposit that did succeed, and
-    ``recu_envoye_at`` stays empty for emettre_recus). Rendering or storage errors propagate.
+    Safe to run twice or at once from two places (the task, its retry, the sweep): each step
+    checks under the Depot's row lock what is already done, so the PDF is filed once and the
+    e-mail leaves once. Side effects: those of both. Returns whether this call mailed it.
+    Rendering, storage and mail server errors propagate (the task is then retried); a Depot
+    deleted meanwhile (retention purge of its dossier) is skipped.
     """
+    depot = Depot.objects.filter(pk=depot_id).first()
+    if depot is None:
+        return False
     file_receipt(depot=depot)
-    if depot.recu_envoye_at is None:
-        transaction.on_commit(
-            lambda: send_receipt(depot_id=depot.pk, now=now or timezone.now()), robust=True
-        )
+    return send_receipt(depot_id=depot_id, now=now or timezone.now())
+
+
+@background("Accusé de réception d'un dépôt (PDF et e-mail aux référent·es)")
+def issue_receipt_task(depot_id: int) -> None:
+    """The receipt of one deposit, off the request path (enqueued by ``submit_candidature``)."""
+    issue_receipt(depot_id=depot_id)
 
 
 def file_receipt(*, depot) -> None:
@@ -333,8 +333,8 @@ def file_receipt(*, depot) -> None:
 
     The PDF comes from ``depot.contenu`` alone, so a receipt issued late still shows exactly
     what was submitted. Rendering happens outside any lock; then, in a short transaction under
-    the Depot's row lock, a receipt filed meanwhile by someone else (the request and
-    ``emettre_recus`` at once) wins. Side effects: the PDF stored under
+    the Depot's row lock, a receipt filed meanwhile by someone else (the deposit's task and the
+    sweep at once) wins. Side effects: the PDF stored under
     ``recus/<appel>/<numero>-v<version>-<random>.pdf``; ``recu`` and ``recu_sha256`` saved
     (and set on the caller's ``depot``). Rendering or storage errors propagate.
     """
@@ -402,13 +402,13 @@ def send_receipt(*, depot_id, now) -> bool:
     return True
 
 
-# A deposit's own request renders its receipt right after the commit: leave it that long
-# before a run of ``emettre_recus`` renders the same PDF a second time.
+# A deposit's own task (``issue_receipt_task``) issues its receipt within seconds, a minute in
+# a rush: leave it that long before the sweep renders the same PDF a second time.
 RECEIPT_GRACE = timedelta(minutes=5)
 
 
 def missing_receipts(*, now=None):
-    """Depots without receipt, or whose receipt was not mailed, once their own request has had
+    """Depots without receipt, or whose receipt was not mailed, once their own task has had
     time to issue it."""
     now = now or timezone.now()
     return Depot.objects.filter(
@@ -417,22 +417,29 @@ def missing_receipts(*, now=None):
 
 
 def issue_missing_receipts(*, now=None) -> int:
-    """File and mail the receipt of every Depot of ``missing_receipts`` (``file_receipt`` then
-    ``send_receipt`` each); the count issued.
+    """``issue_receipt`` for every Depot of ``missing_receipts``; the count issued.
 
     One failure is logged and does not stop the others: they are retried at the next run.
     """
     issued = 0
     now = now or timezone.now()
-    for depot in missing_receipts(now=now).order_by("submitted_at", "pk"):
+    for depot_id in (
+        missing_receipts(now=now).order_by("submitted_at", "pk").values_list("pk", flat=True)
+    ):
         try:
-            file_receipt(depot=depot)
-            send_receipt(depot_id=depot.pk, now=now)
+            issue_receipt(depot_id=depot_id, now=now)
         except Exception:
-            logger.exception("Accusé de réception du dépôt %s non émis", depot.pk)
+            logger.exception("Accusé de réception du dépôt %s non émis", depot_id)
         else:
             issued += 1
     return issued
+
+
+@background("Émission des accusés de réception manquants (toutes les 10 minutes)")
+def issue_missing_receipts_task() -> int:
+    """The periodic sweep (``PERIODIC_TASKS``): receipts whose own task gave up, or that were
+    never enqueued (deposits recorded before the worker existed)."""
+    return issue_missing_receipts()
 
 
 def _depot_email_context(candidature, depot) -> dict:

@@ -109,6 +109,17 @@ def test_collectivite_applies_end_to_end(live_server, page, mailoutbox, settings
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Dossier de Loos-en-Gohelle")
     expect(page.locator(".etat-dossier")).to_contain_text("Déposée · n° AMI-2027-001")
+    # The receipt's task ran on commit (immediate backend), before the page was drawn.
+    expect(
+        page.get_by_text(
+            "Votre candidature est déposée sous le numéro AMI-2027-001. "
+            "Un accusé de réception a été envoyé aux référent·es."
+        )
+    ).to_be_visible()
+    expect(
+        page.get_by_role("link", name=re.compile(r"^Accusé de réception du dépôt n° 1 "))
+    ).to_be_visible()
+    expect(page.get_by_text("en préparation")).to_have_count(0)
     assert_accessible(page)
 
     candidature = Candidature.objects.get()

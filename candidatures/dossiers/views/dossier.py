@@ -130,7 +130,8 @@ def detail(request, pk):
         "candidatures/dossier.html",
         {
             "candidature": candidature,
-            "depots": candidature.depots.order_by("-version"),
+            # Not the frozen copy (``contenu``): decoding its JSON cost more than the page.
+            "depots": candidature.depots.defer("contenu").order_by("-version"),
             "evenements": candidature.evenements.select_related("actor"),
             "acces": candidature.acces.select_related("user"),
             "missing": candidature.missing_items() if not candidature.est_deposee else [],
@@ -289,7 +290,10 @@ def _deposit(request, candidature, *, form=None):
         for message in _error_messages(error):
             messages.error(request, message)
         return redirect("candidatures:etape", pk=candidature.pk, step=5)
-    if depot.recu:
+    # Issued by a background task: with the immediate backend (tests, TASKS_BACKEND=immediate)
+    # it already ran on commit; with the worker it is usually still to come.
+    depot.refresh_from_db(fields=["recu_envoye_at"])
+    if depot.recu_envoye_at:
         receipt_news = "Un accusé de réception a été envoyé aux référent·es."
     else:
         receipt_news = (

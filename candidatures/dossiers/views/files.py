@@ -23,7 +23,7 @@ def recu(request, pk, version):
     candidature = _readable_dossier(request, pk)
     depot = get_object_or_404(candidature.depots, version=version)
     if not depot.recu:
-        # Recorded, but its receipt is still being issued (submission.issue_receipt).
+        # Recorded, but its receipt is still being issued (submission.issue_receipt_task).
         raise Http404
     filename = f"accuse-reception-{candidature.numero}-v{depot.version}.pdf"
     return private_file_response(depot.recu, filename, "application/pdf")

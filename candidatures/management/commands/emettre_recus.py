@@ -1,13 +1,14 @@
-"""Issue every missing submission receipt, from cron; run again to retry.
+"""Issue every missing submission receipt now, by hand; run again to retry.
 
     python manage.py emettre_recus
 
-A submission is recorded first and its receipt is rendered and mailed right after; when that
-rendering or that e-mail fails (or the process stops in between), the Depot stays without
-receipt, or with a receipt not mailed, until this command issues it: PDF stored and mailed to
-the référent·es. Receipts already issued are left alone,
-so running it twice sends nothing twice. Deposits of the last five minutes are left to the
-request that made them. Exit code 1 when some receipts could not be issued.
+A submission is recorded first and its receipt is rendered and mailed by a background task
+(``submission.issue_receipt_task``), retried by the worker; the worker also runs the same sweep
+as this command every 10 minutes (``PERIODIC_TASKS``), so no cron line is needed. This command
+is for an operator who wants it done at once: PDF stored and mailed to the référent·es.
+Receipts already issued are left alone, so running it twice sends nothing twice. Deposits of
+the last five minutes are left to their own task. Exit code 1 when some receipts could not be
+issued.
 """
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,4 +1,5 @@
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -6,7 +7,9 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.contrib.messages import get_messages
-from django.test import Client
+from django.core.mail.backends.locmem import EmailBackend
+from django.db import connection, transaction
+from django.test import Client, TestCase
 
 from candidatures.connexion.signin import build_login_url
 from candidatures.models import DemandeLienConnexion
@@ -24,10 +27,12 @@ T0 = datetime(2021, 1, 15, 9, 0, tzinfo=UTC)
 
 
 def ask_link(client, email, next_url="", **extra):
+    """POST the sign-in form; its transaction commits, so the link e-mail leaves (on commit)."""
     data = {"email": email}
     if next_url:
         data["next"] = next_url
-    return client.post(REQUEST_URL, data, **extra)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(REQUEST_URL, data, **extra)
 
 
 def link_in(message) -> str:
@@ -81,6 +86,58 @@ def test_request_link_sends_exactly_one_email_holding_a_link(client, mailoutbox)
     assert f'href="{link.replace("&", "&amp;")}"' in html
     assert "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message." in html
     assert requests_made() == [("marie.dupont@mairie-exemple.fr", "127.0.0.1")]
+
+
+def test_request_link_mails_the_link_only_once_the_request_is_committed(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(REQUEST_URL, {"email": "marie.dupont@mairie-exemple.fr"})
+        assert mailoutbox == []  # nothing leaves inside the transaction
+
+    assert (response.status_code, len(callbacks), mailoutbox) == (302, 1, [])
+    callbacks[0]()  # the commit
+    assert [message.to for message in mailoutbox] == [["marie.dupont@mairie-exemple.fr"]]
+
+
+class LockProbeBackend(EmailBackend):
+    """The test outbox, noting for each message whether another connection could take the
+    sign-in locks of its address and IP at the moment it was sent."""
+
+    probes: list = []
+
+    def send_messages(self, messages):
+        def probe(address):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_try_advisory_xact_lock(7301, hashtext(%s)), "
+                        "pg_try_advisory_xact_lock(7302, hashtext(%s))",
+                        [address, "127.0.0.1"],
+                    )
+                    self.probes.append((address, cursor.fetchone()))
+            finally:
+                connection.close()
+
+        for message in messages:
+            thread = threading.Thread(target=probe, args=(message.to[0],))
+            thread.start()
+            thread.join(30)
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_request_link_mails_the_link_outside_the_address_and_ip_locks(
+    client, mailoutbox, settings, monkeypatch
+):
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.LockProbeBackend"}}
+    monkeypatch.setattr(LockProbeBackend, "probes", [])
+
+    response = client.post(REQUEST_URL, {"email": "marie.dupont@mairie-exemple.fr"})
+
+    assert response.status_code == 302
+    assert LockProbeBackend.probes == [("marie.dupont@mairie-exemple.fr", (True, True))]
+    assert [message.to for message in mailoutbox] == [["marie.dupont@mairie-exemple.fr"]]
 
 
 def test_request_link_creates_an_applicant_without_password(client, mailoutbox):

@@ -262,13 +262,16 @@ def test_files_of_a_dossier_are_404_to_other_applicants_and_anonymous(
     assert (anonymous, other) == ([404, 404], [404, 404])
 
 
-def test_staff_with_view_permission_downloads_the_receipt(client, applicant, appel):
+def test_staff_with_view_permission_downloads_the_receipt(
+    client, applicant, appel, django_capture_on_commit_callbacks
+):
     from cerdd_ami.permissions import sync_role_permissions
 
     sync_role_permissions()
     dossier = complete_candidature(appel=appel, createur=applicant)
     client.force_login(applicant)
-    client.post(f"/candidature/{dossier.pk}/deposer/")
+    with django_capture_on_commit_callbacks(execute=True):  # the receipt's task
+        client.post(f"/candidature/{dossier.pk}/deposer/")
     client.force_login(charge_de_mission())
 
     response = client.get(f"/candidature/{dossier.pk}/recu/1/")
@@ -375,13 +378,18 @@ def test_a_deposit_whose_receipt_is_not_issued_yet_says_so(
         f"Votre candidature est déposée sous le numéro {dossier.numero}. L'accusé de réception "
         "est en préparation : il sera envoyé aux référent·es par e-mail." in content
     )
-    assert "Accusé de réception en préparation : il vous sera envoyé par e-mail." in content
+    assert (
+        '<strong class="recu-en-preparation">Accusé de réception en préparation</strong>. '
+        "Votre dépôt est bien enregistré ; l'accusé de réception (PDF) est en cours de création "
+        "et sera envoyé par e-mail aux référent·es, en général dans la minute. "
+        f'<a href="/candidature/{dossier.pk}/">Actualiser</a>' in content
+    )
     assert f'href="/candidature/{dossier.pk}/recu/1/"' not in response.content.decode()
     assert client.get(f"/candidature/{dossier.pk}/recu/1/").status_code == 404
     assert mailoutbox == []
 
 
-def test_submit_says_the_receipt_was_sent_and_links_it(
+def test_submit_says_the_receipt_is_in_preparation_then_the_page_links_it(
     client, applicant, appel, mailoutbox, django_capture_on_commit_callbacks
 ):
     dossier = complete_candidature(appel=appel, createur=applicant)
@@ -389,13 +397,24 @@ def test_submit_says_the_receipt_was_sent_and_links_it(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/candidature/{dossier.pk}/deposer/", follow=True)
+        # The response is built before the receipt's task runs (here: when the block ends).
+        assert (Depot.objects.get(candidature=dossier).recu, mailoutbox) == ("", [])
 
     dossier.refresh_from_db()
     content = page_text(response)
     assert (
-        f"Votre candidature est déposée sous le numéro {dossier.numero}. Un accusé de réception "
-        "a été envoyé aux référent·es." in content
+        f"Votre candidature est déposée sous le numéro {dossier.numero}. L'accusé de réception "
+        "est en préparation : il sera envoyé aux référent·es par e-mail." in content
     )
-    assert "en préparation" not in content
-    assert f'href="/candidature/{dossier.pk}/recu/1/"' in response.content.decode()
-    assert len(mailoutbox) == 1
+    assert "Accusé de réception en préparation</strong>. Votre dépôt est bien enregistré" in content
+    assert f'<a href="/candidature/{dossier.pk}/">Actualiser</a>' in response.content.decode()
+    assert f'href="/candidature/{dossier.pk}/recu/1/"' not in response.content.decode()
+
+    refreshed = client.get(f"/candidature/{dossier.pk}/")
+
+    assert "en préparation" not in page_text(refreshed)
+    assert "Actualiser" not in page_text(refreshed)
+    assert f'href="/candidature/{dossier.pk}/recu/1/"' in refreshed.content.decode()
+    assert [message.subject for message in mailoutbox] == [
+        f"Accusé de réception — {dossier.numero} — {dossier.collectivite.nom}"
+    ]

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -116,7 +117,8 @@ def deposer(appel, collectivite=None, **answers):
     if collectivite is not None:
         answers["collectivite"] = collectivite
     dossier = complete_candidature(appel=appel, **answers)
-    submission.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the receipt's task
+        submission.submit_candidature(candidature=dossier, user=UserFactory(), now=INSIDE_WINDOW)
     dossier.refresh_from_db()
     return dossier
 
