@@ -17,6 +17,7 @@ from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, Export, MembreJury
 from cerdd_ami.models import Tache
+from cerdd_ami.notifications.services import unsubscribe_token
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
 from cycle.journal.capitalisation import declare_engagement
@@ -142,6 +143,11 @@ MATRIX = {
     "/admin/cycle/envoinotecontexte/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/reponsesondage/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/reponsesondage/resultats/{cycle}/": [302, 302, 302, 403, 403, 200],
+    # Notifications: each person's own; the unsubscribe link's signed token is its credential.
+    "/notifications/": [302, 200, 200, 200, 200, 200],
+    "/notifications/tout-marquer-lu/": [405, 405, 405, 405, 405, 405],
+    "/notifications/desabonnement/{desabonnement}/": [200, 200, 200, 200, 200, 200],
+    "/notifications/desabonnement/faux-jeton/": [404, 404, 404, 404, 404, 404],
 }
 
 
@@ -232,6 +238,7 @@ def world():
         "conflit": conflit.pk,
         "tache": tache.pk,
         "export": export.pk,
+        "desabonnement": unsubscribe_token(candidat),
     }
     return users, values
 
