@@ -60,12 +60,14 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             Candidature.objects.select_related("appel", "collectivite"), pk=candidature_pk
         )
         can_write = request.user.has_perm("candidatures.add_message")
-        form, demande_form = MessageForm(appel=candidature.appel), DemandeComplementForm()
+        # Prefixed: both forms have a « texte », and ids must stay unique on the page.
+        form = MessageForm(appel=candidature.appel)
+        demande_form = DemandeComplementForm(prefix="demande")
         if request.method == "POST":
             if not can_write:
                 raise PermissionDenied
             if "demande" in request.POST:
-                demande_form = DemandeComplementForm(request.POST)
+                demande_form = DemandeComplementForm(request.POST, prefix="demande")
                 if demande_form.is_valid() and self._ask(request, candidature, demande_form):
                     return redirect(
                         reverse("admin:candidatures_message_dossier", args=[candidature.pk])

@@ -306,7 +306,12 @@ def test_staff_answer_and_demande_from_the_admin(client, dossier, referent, staf
     assert Notification.objects.get(user=staff).read_at is not None
     client.post(url, {"texte": "Réponse"})
     response = client.post(
-        url, {"demande": "1", "texte": "La délibération", "echeance": "2099-01-31T12:00"}
+        url,
+        {
+            "demande": "1",
+            "demande-texte": "La délibération",
+            "demande-echeance": "2099-01-31T12:00",
+        },
     )
 
     assert response.status_code == 302
@@ -322,7 +327,11 @@ def test_staff_demande_in_the_past_is_refused(client, dossier, staff):
 
     response = client.post(
         f"/admin/candidatures/message/dossier/{dossier.pk}/",
-        {"demande": "1", "texte": "La délibération", "echeance": "2001-01-31T12:00"},
+        {
+            "demande": "1",
+            "demande-texte": "La délibération",
+            "demande-echeance": "2001-01-31T12:00",
+        },
     )
 
     assert response.status_code == 400
