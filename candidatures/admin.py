@@ -15,6 +15,7 @@ from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatu
 from .dossiers.admin import AppelDossiersAdminMixin, CandidatureAdmin
 from .jury import admin_jurors, admin_staff  # noqa: F401
 from .jury.admin_appel import JuryAppelAdminMixin
+from .messagerie.admin import MessagerieCandidatureAdminMixin
 from .models import Appel, Candidature
 
 
@@ -32,5 +33,7 @@ class AppelAdmin(
 
 
 @admin.register(Candidature)
-class CandidatureCompositeAdmin(DecisionsCandidatureAdminMixin, CandidatureAdmin):
-    """The submitted dossiers, with their decisions."""
+class CandidatureCompositeAdmin(
+    MessagerieCandidatureAdminMixin, DecisionsCandidatureAdminMixin, CandidatureAdmin
+):
+    """The submitted dossiers, with their decisions and their thread with the applicant."""

@@ -12,5 +12,10 @@ class CandidaturesConfig(AppConfig):
         from candidatures.decisions.services import copy_letter_templates
 
         hooks.connect_edition_copier(copy_letter_templates)
+        # « Mes données » includes the dossier's messages (candidatures/dossiers/hooks.py).
+        from candidatures.dossiers import hooks as dossiers_hooks
+        from candidatures.messagerie.services import export_messages
+
+        dossiers_hooks.connect_data_section(export_messages)
         # The questionnaire of a call registers its copier here (candidatures/questionnaires):
         # hooks.connect_edition_copier(copy_questionnaire), called with source, target, offset.

@@ -46,3 +46,4 @@ from .jury.models import (  # noqa: F401
     RappelJury,
     Recommandation,
 )
+from .messagerie.models import Message, MessageQuerySet, message_upload_to  # noqa: F401

@@ -30,6 +30,7 @@ from candidatures.connexion.models import DemandeLienConnexion
 from candidatures.decisions.models import Decision
 from candidatures.dossiers.models import Candidature, Depot, PieceJointe
 from candidatures.jury.models import ConflitInteret, Evaluation, Note
+from candidatures.messagerie.models import Message
 from cerdd_ami import files
 from cerdd_ami.tasks import background
 
@@ -101,12 +102,14 @@ def purge_stale_drafts(*, now=None) -> int:
 
     Side effects, in one transaction:
     - DELETE of each Candidature and, by cascade, its AccesCandidature, PieceJointe,
-      Evenement rows (and Affectation, ConflitInteret, Evaluation, Note, Decision, which a
-      draft should not have anyway; a Participant, PROTECT, cannot exist without a deposit);
+      Evenement, Message (the dossier's thread) rows (and Affectation, ConflitInteret,
+      Evaluation, Note, Decision, which a draft should not have anyway; a Participant,
+      PROTECT, cannot exist without a deposit);
     - DELETE of the simple_history rows of those dossiers (conflicts, évaluations, notes,
       decisions, including the rows the cascade itself just wrote): personal data lives
       there too. Candidature and PieceJointe keep no history;
-    - once committed, the uploaded files (``PieceJointe.fichier``) are removed from storage.
+    - once committed, the uploaded files (``PieceJointe.fichier``, ``Message.fichier``) are
+      removed from storage.
     """
     # OF self: locking the calls too would hold up submissions to current calls.
     drafts = stale_drafts(now=now).select_for_update(of=("self",))
@@ -114,9 +117,12 @@ def purge_stale_drafts(*, now=None) -> int:
     if not ids:
         return 0
     pieces = list(PieceJointe.objects.filter(candidature__in=ids).only("fichier"))
+    attachments = list(
+        Message.objects.filter(candidature__in=ids).exclude(fichier="").only("fichier")
+    )
     Candidature.objects.filter(pk__in=ids).delete()
-    for piece in pieces:
-        files.delete_on_commit(piece.fichier)
+    for row in pieces + attachments:
+        files.delete_on_commit(row.fichier)
 
     evaluations = Evaluation.history.model.objects.filter(candidature_id__in=ids)
     Note.history.model.objects.filter(

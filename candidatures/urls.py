@@ -8,6 +8,7 @@ app_name = "candidatures"
 urlpatterns = [
     path("", include("candidatures.appels.urls")),
     path("", include("candidatures.connexion.urls")),
+    path("", include("candidatures.messagerie.urls")),
     path("candidature/", dossier.mes_candidatures, name="mes_candidatures"),
     path("candidature/nouvelle/<slug:slug>/", dossier.nouvelle, name="nouvelle"),
     path("candidature/<int:pk>/", dossier.detail, name="dossier"),

@@ -99,4 +99,5 @@ class SuiviEnvoi(models.Model):
         return self.statut == self.Statut.ENVOYE
 
 
+from .notifications.models import Notification, Preference  # noqa: E402,F401
 from .tasks.models import Tache  # noqa: E402,F401 - the background tasks, in the admin

@@ -71,6 +71,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             # Exports prepared by the worker (candidatures.decisions.admin_exports): each
             # person follows and downloads their own.
             "view_export",
+            # The dossiers' threads (candidatures.messagerie.admin): read, answered, and
+            # « demande de complément »; never edited or deleted. Jurors have none of these.
+            "view_message",
+            "add_message",
         ],
         # Jurors read and score their dossiers through the DossierJury proxy only; what they
         # may see is decided by Candidature.objects.for_juror, not by this permission.

@@ -130,6 +130,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "cerdd_ami.context_processors.site",
+                "cerdd_ami.notifications.context_processors.unread",
                 "cycle.context_processors.participation",
             ],
             # One French style for dates and times shown to people, in every template.
@@ -347,6 +348,7 @@ PERIODIC_TASKS: dict[str, int] = {
     "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
     "cycle.participants.context_notes.send_context_notes": 3600,
     "candidatures.decisions.exports.purge_old_exports": 24 * 3600,
+    "cerdd_ami.notifications.services.send_digests": 24 * 3600,
 }
 
 # Decision letters exported within one admin request (about 5 s merged, 25 s as a ZIP for 100);

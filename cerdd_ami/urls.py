@@ -24,6 +24,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     *(dev_urlpatterns if settings.DEBUG else []),
     path("admin/", admin.site.urls),
+    path("notifications/", include("cerdd_ami.notifications.urls")),
     path("cycle/", include("cycle.urls")),
     path("", include("candidatures.urls")),
 ]

@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from django.test.utils import override_settings
 from django.urls import Resolver404, URLPattern, resolve, reverse
 
-from candidatures.models import Appel, Decision
+from candidatures.models import Appel, Candidature, Decision
 from cerdd_ami.models import User
 from cycle.models import Cycle, DocumentSeance, MembreBinome
 from tests.html_forms import FormNotFound, parse_form
@@ -182,6 +182,8 @@ def _pks(queryset):
 # A URL parameter other than the model's own id -> the demo's values for it, given that id.
 PARAMETERS = {
     "appel_pk": lambda model, pk: _pks(Appel.objects.all()),
+    # A dossier's thread (candidatures.messagerie.admin): dossiers with and without messages.
+    "candidature_pk": lambda model, pk: _pks(Candidature.objects.all()),
     "cycle_pk": lambda model, pk: _pks(Cycle.objects.all()),
     "membre_pk": lambda model, pk: _pks(MembreBinome.objects.filter(participant__cycle=pk)),
     "document_pk": lambda model, pk: _pks(DocumentSeance.objects.filter(seance=pk)),

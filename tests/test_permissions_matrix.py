@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.utils import timezone
 
@@ -16,8 +17,10 @@ from candidatures.decisions import publication
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers import submission
 from candidatures.jury import services as jury_services
+from candidatures.messagerie import services as messagerie_services
 from candidatures.models import Collectivite, ConflitInteret, Evaluation, Export, MembreJury
 from cerdd_ami.models import Tache
+from cerdd_ami.notifications.services import unsubscribe_token
 from cerdd_ami.permissions import sync_role_permissions
 from cycle import models as cycle_models
 from cycle.journal.capitalisation import declare_engagement
@@ -47,6 +50,12 @@ MATRIX = {
     "/candidature/{pk}/pieces/{piece}/": [404, 200, 404, 200, 404, 200],
     "/candidature/{pk}/recu/1/": [404, 200, 404, 200, 404, 200],
     "/candidature/{pk}/courrier/": [302, 200, 404, 404, 404, 404],
+    # The dossier's thread: its référent·es and staff (from the admin), never a juror.
+    "/candidature/{pk}/messages/": [302, 200, 404, 404, 404, 404],
+    "/candidature/{pk}/messages/{message}/fichier/": [302, 200, 404, 404, 404, 200],
+    "/admin/candidatures/message/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/message/dossier/{pk}/": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/message/{message}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/": [302, 302, 302, 200, 200, 200],
     "/admin/cerdd_ami/tache/": [302, 302, 302, 403, 403, 200],
     "/admin/cerdd_ami/tache/{tache}/change/": [302, 302, 302, 403, 403, 200],
@@ -143,6 +152,11 @@ MATRIX = {
     "/admin/cycle/envoinotecontexte/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/reponsesondage/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/reponsesondage/resultats/{cycle}/": [302, 302, 302, 403, 403, 200],
+    # Notifications: each person's own; the unsubscribe link's signed token is its credential.
+    "/notifications/": [302, 200, 200, 200, 200, 200],
+    "/notifications/tout-marquer-lu/": [405, 405, 405, 405, 405, 405],
+    "/notifications/desabonnement/{desabonnement}/": [200, 200, 200, 200, 200, 200],
+    "/notifications/desabonnement/faux-jeton/": [404, 404, 404, 404, 404, 404],
 }
 
 
@@ -210,6 +224,12 @@ def world():
         requested_by=charge, kind=Export.Kind.PROCES_VERBAL, appel=appel, statut="pret", total=1
     )
     export.fichier.save("exports/pv.pdf", ContentFile(b"%PDF-1.4 pv"))
+    message = messagerie_services.post_message(
+        candidature=dossier,
+        auteur=charge,
+        texte="Bonjour",
+        fichier=SimpleUploadedFile("note.pdf", b"%PDF-1.4 note"),
+    )
     users = {
         "anonyme": None,
         "candidat": candidat,
@@ -234,6 +254,8 @@ def world():
         "conflit": conflit.pk,
         "tache": tache.pk,
         "export": export.pk,
+        "desabonnement": unsubscribe_token(candidat),
+        "message": message.pk,
     }
     return users, values
 

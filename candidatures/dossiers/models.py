@@ -353,6 +353,8 @@ class Evenement(models.Model):
         REOUVERTURE = "reouverture", "Dossier rouvert"
         PROLONGATION = "prolongation", "Prolongation accordée"
         DEMANDE_ACCES = "demande_acces", "Demande d'accès"
+        DEMANDE_COMPLEMENT = "demande_complement", "Complément demandé"
+        COMPLEMENT = "complement", "Complément ajouté"
 
     candidature = models.ForeignKey(
         Candidature, on_delete=models.CASCADE, related_name="evenements"

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
-from candidatures.dossiers import services, submission
+from candidatures.dossiers import hooks, services, submission
 from cerdd_ami.auth import client_ip
 
 from ..forms import (
@@ -385,6 +385,9 @@ def my_data(request, pk):
             for event in candidature.evenements.all()
         ],
     }
+    for section in hooks.data_sections:
+        key, value = section(candidature)
+        export[key] = value
     response = HttpResponse(
         json.dumps(export, ensure_ascii=False, indent=2, default=str),
         content_type="application/json; charset=utf-8",

@@ -13,6 +13,7 @@ from candidatures.decisions import letter_templates
 from candidatures.decisions.demo import publish_on_announcement, seed_decisions
 from candidatures.dossiers.demo import RECENT_DOSSIERS, seed_candidatures
 from candidatures.jury.demo import close_2021_scoring, seed_jury, seed_recent_jury
+from candidatures.messagerie.demo import seed_messages
 from candidatures.models import Decision
 from cerdd_ami import roles
 from cerdd_ami.models import User
@@ -151,6 +152,11 @@ class Command(BaseCommand):
         self._jury(
             f"Jury {appel_recent.slug} (notation en cours)",
             seed_recent_jury(appel_recent, staff_user=charge),
+        )
+        threads = seed_messages(appel_recent, staff_user=charge)
+        self.stdout.write(
+            f"  messagerie : {_n(threads, 'fil')} de dossier écrit(s) "
+            "(dont une demande de complément reçue)."
         )
         staged = Decision.objects.filter(candidature__appel=appel_recent)
         self.stdout.write(

@@ -65,7 +65,8 @@ def test_mes_candidatures_query_count_does_not_grow(
         CandidatureFactory(appel=AppelFactory(), createur=applicant)
     client.force_login(applicant)
 
-    with django_assert_num_queries(5):  # the menu asks whether they take part in a cycle
+    # The menu asks whether they take part in a cycle, and counts their unread notifications.
+    with django_assert_num_queries(6):
         client.get("/candidature/")
 
 

@@ -1,0 +1,10 @@
+from .services import unread_count
+
+
+def unread(request):
+    """The signed-in person's unread notifications, for the menu: a callable, so a page that
+    does not show the menu asks nothing."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"notifications_non_lues": 0}
+    return {"notifications_non_lues": lambda: unread_count(user)}

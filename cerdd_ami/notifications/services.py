@@ -1,0 +1,241 @@
+"""Workflows of notifications: create them, read them, e-mail them (at once or in a digest),
+unsubscribe. See the package's docstring for the API other packages use."""
+
+import logging
+from datetime import timedelta
+
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from cerdd_ami.emails import build_email, site_url
+from cerdd_ami.tasks import background, enqueue
+
+from .models import Notification, Preference
+
+logger = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "cerdd_ami.notifications.unsubscribe"
+# The digest gathers what arrived since the last one; older unsent notifications (a digest
+# chosen long after they came) are not e-mailed: they wait on the site.
+DIGEST_WINDOW = timedelta(days=7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preferences and the unsubscribe token
+
+
+def mode_of(user) -> str:
+    preference = Preference.objects.filter(user=user).only("mode").first()
+    return preference.mode if preference else Preference.Mode.IMMEDIAT
+
+
+@transaction.atomic
+def set_preference(*, user, mode) -> Preference:
+    """Record ``user``'s choice (``Preference.Mode``). Side effects: creates or updates the
+    user's Preference row. No e-mail."""
+    if mode not in Preference.Mode.values:
+        raise ValueError(f"Mode de notification inconnu : {mode!r}")
+    preference, _created = Preference.objects.update_or_create(user=user, defaults={"mode": mode})
+    return preference
+
+
+def unsubscribe_token(user) -> str:
+    """A signed token naming ``user`` (and their address: it dies if the address changes)."""
+    return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=UNSUBSCRIBE_SALT)
+
+
+def user_from_token(token: str):
+    """The user an unsubscribe token names, or None when it is forged or outdated."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    user = get_user_model().objects.filter(pk=data.get("u")).first()
+    if user is None or user.email.lower() != data.get("e"):
+        return None
+    return user
+
+
+def unsubscribe_url(user) -> str:
+    return site_url(reverse("notifications:desabonnement", args=[unsubscribe_token(user)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating and reading
+
+
+def notify(*, recipients, titre, url, template="notification", context=None) -> list:
+    """Tell each of ``recipients`` (Users; duplicates and inactive accounts skipped) that
+    something new waits at ``url`` (a local path).
+
+    Side effects, in the caller's transaction: one Notification per recipient; for each
+    recipient whose preference is « immédiat », the task ``send_notification`` is enqueued
+    (it runs once the transaction commits and e-mails that one notification). Digest and
+    « aucun » recipients get no task here (``send_digests`` collects the former). Returns the
+    notifications created.
+    """
+    with transaction.atomic():
+        seen, notifications = set(), []
+        for user in recipients:
+            if user is None or user.pk in seen or not user.is_active:
+                continue
+            seen.add(user.pk)
+            notifications.append(
+                Notification.objects.create(
+                    user=user, titre=titre[:200], url=url, template=template, context=context or {}
+                )
+            )
+        immediate = set(
+            Preference.objects.filter(user__in=seen)
+            .exclude(mode=Preference.Mode.IMMEDIAT)
+            .values_list("user_id", flat=True)
+        )
+        for notification in notifications:
+            if notification.user_id not in immediate:
+                enqueue(send_notification, notification_id=notification.pk)
+    return notifications
+
+
+def _path_filter(url: str) -> Q:
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    return Q(url=path) | Q(url__startswith=path + "#")
+
+
+def mark_read(*, user, url) -> int:
+    """``user`` opened the page at ``url``: its unread notifications are read now. Returns how
+    many. Side effects: one UPDATE of the user's Notification rows."""
+    if not user.is_authenticated:
+        return 0
+    return (
+        Notification.objects.of_user(user)
+        .unread()
+        .filter(_path_filter(url))
+        .update(read_at=timezone.now())
+    )
+
+
+def mark_all_read(*, user) -> int:
+    """Every unread notification of ``user`` is read now; returns how many (one UPDATE)."""
+    return Notification.objects.of_user(user).unread().update(read_at=timezone.now())
+
+
+def unread_count(user) -> int:
+    return Notification.objects.of_user(user).unread().count()
+
+
+# ---------------------------------------------------------------------------------------------
+# E-mails
+
+
+def _with_unsubscribe(message, user):
+    link = unsubscribe_url(user)
+    message.extra_headers["List-Unsubscribe"] = f"<{link}>"
+    message.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message
+
+
+def _common_context(user) -> dict:
+    return {
+        "preferences_url": site_url(reverse("notifications:mes_notifications")),
+        "unsubscribe_url": unsubscribe_url(user),
+        "site_url": site_url(""),
+    }
+
+
+def build_notification_email(notification):
+    user = notification.user
+    context = {
+        **notification.context,
+        **_common_context(user),
+        "titre": notification.titre,
+        "url": site_url(notification.url),
+    }
+    message = build_email(notification.template, context, to=[user.email])
+    return _with_unsubscribe(message, user)
+
+
+@background("Notification par e-mail")
+def send_notification(*, notification_id: int) -> bool:
+    """E-mail one notification to its recipient, if they still want it at once.
+
+    Idempotent: the row is locked and stamped ``emailed_at`` in the same transaction as the
+    sending; a notification already e-mailed, already read, or whose recipient now chose the
+    digest or nothing is left alone. A mail server failure raises: the worker retries.
+    Returns whether an e-mail left.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None or notification.emailed_at or notification.read_at:
+            return False
+        user = notification.user
+        if not user.is_active or mode_of(user) != Preference.Mode.IMMEDIAT:
+            return False
+        build_notification_email(notification).send()
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    return True
+
+
+def send_digest(*, user, now=None) -> int:
+    """E-mail ``user`` one message listing their notifications not e-mailed nor read yet
+    (those of the last DIGEST_WINDOW); returns how many it lists (0: no e-mail).
+
+    Side effects, in one transaction with the rows locked: the e-mail, then ``emailed_at`` on
+    each notification listed, so that a second run lists nothing again.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(user=user, emailed_at__isnull=True, read_at__isnull=True)
+            .filter(created_at__gte=now - DIGEST_WINDOW, created_at__lte=now)
+            .order_by("created_at", "pk")
+        )
+        if not pending:
+            return 0
+        context = {
+            **_common_context(user),
+            "notifications": [
+                {"titre": n.titre, "url": site_url(n.url), "created_at": n.created_at}
+                for n in pending
+            ],
+        }
+        _with_unsubscribe(
+            build_email("notifications_resume", context, to=[user.email]), user
+        ).send()
+        Notification.objects.filter(pk__in=[n.pk for n in pending]).update(emailed_at=now)
+    return len(pending)
+
+
+@background("Résumé quotidien des notifications")
+def send_digests() -> dict:
+    """The daily run (``PERIODIC_TASKS``): one digest per person who chose it and has
+    something new. Idempotent (see ``send_digest``); one person's failure is logged and does
+    not stop the others, whose digest is retried by the next run."""
+    now = timezone.now()
+    users = (
+        Preference.objects.filter(mode=Preference.Mode.RESUME, user__is_active=True)
+        .select_related("user")
+        .order_by("user_id")
+    )
+    report = {"resumes": 0, "notifications": 0, "echecs": 0}
+    for preference in users:
+        try:
+            count = send_digest(user=preference.user, now=now)
+        except Exception as error:  # a mail server failure: this person's digest waits
+            logger.warning("Résumé de notifications pour %s en échec : %s", preference.user, error)
+            report["echecs"] += 1
+            continue
+        report["resumes"] += bool(count)
+        report["notifications"] += count
+    return report
