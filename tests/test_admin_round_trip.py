@@ -42,6 +42,8 @@ EMPTY_IN_DEMO = {
     "axes.AccessAttempt",
     "axes.AccessFailureLog",
     "candidatures.Affectation",
+    # Made on request only (tests/candidatures/decisions/test_exports.py covers its pages).
+    "candidatures.Export",
     "cerdd_ami.Tache",
 }
 # Answers a role gets where it may not go, or for a page that is only POSTed to.
