@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{ba.BENCH_DB}"
     database = ba.BenchDatabase(url=url, admin=ba._connect_kwargs(url, "postgres"))
     gunicorn = None
-    workers: list[TaskWorker] = []
+    task_workers: list[TaskWorker] = []
     probe = None
     failed = False
     try:
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
         setup = ba.prepare(database, work, base_url, args.applicants)
         gunicorn = ba.Gunicorn(setup.env, args.port, work)
         gunicorn.wait_until_healthy(base_url)
-        workers = [TaskWorker(setup.env, work, name) for name in ("bench-a", "bench-b")]
+        task_workers = [TaskWorker(setup.env, work, name) for name in ("bench-a", "bench-b")]
         probe = Probe(base_url)
         probe.start()
         outbox = ba.Outbox(work / "outbox")
@@ -291,7 +291,7 @@ def main(argv=None) -> int:
 
         time.sleep(5)
         print("Fault 3: a task worker killed (SIGKILL) while it runs a task", flush=True)
-        victim = workers[0]
+        victim = task_workers[0]
         wait_until = time.monotonic() + 60
         while not task_counts(url, victim.worker_id) and time.monotonic() < wait_until:
             time.sleep(0.01)  # kill it mid-task if the load gives it one
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
         mid_task = bool(task_counts(url, victim.worker_id))
         victim.process.kill()
         victim.process.wait(10)
-        workers[0] = TaskWorker(setup.env, work, "bench-a2")
+        task_workers[0] = TaskWorker(setup.env, work, "bench-a2")
         while task_counts(url, victim.worker_id):
             if time.monotonic() - started > 120:
                 raise RuntimeError("the dead worker's task was never put back")
@@ -364,7 +364,7 @@ def main(argv=None) -> int:
             lost or found["duplicated"] or twice or found["sans_recu"] or tasks.get("FAILED")
         )
     finally:
-        for worker in workers:
+        for worker in task_workers:
             worker.stop()
         if probe is not None:
             probe.stopped.set()
