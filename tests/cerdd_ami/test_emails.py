@@ -19,7 +19,7 @@ def test_every_email_has_its_three_templates():
         sorted(p.name.removesuffix("_body.txt") for p in EMAIL_TEMPLATES.glob("*_body.txt"))
         == NAMES
     )
-    assert len(NAMES) == 11  # export_pret: an export prepared by the worker is ready
+    assert len(NAMES) == 13  # message_reseau, message_masque: the participants' network
 
 
 @pytest.mark.parametrize("part", ["subject.txt", "body.txt"])
