@@ -147,6 +147,7 @@ MATRIX = {
     # Le réseau des participant·es: the cycle's people only; staff read and moderate from the
     # admin, not from the participants' pages.
     "/cycle/{participant}/reseau/annuaire/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/reseau/mes-donnees/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/reseau/discussions/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/reseau/discussions/{discussion}/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/reseau/discussions/{discussion}/messages/{message}/fichier/": [

@@ -12,6 +12,7 @@ urlpatterns = [
         views.annuaire_accord,
         name="annuaire_accord",
     ),
+    path("<int:participant_pk>/reseau/mes-donnees/", views.mes_donnees, name="reseau_mes_donnees"),
     path("<int:participant_pk>/reseau/discussions/", views.discussions, name="discussions"),
     path(
         "<int:participant_pk>/reseau/discussions/<int:discussion_pk>/",

@@ -5,11 +5,13 @@ within that participation's cycle: a collectivité not retained, or of another c
 A withdrawn participation reads everything and writes nothing (the services refuse it too).
 """
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -20,6 +22,7 @@ from cycle.participants.views import participation_or_404
 from cycle.reseau import services
 from cycle.reseau.forms import DiscussionForm, MessageForm
 from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, Message
+from cycle.reseau.personal_data import network_data
 
 RETENTION_NOTE = (
     "Les messages et leurs pièces jointes sont supprimés 12 mois après la dernière séance du "
@@ -254,3 +257,23 @@ def message_fichier(request, participant_pk, discussion_pk, message_pk):
         pk=message_pk,
     )
     return private_file_response(message.fichier, message.nom_original, message.type_mime)
+
+
+@never_cache
+@login_required
+def mes_donnees(request, participant_pk):
+    """My data in the network (consents, follows, my messages), as JSON."""
+    participant = participation_or_404(request, participant_pk)
+    export = {
+        "cycle": participant.cycle.titre,
+        "collectivite": participant.candidature.collectivite.nom,
+        **network_data(participant=participant, user=request.user),
+    }
+    response = HttpResponse(
+        json.dumps(export, ensure_ascii=False, indent=2, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="mes-donnees-reseau-{participant.pk}.json"'
+    )
+    return response

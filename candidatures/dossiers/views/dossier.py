@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
-from candidatures.dossiers import services, submission
+from candidatures.dossiers import hooks, services, submission
 from cerdd_ami.auth import client_ip
 
 from ..forms import (
@@ -381,6 +381,9 @@ def my_data(request, pk):
             for event in candidature.evenements.all()
         ],
     }
+    # What the apps built on the dossier hold about the same person (the cycle's network).
+    for contribute in hooks.personal_data:
+        export.update(contribute(candidature=candidature, user=request.user))
     response = HttpResponse(
         json.dumps(export, ensure_ascii=False, indent=2, default=str),
         content_type="application/json; charset=utf-8",
