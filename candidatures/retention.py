@@ -232,19 +232,35 @@ def dossiers_past_retention(*, now=None):
     )
 
 
-def purge(*, now=None) -> dict[str, int]:
-    """Apply the deletion rules: old sign-in requests, stale drafts, then inactive accounts.
+# The apps above (the cycle) add their own rules without candidatures importing them: each
+# callable is ``fn(now=...) -> dict[str, int]``, run inside ``purge``'s transaction before the
+# accounts (their rows may be what keeps an account). ``cycle/apps.py`` registers them.
+purgers: list = []
 
-    Side effects: those of the three ``purge_*`` functions (files removed on commit). Drafts
-    before accounts: deleting a draft removes the access rows that kept its référent·es'
-    accounts. Returns the counts by kind. Submitted dossiers are never deleted here.
+
+def connect_purger(fn) -> None:
+    if fn not in purgers:
+        purgers.append(fn)
+
+
+def purge(*, now=None) -> dict[str, int]:
+    """Apply the deletion rules: old sign-in requests, stale drafts, the other apps' rules
+    (``purgers``), then inactive accounts.
+
+    Side effects: those of the three ``purge_*`` functions and of the purgers (files removed on
+    commit). Drafts and the purgers before accounts: deleting a draft removes the access rows
+    that kept its référent·es' accounts. Returns the counts by kind. Submitted dossiers are
+    never deleted here.
     """
     now = now or timezone.now()
-    return {
+    counts = {
         "requests": purge_sign_in_requests(now=now),
         "drafts": purge_stale_drafts(now=now),
-        "accounts": purge_inactive_accounts(now=now),
     }
+    for purger in purgers:
+        counts.update(purger(now=now))
+    counts["accounts"] = purge_inactive_accounts(now=now)
+    return counts
 
 
 @background("Purge des données personnelles (hebdomadaire)")

@@ -116,6 +116,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "add_reponsefacilitateur",
             "view_engagement",
             "view_avancementengagement",
+            # The participants' network (cycle.reseau.admin): discussions read-only; hiding a
+            # message (with its reason) needs « change », which no edit form uses; the
+            # directory's consents and the followers' e-mails read.
+            "view_discussion",
+            "view_message",
+            "change_message",
+            "view_consentementannuaire",
+            "view_envoimessagereseau",
         ],
     },
 }

@@ -9,6 +9,13 @@ from cycle.journal.models import (
 )
 from cycle.participants.models import MembreBinome, Participant
 from cycle.presences.models import Presence
+from cycle.reseau.models import (
+    Abonnement,
+    ConsentementAnnuaire,
+    Discussion,
+    EnvoiMessageReseau,
+    Message,
+)
 from cycle.seances.models import (
     Cycle,
     DocumentSeance,
@@ -19,14 +26,19 @@ from cycle.seances.models import (
 from cycle.sondage.models import ChoixTheme, ReponseSondage
 
 __all__ = [
+    "Abonnement",
     "AvancementEngagement",
     "ChoixTheme",
+    "ConsentementAnnuaire",
     "Cycle",
+    "Discussion",
     "DocumentSeance",
     "Engagement",
     "EntreeJournal",
+    "EnvoiMessageReseau",
     "EnvoiNoteContexte",
     "MembreBinome",
+    "Message",
     "Participant",
     "Presence",
     "ReponseFacilitateur",

@@ -27,6 +27,7 @@ from cycle.journal.capitalisation import declare_engagement
 from cycle.journal.services import write_entry
 from cycle.models import EntreeJournal
 from cycle.participants import services as participant_services
+from cycle.reseau import services as reseau_services
 from cycle.seances import services as seance_services
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
@@ -157,6 +158,30 @@ MATRIX = {
     "/notifications/tout-marquer-lu/": [405, 405, 405, 405, 405, 405],
     "/notifications/desabonnement/{desabonnement}/": [200, 200, 200, 200, 200, 200],
     "/notifications/desabonnement/faux-jeton/": [404, 404, 404, 404, 404, 404],
+    # Le réseau des participant·es: the cycle's people only; staff read and moderate from the
+    # admin, not from the participants' pages.
+    "/cycle/{participant}/reseau/annuaire/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/reseau/mes-donnees/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/reseau/discussions/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/reseau/discussions/{discussion}/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/reseau/discussions/{discussion}/messages/{message_reseau}/fichier/": [
+        302,
+        200,
+        404,
+        404,
+        404,
+        404,
+    ],
+    # POST only: a GET is refused before anything else, for everybody.
+    "/cycle/{participant}/reseau/annuaire/accord/": [405, 405, 405, 405, 405, 405],
+    "/cycle/{participant}/reseau/discussions/{discussion}/suivre/": [405, 405, 405, 405, 405, 405],
+    "/admin/cycle/discussion/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/discussion/{discussion}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/message/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/message/{message_reseau}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/message/{message_reseau}/masquer/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/consentementannuaire/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/envoimessagereseau/": [302, 302, 302, 403, 403, 200],
 }
 
 
@@ -198,6 +223,13 @@ def world():
             visibilite=visibilite,
         )
         for visibilite in (EntreeJournal.Visibilite.PRIVEE, EntreeJournal.Visibilite.PARTAGEE)
+    )
+    discussion = reseau_services.start_discussion(
+        participant=participant,
+        auteur=candidat,
+        titre="Mobiliser les jeunes",
+        texte="Comment faites-vous ?",
+        uploaded_file=SimpleUploadedFile("cr.pdf", b"%PDF-1.4 cr", content_type="application/pdf"),
     )
     engagement = declare_engagement(
         participant=participant, user=candidat, nature="outil", description="Une Carto Party"
@@ -250,6 +282,8 @@ def world():
         "entree_privee": entree_privee.pk,
         "entree_partagee": entree_partagee.pk,
         "engagement": engagement.pk,
+        "discussion": discussion.pk,
+        "message_reseau": discussion.messages.get().pk,
         "evaluation": evaluation.pk,
         "conflit": conflit.pk,
         "tache": tache.pk,
@@ -308,7 +342,9 @@ def test_participant_urls_for_binome_members_and_applicants_not_retained(client,
     }
     # The participation's pages (those about one author's journal entry are left to MATRIX).
     templates = [
-        t for t in MATRIX if t.startswith("/cycle/{participant}/") and t.count("{") == 1
+        t
+        for t in MATRIX
+        if t.startswith("/cycle/{participant}/") and t.count("{") == 1 and set(MATRIX[t]) != {405}
     ] + [NOTE_URL]
     observed = {}
     for role in PARTICIPANT_ROLES:

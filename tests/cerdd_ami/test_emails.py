@@ -19,8 +19,9 @@ def test_every_email_has_its_three_templates():
         sorted(p.name.removesuffix("_body.txt") for p in EMAIL_TEMPLATES.glob("*_body.txt"))
         == NAMES
     )
-    # notification, notifications_resume: a new message, at once or in the daily digest.
-    assert len(NAMES) == 13
+    # notification, notifications_resume: a new message, at once or in the daily digest;
+    # message_reseau, message_masque: the participants' network.
+    assert len(NAMES) == 15
 
 
 @pytest.mark.parametrize("part", ["subject.txt", "body.txt"])

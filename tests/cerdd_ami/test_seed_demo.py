@@ -20,8 +20,11 @@ from candidatures.models import (
 )
 from cerdd_ami.models import User
 from cycle.models import (
+    ConsentementAnnuaire,
     Cycle,
+    Discussion,
     EntreeJournal,
+    Message,
     Participant,
     Presence,
     ReponseFacilitateur,
@@ -150,6 +153,13 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     assert shared.filter(created_at__gt=timezone.now()).count() == 0
     assert {s.numero for s in held} <= set(shared.values_list("seance__numero", flat=True))
     demo_participant = en_cours.participants.order_by("candidature__numero").first()
+    # Le réseau: three discussions, one reply hidden, some opt-ins but not the demo
+    # participant's, who tries it themselves.
+    assert Discussion.objects.filter(cycle=en_cours).count() == 3
+    assert Message.objects.filter(discussion__cycle=en_cours, masque_at__isnull=False).count() == 1
+    consents = ConsentementAnnuaire.objects.filter(membre__participant__cycle=en_cours)
+    assert consents.count() >= 3
+    assert not consents.filter(membre__participant=demo_participant).exists()
     assert (
         f"Participant·e de démonstration (connexion par lien, lu dans /dev/outbox/) : "
         f"{demo_participant.candidature.ref_tech_email}" in output
@@ -172,6 +182,9 @@ def _counts():
         Presence,
         EntreeJournal,
         ReponseFacilitateur,
+        Discussion,
+        Message,
+        ConsentementAnnuaire,
     ]
     return {model.__name__: model.objects.count() for model in models}
 

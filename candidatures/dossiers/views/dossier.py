@@ -388,6 +388,9 @@ def my_data(request, pk):
     for section in hooks.data_sections:
         key, value = section(candidature)
         export[key] = value
+    # What the apps built on the dossier hold about the same person (the cycle's network).
+    for contribute in hooks.personal_data:
+        export.update(contribute(candidature=candidature, user=request.user))
     response = HttpResponse(
         json.dumps(export, ensure_ascii=False, indent=2, default=str),
         content_type="application/json; charset=utf-8",

@@ -66,6 +66,10 @@ class Command(BaseCommand):
             "Comptes de candidat·es sans dossier, inutilisés depuis 12 mois, "
             f"{done('supprimés')} : {counts['accounts']}"
         )
+        # The other apps' rules (``retention.purgers``) name their counts in French.
+        for label, count in counts.items():
+            if label not in {"requests", "drafts", "accounts"}:
+                self.stdout.write(f"{label} {done('supprimés')} : {count}")
 
         dossiers = list(retention.dossiers_past_retention(now=now))
         self.stdout.write(

@@ -21,7 +21,17 @@ from cerdd_ami.permissions import sync_role_permissions
 from cycle.demo import seed_cycle
 from cycle.demo_edition import seed_edition_en_cours
 from cycle.journal.demo import seed_journal
-from cycle.models import Cycle, Engagement, EntreeJournal, Presence, ReponseSondage
+from cycle.models import (
+    ConsentementAnnuaire,
+    Cycle,
+    Discussion,
+    Engagement,
+    EntreeJournal,
+    Message,
+    Presence,
+    ReponseSondage,
+)
+from cycle.reseau.demo import seed_reseau
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
 
@@ -69,7 +79,10 @@ class Command(BaseCommand):
             f"{ReponseSondage.objects.filter(participant__cycle=cycle).count()} réponses au "
             f"sondage, {EntreeJournal.objects.filter(participant__cycle=cycle).count()} entrées "
             f"de journal, {Engagement.objects.filter(participant__cycle=cycle).count()} "
-            "engagements."
+            f"engagements, {Discussion.objects.filter(cycle=cycle).count()} discussions "
+            f"({Message.objects.filter(discussion__cycle=cycle).count()} messages), "
+            f"{ConsentementAnnuaire.objects.filter(membre__participant__cycle=cycle).count()} "
+            "accords pour l'annuaire."
         )
 
     # Demo data mails nobody. The override wraps the transaction: e-mails wait for its commit.
@@ -124,6 +137,7 @@ class Command(BaseCommand):
         seed_cycle(appel_en_cours, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_en_cours)
         seed_journal(cycle)
+        seed_reseau(cycle)
         held = cycle.current_seance()
         upcoming = cycle.next_seance()
         self._cycle(

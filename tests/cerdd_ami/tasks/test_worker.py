@@ -131,7 +131,14 @@ def test_periodic_task_enqueued_once_then_one_period_after_its_last_run(
     ] == [
         (
             TaskResultStatus.SUCCESSFUL,
-            {"requests": 0, "drafts": 0, "accounts": 0},
+            {
+                "requests": 0,
+                "drafts": 0,
+                "Fils de discussion du réseau et leurs messages (cycle fini depuis plus de "
+                "12 mois)": 0,
+                "Accords pour l'annuaire du réseau (cycle fini depuis plus de 12 mois)": 0,
+                "accounts": 0,
+            },
             datetime.timedelta(0),
         ),
         (TaskResultStatus.READY, None, datetime.timedelta(days=7)),

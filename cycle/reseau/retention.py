@@ -1,0 +1,59 @@
+"""Retention of the participants' network (RGPD), run by ``purger_donnees`` and the weekly
+task with the other rules (``candidatures.retention.purgers``; ``cycle/apps.py`` registers
+``purge_reseau``).
+
+The rule, as the directory's and the discussions' pages say it (``views.RETENTION_NOTE``):
+12 months after the cycle's last séance (end of day, Paris), its discussions, their messages
+and files, the follows and the e-mail log, and the directory's consents (active or revoked)
+are deleted. A cycle without any séance keeps them: it has not ended.
+"""
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from candidatures.appels.models import end_of_day
+from candidatures.retention import shift_months
+from cerdd_ami import files
+from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
+from cycle.seances.models import Cycle
+
+RESEAU_RETENTION_MONTHS = 12
+MESSAGES = "Fils de discussion du réseau et leurs messages (cycle fini depuis plus de 12 mois)"
+CONSENTS = "Accords pour l'annuaire du réseau (cycle fini depuis plus de 12 mois)"
+
+
+def cycles_past_retention(*, now=None) -> list[int]:
+    """Ids of the cycles whose last séance ended more than 12 months before ``now``."""
+    now = now or timezone.now()
+    cycles = Cycle.objects.annotate(last_seance=models.Max("seances__date")).values_list(
+        "pk", "last_seance"
+    )
+    return [
+        pk
+        for pk, last in cycles
+        if last is not None and shift_months(end_of_day(last), RESEAU_RETENTION_MONTHS) < now
+    ]
+
+
+@transaction.atomic
+def purge_reseau(*, now=None) -> dict[str, int]:
+    """Delete the network's data of the cycles past retention; returns the counts by kind.
+
+    Side effects: DELETE of their Discussion rows and, by cascade, Message (and its history
+    rows, deleted too), Abonnement, EnvoiMessageReseau; DELETE of their ConsentementAnnuaire
+    rows; once committed, the messages' files are removed from storage.
+    """
+    expired = cycles_past_retention(now=now)
+    if not expired:
+        return {MESSAGES: 0, CONSENTS: 0}
+    discussions = Discussion.objects.filter(cycle__in=expired).select_for_update()
+    ids = list(discussions.values_list("pk", flat=True))
+    stored = list(Message.objects.filter(discussion__in=ids).exclude(fichier="").only("fichier"))
+    Discussion.objects.filter(pk__in=ids).delete()
+    Message.history.model.objects.filter(discussion_id__in=ids).delete()
+    for message in stored:
+        files.delete_on_commit(message.fichier)
+    consents, _ = ConsentementAnnuaire.objects.filter(
+        membre__participant__cycle__in=expired
+    ).delete()
+    return {MESSAGES: len(ids), CONSENTS: consents}

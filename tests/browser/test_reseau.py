@@ -1,0 +1,114 @@
+"""Real Chromium over the seeded demo: the demo participant (Claire) opts into the cycle's
+directory and opens a discussion, by keyboard, after an empty try; a participant of another
+collectivité (Marc) finds her e-mail in the directory, reads the discussion and answers by
+keyboard; Claire, who follows it, gets the e-mail with the link. Every page passes axe-core."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from cycle.models import Discussion, Participant
+from tests.browser.axe import assert_accessible
+from tests.browser.demo import seed_demo, sign_in_from_home
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+TITLE = "Budget participatif : vos critères de recevabilité"
+FIRST = "Bonjour,\nquels critères retenez-vous pour les projets <des habitant·es> ?"
+REPLY = "Nous publions une grille simple.\nJe vous l'envoie volontiers."
+
+
+def network_link(page, name):
+    page.get_by_role("link", name="Espace du cycle").click()
+    page.get_by_role("link", name=name, exact=True).first.click()
+
+
+def test_two_collectivites_discuss_after_one_opts_into_the_directory(
+    live_server, page, mailoutbox, settings
+):
+    settings.SITE_URL = live_server.url
+    address = seed_demo()
+    claire = Participant.objects.get(candidature__ref_tech_email=address)
+    cycle = claire.cycle
+    marc = cycle.participants.exclude(pk=claire.pk).order_by("candidature__numero").first()
+    marc_address = marc.candidature.ref_tech_email
+
+    # Claire agrees to show her contacts.
+    sign_in_from_home(page, live_server, mailoutbox, address)
+    network_link(page, "Annuaire du cycle")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annuaire du cycle")
+    assert_accessible(page)
+    page.get_by_role("button", name=re.compile("^J'accepte que mon adresse e-mail")).click()
+    expect(page.get_by_role("status")).to_contain_text("sont visibles des participant·es")
+    assert_accessible(page)
+
+    # She opens a discussion by keyboard, after an empty try.
+    page.get_by_role("link", name="Discussions", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Discussions du cycle")
+    assert_accessible(page)
+    page.get_by_role("button", name="Ouvrir la discussion").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("La discussion n'est pas ouverte")
+    assert_accessible(page)
+    page.get_by_label("Titre").focus()
+    page.keyboard.type(TITLE)
+    page.keyboard.press("Tab")  # the theme
+    page.keyboard.press("Tab")  # the séance
+    page.keyboard.press("Tab")  # the message
+    for number, line in enumerate(FIRST.split("\n")):
+        if number:
+            page.keyboard.press("Shift+Enter")
+        page.keyboard.type(line)
+    expect(page.get_by_label("Votre message")).to_have_value(FIRST)
+    page.keyboard.press("Tab")  # the file
+    page.keyboard.press("Tab")  # the button
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Votre discussion est ouverte")
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    assert_accessible(page)
+    discussion = Discussion.objects.get(titre=TITLE)
+
+    # Marc, of another collectivité, sees her address, reads and answers by keyboard.
+    mailoutbox.clear()
+    sign_in_from_home(page, live_server, mailoutbox, marc_address)
+    network_link(page, "Annuaire du cycle")
+    card = page.locator(f"#collectivite-{claire.pk}")
+    expect(card.get_by_role("link", name=address)).to_be_visible()
+    page.get_by_role("link", name="Discussions", exact=True).first.click()
+    page.get_by_role("link", name=TITLE).click()
+    message = page.locator("article.message-reseau").first
+    expect(message).to_contain_text(
+        "quels critères retenez-vous pour les projets <des habitant·es> ?"
+    )
+    assert message.locator(".texte-message br").count() == 1
+    assert_accessible(page)
+    page.get_by_label("Votre message").focus()
+    for number, line in enumerate(REPLY.split("\n")):
+        if number:
+            page.keyboard.press("Shift+Enter")
+        page.keyboard.type(line)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Votre réponse est publiée")
+    expect(page.locator("article.message-reseau").last).to_contain_text(
+        "Je vous l'envoie volontiers."
+    )
+    assert_accessible(page)
+    assert discussion.messages.count() == 2
+
+    # Claire follows her discussion: one e-mail, with the link to Marc's answer.
+    to_claire = [m for m in mailoutbox if m.to == [address]]
+    assert len(to_claire) == 1
+    assert to_claire[0].subject == f"Nouveau message dans la discussion « {TITLE} »"
+    reply = discussion.messages.order_by("pk").last()
+    path = f"/cycle/{claire.pk}/reseau/discussions/{discussion.pk}/#message-{reply.pk}"
+    link = live_server.url + path
+    assert link in to_claire[0].body
+    sign_in_from_home(page, live_server, mailoutbox, address)
+    page.goto(link)
+    expect(page.locator(f"#message-{reply.pk}")).to_contain_text("Nous publions une grille simple.")
