@@ -6,7 +6,7 @@ once, from each sub-package's mixin (no unregister, no import circle).
 
 from django.contrib import admin
 
-from .appels.admin import AppelAdminBase
+from .appels.admin import AppelAdminBase, CritereInline
 from .decisions import admin as decisions_admin  # noqa: F401
 from .decisions import admin_courriers  # noqa: F401
 from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatureAdminMixin
@@ -14,13 +14,17 @@ from .dossiers.admin import AppelDossiersAdminMixin, CandidatureAdmin
 from .jury import admin_jurors, admin_staff  # noqa: F401
 from .jury.admin_appel import JuryAppelAdminMixin
 from .models import Appel, Candidature
+from .questionnaires.admin import EtapeInline
 
 
 @admin.register(Appel)
 class AppelAdmin(
     DecisionsAppelAdminMixin, JuryAppelAdminMixin, AppelDossiersAdminMixin, AppelAdminBase
 ):
-    """The call: its own fields and pages, its dossiers' counts, the jury's, the decisions'."""
+    """The call: its own fields and pages, its questionnaire's steps, its dossiers' counts,
+    the jury's, the decisions'."""
+
+    inlines = [CritereInline, EtapeInline]
 
 
 @admin.register(Candidature)

@@ -43,3 +43,4 @@ from .jury.models import (  # noqa: F401
     Note,
     Recommandation,
 )
+from .questionnaires.models import EtapeQuestionnaire, Question, Reponse  # noqa: F401

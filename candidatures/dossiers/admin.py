@@ -20,10 +20,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Concat
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from candidatures.appels.admin import DepartementFilter
 from candidatures.appels.models import Collectivite
@@ -40,6 +40,7 @@ from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
 from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.spreadsheets import export_filename, to_csv_response, to_xlsx_response
 
+from .answers import review_of
 from .exports import candidatures_rows
 
 # A Depot is recorded before its receipt is rendered (submission.issue_receipt).
@@ -149,7 +150,7 @@ DOSSIER_FORM_FIELDSETS = [
             "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
         },
     ),
-    ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
+    ("Questionnaire de l'appel", {"fields": ["reponses_questionnaire"]}),
     (
         "Engagements",
         {
@@ -170,6 +171,31 @@ def yes_no(value) -> str:
 
 class DossierFormDisplays:
     """Read-only renderings of the commitments named in DOSSIER_FORM_FIELDSETS."""
+
+    @admin.display(description="réponses")
+    def reponses_questionnaire(self, obj):
+        """The call's questions and this dossier's answers, files as links (4 queries)."""
+        sections = []
+        for titre, answers in review_of(obj):
+            rows = []
+            for question, text, pieces in answers:
+                if question.est_fichier:
+                    value = format_html_join(
+                        format_html("<br>"),
+                        '<a href="{}">{}</a>',
+                        ((piece.get_absolute_url(), piece.nom_original) for piece in pieces),
+                    )
+                else:
+                    value = format_html('<span class="reponse-texte">{}</span>', linebreaksbr(text))
+                rows.append(format_html("<dt>{}</dt><dd>{}</dd>", question.libelle, value or EMPTY))
+            sections.append(
+                format_html(
+                    '<h3>{}</h3><dl class="reponses-questionnaire">{}</dl>',
+                    titre,
+                    format_html_join("", "{}", ((row,) for row in rows)),
+                )
+            )
+        return format_html_join("", "{}", ((section,) for section in sections)) or EMPTY
 
     @admin.display(description="engagement à venir en binôme élu·e / technicien·ne")
     def engagement_binome_display(self, obj):
@@ -199,7 +225,7 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class PieceJointeInline(ReadOnlyInline):
     model = PieceJointe
-    fields = ["fichier_lien", "nature", "type_fichier", "taille_lisible", "sha256", "uploaded_at"]
+    fields = ["fichier_lien", "question", "type_fichier", "taille_lisible", "sha256", "uploaded_at"]
 
     @admin.display(description="fichier")
     def fichier_lien(self, piece):
