@@ -203,7 +203,7 @@ def dossier(applicant):
 def _upload(client, dossier, name, content, nature="lettre"):
     return client.post(
         f"/candidature/{dossier.pk}/etape/4/",
-        {"nature": nature, "fichier": SimpleUploadedFile(name, content, "application/pdf")},
+        {nature: SimpleUploadedFile(name, content, "application/pdf")},
     )
 
 

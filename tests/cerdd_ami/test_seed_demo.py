@@ -89,10 +89,7 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     ]
     assert all(recent.opens_at < c.deposee_at <= recent.closes_at for c in deposees)
     assert (
-        PieceJointe.objects.filter(
-            candidature__in=deposees, nature=PieceJointe.Nature.LETTRE_MOTIVATION
-        ).count()
-        == 15
+        PieceJointe.objects.filter(candidature__in=deposees, question__code="lettre").count() == 15
     )
     evaluations = Evaluation.objects.filter(candidature__appel=recent)
     assert evaluations.filter(statut=Evaluation.Statut.SOUMISE).count() == 62
