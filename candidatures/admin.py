@@ -7,6 +7,7 @@ once, from each sub-package's mixin (no unregister, no import circle).
 from django.contrib import admin
 
 from .appels.admin import AppelAdminBase, CritereInline
+from .appels.admin_edition import NextEditionAppelAdminMixin
 from .decisions import admin as decisions_admin  # noqa: F401
 from .decisions import admin_courriers  # noqa: F401
 from .decisions.admin_mixins import DecisionsAppelAdminMixin, DecisionsCandidatureAdminMixin
@@ -19,10 +20,14 @@ from .questionnaires.admin import EtapeInline
 
 @admin.register(Appel)
 class AppelAdmin(
-    DecisionsAppelAdminMixin, JuryAppelAdminMixin, AppelDossiersAdminMixin, AppelAdminBase
+    NextEditionAppelAdminMixin,
+    DecisionsAppelAdminMixin,
+    JuryAppelAdminMixin,
+    AppelDossiersAdminMixin,
+    AppelAdminBase,
 ):
     """The call: its own fields and pages, its questionnaire's steps, its dossiers' counts,
-    the jury's, the decisions'."""
+    the jury's, the decisions', and « Préparer l'édition suivante »."""
 
     inlines = [CritereInline, EtapeInline]
 

@@ -41,6 +41,7 @@ from .jury.models import (  # noqa: F401
     EvaluationQuerySet,
     MembreJury,
     Note,
+    RappelJury,
     Recommandation,
 )
 from .questionnaires.models import EtapeQuestionnaire, Question, Reponse  # noqa: F401

@@ -344,6 +344,7 @@ TASKS_RETRY_DELAYS = [30, 120, 600, 1800]
 PERIODIC_TASKS: dict[str, int] = {
     "candidatures.retention.purge_personal_data": 7 * 24 * 3600,
     "cerdd_ami.tasks.maintenance.clear_expired_sessions": 24 * 3600,
+    "cycle.participants.context_notes.send_context_notes": 3600,
 }
 
 # Decision letters exported by one admin request (about 5 s merged, 25 s as a ZIP for 100);

@@ -8,8 +8,12 @@ class CycleConfig(AppConfig):
     def ready(self):
         # The seam with the decisions: candidatures never imports the cycle; the cycle tells
         # it what to do when decisions are published and when staff record a withdrawal.
+        from candidatures.appels import hooks as appels_hooks
         from candidatures.decisions import hooks
         from cycle.participants.services import enrol_on_publication, retire_on_withdrawal
+        from cycle.seances.services import copy_seance_plan
 
         hooks.connect_published(enrol_on_publication)
         hooks.connect_withdrawn(retire_on_withdrawal)
+        # « Préparer l'édition suivante » copies the call's séance plan with the call.
+        appels_hooks.connect_edition_copier(copy_seance_plan)

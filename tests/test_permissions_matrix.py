@@ -62,6 +62,7 @@ MATRIX = {
     "/admin/candidatures/appel/{appel}/notes.csv": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/appel/{appel}/notes.xlsx": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/appel/{appel}/proces-verbal.pdf": [302, 302, 302, 403, 403, 200],
+    "/admin/candidatures/appel/{appel}/edition-suivante/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/critere/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/membrejury/": [302, 302, 302, 403, 403, 200],
     "/admin/candidatures/affectation/": [302, 302, 302, 403, 403, 200],

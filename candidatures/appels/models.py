@@ -110,6 +110,14 @@ class Appel(models.Model):
     notation_close_at = models.DateTimeField("notation close le", null=True, blank=True)
     deliberation_ouverte_at = models.DateTimeField("délibération ouverte le", null=True, blank=True)
     decisions_published_at = models.DateTimeField("décisions publiées le", null=True, blank=True)
+    # « Programmer la publication » (decisions/scheduling.py): when the worker will publish,
+    # and the id of its task in the queue (to cancel it).
+    publication_programmee_at = models.DateTimeField(
+        "publication programmée le", null=True, blank=True
+    )
+    publication_tache_id = models.CharField(
+        "tâche de la publication programmée", max_length=64, blank=True
+    )
     entete_courrier = models.TextField(
         "en-tête des courriers",
         blank=True,

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from candidatures.decisions import publication
+from candidatures.decisions import publication, scheduling
 from candidatures.decisions import services as decisions_services
 from candidatures.dossiers.admin import paris
 from candidatures.jury import ranking
@@ -210,15 +210,29 @@ class DecisionsCandidatureAdminMixin:
 # The call: « Publier les décisions »
 
 
+APPEL_ACTIONS = ["publier_decisions", "programmer_publication", "annuler_programmation"]
+
+
 class DecisionsAppelAdminMixin:
-    """The decisions' part of the call's admin: « Publier les décisions »; put it before the
-    base ``ModelAdmin`` of Appel (its action is added to the subclass's at class creation)."""
+    """The decisions' part of the call's admin: « Publier les décisions », « Programmer la
+    publication » and « Annuler la programmation », and a column saying when the decisions
+    were or will be published; put it before the base ``ModelAdmin`` of Appel (its actions
+    and column are added to the subclass's at class creation)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         actions = list(cls.actions or [])
-        if "publier_decisions" not in actions:
-            cls.actions = [*actions, "publier_decisions"]
+        cls.actions = [*actions, *(a for a in APPEL_ACTIONS if a not in actions)]
+        if "publication" not in cls.list_display:
+            cls.list_display = [*cls.list_display, "publication"]
+
+    @admin.display(description="publication des décisions")
+    def publication(self, obj):
+        if obj.decisions_published_at:
+            return f"Publiées le {format_datetime_fr(obj.decisions_published_at)}"
+        if obj.publication_programmee_at:
+            return f"Publication programmée le {format_datetime_fr(obj.publication_programmee_at)}"
+        return "—"
 
     def has_publish_permission(self, request):
         return request.user.has_perm("candidatures.change_decision")
@@ -251,29 +265,76 @@ class DecisionsAppelAdminMixin:
 
     def _publish(self, request, appel):
         try:
-            report = publication.publish_decisions(appel=appel, staff_user=request.user)
+            report = publication.publish_decisions_in_background(
+                appel=appel, staff_user=request.user
+            )
         except ValidationError as error:
             self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
             return
-        self.message_user(request, f"{appel} : {report.summary}", messages.SUCCESS)
-        if report.letter_failures:
-            details = " ; ".join(
-                f"{decision.candidature.collectivite.nom} ({error})"
-                for decision, error in report.letter_failures
-            )
+        self.message_user(
+            request,
+            f"{appel} : décisions publiées : {report.published}. Les courriers sont classés et "
+            "envoyés par e-mail en tâche de fond : suivez-les dans « Envois de courrier » ; un "
+            "envoi en échec est retenté, rien de ce qui est parti n'est renvoyé.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Programmer la publication", permissions=["publish"])
+    def programmer_publication(self, request, queryset):
+        appels = list(queryset.order_by("-opens_at"))
+        if "apply" in request.POST:
+            for appel in appels:
+                self._schedule(request, appel)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Programmer la publication",
+            "opts": self.opts,
+            "appels": [
+                {
+                    "appel": appel,
+                    "panel": decisions_services.capacity(appel),
+                    "date": format_datetime_fr(appel.announcement_at),
+                }
+                for appel in appels
+            ],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "programmer_publication",
+        }
+        return TemplateResponse(
+            request, "admin/candidatures/appel/programmer_publication.html", context
+        )
+
+    def _schedule(self, request, appel):
+        try:
+            when = scheduling.schedule_publication(appel=appel, staff_user=request.user)
+        except ValidationError as error:
+            self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"{appel} : publication programmée le {format_datetime_fr(when)} (heure de Paris). "
+            "Elle se fera même si personne n'est connecté ; « Annuler la programmation » "
+            "l'arrête jusque-là.",
+            messages.SUCCESS,
+        )
+        undecided = decisions_services.capacity(appel).sans_decision
+        if undecided:
             self.message_user(
                 request,
-                f"{_plural(report.letters_failed, 'courrier')} en échec : {details}. Relancez "
-                "« Publier les décisions » pour les retenter.",
+                f"{appel} : {_plural(len(undecided), 'dossier déposé')} sans décision. Décidez "
+                "de chaque dossier d'ici là, sinon la publication sera refusée.",
                 messages.WARNING,
             )
-        if report.failures:
-            details = " ; ".join(
-                f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures
-            )
-            self.message_user(
-                request,
-                f"{_plural(report.failed, 'envoi')} en échec : {details}. Relancez « Publier les "
-                "décisions » pour les retenter : rien de ce qui est parti n'est renvoyé.",
-                messages.WARNING,
-            )
+
+    @admin.action(description="Annuler la programmation", permissions=["publish"])
+    def annuler_programmation(self, request, queryset):
+        for appel in queryset.order_by("-opens_at"):
+            try:
+                scheduling.cancel_scheduled_publication(appel=appel, staff_user=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{appel} : {' '.join(error.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{appel} : programmation de la publication annulée.", messages.SUCCESS
+                )

@@ -23,6 +23,7 @@ from candidatures.appels.models import Appel
 from candidatures.decisions import letter_templates
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import paris
+from cerdd_ami.tasks import background, enqueue
 
 from . import hooks, letters
 from .models import Courrier, Decision, EnvoiCourrier, Issue, ModeleCourrier
@@ -234,8 +235,13 @@ def send_pending_letters(*, appel, courrier=None, now=None) -> tuple[int, list[E
     return sent, failures
 
 
+class LettersNotDelivered(Exception):
+    """Raised by the letters' task when a letter or an e-mail failed: the worker retries it."""
+
+
 def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> PublicationReport:
-    """Publish the call's decisions, file their letters and e-mail them; run it again at will.
+    """Publish the call's decisions, file their letters and e-mail them, all in this call; run
+    it again at will (``manage.py publier_decisions``, the demo loaders).
 
     ``send=False`` stops after step 2: the e-mails wait, « à envoyer », for the next run.
     Right after step 1, every ``hooks.on_published`` callable runs (the cycle's enrols the
@@ -247,23 +253,38 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
     1. one transaction: every unpublished decision gets ``published_at`` (a history row each),
        the call ``decisions_published_at`` (kept from the first run), the letter templates are
        created if missing (``letter_templates.ensure_modeles_courrier``);
-    2. for each published decision without a letter: the PDF is rendered (letter dated the day
-       of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
-       per référent·e (``candidature.referent_emails()``), each in its own transaction; a
-       letter that fails (template, WeasyPrint, storage) is logged and reported in
-       ``report.letter_failures``, the others go on, and the next run retries it;
-    3. every EnvoiCourrier of a current letter not « envoyé » is e-mailed (the letter attached,
-       subject from the ModeleCourrier « objet »), each in its own small transaction that
-       records statut, tentatives, dernière tentative, envoye_at and erreur. A failure for one
-       recipient is recorded as « échec » and the others go on; the next run retries it.
-    Must be called outside any transaction (the command, the admin action): e-mails leave only
+    2. and 3. ``deliver_pending_letters``: letters rendered and filed, e-mails sent.
+    Must be called outside any transaction (the command, the worker): e-mails leave only
     once the publication is committed, and a slow mail server holds no lock but its own row.
     """
+    report = PublicationReport(appel=appel)
+    now = now or timezone.now()
+    report.published = _make_public(appel=appel, now=now, staff_user=staff_user)
+    return deliver_pending_letters(appel=appel, now=now, send=send, report=report)
+
+
+def publish_decisions_in_background(*, appel, now=None, staff_user=None) -> PublicationReport:
+    """Step 1 of ``publish_decisions`` now, steps 2 and 3 in the worker (« Publier les
+    décisions » in the admin, the scheduled publication).
+
+    Same refusals and step 1 as ``publish_decisions``; in step 1's transaction, the task
+    ``deliver_letters`` is enqueued (it exists if and only if the publication is committed).
+    Returns a report of step 1 only (``published``). Run again, it publishes what is left and
+    enqueues the letters' task again, which retries what failed and sends nothing twice.
+    """
+    report = PublicationReport(appel=appel)
+    report.published = _make_public(
+        appel=appel, now=now or timezone.now(), staff_user=staff_user, in_background=True
+    )
+    return report
+
+
+def _make_public(*, appel, now, staff_user, in_background=False) -> int:
+    """Step 1 of the publication, then the ``published`` hooks; returns how many decisions it
+    published. With ``in_background``, the letters' task is enqueued in the transaction."""
     if staff_user is not None:
         _require_staff(staff_user)
-    now = now or timezone.now()
-    report = PublicationReport(appel=appel)
-
+    published = 0
     with transaction.atomic():
         locked = Appel.objects.select_for_update().get(pk=appel.pk)
         if now < locked.announcement_at:
@@ -292,13 +313,40 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
             decision._history_user = staff_user
             decision._change_reason = "Publication"
             decision.save(update_fields=["published_at"])
-            report.published += 1
+            published += 1
         if locked.decisions_published_at is None:
             locked.decisions_published_at = now
             locked.save(update_fields=["decisions_published_at"])
+        if in_background:
+            enqueue(deliver_letters, appel_id=locked.pk)
     appel.decisions_published_at = locked.decisions_published_at
     hooks.published(appel=appel, staff_user=staff_user)
-    letter_date = paris(locked.decisions_published_at).date()
+    return published
+
+
+def deliver_pending_letters(*, appel, now=None, send=True, report=None) -> PublicationReport:
+    """Steps 2 and 3 of the publication of ``appel``'s (published) decisions; idempotent.
+
+    2. for each published decision without a letter: the PDF is rendered (letter dated the day
+       of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
+       per référent·e (``candidature.referent_emails()``), each in its own transaction; a
+       letter that fails (template, WeasyPrint, storage) is logged and reported in
+       ``report.letter_failures``, the others go on, and the next run retries it; a
+       référent·e added since a letter was filed gets an EnvoiCourrier too;
+    3. (``send``) every EnvoiCourrier of a current letter not « envoyé » is e-mailed (the
+       letter attached, subject from the ModeleCourrier « objet »), each in its own small
+       transaction that records statut, tentatives, dernière tentative, envoye_at and erreur.
+       A failure for one recipient is recorded as « échec » and the others go on; the next
+       run retries it. Nothing « envoyé » is sent again.
+    Must be called outside any transaction. Returns ``report`` (a new one by default) with
+    ``letters_filed``, ``letter_failures``, ``sent`` and ``failures`` filled in.
+    """
+    now = now or timezone.now()
+    report = report or PublicationReport(appel=appel)
+    published_at = Appel.objects.values_list("decisions_published_at", flat=True).get(pk=appel.pk)
+    if published_at is None:
+        return report
+    letter_date = paris(published_at).date()
 
     to_file = (
         Decision.objects.filter(candidature__appel=appel, published_at__isnull=False)
@@ -324,6 +372,25 @@ def publish_decisions(*, appel, now=None, staff_user=None, send=True) -> Publica
     if send:
         report.sent, report.failures = send_pending_letters(appel=appel, now=now)
     return report
+
+
+@background("Courriers de décision : classement et envoi par e-mail")
+def deliver_letters(*, appel_id: int) -> dict:
+    """The worker's steps 2 and 3 of a publication (``deliver_pending_letters``); safe to run
+    twice (nothing filed twice, nothing « envoyé » sent again).
+
+    Raises LettersNotDelivered when a letter or an e-mail failed, after the others went: the
+    worker retries the task with back-off, and staff see the error in the list of tasks.
+    """
+    appel = Appel.objects.get(pk=appel_id)
+    report = deliver_pending_letters(appel=appel)
+    if not report.complete:
+        details = [
+            f"{decision.candidature.collectivite.nom} ({error})"
+            for decision, error in report.letter_failures
+        ] + [f"{envoi.destinataire} ({envoi.erreur})" for envoi in report.failures]
+        raise LettersNotDelivered(f"{report.summary} {' ; '.join(details)}")
+    return {"courriers_classes": report.letters_filed, "emails_envoyes": report.sent}
 
 
 def promote_next(*, appel, staff_user, now=None) -> Decision | None:

@@ -18,7 +18,7 @@ from candidatures.jury.models import Evaluation
 from cerdd_ami.formats import format_datetime_fr
 
 from . import hooks
-from .models import Decision, Issue
+from .models import Decision, Issue, ModeleCourrier
 
 HISTORY_REASON_LENGTH = 100  # HistoricalDecision.history_change_reason
 
@@ -344,3 +344,26 @@ def capacity(appel) -> Capacite:
         ),
         a_publier=decisions.filter(published_at__isnull=True).count(),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# « Préparer l'édition suivante »: the letter templates go with the call
+
+
+def copy_letter_templates(*, source, target, offset) -> str | None:
+    """Copy ``source``'s letter templates (one per outcome) onto the new call ``target``.
+
+    Registered in ``candidatures.appels.hooks.edition_copiers`` (candidatures/apps.py) and
+    called by ``candidatures.appels.services.prepare_next_edition``, inside its transaction:
+    side effect, one ``ModeleCourrier`` per template of ``source``. The texts are copied as
+    they are (their variables follow the new call); ``offset`` is not needed: a template holds
+    no date of its own.
+    """
+    modeles = list(ModeleCourrier.objects.filter(appel=source).order_by("issue"))
+    ModeleCourrier.objects.bulk_create(
+        ModeleCourrier(appel=target, issue=modele.issue, objet=modele.objet, corps=modele.corps)
+        for modele in modeles
+    )
+    if not modeles:
+        return None
+    return _plural(len(modeles), "modèle de courrier", "modèles de courrier")

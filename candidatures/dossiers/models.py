@@ -117,7 +117,7 @@ class Candidature(models.Model):
     contact_email = models.EmailField("e-mail", blank=True)
     contact_telephone = models.CharField("téléphone", max_length=20, blank=True)
 
-    # Legacy: the 2021 form's fixed questions, copied into Reponse rows by migration 0013 and
+    # Legacy: the 2021 form's fixed questions, copied into Reponse rows by migration 0016 and
     # no longer read or written (the call's questionnaire holds them now). Kept one release so
     # that the migration can be reversed; to be dropped.
     motivations = models.TextField(blank=True)
@@ -325,7 +325,7 @@ class PieceJointe(models.Model):
     """A file answering one of the call's file questions."""
 
     class Nature(models.TextChoices):
-        # Legacy: the 2021 form's two kinds of pieces, before file questions (migration 0013).
+        # Legacy: the 2021 form's two kinds of pieces, before file questions (migration 0016).
         LETTRE_MOTIVATION = "lettre", "Lettre de motivation"
         COMPLEMENTAIRE = "complement", "Document complémentaire"
 

@@ -8,6 +8,7 @@ from simple_history.models import HistoricalRecords
 
 from candidatures.appels.models import Appel, Collectivite, Critere
 from candidatures.dossiers.models import Candidature
+from cerdd_ami.models import SuiviEnvoi
 
 
 class MembreJury(models.Model):
@@ -188,3 +189,21 @@ class DossierJury(Candidature):
         proxy = True
         verbose_name = "dossier à évaluer"
         verbose_name_plural = "dossiers à évaluer"
+
+
+class RappelJury(SuiviEnvoi):
+    """One reminder e-mail to one juror, written when staff click « Relancer » and sent once by
+    the worker (a retry never sends it twice)."""
+
+    appel = models.ForeignKey(Appel, on_delete=models.CASCADE, related_name="rappels_jury")
+    jure = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    restants = models.PositiveSmallIntegerField("dossiers restant à évaluer")
+    created_at = models.DateTimeField("demandé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "rappel au jury"
+        verbose_name_plural = "rappels au jury"
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.destinataire} — {self.get_statut_display()}"

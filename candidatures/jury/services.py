@@ -12,10 +12,19 @@ from django.utils import timezone
 
 from candidatures.appels.models import Appel
 from candidatures.dossiers.models import Candidature
-from cerdd_ami.emails import build_email, send_on_commit, site_url
+from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import de_nom
+from cerdd_ami.tasks import background, enqueue
 
-from .models import Affectation, ConflitInteret, Evaluation, MembreJury, Note, Recommandation
+from .models import (
+    Affectation,
+    ConflitInteret,
+    Evaluation,
+    MembreJury,
+    Note,
+    RappelJury,
+    Recommandation,
+)
 
 
 class NotAllowedToScore(ValidationError):
@@ -320,12 +329,18 @@ def jurors_with_work_left(appel) -> list[tuple]:
     return result
 
 
+class ReminderNotSent(Exception):
+    """A juror's reminder could not be sent: the worker retries the task."""
+
+
 @transaction.atomic
 def send_jury_reminders(*, appel, staff_user) -> int:
-    """E-mail each juror who still has dossiers to score. Returns how many were reminded.
+    """Remind each juror who still has dossiers to score. Returns how many were reminded.
 
-    Side effects: one e-mail per juror with work left, sent after commit. Refused while
-    jurors cannot score (before the deadline, after the scoring is closed).
+    Side effects, in one transaction: one RappelJury (« à envoyer », the dossiers left) per
+    juror with work left, and for each the task ``send_jury_reminder`` enqueued (it exists if
+    and only if this commits); the worker sends the e-mails. Refused while jurors cannot score
+    (before the deadline, after the scoring is closed).
     """
     if not staff_user.is_staff:
         raise PermissionDenied
@@ -336,16 +351,47 @@ def send_jury_reminders(*, appel, staff_user) -> int:
         )
     reminded = 0
     for juror, left in jurors_with_work_left(appel):
-        context = {
-            "juror": juror,
-            "appel": appel,
-            "left": left,
-            "url": site_url(reverse("admin:candidatures_dossierjury_changelist")),
-            "closes": appel.notation_close_at,
-        }
-        send_on_commit(build_email("rappel_jury", context, to=[juror.email]))
+        rappel = RappelJury.objects.create(
+            appel=appel, jure=juror, destinataire=juror.email, restants=left
+        )
+        enqueue(send_jury_reminder, rappel_id=rappel.pk)
         reminded += 1
     return reminded
+
+
+def _reminder_email(rappel):
+    context = {
+        "juror": rappel.jure,
+        "appel": rappel.appel,
+        "left": rappel.restants,
+        "url": site_url(reverse("admin:candidatures_dossierjury_changelist")),
+        "closes": rappel.appel.notation_close_at,
+    }
+    return build_email("rappel_jury", context, to=[rappel.destinataire])
+
+
+@background("Rappel à un·e juré·e")
+def send_jury_reminder(*, rappel_id: int) -> bool:
+    """Send one juror's reminder and record the attempt on its RappelJury; safe to run twice.
+
+    The row stays locked while the mail server answers; a reminder already « envoyé » (or
+    being sent by another worker) is skipped and False returned. Raises ReminderNotSent when
+    the mail server refused it: the worker retries the task with back-off.
+    """
+    with transaction.atomic():
+        rappel = (
+            RappelJury.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("appel", "jure")
+            .exclude(statut=RappelJury.Statut.ENVOYE)
+            .filter(pk=rappel_id)
+            .first()
+        )
+        if rappel is None:
+            return False
+        sent = rappel.attempt(lambda: _reminder_email(rappel), now=timezone.now())
+    if not sent:
+        raise ReminderNotSent(f"{rappel.destinataire} : {rappel.erreur}")
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cerdd_ami.emails import build_email
 from cerdd_ami.formats import format_date_fr, paris
+from cerdd_ami.tasks import background
 from cycle.participants.models import MembreBinome, Participant
 from cycle.seances.models import EnvoiNoteContexte, Seance
 
@@ -248,3 +249,24 @@ def send_due_context_notes(
         if report:
             report(sendings[-1])
     return sendings
+
+
+# The worker's hourly run sends nothing before this hour in Paris: a note due « N days before »
+# leaves in the morning of that day, not at midnight.
+CONTEXT_NOTES_FROM_HOUR = 7
+
+
+@background("Notes de contexte avant les séances (toutes les heures)")
+def send_context_notes() -> dict:
+    """The worker's periodic run of ``send_due_context_notes`` (``PERIODIC_TASKS``), from
+    CONTEXT_NOTES_FROM_HOUR in Paris; idempotent as that function is. Failed e-mails are
+    recorded on their EnvoiNoteContexte and retried by the next run."""
+    now = timezone.now()
+    if paris(now).hour < CONTEXT_NOTES_FROM_HOUR:
+        return {"seances": 0, "envoyes": 0, "echecs": 0}
+    sendings = send_due_context_notes(now=now)
+    return {
+        "seances": len(sendings),
+        "envoyes": sum(sending.sent for sending in sendings),
+        "echecs": sum(sending.failed for sending in sendings),
+    }

@@ -113,5 +113,51 @@ def cycle_is_over(cycle, *, today=None) -> bool:
     return last.etat == Seance.Etat.TENUE or last.date < today
 
 
+def copy_seance_plan(*, source, target, offset) -> str | None:
+    """Copy the séance plan of ``source``'s cycle onto the new call ``target``.
+
+    Registered in ``candidatures.appels.hooks.edition_copiers`` (cycle/apps.py) and called by
+    ``candidatures.appels.services.prepare_next_edition``, inside its transaction. Side
+    effects, when ``source`` has a cycle: one ``Cycle`` for ``target`` (its settings copied,
+    its title naming the new call) and one ``Seance`` per séance, each with its number, times,
+    place, address, host, themes and programme, its date moved by ``offset``, « prévue ».
+    What belongs to last year's séance stays there: its context note (text and file: the
+    cron would send them again), its documents, attendance and sendings. Without a cycle,
+    nothing: ``ensure_cycle`` plans one later from the new call's first session date.
+    """
+    cycle = Cycle.objects.filter(appel=source).first()
+    if cycle is None:
+        return None
+    titre = cycle.titre.replace(source.titre, target.titre)
+    if titre == cycle.titre:
+        titre = f"Cycle de qualification — {target.titre}"
+    copy = Cycle.objects.create(
+        appel=target,
+        titre=titre[:250],
+        seances_min_attestation=cycle.seances_min_attestation,
+        jours_avant_note=cycle.jours_avant_note,
+    )
+    seances = Seance.objects.bulk_create(
+        Seance(
+            cycle=copy,
+            numero=seance.numero,
+            date=offset.shift_date(seance.date),
+            heure_debut=seance.heure_debut,
+            heure_fin=seance.heure_fin,
+            lieu=seance.lieu,
+            adresse=seance.adresse,
+            collectivite_hote_id=seance.collectivite_hote_id,
+            themes=seance.themes,
+            programme_matin=seance.programme_matin,
+            programme_dejeuner=seance.programme_dejeuner,
+            programme_apres_midi=seance.programme_apres_midi,
+        )
+        for seance in cycle.seances.order_by("numero")
+    )
+    if len(seances) > 1:
+        return f"le cycle et ses {len(seances)} séances"
+    return "le cycle et sa séance" if seances else "le cycle (sans séance)"
+
+
 # ---------------------------------------------------------------------------------------------
 # Participants

@@ -1,20 +1,27 @@
 """Real Chromium: the chargé·e de mission records a decision in the admin and publishes it;
-the collectivité then reads it on its dossier page and downloads the letter."""
+the collectivité then reads it on its dossier page and downloads the letter. The publication
+programmed for the announcement datetime, run by the worker."""
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from candidatures.decisions import services as decisions_services
 from candidatures.dossiers import submission
 from candidatures.models import Appel, Decision
+from cerdd_ami.formats import format_datetime_fr
+from cerdd_ami.models import Tache
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
 from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.conftest import run_worker
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
 pytestmark = [
@@ -86,12 +93,10 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     assert_accessible(page)
     page.get_by_role("button", name="Publier les décisions").click()
     expect(
-        page.get_by_text(
-            "Territoires participatifs 2021 : Décisions publiées : 1 ; courriers classés : 1 ; "
-            "e-mails envoyés : 3 ; échecs : 0."
-        )
+        page.get_by_text("Territoires participatifs 2021 : décisions publiées : 1.")
     ).to_be_visible()
-    # Both référent·es, and the person who filled the dossier in.
+    # The letters' task ran once the publication was committed (the tests' immediate queue):
+    # both référent·es, and the person who filled the dossier in.
     assert sorted(message.to[0] for message in mailoutbox) == sorted(
         [dossier.ref_pol_email, dossier.ref_tech_email, applicant.email]
     )
@@ -149,3 +154,58 @@ def test_demo_charge_records_a_decision_then_changes_its_motivation(live_server,
         None,
     )
     assert decision.history.count() == 2
+
+
+def test_charge_programmes_the_publication_and_the_worker_sends_the_letters_once(
+    live_server, page, mailoutbox, settings, database_queue
+):
+    """« Programmer la publication » from the calls' list; at the announcement datetime the
+    worker (run here, the clock moved past it) publishes, and each letter leaves once."""
+    settings.SITE_URL = live_server.url
+    sync_role_permissions()
+    staff = charge_de_mission(email="charge@cerdd.test")
+    announcement = timezone.now().replace(microsecond=0) + timedelta(days=1)
+    appel = AppelFactory(
+        edition_2021=True,
+        slug="2021",
+        titre="Territoires participatifs 2021",
+        announcement_at=announcement,
+    )
+    applicant = UserFactory(email="mairie@arras.test")
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    submission.submit_candidature(
+        candidature=dossier, user=applicant, now=datetime(2021, 3, 1, 10, 0, tzinfo=PARIS)
+    )
+    decisions_services.decide(candidature=dossier, issue="retenue", motivation="", staff_user=staff)
+    mailoutbox.clear()
+    Tache.objects.all().delete()  # the receipt's task, already run
+
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
+    open_list(page, "Appels")
+    run_action(page, "Programmer la publication")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Programmer la publication")
+    when = format_datetime_fr(announcement)
+    expect(
+        page.get_by_text(f"Publication programmée pour le {when} (heure de Paris).")
+    ).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Programmer la publication").click()
+    expect(
+        page.get_by_text(f"Territoires participatifs 2021 : publication programmée le {when}")
+    ).to_be_visible()
+    expect(page.locator("#result_list")).to_contain_text(f"Publication programmée le {when}")
+    assert mailoutbox == []
+
+    run_worker()  # nobody signed in, before the time: nothing
+    assert (Decision.objects.get().published_at, mailoutbox) == (None, [])
+    with time_machine.travel(announcement + timedelta(seconds=30), tick=False):
+        run_worker()
+        run_worker()
+
+    assert Decision.objects.get().published_at == announcement + timedelta(seconds=30)
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(dossier.referent_emails())
+    page.reload()
+    expect(page.locator("#result_list")).to_contain_text("Publiées le")

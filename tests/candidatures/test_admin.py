@@ -720,7 +720,7 @@ def test_appel_list_shows_state_and_counts(staff_client, appel):
 
     assert rows == [
         "Vers des territoires participatifs en Hauts-de-France | Clos | 10 décembre 2020 09:00"
-        " | 12 mars 2021 23:59 | 2 | 1"
+        " | 12 mars 2021 23:59 | — | 2 | 1"
     ]
 
 

@@ -930,7 +930,16 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     assert Decision.objects.get(candidature=amiens).rang_attente == 1
 
 
-def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mailoutbox):
+PUBLISHED_IN_BACKGROUND = (
+    "Les courriers sont classés et envoyés par e-mail en tâche de fond : suivez-les dans "
+    "« Envois de courrier » ; un envoi en échec est retenté, rien de ce qui est parti n'est "
+    "renvoyé."
+)
+
+
+def test_publish_action_on_the_appel_list_sends_the_letters_after_the_request(
+    staff_client, appel, arras, staff, mailoutbox, django_capture_on_commit_callbacks
+):
     decide(arras, Issue.RETENUE, staff)
     selection = {"action": "publier_decisions", "_selected_action": [appel.pk]}
 
@@ -938,38 +947,59 @@ def test_publish_action_on_the_appel_list(staff_client, appel, arras, staff, mai
     assert "12 places — 1 retenue — liste d'attente : vide" in confirm
     assert Decision.objects.get().published_at is None
 
-    response = staff_client.post(APPELS_URL, {**selection, "apply": "1"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = staff_client.post(APPELS_URL, {**selection, "apply": "1"}, follow=True)
+        assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+            ("success", f"{appel} : décisions publiées : 1. {PUBLISHED_IN_BACKGROUND}")
+        ]
+        assert Decision.objects.get().published_at is not None
+        # The request rendered and sent nothing: the letters' task runs once it is committed.
+        assert (Courrier.objects.count(), mailoutbox) == (0, [])
 
-    assert (
-        f"{appel} : Décisions publiées : 1 ; courriers classés : 1 ; e-mails envoyés : 2 ; "
-        "échecs : 0." in page_text(response)
-    )
-    assert Decision.objects.get().published_at is not None
-    assert len(mailoutbox) == 2
+    assert len(callbacks) == 1
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras))
+    assert set(EnvoiCourrier.objects.values_list("statut", flat=True)) == {"envoye"}
 
 
-def test_publish_action_reports_a_failed_letter(
-    staff_client, appel, arras, lille, staff, mailoutbox, monkeypatch
+def test_publish_action_with_a_failed_letter_the_task_fails_and_its_rerun_files_it(
+    staff_client,
+    appel,
+    arras,
+    lille,
+    staff,
+    mailoutbox,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
 ):
     decide(arras, Issue.RETENUE, staff)
     decide(lille, Issue.NON_RETENUE, staff)
     monkeypatch.setattr(pdf, "HTML", HTMLFailingFor002)
     selection = {"action": "publier_decisions", "_selected_action": [appel.pk], "apply": "1"}
 
-    response = staff_client.post(APPELS_URL, selection, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(APPELS_URL, selection, follow=True)
 
     assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
-        (
-            "success",
-            f"{appel} : Décisions publiées : 2 ; courriers classés : 1 ; courriers en échec : 1 "
-            "; e-mails envoyés : 2 ; échecs : 0.",
-        ),
-        (
-            "warning",
-            f"1 courrier en échec : {lille.collectivite.nom} (OSError : mise en page "
-            "impossible). Relancez « Publier les décisions » pour les retenter.",
-        ),
+        ("success", f"{appel} : décisions publiées : 2. {PUBLISHED_IN_BACKGROUND}")
     ]
+    assert list(Courrier.objects.values_list("decision__candidature", flat=True)) == [arras.pk]
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(arras))
+    with pytest.raises(publication.LettersNotDelivered) as failed:
+        publication.deliver_letters.call(appel_id=appel.pk)
+    assert str(failed.value) == (
+        "Décisions publiées : 0 ; courriers classés : 0 ; courriers en échec : 1 ; "
+        "e-mails envoyés : 0 ; échecs : 0. "
+        f"{lille.collectivite.nom} (OSError : mise en page impossible)"
+    )
+
+    monkeypatch.undo()
+    mailoutbox.clear()
+    assert publication.deliver_letters.call(appel_id=appel.pk) == {
+        "courriers_classes": 1,
+        "emails_envoyes": 2,
+    }
+
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
 
 
 def test_publish_action_before_the_announcement_says_when(

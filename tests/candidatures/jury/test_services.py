@@ -15,9 +15,11 @@ from candidatures.models import (
     Evaluation,
     MembreJury,
     Note,
+    RappelJury,
 )
 from tests.candidatures.factories import AppelFactory, CritereFactory, numbered
 from tests.factories import juror
+from tests.utils import FLAKY_MAILERS, FlakyBackend
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -283,6 +285,35 @@ def test_jury_reminders_only_while_jurors_can_score(appel, dossiers):
     assert reminded == 1
     assert closed.value.messages == [
         "La notation n'est pas ouverte : aucun rappel n'est envoyé aux juré·es."
+    ]
+
+
+def test_jury_reminder_is_sent_by_its_task_once_and_retried_after_a_refusal(
+    appel, dossiers, settings, monkeypatch, mailoutbox
+):
+    first = member(appel, email="anne.alpha@jury.test")
+    second = member(appel, email="bruno.bravo@jury.test")
+    settings.MAILERS = FLAKY_MAILERS
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset({second.email}))
+
+    assert jury_services.send_jury_reminders(appel=appel, staff_user=juror()) == 2
+    assert mailoutbox == []  # the worker sends them, once this is committed
+    rappels = {r.destinataire: r.pk for r in RappelJury.objects.all()}
+
+    assert jury_services.send_jury_reminder.call(rappel_id=rappels[first.email]) is True
+    assert jury_services.send_jury_reminder.call(rappel_id=rappels[first.email]) is False
+    with pytest.raises(jury_services.ReminderNotSent):
+        jury_services.send_jury_reminder.call(rappel_id=rappels[second.email])
+    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
+    assert jury_services.send_jury_reminder.call(rappel_id=rappels[second.email]) is True
+
+    assert [m.to for m in mailoutbox] == [[first.email], [second.email]]
+    assert mailoutbox[0].subject == f"Jury « {appel.titre} » : 3 dossiers à évaluer"
+    assert sorted(
+        RappelJury.objects.values_list("destinataire", "statut", "tentatives", "restants")
+    ) == [
+        ("anne.alpha@jury.test", "envoye", 1, 3),
+        ("bruno.bravo@jury.test", "envoye", 2, 3),
     ]
 
 

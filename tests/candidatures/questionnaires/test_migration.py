@@ -1,4 +1,4 @@
-"""Migration 0014 gives existing calls the 2021 questionnaire and copies each dossier's
+"""Migration 0016 gives existing calls the 2021 questionnaire and copies each dossier's
 answers and pieces into it; backwards, the columns get them again. The receipt of a demo-like
 dossier reads the same before and after."""
 
@@ -12,15 +12,15 @@ from cerdd_ami.formats import NBSP
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-BEFORE = [("candidatures", "0012_depot_recu_envoye_at")]
-AFTER = [("candidatures", "0014_fill_questionnaires_from_fixed_form")]
+BEFORE = [("candidatures", "0014_rappel_jury_tracked_reminders")]
+AFTER = [("candidatures", "0016_fill_questionnaires_from_fixed_form")]
 TEXTS = {
     "motivations": "Notre Plan Climat a été écrit avec les habitant·es.\nAller plus loin.",
     "actions": "Budget participatif depuis 2019.",
     "pistes": "Une assemblée citoyenne du climat.",
     "besoins": "Mobiliser au-delà des habitué·es.",
 }
-# What the 2021 form printed for its questions (the fixed FORM_SECTIONS before 0014).
+# What the 2021 form printed for its questions (the fixed FORM_SECTIONS before 0016).
 OLD_LABELS = {
     "motivations": (
         "Motivations de la collectivité à s'engager dans ce cycle (parcours, objectifs, "

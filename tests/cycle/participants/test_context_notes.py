@@ -5,6 +5,7 @@ import zoneinfo
 from datetime import datetime
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
@@ -309,3 +310,34 @@ def test_due_notes_command_sends_only_within_the_delay(
         call_command("envoyer_notes_contexte", stdout=out)
     assert len(mailoutbox) == 2
     assert out.getvalue() == "Aucune note de contexte à envoyer.\n"
+
+
+def test_hourly_task_sends_due_notes_from_7_in_paris_once(
+    cycle, seance, participant, mailoutbox, database_queue, settings
+):
+    from cerdd_ami.models import Tache
+    from tests.conftest import run_worker
+
+    path = "cycle.participants.context_notes.send_context_notes"
+    settings.PERIODIC_TASKS = {path: 3600}
+    seance.note_contexte = "Note."
+    seance.save()
+
+    with time_machine.travel(datetime(2021, 5, 8, 6, 30, tzinfo=PARIS), tick=False) as clock:
+        run_worker()  # due today, but before 7:00
+        assert mailoutbox == []
+        clock.shift(3600)
+        run_worker()
+        assert len(mailoutbox) == 2
+        clock.shift(3600)
+        run_worker()
+
+    assert len(mailoutbox) == 2
+    assert [
+        (task.task_path, task.return_value) for task in Tache.objects.order_by("enqueued_at")
+    ] == [
+        (path, {"seances": 0, "envoyes": 0, "echecs": 0}),
+        (path, {"seances": 1, "envoyes": 2, "echecs": 0}),
+        (path, {"seances": 0, "envoyes": 0, "echecs": 0}),
+        (path, None),  # the next hour's, waiting
+    ]

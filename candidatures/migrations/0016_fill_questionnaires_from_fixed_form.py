@@ -130,6 +130,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("candidatures", "0013_questionnaire_steps_questions_answers")]
+    dependencies = [("candidatures", "0015_questionnaire_steps_questions_answers")]
 
     operations = [migrations.RunPython(forwards, backwards)]

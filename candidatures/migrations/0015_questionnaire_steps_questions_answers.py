@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('candidatures', '0012_depot_recu_envoye_at'),
+        ('candidatures', '0014_rappel_jury_tracked_reminders'),
     ]
 
     operations = [
