@@ -10,7 +10,7 @@ class CandidaturesConfig(AppConfig):
         # one copies its part of a call through candidatures/appels/hooks.py.
         from candidatures.appels import hooks
         from candidatures.decisions.services import copy_letter_templates
+        from candidatures.questionnaires.services import copy_questionnaire_to_next_edition
 
         hooks.connect_edition_copier(copy_letter_templates)
-        # The questionnaire of a call registers its copier here (candidatures/questionnaires):
-        # hooks.connect_edition_copier(copy_questionnaire), called with source, target, offset.
+        hooks.connect_edition_copier(copy_questionnaire_to_next_edition)

@@ -111,3 +111,23 @@ def copy_questionnaire(*, source, target) -> list[EtapeQuestionnaire]:
     Side effects: new EtapeQuestionnaire and Question rows on ``target``; no answer is copied.
     """
     return _create_steps(appel=target, steps=questionnaire_data(source))
+
+
+def copy_questionnaire_to_next_edition(*, source, target, offset) -> str | None:
+    """The questionnaire's part of « Préparer l'édition suivante ».
+
+    Registered in ``candidatures.appels.hooks.edition_copiers`` (candidatures/apps.py) and
+    called by ``candidatures.appels.services.prepare_next_edition``, inside its transaction.
+    Side effects: ``copy_questionnaire`` (every step and question of ``source`` on
+    ``target``, no answer, no file). ``offset`` is not needed: a question holds no date.
+    Returns what it copied in French (« 2 étapes, 7 questions »), or None without steps.
+    """
+    etapes = copy_questionnaire(source=source, target=target)
+    if not etapes:
+        return None
+    questions = Question.objects.filter(etape__in=etapes).count()
+    return f"{_plural(len(etapes), 'étape')}, {_plural(questions, 'question')} du questionnaire"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count > 1 else ''}"
