@@ -24,6 +24,7 @@ from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from candidatures.appels.admin import DepartementFilter
 from candidatures.appels.models import Collectivite
@@ -181,12 +182,14 @@ class DossierFormDisplays:
             for question, text, pieces in answers:
                 if question.est_fichier:
                     value = format_html_join(
-                        format_html("<br>"),
+                        mark_safe("<br>"),
                         '<a href="{}">{}</a>',
                         ((piece.get_absolute_url(), piece.nom_original) for piece in pieces),
                     )
-                else:
+                elif text:
                     value = format_html('<span class="reponse-texte">{}</span>', linebreaksbr(text))
+                else:
+                    value = ""
                 rows.append(format_html("<dt>{}</dt><dd>{}</dd>", question.libelle, value or EMPTY))
             sections.append(
                 format_html(
@@ -537,8 +540,13 @@ class BrouillonAdmin(DossierAdminBase):
     ordering = ["-updated_at"]
 
     def get_queryset(self, request):
-        # completude() reads each draft's pieces: one query for the whole page.
-        return super().get_queryset(request).prefetch_related("pieces")
+        # completude() reads each draft's pieces, answers and its call's questionnaire: one
+        # query each for the whole page.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("pieces", "reponses", "appel__etapes_questionnaire__questions")
+        )
 
     @admin.display(description="complétude")
     def completude(self, obj):

@@ -20,6 +20,10 @@ from ..models import Candidature
 from .dossier import _dossier, _error_messages
 
 TO_CORRECT = "Certaines réponses sont à corriger : voir les messages sous les champs."
+UNREADABLE_UPLOAD = (
+    "Le fichier envoyé n'a pas pu être lu : son nom contient sans doute des caractères "
+    "invalides. Renommez-le puis choisissez-le à nouveau ; rien n'a été joint."
+)
 
 
 class Journey:
@@ -130,7 +134,14 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
         reponse.question_id: reponse.valeur
         for reponse in Reponse.objects.filter(candidature=candidature, question__etape=etape)
     }
-    if request.method == "POST":
+    if request.method == "POST" and _unreadable_upload(request):
+        form = QuestionnaireForm(
+            request.POST, request.FILES, etape=etape, questions=questions, valeurs=valeurs
+        )
+        form.is_valid()
+        form.add_error(None, UNREADABLE_UPLOAD)
+        messages.error(request, TO_CORRECT)
+    elif request.method == "POST":
         form = QuestionnaireForm(
             request.POST, request.FILES, etape=etape, questions=questions, valeurs=valeurs
         )
@@ -169,6 +180,18 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
         pieces=pieces,
         total_bytes=sum(piece.taille for piece in candidature.pieces.all()) if pieces else 0,
         missing_files=missing_files,
+    )
+
+
+def _unreadable_upload(request) -> bool:
+    """A multipart body of which nothing could be read: Django's parser drops a file part
+    whose name is not valid UTF-8, and with it the whole form. Saving « nothing » would let
+    the applicant believe the file was joined."""
+    return (
+        request.content_type == "multipart/form-data"
+        and int(request.META.get("CONTENT_LENGTH") or 0) > 0
+        and not request.POST
+        and not request.FILES
     )
 
 
