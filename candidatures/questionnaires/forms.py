@@ -14,7 +14,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils.html import escape
 
-from cerdd_ami.forms import BootstrapRadioSelect, FieldsetsFormMixin
+from cerdd_ami.forms import (
+    BootstrapCheckboxSelectMultiple,
+    BootstrapRadioSelect,
+    FieldsetsFormMixin,
+)
 
 from .models import AUTRE, Question
 from .standard import TEXT_MAX_LENGTH
@@ -141,7 +145,7 @@ def build_field(question) -> forms.Field:
     elif kind == Type.CHOIX_MULTIPLE:
         field = forms.MultipleChoiceField(
             choices=_choices(question),
-            widget=forms.CheckboxSelectMultiple,
+            widget=BootstrapCheckboxSelectMultiple,
             error_messages={"invalid_choice": "Choisissez parmi les réponses proposées."},
         )
     elif kind == Type.OUI_NON:
