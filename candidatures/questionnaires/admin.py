@@ -191,16 +191,16 @@ class EtapeQuestionnaireAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view(self.apercu_view)
         return [
-            path("apercu/<int:appel_id>/", view, name="candidatures_etapequestionnaire_apercu"),
+            path("apercu/<int:appel_pk>/", view, name="candidatures_etapequestionnaire_apercu"),
             *super().get_urls(),
         ]
 
-    def apercu_view(self, request, appel_id):
+    def apercu_view(self, request, appel_pk):
         """« Prévisualiser le formulaire »: every step's form as an applicant sees it,
         disabled."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        appel = get_object_or_404(Appel, pk=appel_id)
+        appel = get_object_or_404(Appel, pk=appel_pk)
         etapes = EtapeQuestionnaire.objects.filter(appel=appel).prefetch_related("questions")
         forms_ = []
         for etape in etapes:
