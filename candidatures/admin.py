@@ -6,7 +6,7 @@ once, from each sub-package's mixin (no unregister, no import circle).
 
 from django.contrib import admin
 
-from .appels.admin import AppelAdminBase
+from .appels.admin import AppelAdminBase, CritereInline
 from .appels.admin_edition import NextEditionAppelAdminMixin
 from .decisions import admin as decisions_admin  # noqa: F401
 from .decisions import admin_courriers  # noqa: F401
@@ -17,6 +17,7 @@ from .jury import admin_jurors, admin_staff  # noqa: F401
 from .jury.admin_appel import JuryAppelAdminMixin
 from .messagerie.admin import MessagerieCandidatureAdminMixin
 from .models import Appel, Candidature
+from .questionnaires.admin import EtapeInline
 
 
 @admin.register(Appel)
@@ -28,8 +29,10 @@ class AppelAdmin(
     AppelDossiersAdminMixin,
     AppelAdminBase,
 ):
-    """The call: its own fields and pages, its dossiers' counts, the jury's, the decisions',
-    and « Préparer l'édition suivante »."""
+    """The call: its own fields and pages, its questionnaire's steps, its dossiers' counts,
+    the jury's, the decisions', and « Préparer l'édition suivante »."""
+
+    inlines = [CritereInline, EtapeInline]
 
 
 @admin.register(Candidature)

@@ -10,6 +10,7 @@ class CandidaturesConfig(AppConfig):
         # one copies its part of a call through candidatures/appels/hooks.py.
         from candidatures.appels import hooks
         from candidatures.decisions.services import copy_letter_templates
+        from candidatures.questionnaires.services import copy_questionnaire_to_next_edition
 
         hooks.connect_edition_copier(copy_letter_templates)
         # « Mes données » includes the dossier's messages (candidatures/dossiers/hooks.py).
@@ -17,5 +18,4 @@ class CandidaturesConfig(AppConfig):
         from candidatures.messagerie.services import export_messages
 
         dossiers_hooks.connect_data_section(export_messages)
-        # The questionnaire of a call registers its copier here (candidatures/questionnaires):
-        # hooks.connect_edition_copier(copy_questionnaire), called with source, target, offset.
+        hooks.connect_edition_copier(copy_questionnaire_to_next_edition)

@@ -47,3 +47,4 @@ from .jury.models import (  # noqa: F401
     Recommandation,
 )
 from .messagerie.models import Message, MessageQuerySet, message_upload_to  # noqa: F401
+from .questionnaires.models import EtapeQuestionnaire, Question, Reponse  # noqa: F401

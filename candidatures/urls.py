@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from .decisions import views as decision
-from .dossiers.views import dossier, files
+from .dossiers.views import dossier, etapes, files
 
 app_name = "candidatures"
 
@@ -12,14 +12,14 @@ urlpatterns = [
     path("candidature/", dossier.mes_candidatures, name="mes_candidatures"),
     path("candidature/nouvelle/<slug:slug>/", dossier.nouvelle, name="nouvelle"),
     path("candidature/<int:pk>/", dossier.detail, name="dossier"),
-    path("candidature/<int:pk>/etape/<int:step>/", dossier.step, name="etape"),
-    path("candidature/<int:pk>/deposer/", dossier.submit, name="deposer"),
+    path("candidature/<int:pk>/etape/<int:step>/", etapes.step, name="etape"),
+    path("candidature/<int:pk>/deposer/", etapes.submit, name="deposer"),
     path("candidature/<int:pk>/rouvrir/", dossier.reopen, name="rouvrir"),
     path("candidature/<int:pk>/inviter/", dossier.invite, name="inviter"),
     path("candidature/<int:pk>/mes-donnees/", dossier.my_data, name="mes_donnees"),
     path(
         "candidature/<int:pk>/pieces/<int:piece_pk>/supprimer/",
-        dossier.delete_piece,
+        etapes.delete_piece,
         name="supprimer_piece",
     ),
     path("candidature/<int:pk>/pieces/<int:piece_pk>/", files.piece, name="piece"),

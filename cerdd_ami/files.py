@@ -72,9 +72,11 @@ def accepted_types(images_allowed: bool) -> dict[str, str]:
 
 
 def validate_upload(
-    uploaded_file, *, images_allowed, max_bytes, room_bytes, dossier_id=None
+    uploaded_file, *, images_allowed, max_bytes, room_bytes, dossier_id=None, allowed=None
 ) -> str:
     """Validate one upload; returns its MIME type or raises ValidationError in French.
+
+    ``allowed`` ({MIME type: label}) narrows the accepted types further.
 
     ``room_bytes`` is what the dossier can still hold under its total size limit;
     ``dossier_id`` only names the dossier in the log when the antivirus refuses the file.
@@ -99,7 +101,10 @@ def validate_upload(
     # the size checks, which cost nothing and explain themselves, where clamd would cut off a
     # file above its StreamMaxLength as an error.
     scan_upload(uploaded_file, dossier_id=dossier_id)
-    allowed = accepted_types(images_allowed)
+    accepted = accepted_types(images_allowed)
+    if allowed is not None:
+        accepted = {mime: label for mime, label in accepted.items() if mime in allowed}
+    allowed = accepted
     mime = sniff_type(uploaded_file)
     if mime not in allowed:
         raise ValidationError(

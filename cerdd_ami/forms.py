@@ -44,6 +44,13 @@ class BootstrapRadioSelect(forms.RadioSelect):
     template_name = "forms/widgets/radio.html"
 
 
+class BootstrapCheckboxSelectMultiple(forms.CheckboxSelectMultiple):
+    """Boxes in Bootstrap's ``form-check`` wrappers (the radio template renders either type):
+    without them, a box is drawn outside its line, under the next field's label."""
+
+    template_name = "forms/widgets/radio.html"
+
+
 class FieldsetsFormMixin:
     """Renders the fields grouped as ``fieldsets``: (legend, intro text or "", field names).
 

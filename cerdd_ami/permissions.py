@@ -32,6 +32,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_niveaucritere",
             "add_niveaucritere",
             "change_niveaucritere",
+            # The call's questionnaire (candidatures.questionnaires.admin): steps and questions
+            # are built and corrected by staff; what a deposited dossier answered is protected
+            # by the admin's safe-change rules, not by a missing permission.
+            "view_etapequestionnaire",
+            "add_etapequestionnaire",
+            "change_etapequestionnaire",
+            "delete_etapequestionnaire",
+            "view_question",
+            "add_question",
+            "change_question",
+            "delete_question",
             "view_collectivite",
             "change_collectivite",
             "view_candidature",

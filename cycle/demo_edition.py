@@ -20,6 +20,7 @@ from candidatures.dossiers.demo import seed_candidatures
 from candidatures.jury import services as jury_services
 from candidatures.jury.demo import seed_jury
 from candidatures.models import Appel, Decision
+from candidatures.questionnaires.demo import ensure_questionnaire
 from cycle.seances.models import PARIS
 
 SLUG = "cycle-en-cours"
@@ -75,6 +76,7 @@ def ensure_appel_en_cours(today=None) -> Appel:
     """The edition whose cycle runs today (created once, then found again by its slug)."""
     appel = Appel.objects.filter(slug=SLUG).first()
     if appel is not None:
+        ensure_questionnaire(appel)
         return appel
     today = today or timezone.localdate()
     first = first_seance_for(today)
@@ -98,6 +100,7 @@ def ensure_appel_en_cours(today=None) -> Appel:
         **appel_texts(),
     )
     ensure_criteres(appel)
+    ensure_questionnaire(appel)
     return appel
 
 

@@ -15,9 +15,8 @@ registers here from an ``AppConfig.ready()`` (``candidatures/apps.py``, ``cycle/
   there was nothing; an exception rolls the whole preparation back.
 
 Registered today: ``candidatures.decisions.services.copy_letter_templates`` and
-``cycle.seances.services.copy_seance_plan``. The questionnaire of a call
-(``candidatures.questionnaires``) registers its copier the same way, in
-``candidatures/apps.py`` (see the marked line there).
+``candidatures.questionnaires.services.copy_questionnaire_to_next_edition`` (in
+``candidatures/apps.py``), ``cycle.seances.services.copy_seance_plan`` (in ``cycle/apps.py``).
 """
 
 from collections.abc import Callable

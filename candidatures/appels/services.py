@@ -130,6 +130,9 @@ APPEL_RESET_FIELDS = {
     "notation_close_at": None,
     "deliberation_ouverte_at": None,
     "decisions_published_at": None,
+    # A scheduled publication belongs to the call it was scheduled for.
+    "publication_programmee_at": None,
+    "publication_tache_id": "",
     "calendrier": "",
 }
 

@@ -20,10 +20,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Concat
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from candidatures.appels.admin import DepartementFilter
 from candidatures.appels.models import Collectivite
@@ -40,6 +41,7 @@ from cerdd_ami.admin import EMPTY, ReadOnlyAdminMixin
 from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.spreadsheets import export_filename, to_csv_response, to_xlsx_response
 
+from .answers import review_of
 from .exports import candidatures_rows
 
 # A Depot is recorded before its receipt is rendered (submission.issue_receipt_task, by the
@@ -150,7 +152,7 @@ DOSSIER_FORM_FIELDSETS = [
             "fields": ["contact_nom", "contact_fonction", "contact_email", "contact_telephone"],
         },
     ),
-    ("Motivations et projet", {"fields": ["motivations", "actions", "pistes", "besoins"]}),
+    ("Questionnaire de l'appel", {"fields": ["reponses_questionnaire"]}),
     (
         "Engagements",
         {
@@ -171,6 +173,33 @@ def yes_no(value) -> str:
 
 class DossierFormDisplays:
     """Read-only renderings of the commitments named in DOSSIER_FORM_FIELDSETS."""
+
+    @admin.display(description="réponses")
+    def reponses_questionnaire(self, obj):
+        """The call's questions and this dossier's answers, files as links (4 queries)."""
+        sections = []
+        for titre, answers in review_of(obj):
+            rows = []
+            for question, text, pieces in answers:
+                if question.est_fichier:
+                    value = format_html_join(
+                        mark_safe("<br>"),
+                        '<a href="{}">{}</a>',
+                        ((piece.get_absolute_url(), piece.nom_original) for piece in pieces),
+                    )
+                elif text:
+                    value = format_html('<span class="reponse-texte">{}</span>', linebreaksbr(text))
+                else:
+                    value = ""
+                rows.append(format_html("<dt>{}</dt><dd>{}</dd>", question.libelle, value or EMPTY))
+            sections.append(
+                format_html(
+                    '<h3>{}</h3><dl class="reponses-questionnaire">{}</dl>',
+                    titre,
+                    format_html_join("", "{}", ((row,) for row in rows)),
+                )
+            )
+        return format_html_join("", "{}", ((section,) for section in sections)) or EMPTY
 
     @admin.display(description="engagement à venir en binôme élu·e / technicien·ne")
     def engagement_binome_display(self, obj):
@@ -200,7 +229,7 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class PieceJointeInline(ReadOnlyInline):
     model = PieceJointe
-    fields = ["fichier_lien", "nature", "type_fichier", "taille_lisible", "sha256", "uploaded_at"]
+    fields = ["fichier_lien", "question", "type_fichier", "taille_lisible", "sha256", "uploaded_at"]
 
     @admin.display(description="fichier")
     def fichier_lien(self, piece):
@@ -512,8 +541,13 @@ class BrouillonAdmin(DossierAdminBase):
     ordering = ["-updated_at"]
 
     def get_queryset(self, request):
-        # completude() reads each draft's pieces: one query for the whole page.
-        return super().get_queryset(request).prefetch_related("pieces")
+        # completude() reads each draft's pieces, answers and its call's questionnaire: one
+        # query each for the whole page.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("pieces", "reponses", "appel__etapes_questionnaire__questions")
+        )
 
     @admin.display(description="complétude")
     def completude(self, obj):

@@ -9,6 +9,7 @@ from django.test.utils import override_settings
 
 from candidatures.appels.models import Collectivite
 from candidatures.dossiers import services, submission
+from candidatures.questionnaires.models import Question, Reponse
 from cerdd_ami.files import sha256_of
 from cerdd_ami.models import User
 from cerdd_ami.pdf import pdf_from_html
@@ -139,7 +140,7 @@ def _attach_letter(candidature, collectivite, user, *, at):
     letter = _demo_letter(collectivite)
     piece = PieceJointe.objects.create(
         candidature=candidature,
-        nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+        question=Question.objects.get(etape__appel=candidature.appel_id, code="lettre"),
         fichier=letter,
         nom_original=letter.name,
         type_mime="application/pdf",
@@ -149,6 +150,15 @@ def _attach_letter(candidature, collectivite, user, *, at):
     )
     # « déposée le » is set to now on creation: the demo's piece was sent before its dossier.
     PieceJointe.objects.filter(pk=piece.pk).update(uploaded_at=at)
+
+
+def _answer(candidature, code, value):
+    # Written directly, as the letter: the demo calls are closed.
+    Reponse.objects.update_or_create(
+        candidature=candidature,
+        question=Question.objects.get(etape__appel=candidature.appel_id, code=code),
+        defaults={"valeur": value},
+    )
 
 
 def _person(index):
@@ -173,10 +183,10 @@ def _fill(candidature, index, collectivite):
     candidature.ref_tech_fonction = "Chargé·e de mission développement durable"
     candidature.ref_tech_email = f"{tech_login}@{domain}"
     candidature.ref_tech_telephone = f"03 2{index % 10} 11 11 {index:02d}"
-    candidature.motivations = MOTIVATIONS[index % 3]
-    candidature.actions = ACTIONS[index % 3]
-    candidature.pistes = PISTES[index % 3]
-    candidature.besoins = BESOINS[index % 3]
+    _answer(candidature, "motivations", MOTIVATIONS[index % 3])
+    _answer(candidature, "actions", ACTIONS[index % 3])
+    _answer(candidature, "pistes", PISTES[index % 3])
+    _answer(candidature, "besoins", BESOINS[index % 3])
     candidature.engagement_binome = True
     candidature.engagement_experimentation = True
     candidature.consentement_donnees = True
@@ -223,8 +233,8 @@ def seed_candidatures(appel, *, staff_user, dossiers=DEMO_DOSSIERS):
         )
         if state == "brouillon":
             candidature.ref_pol_nom = _person(2 * index)[0]
-            candidature.motivations = MOTIVATIONS[index % 3]
             candidature.save()
+            _answer(candidature, "motivations", MOTIVATIONS[index % 3])
             continue
         moment = submitted_at + timedelta(days=index, hours=index % 7)
         _attach_letter(candidature, collectivite, user, at=moment - timedelta(hours=2))
@@ -243,8 +253,11 @@ def seed_candidatures(appel, *, staff_user, dossiers=DEMO_DOSSIERS):
             submission.reopen_candidature(
                 candidature=candidature, user=user, now=moment + timedelta(days=1)
             )
-            candidature.besoins += " Nous ajoutons : mobiliser les jeunes du territoire."
-            candidature.save()
+            _answer(
+                candidature,
+                "besoins",
+                f"{BESOINS[index % 3]} Nous ajoutons : mobiliser les jeunes du territoire.",
+            )
             submission.submit_candidature(
                 candidature=candidature, user=user, now=moment + timedelta(days=2)
             )

@@ -8,15 +8,13 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
 
 from candidatures.appels.models import Collectivite
-from cerdd_ami.forms import BootstrapRadioSelect, FieldsetsFormMixin
+from cerdd_ami.forms import FieldsetsFormMixin
 
-from .models import Candidature, PieceJointe
+from .models import Candidature
 
 PHONE_RE = re.compile(r"^(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}$")
-TEXT_MAX_LENGTH = 5000
 INVALID_EMAIL = "Saisissez une adresse e-mail valide, par exemple nom@mairie.fr."
 
 
@@ -131,79 +129,6 @@ class ReferentsForm(DraftModelForm):
         return cleaned
 
 
-PROJET_HELP = {
-    "motivations": (
-        "Parcours, objectifs, regard sur la participation citoyenne et le développement "
-        "durable ; la place que la collectivité accorde ou souhaite accorder à la démocratie "
-        "participative."
-    ),
-    "actions": (
-        "Actions déjà réalisées ou prévues dans le domaine de la participation citoyenne et du "
-        "développement durable."
-    ),
-    "pistes": (
-        "Pistes de travail envisagées, ou imaginées sans formalisation, sur la dynamique "
-        "participative de votre territoire."
-    ),
-    "besoins": (
-        "Principaux besoins identifiés, au sein de votre organisation et à l'échelle du "
-        "territoire, qui pourraient être traités dans ce cycle."
-    ),
-}
-
-
-class ProjetForm(DraftModelForm):
-    fieldsets = [("Motivations et projet", "", ["motivations", "actions", "pistes", "besoins"])]
-
-    class Meta:
-        model = Candidature
-        fields = ["motivations", "actions", "pistes", "besoins"]
-        labels = {
-            "motivations": "Motivations de la collectivité à s'engager dans ce cycle",
-            "actions": "Actions déjà réalisées ou prévues",
-            "pistes": "Pistes de travail envisagées",
-            "besoins": "Principaux besoins identifiés",
-        }
-        help_texts = PROJET_HELP
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.validators.append(MaxLengthValidator(TEXT_MAX_LENGTH))
-            field.widget.attrs.update(
-                {"rows": 8, "maxlength": TEXT_MAX_LENGTH, "data-compteur": "1"}
-            )
-
-
-class PieceForm(FieldsetsFormMixin, forms.Form):
-    nature = forms.ChoiceField(
-        label="Type de document",
-        choices=PieceJointe.Nature.choices,
-        widget=BootstrapRadioSelect,
-        initial=PieceJointe.Nature.LETTRE_MOTIVATION,
-    )
-    fichier = forms.FileField(
-        label="Fichier",
-        help_text=(
-            "Lettre de motivation : PDF, DOC, DOCX ou ODT. Documents complémentaires : "
-            "aussi des images PNG ou JPEG."
-        ),
-        error_messages={
-            "required": "Choisissez un fichier à joindre.",
-            "empty": "Le fichier est vide.",
-        },
-    )
-
-    def __init__(self, *args, appel=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if appel is not None:
-            self.fields["fichier"].help_text += (
-                f" {appel.taille_max_fichier_mo} Mo au plus par fichier, "
-                f"{appel.taille_max_dossier_mo} Mo pour tout le dossier."
-            )
-        self.fields["fichier"].widget.attrs["accept"] = ".pdf,.doc,.docx,.odt,.png,.jpg,.jpeg"
-
-
 class EngagementsForm(DraftModelForm):
     fieldsets = [
         (
@@ -240,14 +165,11 @@ class EngagementsForm(DraftModelForm):
         )
 
 
-STEP_FORMS = {1: CoordonneesForm, 2: ReferentsForm, 3: ProjetForm, 5: EngagementsForm}
-STEP_TITLES = {
-    1: "Collectivité et coordonnées",
-    2: "Référent·es",
-    3: "Motivations et projet",
-    4: "Pièces jointes",
-    5: "Engagements et dépôt",
-}
+# The product's own steps around the call's questionnaire (candidatures.questionnaires): the
+# first two, and the last one whatever the number of questionnaire steps.
+FIXED_STEP_FORMS = {1: CoordonneesForm, 2: ReferentsForm}
+FIXED_STEP_TITLES = {1: "Collectivité et coordonnées", 2: "Référent·es"}
+ENGAGEMENTS_TITLE = "Engagements et dépôt"
 
 
 class CollectiviteChoiceForm(forms.Form):

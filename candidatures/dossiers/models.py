@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.appels.models import Appel, Collectivite
+from candidatures.questionnaires.models import Question
 
 # ---------------------------------------------------------------------------------------------
 # Candidature
@@ -116,13 +117,15 @@ class Candidature(models.Model):
     contact_email = models.EmailField("e-mail", blank=True)
     contact_telephone = models.CharField("téléphone", max_length=20, blank=True)
 
-    # Step 3: the call's questions
+    # Legacy: the 2021 form's fixed questions, copied into Reponse rows by migration 0018 and
+    # no longer read or written (the call's questionnaire holds them now). Kept one release so
+    # that the migration can be reversed; to be dropped.
     motivations = models.TextField(blank=True)
     actions = models.TextField("actions déjà réalisées ou prévues", blank=True)
     pistes = models.TextField("pistes de travail envisagées", blank=True)
     besoins = models.TextField("principaux besoins identifiés", blank=True)
 
-    # Step 5: commitments
+    # Last step: commitments
     engagement_binome = models.BooleanField(default=False)
     engagement_experimentation = models.BooleanField(default=False)
     consentement_donnees = models.BooleanField(default=False)
@@ -198,32 +201,75 @@ class Candidature(models.Model):
         (2, "ref_tech_fonction", "la fonction du ou de la référent·e technique"),
         (2, "ref_tech_email", "l'e-mail du ou de la référent·e technique"),
         (2, "ref_tech_telephone", "le téléphone du ou de la référent·e technique"),
-        (3, "motivations", "les motivations de la collectivité"),
-        (3, "actions", "les actions déjà réalisées ou prévues"),
-        (3, "pistes", "les pistes de travail envisagées"),
-        (3, "besoins", "les principaux besoins identifiés"),
     ]
+    # The questionnaire's steps come after these two; the commitments' step is the last one.
+    FIXED_STEPS = 2
 
-    # The boxes of step 5, with what the deposit says when one is left unticked.
+    # The boxes of the last step, with what the deposit says when one is left unticked.
     ENGAGEMENTS = {
         "engagement_binome": "L'engagement à venir en binôme élu·e / technicien·ne manque.",
         "engagement_experimentation": "L'engagement à expérimenter sur le territoire manque.",
         "consentement_donnees": "Le consentement au traitement des données personnelles manque.",
     }
 
-    def missing_items(self) -> list[tuple[int, str]]:
+    def questionnaire(self) -> list[tuple[int, object, list]]:
+        """The call's questionnaire as (step number, EtapeQuestionnaire, [Question]).
+
+        Read through .all(): a page or list that prefetched
+        ``appel__etapes_questionnaire__questions`` asks nothing more.
+        """
+        return [
+            (self.FIXED_STEPS + index, etape, list(etape.questions.all()))
+            for index, etape in enumerate(self.appel.etapes_questionnaire.all(), start=1)
+        ]
+
+    def engagements_step(self, questionnaire=None) -> int:
+        """The number of the last step (commitments and deposit)."""
+        if questionnaire is None:
+            questionnaire = self.questionnaire()
+        return self.FIXED_STEPS + len(questionnaire) + 1
+
+    def valeurs(self) -> dict:
+        """{question pk: stored answer}, through .all() (prefetch ``reponses``)."""
+        return {reponse.question_id: reponse.valeur for reponse in self.reponses.all()}
+
+    def missing_items(self, questionnaire=None) -> list[tuple[int, str]]:
         """What must still be filled before submission, as (step, French message)."""
+        if questionnaire is None:
+            questionnaire = self.questionnaire()
         missing = []
         for step, field, label in self.DEPOSIT_FIELDS:
             if not str(getattr(self, field)).strip():
                 missing.append((step, f"Il manque {label}."))
-        # Read through .all() so that a list which prefetched the pieces asks nothing more.
-        natures = {piece.nature for piece in self.pieces.all()}
-        if PieceJointe.Nature.LETTRE_MOTIVATION not in natures:
-            missing.append((4, "Il manque la lettre de motivation."))
+        # Read through .all() so that a list which prefetched them asks nothing more.
+        valeurs = self.valeurs()
+        with_files = {piece.question_id for piece in self.pieces.all()}
+        for step, _etape, questions in questionnaire:
+            for question in questions:
+                if not question.obligatoire:
+                    continue
+                if question.est_fichier:
+                    answered = question.pk in with_files
+                else:
+                    answered = question.is_answered(valeurs.get(question.pk))
+                if not answered:
+                    missing.append((step, question.missing_message()))
+                elif question.type == Question.Type.TEXTE_LONG and question.option(
+                    "min_caracteres"
+                ):
+                    minimum = question.option("min_caracteres")
+                    if len(str(valeurs.get(question.pk)).strip()) < minimum:
+                        missing.append(
+                            (
+                                step,
+                                f"La réponse à « {question.titre} » compte moins de "
+                                f"{minimum} caractères.",
+                            )
+                        )
+        last = self.engagements_step(questionnaire)
         for field, message in self.ENGAGEMENTS.items():
             if not getattr(self, field):
-                missing.append((5, message))
+                missing.append((last, message))
         return missing
 
     def related_candidatures(self):
@@ -276,12 +322,18 @@ def piece_upload_to(instance, filename):
 
 
 class PieceJointe(models.Model):
+    """A file answering one of the call's file questions."""
+
     class Nature(models.TextChoices):
+        # Legacy: the 2021 form's two kinds of pieces, before file questions (migration 0018).
         LETTRE_MOTIVATION = "lettre", "Lettre de motivation"
         COMPLEMENTAIRE = "complement", "Document complémentaire"
 
     candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="pieces")
-    nature = models.CharField(max_length=12, choices=Nature.choices)
+    question = models.ForeignKey(
+        Question, on_delete=models.PROTECT, related_name="pieces", null=True
+    )
+    nature = models.CharField(max_length=12, choices=Nature.choices, blank=True)
     fichier = models.FileField(upload_to=piece_upload_to, max_length=200)
     nom_original = models.CharField("nom du fichier", max_length=200)
     type_mime = models.CharField(max_length=100)
@@ -295,14 +347,7 @@ class PieceJointe(models.Model):
     class Meta:
         verbose_name = "pièce jointe"
         verbose_name_plural = "pièces jointes"
-        ordering = ["candidature", "nature", "uploaded_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["candidature"],
-                condition=Q(nature="lettre"),
-                name="piece_one_motivation_letter",
-            ),
-        ]
+        ordering = ["candidature", "question__etape__ordre", "question__ordre", "uploaded_at"]
 
     def __str__(self):
         return self.nom_original

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
+from candidatures.questionnaires.models import Reponse
 from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import de_nom, format_datetime_fr
@@ -248,43 +249,70 @@ def invite_coreferent(*, candidature, email, invited_by, ip=None) -> AccesCandid
 
 
 @transaction.atomic
-def add_piece(*, candidature, user, nature, uploaded_file) -> PieceJointe:
-    """Attach a file to a draft dossier, checked by its content and against the size limits.
+def save_answers(*, candidature, answers) -> None:
+    """Save a draft's answers to questionnaire questions (``{Question: valeur}``).
 
-    Images are accepted for supporting documents only. A new motivation letter replaces the
-    previous one. Side effects: creates a PieceJointe and stores its file; deletes the replaced
-    letter's row, and its file once the transaction commits.
+    Refuses (ValidationError) a dossier that is not editable or a question of another call.
+    Side effects: one Reponse per question created or updated (an empty answer is kept as
+    such: the draft shows what was saved); the dossier's updated_at.
+    """
+    locked = _lock_candidature(candidature)
+    if not locked.is_editable():
+        raise ValidationError(NOT_EDITABLE, code="not_editable")
+    for question, valeur in answers.items():
+        if question.etape.appel_id != locked.appel_id:
+            raise ValidationError("Cette question n'est pas celle de l'appel du dossier.")
+        Reponse.objects.update_or_create(
+            candidature=locked, question=question, defaults={"valeur": valeur}
+        )
+    locked.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def add_piece(*, candidature, user, question, uploaded_file) -> PieceJointe:
+    """Attach a file answering ``question`` (a file question of the dossier's call) to a draft
+    dossier, checked by its content, against the question's formats and size limit and the
+    call's limits.
+
+    A question taking one file replaces the previous one. Side effects: creates a PieceJointe
+    and stores its file; deletes the replaced file's row, and its file once the transaction
+    commits.
     """
     locked = _lock_candidature(candidature)
     if not locked.is_editable():
         raise ValidationError(NOT_EDITABLE, code="not_editable")
     appel = locked.appel
+    if not question.est_fichier or question.etape.appel_id != appel.pk:
+        raise ValidationError("Cette question n'attend pas de fichier.", code="not_a_file")
 
-    previous_letter = None
-    if nature == PieceJointe.Nature.LETTRE_MOTIVATION:
-        previous_letter = locked.pieces.filter(nature=nature).first()
+    previous = None
+    if not question.option("plusieurs"):
+        previous = locked.pieces.filter(question=question).first()
     others = locked.pieces.all()
-    if previous_letter is not None:
-        others = others.exclude(pk=previous_letter.pk)
+    if previous is not None:
+        others = others.exclude(pk=previous.pk)
     used = others.aggregate(total=Sum("taille"))["total"] or 0
 
+    max_bytes = appel.max_file_bytes
+    if question.option("taille_max_mo"):
+        max_bytes = min(max_bytes, int(question.option("taille_max_mo")) * 1024 * 1024)
     mime = files.validate_upload(
         uploaded_file,
-        images_allowed=(nature == PieceJointe.Nature.COMPLEMENTAIRE),
-        max_bytes=appel.max_file_bytes,
+        images_allowed=True,
+        allowed=question.mime_types(),
+        max_bytes=max_bytes,
         room_bytes=appel.max_dossier_bytes - used,
         dossier_id=locked.pk,
     )
     digest = files.sha256_of(uploaded_file)
 
-    if previous_letter is not None:
-        # One letter per dossier (a DB constraint): the old row goes before the new one comes.
-        previous_letter.delete()
-        files.delete_on_commit(previous_letter.fichier)
+    if previous is not None:
+        previous.delete()
+        files.delete_on_commit(previous.fichier)
 
     piece = PieceJointe(
         candidature=locked,
-        nature=nature,
+        question=question,
         nom_original=files.original_name(uploaded_file.name),
         type_mime=mime,
         taille=uploaded_file.size,

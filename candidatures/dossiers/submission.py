@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, prefetch_related_objects
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
@@ -25,15 +25,18 @@ from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
 
 from . import receipt
+from .answers import QUESTIONNAIRE_PREFETCH, review
 from .models import Candidature, Depot, Evenement
 from .services import PARIS, _lock_candidature, _refresh_caller_instance
 
-SNAPSHOT_SCHEMA = 1
+# 2: the call's questionnaire (question pk and type beside each answer, pieces by question).
+SNAPSHOT_SCHEMA = 2
 
 logger = logging.getLogger(__name__)
 
-# The application form of the call, section by section, as frozen in a Depot and printed on the
-# receipt: (section title, [(field, label, group)]). Labels are the call's own questions.
+# The product's own parts of the form, section by section, as frozen in a Depot and printed on
+# the receipt: (section title, [(field, label, group)]). The call's questionnaire comes between
+# the référent·es and the commitments (``build_snapshot``).
 FORM_SECTIONS = [
     (
         "Coordonnées",
@@ -60,36 +63,6 @@ FORM_SECTIONS = [
             ("contact_fonction", "Fonction", "Point contact technique pour le Cerdd"),
             ("contact_email", "E-mail", "Point contact technique pour le Cerdd"),
             ("contact_telephone", "Téléphone", "Point contact technique pour le Cerdd"),
-        ],
-    ),
-    (
-        "Motivations et projet",
-        [
-            (
-                "motivations",
-                "Motivations de la collectivité à s'engager dans ce cycle (parcours, objectifs, "
-                "regard sur la participation citoyenne et le développement durable…)",
-                "",
-            ),
-            (
-                "actions",
-                "Actions déjà réalisées ou prévues dans le domaine de la participation citoyenne "
-                "et du développement durable",
-                "",
-            ),
-            (
-                "pistes",
-                "Pistes de travail envisagées (ou imaginées sans formalisation) sur la dynamique "
-                "participative de votre territoire",
-                "",
-            ),
-            (
-                "besoins",
-                "Principaux besoins identifiés (au sein de votre organisation, à l'échelle du "
-                "territoire) sur le sujet de la participation et de la mobilisation citoyenne, "
-                "qui pourraient être traités dans ce cycle",
-                "",
-            ),
         ],
     ),
     (
@@ -171,8 +144,9 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
     """
     collectivite = candidature.collectivite
     appel = candidature.appel
-    sections = []
-    for title, fields in FORM_SECTIONS:
+    prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
+
+    def fixed(title, fields):
         answers = [
             {
                 "champ": field,
@@ -182,19 +156,43 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
             }
             for field, label, group in fields
         ]
-        sections.append({"titre": title, "reponses": answers})
-    pieces = [
-        {
-            "id": piece.pk,
-            "nature": piece.nature,
-            "nature_libelle": piece.get_nature_display(),
-            "nom": piece.nom_original,
-            "type": piece.type_mime,
-            "taille": piece.taille,
-            "sha256": piece.sha256,
-        }
-        for piece in candidature.pieces.order_by("nature", "uploaded_at", "pk")
-    ]
+        return {"titre": title, "reponses": answers}
+
+    *before, engagements = [fixed(title, fields) for title, fields in FORM_SECTIONS]
+    sections = list(before)
+    pieces = []
+    # Each question's wording as the applicant saw it: the receipt reads the same even if
+    # staff correct a label later.
+    for titre, answers in review(candidature):
+        asked = [
+            {
+                "champ": question.code,
+                "question": question.pk,
+                "type": question.type,
+                "groupe": "",
+                "libelle": question.libelle,
+                "valeur": text,
+            }
+            for question, text, _files in answers
+            if not question.est_fichier
+        ]
+        if asked:
+            sections.append({"titre": titre, "reponses": asked})
+        pieces += [
+            {
+                "id": piece.pk,
+                "question": question.pk,
+                "nature": question.code,
+                "nature_libelle": question.libelle,
+                "nom": piece.nom_original,
+                "type": piece.type_mime,
+                "taille": piece.taille,
+                "sha256": piece.sha256,
+            }
+            for question, _text, files in answers
+            for piece in sorted(files, key=lambda piece: (piece.uploaded_at, piece.pk))
+        ]
+    sections.append(engagements)
     return {
         "schema": SNAPSHOT_SCHEMA,
         "numero": candidature.numero,

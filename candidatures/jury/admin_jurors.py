@@ -240,7 +240,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
 
     @admin.display(description="pièces jointes")
     def pieces_jointes(self, obj):
-        pieces = list(obj.pieces.all())
+        pieces = list(obj.pieces.select_related("question"))
         if not pieces:
             return EMPTY
         # The public file view lets jurors download what for_juror lets them read.
@@ -250,7 +250,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
                 "",
                 '<li><a href="{}">{}</a> ({})</li>',
                 (
-                    (piece.get_absolute_url(), piece.nom_original, piece.get_nature_display())
+                    (piece.get_absolute_url(), piece.nom_original, piece.question.titre)
                     for piece in pieces
                 ),
             ),

@@ -1,8 +1,9 @@
 """Real Chromium: a collectivité applies end to end, and every page passes axe-core (RGAA).
 
 Each journey starts from the home page with nothing prepared but the call (the world), and
-clicks what a first-time user clicks: the sign-in link is read from the outbox, the boxes of
-step 5 are ticked, then « Déposer la candidature », no draft saved on the side.
+clicks what a first-time user clicks: the sign-in link is read from the outbox, the letter is
+chosen on its question's field, the boxes of the last step are ticked, then « Déposer la
+candidature », no draft saved on the side.
 """
 
 import re
@@ -94,14 +95,12 @@ def test_collectivite_applies_end_to_end(live_server, page, mailoutbox, settings
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Pièces jointes")
     assert_accessible(page)
-    page.get_by_label("Lettre de motivation").check()
-    page.get_by_label("Fichier").set_input_files(letter)
-    page.get_by_role("button", name="Joindre ce fichier").click()
-    expect(page.get_by_role("link", name="lettre-motivation.pdf")).to_be_visible()
-    page.get_by_role("link", name="Étape suivante").click()
+    page.get_by_label("Lettre de motivation").set_input_files(letter)
+    page.get_by_role("button", name="Enregistrer et continuer").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Engagements et dépôt")
     assert_accessible(page)
+    expect(page.locator(".recapitulatif")).to_contain_text("lettre-motivation.pdf")
     page.get_by_label(re.compile("binôme élu·e / technicien·ne")).check()
     page.get_by_label(re.compile("expérimenter sur son territoire")).check()
     page.get_by_label(re.compile("traite les données personnelles")).check()

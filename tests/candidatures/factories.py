@@ -25,8 +25,11 @@ from candidatures.models import (
     Collectivite,
     Critere,
     PieceJointe,
+    Question,
+    Reponse,
     end_of_day,
 )
+from candidatures.questionnaires.services import create_standard_questionnaire
 from cerdd_ami import files
 from cerdd_ami.pdf import pdf_from_html
 from tests.factories import UserFactory
@@ -53,6 +56,7 @@ class AppelFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Appel
+        skip_postgeneration_save = True
 
     class Params:
         edition_2021 = factory.Trait(
@@ -85,6 +89,13 @@ class AppelFactory(factory.django.DjangoModelFactory):
     signataire_nom = "Emmanuel Bertin"
     signataire_fonction = "directeur du Cerdd"
     signataire_email = "ebertin@cerdd.org"
+
+    @factory.post_generation
+    def questionnaire(self, create, extracted, **kwargs):
+        """The standard questionnaire (2021's), unless ``questionnaire=False`` or a list of
+        steps in the shape of ``standard.STANDARD_STEPS``."""
+        if create and extracted is not False:
+            create_standard_questionnaire(appel=self, steps=extracted or None)
 
 
 class CritereFactory(factory.django.DjangoModelFactory):
@@ -119,6 +130,18 @@ class CandidatureFactory(factory.django.DjangoModelFactory):
     appel = factory.SubFactory(AppelFactory)
     collectivite = factory.LazyAttribute(lambda o: _free_collectivite(o.appel))
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Answers to the call's questions by code (``motivations="…"``): Reponse rows.
+        codes = set(
+            Question.objects.filter(etape__appel=kwargs["appel"]).values_list("code", flat=True)
+        )
+        answers = {code: kwargs.pop(code) for code in list(kwargs) if code in codes}
+        candidature = super()._create(model_class, *args, **kwargs)
+        for code, value in answers.items():
+            answer(candidature, code, value)
+        return candidature
+
     @factory.post_generation
     def createur(self, create, extracted, **kwargs):
         if create and extracted:
@@ -127,17 +150,37 @@ class CandidatureFactory(factory.django.DjangoModelFactory):
             )
 
 
+def question_of(appel, code) -> Question:
+    return Question.objects.get(etape__appel=appel, code=code)
+
+
+def answer(candidature, code, value):
+    """Store ``value`` as ``candidature``'s answer to its call's question ``code``."""
+    Reponse.objects.update_or_create(
+        candidature=candidature,
+        question=question_of(candidature.appel_id, code),
+        defaults={"valeur": value},
+    )
+
+
+def answer_of(candidature, code):
+    reponse = Reponse.objects.filter(candidature=candidature, question__code=code).first()
+    return reponse.valeur if reponse else None
+
+
 class PieceJointeFactory(factory.django.DjangoModelFactory):
-    """A motivation letter by default: a real PDF whose size and SHA-256 match its bytes."""
+    """A motivation letter by default (``nature="complement"``: a supporting document, or
+    ``question=…``): a real PDF whose size and SHA-256 match its bytes."""
 
     class Meta:
         model = PieceJointe
 
     class Params:
         contenu = factory.LazyAttribute(lambda o: tiny_pdf_bytes(f"{o.nom_original}"))
+        nature = PieceJointe.Nature.LETTRE_MOTIVATION
 
     candidature = factory.SubFactory(CandidatureFactory)
-    nature = PieceJointe.Nature.LETTRE_MOTIVATION
+    question = factory.LazyAttribute(lambda o: question_of(o.candidature.appel_id, o.nature))
     nom_original = "lettre-de-motivation.pdf"
     type_mime = files.PDF
     fichier = factory.LazyAttribute(lambda o: ContentFile(o.contenu, name=o.nom_original))
@@ -162,6 +205,10 @@ def numbered(appel, number: int) -> str:
     """
     Appel.objects.filter(pk=appel.pk, dernier_numero__lt=number).update(dernier_numero=number)
     return f"{appel.prefixe_numero}-{number:03d}"
+
+
+# The standard questionnaire's text questions, answered by ``complete_answers``.
+QUESTION_CODES = ["motivations", "actions", "pistes", "besoins"]
 
 
 def complete_answers(collectivite) -> dict:
@@ -201,18 +248,25 @@ def complete_candidature(*, lettre_text="Lettre de motivation de la collectivit�
     ``motivations="…"``, ``appel=appel``, ``collectivite=…``, ``createur=user``).
     """
     answers = {}
-    fields = {field.name for field in Candidature._meta.get_fields()}
+    fields = {field.name for field in Candidature._meta.get_fields()} | set(QUESTION_CODES)
     for key in list(kwargs):
         if key in fields and key not in {"appel", "collectivite"}:
             answers[key] = kwargs.pop(key)
     candidature = CandidatureFactory(**kwargs)
     values = {**complete_answers(candidature.collectivite), **answers}
-    for field, value in values.items():
-        setattr(candidature, field, value)
-    candidature.save()
-    PieceJointeFactory(
-        candidature=candidature,
-        nom_original="lettre-de-motivation.pdf",
-        contenu=tiny_pdf_bytes(lettre_text),
+    codes = set(
+        Question.objects.filter(etape__appel=candidature.appel_id).values_list("code", flat=True)
     )
+    for field, value in values.items():
+        if field in codes:
+            answer(candidature, field, value)
+        elif field not in QUESTION_CODES:
+            setattr(candidature, field, value)
+    candidature.save()
+    if "lettre" in codes:
+        PieceJointeFactory(
+            candidature=candidature,
+            nom_original="lettre-de-motivation.pdf",
+            contenu=tiny_pdf_bytes(lettre_text),
+        )
     return candidature

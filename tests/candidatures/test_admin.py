@@ -25,8 +25,9 @@ from candidatures.models import (
     PieceJointe,
     end_of_day,
 )
+from candidatures.questionnaires.services import create_standard_questionnaire
 from cerdd_ami.permissions import sync_role_permissions
-from tests.candidatures.factories import numbered
+from tests.candidatures.factories import CandidatureFactory, numbered, question_of
 from tests.factories import UserFactory, charge_de_mission, juror
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,8 @@ def staff_client(client, staff):
 
 @pytest.fixture
 def appel():
-    return Appel.objects.create(
+    """The 2021 call with its questionnaire (the 2021 form's questions)."""
+    appel = Appel.objects.create(
         titre="Vers des territoires participatifs en Hauts-de-France",
         slug="2021",
         prefixe_numero="AMI-2021",
@@ -59,6 +61,8 @@ def appel():
         closes_at=end_of_day(date(2021, 3, 12)),
         announcement_at=datetime(2021, 4, 15, 9, 0, tzinfo=PARIS),
     )
+    create_standard_questionnaire(appel=appel)
+    return appel
 
 
 def commune(insee):
@@ -70,7 +74,8 @@ def epci(siren):
 
 
 def submitted(appel, collectivite, number, **fields):
-    return Candidature.objects.create(
+    """A dossier set up as submitted; answers to the call's questions by code."""
+    return CandidatureFactory(
         appel=appel,
         collectivite=collectivite,
         statut=Candidature.Statut.DEPOSEE,
@@ -81,7 +86,7 @@ def submitted(appel, collectivite, number, **fields):
 
 
 def draft(appel, collectivite, **fields):
-    return Candidature.objects.create(appel=appel, collectivite=collectivite, **fields)
+    return CandidatureFactory(appel=appel, collectivite=collectivite, **fields)
 
 
 def result_rows(content):
@@ -294,7 +299,7 @@ def test_dossier_page_is_read_only_and_links_files_and_receipts(staff_client, ap
     )
     piece = PieceJointe.objects.create(
         candidature=dossier,
-        nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+        question=question_of(appel, "lettre"),
         fichier="dossiers/2021/abc.pdf",
         nom_original="lettre-arras.pdf",
         type_mime="application/pdf",
@@ -325,10 +330,13 @@ def test_dossier_page_is_read_only_and_links_files_and_receipts(staff_client, ap
         "Référent·e politique",
         "Référent·e technique",
         "Point contact technique pour le Cerdd",
-        "Motivations et projet",
+        "Questionnaire de l&#x27;appel",
         "Engagements",
     ]:
         assert f">{heading}</h2>" in content
+    # The call's questionnaire, one heading per step.
+    assert "<h3>Motivations et projet</h3>" in content
+    assert "<h3>Pièces jointes</h3>" in content
     assert "Frédéric Leturque" in content
     assert "Associer les habitant·es au plan climat." in content
     assert "Arras — commune, INSEE 62041, 62" in content
@@ -487,6 +495,8 @@ def test_csv_export_of_one_dossier(staff_client, appel):
             "Actions déjà réalisées ou prévues",
             "Pistes de travail envisagées",
             "Principaux besoins identifiés",
+            "Lettre de motivation",
+            "Documents complémentaires",
             "Engagement : binôme élu·e / technicien·ne à chaque journée",
             "Engagement : expérimenter sur le territoire",
             "Consentement au traitement des données",
@@ -526,6 +536,8 @@ def test_csv_export_of_one_dossier(staff_client, appel):
             "Budget participatif",
             "'=1+1",
             "Méthodes\nOutils",
+            "",
+            "",
             "oui",
             "oui",
             "oui",
@@ -538,7 +550,8 @@ def test_xlsx_export_is_readable_with_the_same_header(staff_client, appel):
     Candidature.objects.filter(pk=arras.pk).update(
         deposee_at=datetime(2021, 3, 12, 23, 59, 59, tzinfo=PARIS)
     )
-    headers, _ = candidatures_rows(Candidature.objects.none())
+    # The questions' columns are those of the exported dossiers' calls.
+    headers, _ = candidatures_rows(Candidature.objects.filter(pk=arras.pk))
 
     response = export(staff_client, SUBMITTED_URL, "export_xlsx", [arras.pk])
 
@@ -585,10 +598,16 @@ def test_drafts_export_lists_only_the_selected_drafts(staff_client, appel):
 
 def test_export_query_count_does_not_grow_with_dossiers(appel, django_assert_num_queries):
     communes = list(Collectivite.objects.filter(nature="commune").order_by("insee")[:12])
-    for number, collectivite in enumerate(communes, start=1):
-        submitted(appel, collectivite, number)
+    submitted(appel, communes[0], 1, motivations="Première")
+    with CaptureQueriesContext(connection) as one_dossier:
+        _, rows = candidatures_rows(Candidature.objects.all())
+        assert len(list(rows)) == 1
+    for number, collectivite in enumerate(communes[1:], start=2):
+        submitted(appel, collectivite, number, motivations=f"Réponse {number}")
 
-    with django_assert_num_queries(1):
+    # The questions' columns, the dossiers, then their answers, pieces, steps and questions.
+    assert len(one_dossier.captured_queries) == 6
+    with django_assert_num_queries(6):
         _, rows = candidatures_rows(Candidature.objects.all())
         assert len(list(rows)) == 12
 

@@ -73,10 +73,9 @@ def test_pieces_step_says_the_letter_is_required_for_the_deposit(client, applica
 
     content = page_text(client.get(f"/candidature/{dossier.pk}/etape/4/"))
 
-    assert (
-        "La lettre de motivation est obligatoire pour déposer le dossier. Les champs marqués "
-        "d'un astérisque (*) sont obligatoires pour joindre un fichier." in content
-    )
+    # Each required file question says so on its step (the supporting documents are not).
+    assert "« Lettre de motivation » est obligatoire pour déposer le dossier." in content
+    assert content.count("est obligatoire pour déposer le dossier.") == 1
 
 
 def test_step_errors_are_announced_as_alerts(client, applicant, dossier):

@@ -33,9 +33,10 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
-def beside_the_file_field(message):
+def beside_the_file_field(message, question="lettre"):
+    """The error under the file question ``question``'s field (named by its code)."""
     return (
-        '<div id="id_fichier_error" class="invalid-feedback d-block"><p class="mb-0"><strong>'
+        f'<div id="id_{question}_error" class="invalid-feedback d-block"><p class="mb-0"><strong>'
         f"{message}</strong></p></div>"
     )
 
@@ -203,7 +204,7 @@ def dossier(applicant):
 def _upload(client, dossier, name, content, nature="lettre"):
     return client.post(
         f"/candidature/{dossier.pk}/etape/4/",
-        {"nature": nature, "fichier": SimpleUploadedFile(name, content, "application/pdf")},
+        {nature: SimpleUploadedFile(name, content, "application/pdf")},
     )
 
 
@@ -241,11 +242,9 @@ def test_infected_upload_is_refused_beside_the_field_and_not_stored(
 
     content = page_text(response)
     assert response.status_code == 200
-    assert beside_the_file_field(INFECTED_MESSAGE) in content
-    # The other field keeps what the applicant picked.
-    assert (
-        'value="complement" required class="form-check-input" id="id_nature_1" checked>' in content
-    )
+    assert beside_the_file_field(INFECTED_MESSAGE, question="complement") in content
+    # Beside the field it was sent by, not beside the letter's.
+    assert 'id="id_lettre_error"' not in content
     assert PieceJointe.objects.count() == 0
     assert _media_files(settings) == []
     assert [r["data"] for r in clamd.received] == [infected]

@@ -114,9 +114,7 @@ def test_a_hostile_uploaded_file_name_is_joined_under_a_safe_name(
 ):
     dossier = CandidatureFactory(appel=appel, createur=applicant)
     client.force_login(applicant)
-    body, content_type = multipart(
-        {"nature": "lettre"}, {"fichier": (sent, tiny_pdf_bytes(), "application/pdf")}
-    )
+    body, content_type = multipart({}, {"lettre": (sent, tiny_pdf_bytes(), "application/pdf")})
 
     response = client.post(
         f"/candidature/{dossier.pk}/etape/4/", data=body, content_type=content_type
@@ -130,7 +128,7 @@ def test_an_uploaded_file_name_in_broken_utf8_is_refused_in_french(client, appel
     dossier = CandidatureFactory(appel=appel, createur=applicant)
     client.force_login(applicant)
     body, content_type = multipart(
-        {"nature": "lettre"}, {"fichier": ("lettre\ud800.pdf", tiny_pdf_bytes(), "application/pdf")}
+        {}, {"lettre": ("lettre\ud800.pdf", tiny_pdf_bytes(), "application/pdf")}
     )
 
     response = client.post(
@@ -138,7 +136,10 @@ def test_an_uploaded_file_name_in_broken_utf8_is_refused_in_french(client, appel
     )
 
     assert response.status_code == 200
-    assert "Choisissez un fichier à joindre." in page_text(response)
+    assert (
+        "Le fichier envoyé n'a pas pu être lu : son nom contient sans doute des caractères "
+        "invalides. Renommez-le puis choisissez-le à nouveau ; rien n'a été joint."
+    ) in page_text(response)
     assert PieceJointe.objects.count() == 0
 
 

@@ -68,7 +68,9 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     assert sorted(set(natures)) == ["commune", "epci"]
     assert Appel.objects.current().is_open()
     assert Appel.objects.current().candidatures.count() == 0
-    assert Appel.objects.count() == 4
+    # 2021, the recent, the open and the running editions, and another programme's call.
+    assert Appel.objects.count() == 5
+    assert Appel.objects.filter(slug__startswith="alimentation-durable-").count() == 1
 
     # The recent call: closed three weeks ago, answers in three weeks, being scored.
     today = timezone.localdate()
@@ -92,10 +94,7 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     ]
     assert all(recent.opens_at < c.deposee_at <= recent.closes_at for c in deposees)
     assert (
-        PieceJointe.objects.filter(
-            candidature__in=deposees, nature=PieceJointe.Nature.LETTRE_MOTIVATION
-        ).count()
-        == 15
+        PieceJointe.objects.filter(candidature__in=deposees, question__code="lettre").count() == 15
     )
     evaluations = Evaluation.objects.filter(candidature__appel=recent)
     assert evaluations.filter(statut=Evaluation.Statut.SOUMISE).count() == 62

@@ -75,10 +75,7 @@ def test_s3_deposit_stores_pieces_and_receipt_in_the_bucket_served_by_the_scoped
 
     uploaded = client.post(
         f"/candidature/{dossier.pk}/etape/4/",
-        {
-            "nature": "complement",
-            "fichier": SimpleUploadedFile("Délibération.pdf", annexe, "application/pdf"),
-        },
+        {"complement": SimpleUploadedFile("Délibération.pdf", annexe, "application/pdf")},
     )
     with django_capture_on_commit_callbacks(execute=True):
         deposited = client.post(f"/candidature/{dossier.pk}/etape/5/", {**TICKED, "deposer": ""})
@@ -87,8 +84,8 @@ def test_s3_deposit_stores_pieces_and_receipt_in_the_bucket_served_by_the_scoped
     assert deposited.headers["Location"] == f"/candidature/{dossier.pk}/"
     dossier.refresh_from_db()
     assert dossier.statut == Candidature.Statut.DEPOSEE
-    lettre = dossier.pieces.get(nature=PieceJointe.Nature.LETTRE_MOTIVATION)
-    complementaire = dossier.pieces.get(nature=PieceJointe.Nature.COMPLEMENTAIRE)
+    lettre = dossier.pieces.get(question__code="lettre")
+    complementaire = dossier.pieces.get(question__code="complement")
     depot = Depot.objects.get(candidature=dossier)
     stored = s3_storage.objects()
     assert set(stored) == {lettre.fichier.name, complementaire.fichier.name, depot.recu.name}
@@ -176,10 +173,7 @@ def test_s3_replaced_letter_leaves_the_bucket_once_committed(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             f"/candidature/{dossier.pk}/etape/4/",
-            {
-                "nature": "lettre",
-                "fichier": SimpleUploadedFile("Lettre 2.pdf", new_bytes, "application/pdf"),
-            },
+            {"lettre": SimpleUploadedFile("Lettre 2.pdf", new_bytes, "application/pdf")},
         )
 
     new = dossier.pieces.get()

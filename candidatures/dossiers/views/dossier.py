@@ -3,7 +3,6 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,14 +15,12 @@ from candidatures.connexion.signin import SignInThrottled
 from candidatures.dossiers import hooks, services, submission
 from cerdd_ami.auth import client_ip
 
-from ..forms import (
-    STEP_FORMS,
-    STEP_TITLES,
-    CollectiviteChoiceForm,
-    InvitationForm,
-    PieceForm,
-)
-from ..models import Candidature, PieceJointe
+from ..answers import files_text, review_of
+from ..forms import CollectiviteChoiceForm, InvitationForm
+from ..models import Candidature
+
+# The 2021 form's columns, now answers to the call's questionnaire (exported as such).
+LEGACY_FIELDS = {"motivations", "actions", "pistes", "besoins"}
 
 MAIL_THROTTLED_MESSAGE = (
     "Trop d'e-mails ont été demandés pour cette adresse ou depuis votre connexion internet. "
@@ -134,176 +131,13 @@ def detail(request, pk):
             "depots": candidature.depots.defer("contenu").order_by("-version"),
             "evenements": candidature.evenements.select_related("actor"),
             "acces": candidature.acces.select_related("user"),
+            "questionnaire": review_of(candidature),
             "missing": candidature.missing_items() if not candidature.est_deposee else [],
             "invitation_form": InvitationForm(),
             "now": timezone.now(),
             "peut_rouvrir": candidature.est_deposee and candidature.accepts_changes(),
         },
     )
-
-
-def _step_context(candidature, step, **extra):
-    return {
-        "candidature": candidature,
-        "step": step,
-        "steps": STEP_TITLES,
-        "step_title": STEP_TITLES[step],
-        "editable": candidature.is_editable(),
-        "previous_step": step - 1 if step > 1 else None,
-        "next_step": step + 1 if step < len(STEP_TITLES) else None,
-        **extra,
-    }
-
-
-@login_required
-def step(request, pk, step):
-    if step not in STEP_TITLES:
-        raise Http404
-    candidature = _dossier(request, pk)
-    if step == 4:
-        return _pieces_step(request, candidature)
-    form_class = STEP_FORMS[step]
-    editable = candidature.is_editable()
-    if request.method == "POST":
-        if not editable and "deposer" in request.POST and candidature.est_deposee:
-            # The second click of a double click: the first one deposited.
-            messages.info(request, "Ce dossier est déjà déposé.")
-            return redirect(candidature)
-        if not editable:
-            messages.error(request, _locked_message(candidature))
-            return redirect("candidatures:etape", pk=pk, step=step)
-        form = form_class(request.POST, instance=candidature)
-        if form.is_valid():
-            # Saved first, deposit or not: a box ticked before « Déposer » is never lost.
-            form.save()
-            if step == 5 and "deposer" in request.POST:
-                return _deposit(request, candidature, form=form)
-            messages.success(request, "Brouillon enregistré.")
-            if "continuer" in request.POST and step < len(STEP_TITLES):
-                return redirect("candidatures:etape", pk=pk, step=step + 1)
-            return redirect("candidatures:etape", pk=pk, step=step)
-        messages.error(
-            request, "Certaines réponses sont à corriger : voir les messages sous les champs."
-        )
-    else:
-        form = form_class(instance=candidature)
-    return _render_step(request, candidature, step, form)
-
-
-def _render_step(request, candidature, step, form):
-    if not candidature.is_editable():
-        for field in form.fields.values():
-            field.disabled = True
-    extra = {"form": form}
-    if step == 5:
-        # One read of the pieces for both the missing items and the review. The boxes of this
-        # page speak for themselves (errors beside them): the box lists the other steps only.
-        prefetch_related_objects([candidature], "pieces")
-        extra["missing"] = [item for item in candidature.missing_items() if item[0] != 5]
-        extra["pieces"] = candidature.pieces.all()
-    return render(request, "candidatures/etape.html", _step_context(candidature, step, **extra))
-
-
-def _locked_message(candidature):
-    if candidature.est_deposee and candidature.accepts_changes():
-        return "Ce dossier est déposé : rouvrez-le pour le modifier."
-    return "La date limite est passée : ce dossier ne peut plus être modifié."
-
-
-def _pieces_step(request, candidature):
-    editable = candidature.is_editable()
-    form = PieceForm(appel=candidature.appel)
-    if request.method == "POST":
-        if not editable:
-            messages.error(request, _locked_message(candidature))
-            return redirect("candidatures:etape", pk=candidature.pk, step=4)
-        form = PieceForm(request.POST, request.FILES, appel=candidature.appel)
-        if form.is_valid():
-            try:
-                piece = services.add_piece(
-                    candidature=candidature,
-                    user=request.user,
-                    nature=form.cleaned_data["nature"],
-                    uploaded_file=form.cleaned_data["fichier"],
-                )
-            except ValidationError as error:
-                form.add_error("fichier", error)
-            else:
-                messages.success(request, f"« {piece.nom_original} » est joint au dossier.")
-                return redirect("candidatures:etape", pk=candidature.pk, step=4)
-    pieces = candidature.pieces.all()
-    return render(
-        request,
-        "candidatures/etape.html",
-        _step_context(
-            candidature,
-            4,
-            piece_form=form,
-            pieces=pieces,
-            total_bytes=sum(piece.taille for piece in pieces),
-            has_letter=any(p.nature == PieceJointe.Nature.LETTRE_MOTIVATION for p in pieces),
-        ),
-    )
-
-
-@login_required
-@require_POST
-def delete_piece(request, pk, piece_pk):
-    candidature = _dossier(request, pk)
-    piece = get_object_or_404(candidature.pieces, pk=piece_pk)
-    try:
-        services.delete_piece(piece=piece, user=request.user)
-    except ValidationError as error:
-        for message in _error_messages(error):
-            messages.error(request, message)
-    else:
-        messages.success(request, f"« {piece.nom_original} » est retiré du dossier.")
-    return redirect("candidatures:etape", pk=pk, step=4)
-
-
-@login_required
-@require_POST
-def submit(request, pk):
-    return _deposit(request, _dossier(request, pk))
-
-
-def _deposit(request, candidature, *, form=None):
-    """Submit through the service; with step 5's ``form`` (already saved), a refusal for
-    unticked commitments comes back on that page, each message beside its box."""
-    try:
-        depot = submission.submit_candidature(candidature=candidature, user=request.user)
-    except submission.AlreadySubmitted:
-        messages.info(request, "Ce dossier est déjà déposé.")
-        return redirect(candidature)
-    except submission.IncompleteCandidature as incomplete:
-        if form is None:
-            for message in _error_messages(incomplete):
-                messages.error(request, message)
-            return redirect("candidatures:etape", pk=candidature.pk, step=5)
-        fields = {message: field for field, message in Candidature.ENGAGEMENTS.items()}
-        for step_number, message in incomplete.missing:
-            if step_number == 5:
-                form.add_error(fields[message], message)
-        messages.error(request, "Le dossier n'est pas encore déposé : voir ci-dessous.")
-        return _render_step(request, candidature, 5, form)
-    except ValidationError as error:
-        for message in _error_messages(error):
-            messages.error(request, message)
-        return redirect("candidatures:etape", pk=candidature.pk, step=5)
-    # Issued by a background task: with the immediate backend (tests, TASKS_BACKEND=immediate)
-    # it already ran on commit; with the worker it is usually still to come.
-    depot.refresh_from_db(fields=["recu_envoye_at"])
-    if depot.recu_envoye_at:
-        receipt_news = "Un accusé de réception a été envoyé aux référent·es."
-    else:
-        receipt_news = (
-            "L'accusé de réception est en préparation : il sera envoyé aux référent·es par e-mail."
-        )
-    messages.success(
-        request,
-        f"Votre candidature est déposée sous le numéro {candidature.numero}. {receipt_news}",
-    )
-    return redirect(candidature)
 
 
 @login_required
@@ -367,17 +201,27 @@ def my_data(request, pk):
             for field in Candidature._meta.get_fields()
             if field.concrete
             and not field.is_relation
-            and field.name not in {"id", "statut", "numero"}
+            and field.name not in {"id", "statut", "numero", *LEGACY_FIELDS}
         },
+        "questionnaire": [
+            {
+                "etape": titre,
+                "question": question.libelle,
+                "reponse": text if not question.est_fichier else files_text(pieces),
+            }
+            for titre, answers in review_of(candidature)
+            for question, text, pieces in answers
+        ],
         "pieces": [
             {
+                "question": piece.question.libelle if piece.question else "",
                 "nom": piece.nom_original,
                 "type": piece.type_mime,
                 "taille": piece.taille,
                 "sha256": piece.sha256,
                 "deposee_le": piece.uploaded_at,
             }
-            for piece in candidature.pieces.all()
+            for piece in candidature.pieces.select_related("question")
         ],
         "acces": [access.user.email for access in candidature.acces.select_related("user")],
         "historique": [

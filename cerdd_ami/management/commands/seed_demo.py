@@ -15,6 +15,7 @@ from candidatures.dossiers.demo import RECENT_DOSSIERS, seed_candidatures
 from candidatures.jury.demo import close_2021_scoring, seed_jury, seed_recent_jury
 from candidatures.messagerie.demo import seed_messages
 from candidatures.models import Decision
+from candidatures.questionnaires.demo import ensure_appel_alimentation, ensure_questionnaire
 from cerdd_ami import roles
 from cerdd_ami.models import User
 from cerdd_ami.permissions import sync_role_permissions
@@ -104,6 +105,11 @@ class Command(BaseCommand):
         appel_2021 = ensure_appel_2021()
         appel_recent = ensure_appel_recent()
         appel_ouvert = ensure_appel_ouvert()
+        ensure_questionnaire(appel_2021)
+        ensure_questionnaire(appel_recent)
+        # The open edition asks one question more than 2021 (a choice).
+        ensure_questionnaire(appel_ouvert, extra_question=True)
+        ensure_appel_alimentation()
         charge = User.objects.get(email="charge@cerdd.test")
         created = seed_candidatures(appel_2021, staff_user=charge)
         self.stdout.write(

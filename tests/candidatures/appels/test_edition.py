@@ -32,18 +32,38 @@ from candidatures.models import (
     Candidature,
     Critere,
     Decision,
+    EtapeQuestionnaire,
     Issue,
     MembreJury,
     ModeleCourrier,
     NiveauCritere,
+    PieceJointe,
+    Question,
+    Reponse,
 )
+from candidatures.questionnaires.models import AUTRE
+from candidatures.questionnaires.services import create_standard_questionnaire, questionnaire_data
 from cerdd_ami.permissions import sync_role_permissions
-from tests.candidatures.factories import complete_candidature
+from tests.candidatures.factories import answer, complete_candidature
 from tests.factories import UserFactory, charge_de_mission, juror
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 PNG = b"\x89PNG\r\n\x1a\n" + b"signature du directeur" * 10
+CHOICE_STEP = {
+    "titre": "Fréquence",
+    "intro": "Vos habitudes de concertation.",
+    "questions": [
+        {
+            "code": "frequence",
+            "libelle": "À quelle fréquence consultez-vous les habitant·es ?",
+            "libelle_court": "Fréquence",
+            "obligatoire": False,
+            "type": "choix_multiple",
+            "options": {"choix": ["Chaque mois", "Chaque année"], "autre": True},
+        }
+    ],
+}
 
 
 @pytest.fixture
@@ -177,6 +197,21 @@ def test_prepare_next_edition_copies_the_call_with_its_dates_moved_by_a_year(app
     assert result.warnings == []
 
 
+def test_prepare_next_edition_leaves_the_scheduled_publication_to_the_old_call(appel_2021, staff):
+    Appel.objects.filter(pk=appel_2021.pk).update(
+        publication_programmee_at=datetime(2021, 4, 15, 9, 0, tzinfo=PARIS),
+        publication_tache_id="6f1c0d3e",
+    )
+
+    new = prepare(appel_2021, staff).appel
+
+    new.refresh_from_db()
+    assert (new.publication_programmee_at, new.publication_tache_id) == (None, "")
+    assert Appel.objects.filter(pk=appel_2021.pk).values_list(
+        "publication_programmee_at", "publication_tache_id"
+    ).get() == (datetime(2021, 4, 15, 9, 0, tzinfo=PARIS), "6f1c0d3e")
+
+
 def test_prepare_next_edition_keeps_a_deadline_on_the_wall_clock_across_dst(appel_2021, staff):
     # The deadline falls in winter time in 2021 and in summer time on the same day in 2022.
     appel_2021.closes_at = datetime(2021, 3, 27, 23, 59, 59, tzinfo=PARIS)
@@ -239,6 +274,49 @@ def test_prepare_next_edition_copies_the_letter_templates(appel_2021, staff):
     assert ModeleCourrier.objects.get(appel=new, issue=Issue.RETENUE).objet == (
         "Votre candidature est retenue"
     )
+
+
+def test_prepare_next_edition_copies_the_questionnaire_without_its_answers(appel_2021, staff):
+    create_standard_questionnaire(appel=appel_2021)
+    create_standard_questionnaire(appel=appel_2021, steps=[CHOICE_STEP])
+    dossier = complete_candidature(appel=appel_2021)
+    answer(dossier, "frequence", {"choix": [AUTRE], "autre": "Chaque trimestre"})
+    source_questionnaire = questionnaire_data(appel_2021)
+
+    result = prepare(appel_2021, staff)
+
+    new = result.appel
+    assert questionnaire_data(new) == source_questionnaire
+    assert [(e["titre"], len(e["questions"])) for e in source_questionnaire] == [
+        ("Motivations et projet", 4),
+        ("Pièces jointes", 2),
+        ("Fréquence", 1),
+    ]
+    assert list(EtapeQuestionnaire.objects.filter(appel=new).values_list("ordre", flat=True)) == [
+        1,
+        2,
+        3,
+    ]
+    # New rows, neither answered nor holding a file; the 2021 dossier keeps its own.
+    assert not Question.objects.filter(etape__appel=new).filter(
+        pk__in=Question.objects.filter(etape__appel=appel_2021)
+    )
+    assert Reponse.objects.filter(question__etape__appel=new).count() == 0
+    assert PieceJointe.objects.filter(question__etape__appel=new).count() == 0
+    assert Reponse.objects.filter(candidature=dossier).count() == 5
+    assert PieceJointe.objects.filter(candidature=dossier).count() == 1
+    assert result.copied == [
+        "4 critères",
+        "3 modèles de courrier",
+        "3 étapes, 7 questions du questionnaire",
+    ]
+
+
+def test_prepare_next_edition_without_a_questionnaire_reports_none(appel_2021, staff):
+    result = prepare(appel_2021, staff)
+
+    assert EtapeQuestionnaire.objects.filter(appel=result.appel).count() == 0
+    assert result.copied == ["4 critères", "3 modèles de courrier"]
 
 
 def test_prepare_next_edition_stores_the_signature_as_a_new_file(appel_2021, staff):

@@ -4,44 +4,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from candidatures.dossiers.forms import CoordonneesForm, ProjetForm
-from candidatures.models import Candidature
-from tests.candidatures.factories import AppelFactory, CandidatureFactory
+from candidatures.dossiers.forms import CoordonneesForm
 
 pytestmark = pytest.mark.django_db
 PROPERTY = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture
-def dossier():
-    return CandidatureFactory(appel=AppelFactory(), motivations="Texte déjà enregistré.")
-
-
-@PROPERTY
-@given(text=st.text(max_size=300))
-def test_projet_step_stores_any_text_exactly_or_says_why(dossier, text):
-    # Hypothesis reuses the fixture across examples: start each from the saved state.
-    Candidature.objects.filter(pk=dossier.pk).update(motivations="Texte déjà enregistré.")
-    form = ProjetForm({"motivations": text}, instance=Candidature.objects.get(pk=dossier.pk))
-
-    if form.is_valid():
-        form.save()
-        assert (
-            Candidature.objects.get(pk=dossier.pk).motivations == form.cleaned_data["motivations"]
-        )
-    else:
-        assert form.errors["motivations"] == ["Le caractère nul n’est pas autorisé."]
-        assert Candidature.objects.get(pk=dossier.pk).motivations == "Texte déjà enregistré."
-
-
-def test_projet_step_refuses_text_over_the_limit_in_french(dossier):
-    form = ProjetForm({"motivations": "x" * 5001}, instance=dossier)
-
-    assert form.errors["motivations"] == [
-        "Assurez-vous que cette valeur comporte au plus 5000 caractères (actuellement 5001)."
-    ]
 
 
 @PROPERTY

@@ -10,6 +10,7 @@ from candidatures.models import PieceJointe
 from tests.candidatures.factories import (
     AppelFactory,
     PieceJointeFactory,
+    answer,
     complete_candidature,
     tiny_pdf_bytes,
 )
@@ -63,8 +64,8 @@ def submitted():
 def test_render_receipt_pdf_holds_the_whole_dossier(submitted):
     candidature, depot = submitted
     letter, annex = (
-        candidature.pieces.get(nature="lettre"),
-        candidature.pieces.get(nature="complement"),
+        candidature.pieces.get(question__code="lettre"),
+        candidature.pieces.get(question__code="complement"),
     )
 
     reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
@@ -114,10 +115,10 @@ def test_render_receipt_pdf_is_a4_with_page_numbers(submitted):
 
 def test_render_receipt_pdf_shows_what_was_submitted_not_the_live_dossier(submitted):
     candidature, depot = submitted
-    candidature.motivations = "Texte écrit après le dépôt."
+    answer(candidature, "motivations", "Texte écrit après le dépôt.")
     candidature.ref_pol_nom = "Quelqu'un d'autre"
     candidature.save()
-    candidature.pieces.filter(nature="complement").delete()
+    candidature.pieces.filter(question__code="complement").delete()
 
     _reader, _raw, text = read_pdf(receipt.render_receipt_pdf(depot))
 

@@ -32,7 +32,10 @@ from cerdd_ami.models import User
 from tests.candidatures.factories import (
     AppelFactory,
     CandidatureFactory,
+    answer,
+    answer_of,
     complete_candidature,
+    question_of,
     tiny_pdf_bytes,
 )
 from tests.factories import StaffFactory, UserFactory
@@ -270,12 +273,14 @@ def test_submit_candidature_numbers_freezes_and_mails_the_receipt(
     ]
     assert contenu["sections"][2]["reponses"][0] == {
         "champ": "motivations",
+        "question": question_of(candidature.appel_id, "motivations").pk,
+        "type": "texte_long",
         "groupe": "",
         "libelle": (
             "Motivations de la collectivité à s'engager dans ce cycle (parcours, objectifs, "
             "regard sur la participation citoyenne et le développement durable…)"
         ),
-        "valeur": candidature.motivations,
+        "valeur": answer_of(candidature, "motivations"),
     }
     assert contenu["sections"][1]["reponses"][2] == {
         "champ": "ref_pol_email",
@@ -291,6 +296,7 @@ def test_submit_candidature_numbers_freezes_and_mails_the_receipt(
     assert contenu["pieces"] == [
         {
             "id": letter.pk,
+            "question": letter.question_id,
             "nature": "lettre",
             "nature_libelle": "Lettre de motivation",
             "nom": "lettre-de-motivation.pdf",
@@ -308,7 +314,7 @@ def test_submit_candidature_numbers_freezes_and_mails_the_receipt(
     text = pdf_text(pdf)
     assert "Arras" in text
     assert "AMI-2021-001" in text
-    assert words(candidature.motivations.splitlines()[0]) in text
+    assert words(answer_of(candidature, "motivations").splitlines()[0]) in text
     assert letter.sha256 in text
 
     assert events(candidature) == [
@@ -503,7 +509,7 @@ def test_submit_candidature_records_the_deposit_when_the_receipt_fails_then_emet
     text = pdf_text(pdf)
     assert "AMI-2021-001" in text
     assert "Arras" in text
-    assert words(candidature.motivations.splitlines()[0]) in text
+    assert words(answer_of(candidature, "motivations").splitlines()[0]) in text
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert (message.to, message.subject) == (
@@ -767,7 +773,7 @@ def test_reopen_candidature_then_submit_again_makes_version_2(
     appel_2021, technicien, on_commit, mailoutbox
 ):
     candidature = complete_candidature(appel=appel_2021, createur=technicien)
-    first_motivations = candidature.motivations
+    first_motivations = answer_of(candidature, "motivations")
     with on_commit():
         submission.submit_candidature(
             candidature=candidature, user=technicien, now=paris(2021, 3, 1, 9, 0)
@@ -782,7 +788,7 @@ def test_reopen_candidature_then_submit_again_makes_version_2(
         "AMI-2021-001",
         None,
     )
-    candidature.motivations = "Nouvelle version des motivations."
+    answer(candidature, "motivations", "Nouvelle version des motivations.")
     candidature.save()
     with on_commit():
         depot = submission.submit_candidature(
@@ -925,7 +931,7 @@ def test_add_piece_stores_the_file_and_its_fingerprint():
     piece = services.add_piece(
         candidature=candidature,
         user=user,
-        nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+        question=question_of(candidature.appel_id, "lettre"),
         uploaded_file=upload,
     )
 
@@ -936,7 +942,11 @@ def test_add_piece_stores_the_file_and_its_fingerprint():
         len(content),
         hashlib.sha256(content).hexdigest(),
     )
-    assert (piece.candidature, piece.nature, piece.uploaded_by) == (candidature, "lettre", user)
+    assert (piece.candidature, piece.question.code, piece.uploaded_by) == (
+        candidature,
+        "lettre",
+        user,
+    )
     assert piece.fichier.name.startswith(f"dossiers/{candidature.appel.slug}/")
     with piece.fichier.open("rb") as handle:
         assert handle.read() == content
@@ -952,7 +962,7 @@ def test_add_piece_refuses_a_disguised_file():
         services.add_piece(
             candidature=candidature,
             user=UserFactory(),
-            nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+            question=question_of(candidature.appel_id, "lettre"),
             uploaded_file=upload,
         )
 
@@ -970,7 +980,7 @@ def test_add_piece_refuses_an_oversized_file():
         services.add_piece(
             candidature=candidature,
             user=UserFactory(),
-            nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+            question=question_of(candidature.appel_id, "lettre"),
             uploaded_file=upload,
         )
 
@@ -987,7 +997,7 @@ def test_add_piece_second_letter_replaces_the_first(on_commit):
     first = services.add_piece(
         candidature=candidature,
         user=user,
-        nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+        question=question_of(candidature.appel_id, "lettre"),
         uploaded_file=pdf_upload("premiere.pdf", "Première lettre"),
     )
     storage, first_name = first.fichier.storage, first.fichier.name
@@ -997,11 +1007,11 @@ def test_add_piece_second_letter_replaces_the_first(on_commit):
         second = services.add_piece(
             candidature=candidature,
             user=user,
-            nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+            question=question_of(candidature.appel_id, "lettre"),
             uploaded_file=pdf_upload("seconde.pdf", "Seconde lettre"),
         )
 
-    assert list(candidature.pieces.values_list("pk", "nature", "nom_original")) == [
+    assert list(candidature.pieces.values_list("pk", "question__code", "nom_original")) == [
         (second.pk, "lettre", "seconde.pdf")
     ]
     assert not storage.exists(first_name)
@@ -1016,18 +1026,18 @@ def test_add_piece_accepts_images_only_as_supporting_documents():
         services.add_piece(
             candidature=candidature,
             user=user,
-            nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+            question=question_of(candidature.appel_id, "lettre"),
             uploaded_file=SimpleUploadedFile("lettre.png", PNG_BYTES, "image/png"),
         )
     piece = services.add_piece(
         candidature=candidature,
         user=user,
-        nature=PieceJointe.Nature.COMPLEMENTAIRE,
+        question=question_of(candidature.appel_id, "complement"),
         uploaded_file=SimpleUploadedFile("photo-atelier.png", PNG_BYTES, "image/png"),
     )
 
     assert raised.value.messages == [BAD_TYPE]
-    assert list(candidature.pieces.values_list("pk", "nature", "type_mime")) == [
+    assert list(candidature.pieces.values_list("pk", "question__code", "type_mime")) == [
         (piece.pk, "complement", "image/png")
     ]
 
@@ -1043,7 +1053,7 @@ def test_add_piece_respects_the_dossier_total():
         return services.add_piece(
             candidature=candidature,
             user=user,
-            nature=nature,
+            question=question_of(candidature.appel_id, nature),
             uploaded_file=SimpleUploadedFile(name, content, "application/pdf"),
         )
 
@@ -1071,7 +1081,7 @@ def test_add_piece_refused_once_submitted():
         services.add_piece(
             candidature=candidature,
             user=UserFactory(),
-            nature=PieceJointe.Nature.COMPLEMENTAIRE,
+            question=question_of(candidature.appel_id, "complement"),
             uploaded_file=pdf_upload("annexe.pdf"),
         )
 
@@ -1086,7 +1096,7 @@ def test_add_piece_refused_after_the_deadline(appel_2021):
         services.add_piece(
             candidature=candidature,
             user=UserFactory(),
-            nature=PieceJointe.Nature.LETTRE_MOTIVATION,
+            question=question_of(candidature.appel_id, "lettre"),
             uploaded_file=pdf_upload(),
         )
 
@@ -1098,7 +1108,7 @@ def test_delete_piece_removes_row_and_file(on_commit):
     piece = services.add_piece(
         candidature=candidature,
         user=UserFactory(),
-        nature=PieceJointe.Nature.COMPLEMENTAIRE,
+        question=question_of(candidature.appel_id, "complement"),
         uploaded_file=pdf_upload("annexe.pdf"),
     )
     storage, name = piece.fichier.storage, piece.fichier.name
@@ -1231,4 +1241,4 @@ def test_request_access_mails_the_referents_and_grants_nothing(technicien, on_co
     assert "nouvelle@exemple.test souhaite rejoindre le dossier" in message.body
     assert f"{settings.SITE_URL}/candidature/{candidature.pk}/" in message.body
     # Nothing of the dossier travels in this mail: the requester may be anyone.
-    assert candidature.motivations.splitlines()[0] not in message.body
+    assert answer_of(candidature, "motivations").splitlines()[0] not in message.body

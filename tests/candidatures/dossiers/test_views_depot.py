@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from candidatures.models import Candidature, Depot
-from tests.candidatures.factories import AppelFactory, complete_candidature
+from tests.candidatures.factories import AppelFactory, answer, complete_candidature
 from tests.factories import UserFactory
 from tests.utils import page_text
 
@@ -87,7 +87,7 @@ def test_deposit_with_a_box_left_unticked_keeps_the_ticks_and_says_which_is_miss
 def test_deposit_of_an_incomplete_dossier_saves_the_ticks_and_lists_the_other_steps(
     client, applicant, unticked
 ):
-    unticked.motivations = ""
+    answer(unticked, "motivations", "")
     unticked.save()
     client.force_login(applicant)
 
@@ -103,7 +103,7 @@ def test_deposit_of_an_incomplete_dossier_saves_the_ticks_and_lists_the_other_st
 def test_step_5_missing_box_lists_other_steps_not_the_boxes_of_the_page(
     client, applicant, unticked
 ):
-    unticked.pistes = ""
+    answer(unticked, "pistes", "")
     unticked.save()
     client.force_login(applicant)
 

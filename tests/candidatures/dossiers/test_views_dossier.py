@@ -7,6 +7,7 @@ from candidatures.models import AccesCandidature, Candidature, Collectivite, Dep
 from tests.candidatures.factories import (
     AppelFactory,
     CandidatureFactory,
+    answer_of,
     complete_candidature,
     tiny_pdf_bytes,
 )
@@ -167,7 +168,9 @@ def test_step_saves_the_draft_and_goes_on(client, applicant, dossier):
 
     dossier.refresh_from_db()
     assert response.headers["Location"] == f"/candidature/{dossier.pk}/etape/4/"
-    assert dossier.motivations == "Parce que la transition se fera avec les habitant·es."
+    assert (
+        answer_of(dossier, "motivations") == "Parce que la transition se fera avec les habitant·es."
+    )
 
 
 def test_step_with_bad_input_shows_french_errors_and_loses_nothing(client, applicant, dossier):
@@ -205,7 +208,7 @@ def test_step_of_a_submitted_dossier_is_read_only(client, applicant, appel):
 
     dossier.refresh_from_db()
     assert "Ce dossier est déposé : rouvrez-le pour le modifier." in page_text(response)
-    assert dossier.motivations != "changée après dépôt"
+    assert answer_of(dossier, "motivations") != "changée après dépôt"
 
 
 def test_upload_of_a_real_pdf_joins_it(client, applicant, dossier):
@@ -214,10 +217,7 @@ def test_upload_of_a_real_pdf_joins_it(client, applicant, dossier):
 
     response = client.post(
         f"/candidature/{dossier.pk}/etape/4/",
-        {
-            "nature": "lettre",
-            "fichier": SimpleUploadedFile("Lettre Loos.pdf", pdf, "application/pdf"),
-        },
+        {"lettre": SimpleUploadedFile("Lettre Loos.pdf", pdf, "application/pdf")},
     )
 
     piece = PieceJointe.objects.get()
@@ -236,7 +236,7 @@ def test_upload_of_a_disguised_file_is_refused_in_french(client, applicant, doss
 
     response = client.post(
         f"/candidature/{dossier.pk}/etape/4/",
-        {"nature": "lettre", "fichier": SimpleUploadedFile("lettre.pdf", b"MZ\x90\x00binary")},
+        {"lettre": SimpleUploadedFile("lettre.pdf", b"MZ\x90\x00binary")},
     )
 
     assert (
@@ -320,7 +320,7 @@ def test_reopen_then_the_dossier_is_editable_again(client, applicant, appel):
     client.post(f"/candidature/{dossier.pk}/etape/3/", {"motivations": "Version revue."})
 
     dossier.refresh_from_db()
-    assert (dossier.statut, dossier.motivations) == ("brouillon", "Version revue.")
+    assert (dossier.statut, answer_of(dossier, "motivations")) == ("brouillon", "Version revue.")
 
 
 def test_invite_gives_the_co_referent_access_and_mails_a_link(

@@ -494,10 +494,13 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
         "Référent·e politique",
         "Référent·e technique",
         "Point contact technique pour le Cerdd",
-        "Motivations et projet",
+        "Questionnaire de l&#x27;appel",
         "Engagements",
     ]:
         assert f">{heading}</h2>" in content
+    # The call's questionnaire, one heading per step.
+    assert "<h3>Motivations et projet</h3>" in content
+    assert "<h3>Pièces jointes</h3>" in content
     assert "Frédéric Leturque" in text
     assert "Associer les habitant·es au plan climat." in text
     assert "Budget participatif depuis 2019." in text

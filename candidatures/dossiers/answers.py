@@ -1,0 +1,41 @@
+"""A dossier's answers to its call's questionnaire, for reading: the applicant's review,
+the staff and jury pages, the exports, « mes données » and the frozen snapshot all read them
+here, through prefetch-friendly ``.all()`` (prefetch ``appel__etapes_questionnaire__questions``,
+``reponses`` and ``pieces``)."""
+
+from django.db.models import prefetch_related_objects
+
+QUESTIONNAIRE_PREFETCH = ["appel__etapes_questionnaire__questions", "reponses", "pieces"]
+
+
+def review(candidature, questionnaire=None) -> list:
+    """[(step title, [(question, answer as text, [its PieceJointe])])] in the form's order."""
+    if questionnaire is None:
+        questionnaire = candidature.questionnaire()
+    valeurs = candidature.valeurs()
+    pieces = list(candidature.pieces.all())
+    return [
+        (
+            etape.titre,
+            [
+                (
+                    question,
+                    question.display(valeurs.get(question.pk)),
+                    [piece for piece in pieces if piece.question_id == question.pk],
+                )
+                for question in questions
+            ],
+        )
+        for _number, etape, questions in questionnaire
+    ]
+
+
+def review_of(candidature) -> list:
+    """``review`` after reading what it needs in four queries."""
+    prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
+    return review(candidature)
+
+
+def files_text(pieces) -> str:
+    """Files as names and SHA-256 (exports, « mes données »): one line each."""
+    return "\n".join(f"{piece.nom_original} (SHA-256 {piece.sha256})" for piece in pieces)
