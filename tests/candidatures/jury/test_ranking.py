@@ -1,179 +1,27 @@
-"""Jury aggregates (candidatures.jury.ranking) on a hand-computed example.
-
-The grid has two critères: A weighs 1 and is scored out of 4, B weighs 2 and is scored out of
-5, so an évaluation scores (1·a/4 + 2·b/5) / 3 · 20 = (5a + 8b) / 3 on /20. Three jurors score
-three dossiers so that each juror's scores are m − d, m, m + d (mean m, sample spread d):
-
-    dossier   Alpha (m 13, d 7)   Bravo (m 13, d 1)   Charlie (m 6, d 6)   mean  median  sd
-    001 Lille   20 (4,5) retenir    13 (3,3) retenir    6 (2,1) attente      13    13     7
-    002 Amiens  13 (3,3) retenir    14 (2,4) attente   12 (4,2) ne pas ret.  13    13     1
-    003 Beauv.   6 (2,1) ne pas r.  12 (4,2) ne pas r.  0 (0,0) ne pas ret.   6     6     6
-
-Delta scored 001 with 0 and « ne pas retenir », then declared a conflict: that évaluation
-must leave every aggregate (mean, tally, calibration, distribution).
+"""Jury aggregates (candidatures.jury.ranking) on the hand-computed example of
+ranking_helpers: the score of one évaluation, the ranking.
 """
 
 import statistics
-import zoneinfo
-from datetime import datetime
 
 import pytest
-from django.db.models import Q
 
-from candidatures.jury import ranking, tables
-from candidatures.jury import services as jury_services
+from candidatures.jury import ranking
 from candidatures.jury.progress import progress_matrix
-from candidatures.models import (
-    Affectation,
-    Appel,
-    Candidature,
-    Collectivite,
-    Critere,
-    Evaluation,
-    MembreJury,
-    Note,
+from candidatures.models import Affectation, Appel, Collectivite, Evaluation, MembreJury
+from tests.candidatures.jury.ranking_helpers import (
+    bulk_dossiers,
+    deposer,
+    hand_example,
+    make_appel,
+    make_grid,
+    member,
+    rows_by_numero,
+    score,
+    submitted_counts,
 )
-from tests.candidatures.factories import AppelFactory, CritereFactory, numbered
-from tests.factories import juror
 
 pytestmark = pytest.mark.django_db
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-SUBMITTED_AT = datetime(2021, 3, 1, 10, tzinfo=PARIS)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Jurors are created by the dozen here and never sign in with a password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared with test_admin_staff
-
-
-def make_appel(**kwargs):
-    """The 2021 edition: closed on 12 March 2021, so scoring is open now."""
-    kwargs.setdefault("slug", "2021")
-    kwargs.setdefault("seuil_desaccord", "6.5")
-    return AppelFactory(edition_2021=True, **kwargs)
-
-
-def make_grid(appel):
-    return (
-        CritereFactory(
-            appel=appel, ordre=1, libelle="Dynamique de transition", poids=1, note_max=4
-        ),
-        CritereFactory(appel=appel, ordre=2, libelle="Motivation des élu·es", poids=2, note_max=5),
-    )
-
-
-def deposer(appel, code, number):
-    lookup = {"siren": code} if len(code) == 9 else {"insee": code}
-    return Candidature.objects.create(
-        appel=appel,
-        collectivite=Collectivite.objects.get(**lookup),
-        statut=Candidature.Statut.DEPOSEE,
-        numero=numbered(appel, number),
-        deposee_at=SUBMITTED_AT,
-    )
-
-
-def member(appel, first_name, last_name, collectivite=None, qualite=""):
-    user = juror(
-        first_name=first_name,
-        last_name=last_name,
-        email=f"{first_name.lower()}.{last_name.lower()}@jury.test",
-    )
-    MembreJury.objects.create(appel=appel, user=user, collectivite=collectivite, qualite=qualite)
-    return user
-
-
-def score(dossier, jure, a, b, recommandation="", *, submit=True):
-    one, two = dossier.appel.criteres.order_by("ordre")
-    return jury_services.save_evaluation(
-        candidature=dossier,
-        jure=jure,
-        notes={one: (a, f"A vaut {a}"), two: (b, "")},
-        recommandation=recommandation,
-        commentaire_prive="Note pour le jury.",
-        submit=submit,
-    )
-
-
-def hand_example():
-    """The call of the module docstring; returns (appel, dossiers, jurors) by short names."""
-    appel = make_appel()
-    make_grid(appel)
-    d1 = deposer(appel, "59350", 1)  # Lille
-    d2 = deposer(appel, "80021", 2)  # Amiens
-    d3 = deposer(appel, "60057", 3)  # Beauvais
-    alpha = member(appel, "Anne", "Alpha", qualite="Élue régionale")
-    bravo = member(appel, "Bruno", "Bravo")
-    charlie = member(appel, "Chloé", "Charlie")
-    delta = member(appel, "Denis", "Delta")
-    for dossier, scores in (
-        (d1, [(4, 5, "retenir"), (3, 3, "retenir"), (2, 1, "attente")]),
-        (d2, [(3, 3, "retenir"), (2, 4, "attente"), (4, 2, "ne_pas_retenir")]),
-        (d3, [(2, 1, "ne_pas_retenir"), (4, 2, "ne_pas_retenir"), (0, 0, "ne_pas_retenir")]),
-    ):
-        for jure, (a, b, recommandation) in zip((alpha, bravo, charlie), scores, strict=True):
-            score(dossier, jure, a, b, recommandation)
-    score(d1, delta, 0, 0, "ne_pas_retenir")
-    jury_services.declare_conflict(
-        candidature=d1, jure=delta, motif="Mon conjoint travaille à Lille."
-    )
-    score(d2, delta, 1, None, submit=False)  # a draft: never counted
-    return (
-        appel,
-        {"d1": d1, "d2": d2, "d3": d3},
-        {"alpha": alpha, "bravo": bravo, "charlie": charlie, "delta": delta},
-    )
-
-
-def bulk_dossiers(appel, count, jurors, *, start=100):
-    """``count`` more submitted dossiers, each scored and submitted by every juror in
-    ``jurors`` (bulk inserts: no history, no service, just rows for the query counts)."""
-    criteres = list(appel.criteres.order_by("ordre"))
-    taken = Candidature.objects.filter(appel=appel).values("collectivite")
-    communes = list(
-        Collectivite.objects.filter(nature=Collectivite.Nature.COMMUNE, active=True)
-        .exclude(pk__in=taken)
-        .exclude(Q(epci__isnull=True))
-        .order_by("insee")[:count]
-    )
-    dossiers = Candidature.objects.bulk_create(
-        [
-            Candidature(
-                appel=appel,
-                collectivite=commune,
-                statut=Candidature.Statut.DEPOSEE,
-                numero=numbered(appel, start + i),
-                deposee_at=SUBMITTED_AT,
-            )
-            for i, commune in enumerate(communes)
-        ]
-    )
-    evaluations = Evaluation.objects.bulk_create(
-        [
-            Evaluation(
-                candidature=dossier,
-                jure=jure,
-                statut=Evaluation.Statut.SOUMISE,
-                submitted_at=SUBMITTED_AT,
-                recommandation=("retenir", "attente", "ne_pas_retenir")[(i + j) % 3],
-            )
-            for i, dossier in enumerate(dossiers)
-            for j, jure in enumerate(jurors)
-        ]
-    )
-    Note.objects.bulk_create(
-        [
-            Note(evaluation=evaluation, critere=critere, valeur=(i + k) % (critere.note_max + 1))
-            for i, evaluation in enumerate(evaluations)
-            for k, critere in enumerate(criteres)
-        ]
-    )
-    return dossiers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,10 +52,6 @@ def test_evaluation_score_accepts_model_criteres():
 
 # ---------------------------------------------------------------------------------------------
 # The ranking
-
-
-def rows_by_numero(result):
-    return {row.dossier.numero: row for row in result.rows}
 
 
 def test_ranking_of_the_hand_computed_example():
@@ -277,10 +121,6 @@ def test_tie_detected_but_not_in_the_register_also_leaves_the_aggregates():
     d1 = rows_by_numero(ranking.build_ranking(appel))["AMI-2021-001"]
 
     assert (d1.n, d1.mean) == (3, pytest.approx(13))
-
-
-def submitted_counts(matrix) -> dict[str, int]:
-    return {row.dossier.numero: row.cells.count("soumise") for row in matrix.rows}
 
 
 def test_evaluation_of_a_deleted_assignment_leaves_the_ranking_as_the_matrix():
@@ -437,202 +277,3 @@ def test_ranking_runs_five_queries_whatever_the_size(django_assert_num_queries):
 
     assert (len(small.rows), len(large.rows)) == (3, 123)
     assert large.evaluations == 9 + 360
-
-
-# ---------------------------------------------------------------------------------------------
-# The progress matrix
-
-
-def test_progress_matrix_statuses_including_conflicts():
-    appel, dossiers, jurors = hand_example()
-    d4 = deposer(appel, "62041", 4)  # Arras
-    # Foxtrot belongs to the CU d'Arras: a tie detected with Arras, not yet in the register.
-    foxtrot = member(
-        appel, "Fanny", "Foxtrot", collectivite=Collectivite.objects.get(siren="200033579")
-    )
-    score(dossiers["d2"], foxtrot, 1, 1, submit=False)
-
-    matrix = progress_matrix(appel)
-
-    assert [p.juror.name for p in matrix.jurors] == [
-        "Anne Alpha",
-        "Bruno Bravo",
-        "Chloé Charlie",
-        "Denis Delta",
-        "Fanny Foxtrot",
-    ]
-    table = {row.dossier.numero: row.cells for row in matrix.rows}
-    assert table == {
-        "AMI-2021-001": ["soumise", "soumise", "soumise", "conflit", "a_faire"],
-        "AMI-2021-002": ["soumise", "soumise", "soumise", "brouillon", "brouillon"],
-        "AMI-2021-003": ["soumise", "soumise", "soumise", "a_faire", "a_faire"],
-        "AMI-2021-004": ["a_faire", "a_faire", "a_faire", "a_faire", "conflit"],
-    }
-    assert matrix.status(jurors["delta"].pk, dossiers["d1"].pk) == "conflit"
-    assert matrix.status(foxtrot.pk, d4.pk) == "conflit"
-    left = {p.juror.name: (p.expected, p.submitted, p.left) for p in matrix.jurors}
-    assert left == {
-        "Anne Alpha": (4, 3, 1),
-        "Bruno Bravo": (4, 3, 1),
-        "Chloé Charlie": (4, 3, 1),
-        "Denis Delta": (3, 0, 3),
-        "Fanny Foxtrot": (3, 0, 3),
-    }
-
-
-def test_progress_matrix_agrees_with_for_juror_and_the_reminder_service():
-    appel, dossiers, jurors = hand_example()
-    Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
-    appel.refresh_from_db()
-    deposer(appel, "62041", 4)
-    foxtrot = member(
-        appel, "Fanny", "Foxtrot", collectivite=Collectivite.objects.get(siren="200033579")
-    )
-    for jure in (jurors["alpha"], jurors["bravo"], foxtrot):
-        Affectation.objects.create(candidature=dossiers["d3"], jure=jure)
-    Affectation.objects.create(candidature=dossiers["d1"], jure=jurors["delta"])
-
-    matrix = progress_matrix(appel)
-
-    visible_statuses = {"a_faire", "brouillon", "soumise"}
-    for column, progress in enumerate(matrix.jurors):
-        from_matrix = {
-            row.dossier.pk for row in matrix.rows if row.cells[column] in visible_statuses
-        }
-        from_queryset = set(
-            Candidature.objects.for_juror(
-                next(j for j in [*jurors.values(), foxtrot] if j.pk == progress.juror.pk)
-            ).values_list("pk", flat=True)
-        )
-        assert from_matrix == from_queryset, progress.juror.name
-    assert [row.cells for row in matrix.rows if row.dossier.numero == "AMI-2021-003"] == [
-        ["soumise", "soumise", "non_affecte", "non_affecte", "a_faire"]
-    ]
-    assert {(p.juror.pk, p.left) for p in matrix.with_work_left} == {
-        (user.pk, left) for user, left in jury_services.jurors_with_work_left(appel)
-    }
-
-
-def test_progress_matrix_runs_a_fixed_number_of_queries(django_assert_num_queries):
-    appel, _, jurors = hand_example()
-    Appel.objects.filter(pk=appel.pk).update(mode_jury=Appel.ModeJury.AFFECTATION)
-    appel.refresh_from_db()
-    with django_assert_num_queries(5):
-        progress_matrix(appel)
-    bulk_dossiers(appel, 120, [jurors["alpha"]])
-
-    with django_assert_num_queries(5):
-        matrix = progress_matrix(appel)
-
-    assert len(matrix.rows) == 123
-
-
-# ---------------------------------------------------------------------------------------------
-# Export tables
-
-
-def test_ranking_table_headers_and_row():
-    appel, _, _ = hand_example()
-
-    headers, rows = tables.ranking_table(ranking.build_ranking(appel))
-
-    assert headers == [
-        "Rang",
-        "Rang (scores z)",
-        "Numéro",
-        "Collectivité",
-        "Nature",
-        "Département",
-        "Évaluations prises en compte",
-        "Moyenne pondérée (/20)",
-        "Médiane (/20)",
-        "Écart-type (/20)",
-        "Minimum (/20)",
-        "Maximum (/20)",
-        "Score z moyen",
-        "Moyenne « Dynamique de transition » (/4, poids 1)",
-        "Moyenne « Motivation des élu·es » (/5, poids 2)",
-        "Recommandation « Retenir »",
-        "Recommandation « Liste d'attente »",
-        "Recommandation « Ne pas retenir »",
-        "Désaccord",
-        "Motif du désaccord",
-    ]
-    assert rows[1] == [
-        1,
-        2,
-        "AMI-2021-001",
-        "Lille",
-        "Commune",
-        "59",
-        3,
-        13.0,
-        13.0,
-        7.0,
-        6.0,
-        20.0,
-        0.333,
-        3.0,
-        3.0,
-        2,
-        1,
-        0,
-        "oui",
-        "écart-type 7,00 supérieur au seuil de 6,5",
-    ]
-
-
-def test_scores_table_lists_every_evaluation_and_why_one_is_left_out():
-    appel, _, _ = hand_example()
-
-    headers, rows = tables.scores_table(appel)
-
-    assert headers[:8] == [
-        "Numéro",
-        "Collectivité",
-        "Juré·e",
-        "E-mail du ou de la juré·e",
-        "Statut",
-        "Soumise le",
-        "Modifiée le",
-        "Prise en compte",
-    ]
-    assert headers[8:] == [
-        "1. Dynamique de transition (/4, poids 1)",
-        "1. Commentaire",
-        "2. Motivation des élu·es (/5, poids 2)",
-        "2. Commentaire",
-        "Score pondéré (/20)",
-        "Recommandation",
-        "Commentaire pour le jury",
-        "Retour pour la collectivité",
-    ]
-    assert len(rows) == 11  # 9 counted, Delta's conflicted one, Delta's draft
-    delta = [row for row in rows if row[2] == "Denis Delta"]
-    assert [(row[0], row[4], row[7], row[12]) for row in delta] == [
-        ("AMI-2021-001", "Soumise", "non : conflit d'intérêts", 0.0),
-        ("AMI-2021-002", "Brouillon", "non : brouillon", 5.0),  # A alone: 1/4 of 20
-    ]
-    first = rows[0]
-    assert first[:5] == ["AMI-2021-001", "Lille", "Anne Alpha", "anne.alpha@jury.test", "Soumise"]
-    assert first[7:] == [
-        "oui",
-        4,
-        "A vaut 4",
-        5,
-        "",
-        20.0,
-        "Retenir",
-        "Note pour le jury.",
-        "",
-    ]
-
-
-def test_criteres_added_after_scoring_do_not_break_the_scale():
-    appel, _, _ = hand_example()
-    Critere.objects.create(appel=appel, ordre=3, libelle="Ajouté tard", poids=5, note_max=4)
-
-    rows = rows_by_numero(ranking.build_ranking(appel))
-
-    assert rows["AMI-2021-001"].mean == pytest.approx(13)
-    assert rows["AMI-2021-001"].critere_means == [pytest.approx(3), pytest.approx(3), None]
