@@ -27,7 +27,7 @@ from candidatures.models import (
 )
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import EntreeJournal
-from tests.candidatures.decisions.test_decisions import decide, deposee
+from tests.candidatures.decisions.decisions_helpers import decide, deposee
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission

@@ -17,7 +17,7 @@ from django.utils import timezone
 from candidatures.decisions import exports, letters
 from candidatures.models import Decision, Export, Issue
 from cerdd_ami.models import Tache
-from tests.candidatures.decisions.test_decisions import decide, deposee
+from tests.candidatures.decisions.decisions_helpers import decide, deposee
 from tests.candidatures.factories import AppelFactory
 from tests.conftest import run_worker
 from tests.factories import UserFactory, charge_de_mission, juror

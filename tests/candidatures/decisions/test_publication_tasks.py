@@ -13,7 +13,7 @@ from django.tasks import TaskResultStatus
 from candidatures.decisions import publication, scheduling
 from candidatures.models import Appel, Courrier, Decision, EnvoiCourrier, Issue
 from cerdd_ami.models import Tache
-from tests.candidatures.decisions.test_decisions import ANNOUNCEMENT, decide, deposee, referents
+from tests.candidatures.decisions.decisions_helpers import ANNOUNCEMENT, decide, deposee, referents
 from tests.candidatures.factories import AppelFactory
 from tests.conftest import run_worker
 from tests.factories import UserFactory, charge_de_mission, juror
