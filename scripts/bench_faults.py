@@ -95,7 +95,7 @@ def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:
     """Tasks by status; with ``worker_id``, only the running ones last claimed by it."""
     import psycopg2
 
-    query = "SELECT status, count(*) FROM django_tasks_db_dbtaskresult"
+    query = "SELECT status, count(*) FROM django_tasks_database_dbtaskresult"
     if worker_id is not None:
         query += " WHERE status = 'RUNNING' AND worker_ids->>-1 = %(worker)s"
     connection = psycopg2.connect(**ba._connect_kwargs(url, ba.BENCH_DB))
