@@ -10,10 +10,14 @@ class CycleConfig(AppConfig):
         # it what to do when decisions are published and when staff record a withdrawal.
         from candidatures.appels import hooks as appels_hooks
         from candidatures.decisions import hooks
+        from candidatures.dossiers import hooks as dossiers_hooks
         from cycle.participants.services import enrol_on_publication, retire_on_withdrawal
+        from cycle.questions.services import export_questions
         from cycle.seances.services import copy_seance_plan
 
         hooks.connect_published(enrol_on_publication)
         hooks.connect_withdrawn(retire_on_withdrawal)
         # « Préparer l'édition suivante » copies the call's séance plan with the call.
         appels_hooks.connect_edition_copier(copy_seance_plan)
+        # « Mes données » includes the participation's questions au Cerdd.
+        dossiers_hooks.connect_data_section(export_questions)

@@ -9,6 +9,7 @@ from cycle.journal.models import (
 )
 from cycle.participants.models import MembreBinome, Participant
 from cycle.presences.models import Presence
+from cycle.questions.models import EntreeFAQ, Question
 from cycle.seances.models import (
     Cycle,
     DocumentSeance,
@@ -24,11 +25,13 @@ __all__ = [
     "Cycle",
     "DocumentSeance",
     "Engagement",
+    "EntreeFAQ",
     "EntreeJournal",
     "EnvoiNoteContexte",
     "MembreBinome",
     "Participant",
     "Presence",
+    "Question",
     "ReponseFacilitateur",
     "ReponseSondage",
     "Seance",

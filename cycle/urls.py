@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("cycle.presences.urls")),
     path("", include("cycle.sondage.urls")),
     path("", include("cycle.journal.urls")),
+    path("", include("cycle.questions.urls")),
 ]

@@ -22,6 +22,7 @@ from cycle.demo import seed_cycle
 from cycle.demo_edition import seed_edition_en_cours
 from cycle.journal.demo import seed_journal
 from cycle.models import Cycle, Engagement, EntreeJournal, Presence, ReponseSondage
+from cycle.questions.demo import seed_questions
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
 
@@ -124,6 +125,11 @@ class Command(BaseCommand):
         seed_cycle(appel_en_cours, staff_user=charge)
         cycle = Cycle.objects.get(appel=appel_en_cours)
         seed_journal(cycle)
+        questions = seed_questions(cycle, staff_user=charge)
+        self.stdout.write(
+            f"  questions au Cerdd : {_n(questions, 'question')} écrite(s) "
+            "(deux répondues, dont une dans la FAQ du cycle, une en attente)."
+        )
         held = cycle.current_seance()
         upcoming = cycle.next_seance()
         self._cycle(
