@@ -5,6 +5,7 @@ assign it, answer it and publish the answer in the cycle's FAQ (``<pk>/repondre/
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -129,7 +130,7 @@ class QuestionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def fichier_view(self, request, pk):
         question = self._question(request, pk)
         if not question.fichier:
-            raise PermissionDenied
+            raise Http404
         return private_file_response(question.fichier, question.nom_original, question.type_mime)
 
     def repondre_view(self, request, pk):
