@@ -33,7 +33,8 @@ def _is_staff(user) -> bool:
 
 
 def _clean_text(texte: str, *, field: str = "texte") -> str:
-    texte = (texte or "").strip()
+    # Browsers post a textarea's line breaks as CRLF: stored as plain newlines.
+    texte = (texte or "").replace("\r\n", "\n").strip()
     if not texte:
         raise ValidationError(EMPTY_TEXT[field], code="text_empty")
     if len(texte) > MAX_TEXT_LENGTH:
