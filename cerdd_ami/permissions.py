@@ -135,6 +135,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_message",
             "view_consentementannuaire",
             "view_envoimessagereseau",
+            # Questions au Cerdd (cycle.questions.admin): read, assigned and answered from the
+            # inbox; answers published in the cycle's FAQ, whose entries staff reword or remove.
+            "view_question",
+            "change_question",
+            "view_entreefaq",
+            "add_entreefaq",
+            "change_entreefaq",
+            "delete_entreefaq",
         ],
     },
 }

@@ -9,6 +9,7 @@ from django.contrib import admin
 from cycle.journal import admin as journal_admin  # noqa: F401  (registers its models)
 from cycle.participants.admin import CycleEnrolmentAdminMixin, SeanceContextNoteAdminMixin
 from cycle.presences.admin import CycleAttendanceAdminMixin, SeanceAttendanceAdminMixin
+from cycle.questions import admin as questions_admin  # noqa: F401  (registers its models)
 from cycle.reseau import admin as reseau_admin  # noqa: F401  (registers its models)
 from cycle.seances.admin import CycleAdminBase, SeanceAdminBase
 from cycle.seances.models import Cycle, Seance

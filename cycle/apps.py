@@ -13,6 +13,7 @@ class CycleConfig(AppConfig):
         from candidatures.decisions import hooks
         from candidatures.dossiers import hooks as dossiers_hooks
         from cycle.participants.services import enrol_on_publication, retire_on_withdrawal
+        from cycle.questions.services import export_questions
         from cycle.reseau.personal_data import dossier_personal_data
         from cycle.reseau.retention import purge_reseau
         from cycle.seances.services import copy_seance_plan
@@ -25,3 +26,5 @@ class CycleConfig(AppConfig):
         retention.connect_purger(purge_reseau)
         # « Mes données » of a dossier includes its person's messages in the network.
         dossiers_hooks.connect_personal_data(dossier_personal_data)
+        # « Mes données » includes the participation's questions au Cerdd.
+        dossiers_hooks.connect_data_section(export_questions)

@@ -9,6 +9,7 @@ from cycle.journal.models import (
 )
 from cycle.participants.models import MembreBinome, Participant
 from cycle.presences.models import Presence
+from cycle.questions.models import EntreeFAQ, Question
 from cycle.reseau.models import (
     Abonnement,
     ConsentementAnnuaire,
@@ -34,6 +35,7 @@ __all__ = [
     "Discussion",
     "DocumentSeance",
     "Engagement",
+    "EntreeFAQ",
     "EntreeJournal",
     "EnvoiMessageReseau",
     "EnvoiNoteContexte",
@@ -41,6 +43,7 @@ __all__ = [
     "Message",
     "Participant",
     "Presence",
+    "Question",
     "ReponseFacilitateur",
     "ReponseSondage",
     "Seance",

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("cycle.sondage.urls")),
     path("", include("cycle.journal.urls")),
     path("", include("cycle.reseau.urls")),
+    path("", include("cycle.questions.urls")),
 ]

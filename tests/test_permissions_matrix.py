@@ -27,6 +27,7 @@ from cycle.journal.capitalisation import declare_engagement
 from cycle.journal.services import write_entry
 from cycle.models import EntreeJournal
 from cycle.participants import services as participant_services
+from cycle.questions import services as question_services
 from cycle.reseau import services as reseau_services
 from cycle.seances import services as seance_services
 from tests.candidatures.factories import AppelFactory, CritereFactory, complete_candidature
@@ -118,6 +119,16 @@ MATRIX = {
     "/cycle/{participant}/sondage/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/engagements/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/engagements/cycle/": [302, 200, 404, 404, 404, 404],
+    # Questions au Cerdd: the participation's people ask and read; staff answer in the admin.
+    "/cycle/{participant}/questions/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/questions/{question}/fichier/": [302, 200, 404, 404, 404, 404],
+    "/cycle/{participant}/faq/": [302, 200, 404, 404, 404, 404],
+    "/admin/cycle/question/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/question/{question}/change/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/question/{question}/repondre/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/question/{question}/fichier/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreefaq/": [302, 302, 302, 403, 403, 200],
+    "/admin/cycle/entreefaq/{faq}/change/": [302, 302, 302, 403, 403, 200],
     "/cycle/{participant}/journal.pdf": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/journal/": [302, 200, 404, 404, 404, 404],
     "/cycle/{participant}/journal-partage/": [302, 200, 404, 404, 404, 200],
@@ -262,6 +273,16 @@ def world():
         texte="Bonjour",
         fichier=SimpleUploadedFile("note.pdf", b"%PDF-1.4 note"),
     )
+    question = question_services.ask_question(
+        participant=participant,
+        auteur=candidat,
+        texte="Une question",
+        fichier=SimpleUploadedFile("question.pdf", b"%PDF-1.4 question"),
+    )
+    question_services.answer_question(question=question, staff_user=charge, reponse="Oui")
+    faq = question_services.publish_to_faq(
+        question=question, staff_user=charge, question_texte="Une question", reponse="Oui"
+    )
     users = {
         "anonyme": None,
         "candidat": candidat,
@@ -290,6 +311,8 @@ def world():
         "export": export.pk,
         "desabonnement": unsubscribe_token(candidat),
         "message": message.pk,
+        "question": question.pk,
+        "faq": faq.pk,
     }
     return users, values
 

@@ -30,6 +30,7 @@ from cycle.models import (
     ReponseFacilitateur,
     Seance,
 )
+from cycle.questions.models import EntreeFAQ, Question
 from cycle.seances.services import cycle_is_over
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -151,6 +152,10 @@ def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
     shared = EntreeJournal.objects.partagees().filter(participant__cycle=en_cours)
     assert shared.filter(created_at__gt=timezone.now()).count() == 0
     assert {s.numero for s in held} <= set(shared.values_list("seance__numero", flat=True))
+    # Questions au Cerdd: two answered (one in the FAQ), one pending.
+    questions = Question.objects.filter(participant__cycle=en_cours)
+    assert (questions.count(), questions.en_attente().count()) == (3, 1)
+    assert EntreeFAQ.objects.filter(cycle=en_cours).count() == 1
     demo_participant = en_cours.participants.order_by("candidature__numero").first()
     # Le réseau: three discussions, one reply hidden, some opt-ins but not the demo
     # participant's, who tries it themselves.
@@ -184,6 +189,8 @@ def _counts():
         Discussion,
         Message,
         ConsentementAnnuaire,
+        Question,
+        EntreeFAQ,
     ]
     return {model.__name__: model.objects.count() for model in models}
 

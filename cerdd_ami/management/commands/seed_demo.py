@@ -32,6 +32,7 @@ from cycle.models import (
     Presence,
     ReponseSondage,
 )
+from cycle.questions.demo import seed_questions
 from cycle.reseau.demo import seed_reseau
 
 DEMO_PASSWORD = "demo-cerdd"  # noqa: S105 - printed on purpose: demo data only
@@ -144,6 +145,11 @@ class Command(BaseCommand):
         cycle = Cycle.objects.get(appel=appel_en_cours)
         seed_journal(cycle)
         seed_reseau(cycle)
+        questions = seed_questions(cycle, staff_user=charge)
+        self.stdout.write(
+            f"  questions au Cerdd : {_n(questions, 'question')} écrite(s) "
+            "(deux répondues, dont une dans la FAQ du cycle, une en attente)."
+        )
         held = cycle.current_seance()
         upcoming = cycle.next_seance()
         self._cycle(
