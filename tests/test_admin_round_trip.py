@@ -19,7 +19,8 @@ from django.test import RequestFactory
 from django.test.utils import override_settings
 from django.urls import Resolver404, URLPattern, resolve, reverse
 
-from candidatures.models import Appel, Candidature, Decision
+from candidatures.decisions import exports
+from candidatures.models import Appel, Candidature, Decision, Export
 from cerdd_ami.models import User
 from cycle.models import Cycle, DocumentSeance, MembreBinome
 from tests.html_forms import FormNotFound, parse_form
@@ -42,8 +43,6 @@ EMPTY_IN_DEMO = {
     "axes.AccessAttempt",
     "axes.AccessFailureLog",
     "candidatures.Affectation",
-    # Made on request only (tests/candidatures/decisions/test_exports.py covers its pages).
-    "candidatures.Export",
     "cerdd_ami.Tache",
 }
 # Answers a role gets where it may not go, or for a page that is only POSTed to.
@@ -62,6 +61,13 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
     ):
         call_command("seed_demo", stdout=io.StringIO())
         User.objects.create_superuser(email=ROLES["superuser"], password="demo-cerdd")
+        # The demo makes no export (they are made on request): one asked for, not built yet
+        # (its task would run on a commit that never comes), for the export pages.
+        exports.request_export(
+            kind=Export.Kind.PROCES_VERBAL,
+            requested_by=User.objects.get(email=ROLES["charge"]),
+            appel=Appel.objects.get(slug="2021"),
+        )
         yield media
         transaction.set_rollback(True)
 
