@@ -43,16 +43,27 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def demo_snapshot(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The demo, seeded once per test process (per xdist worker) from the freshly migrated
-    database; ``tests.demo_snapshot.restore(demo_snapshot)`` loads it for one test (see there)."""
+def demo_snapshot(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo, seeded once per run from a freshly migrated database (under xdist, by the
+    first worker that needs it; the others wait and read it: every worker's database went
+    through the same migrations); ``tests.demo_snapshot.restore(demo_snapshot)`` loads it for
+    one test (see there)."""
     from tests import demo_snapshot
 
-    # As in every test (``_fast_password_hashing``): the demo's passwords are checked there.
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
-        return demo_snapshot.take(
-            pristine=django_db_setup, media=tmp_path_factory.mktemp("demo") / "media"
-        )
+    def take():
+        # As in every test (``_fast_password_hashing``): the demo's passwords are checked there.
+        with (
+            django_db_blocker.unblock(),
+            override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
+        ):
+            return demo_snapshot.take(
+                pristine=django_db_setup, media=tmp_path_factory.mktemp("demo") / "media"
+            )
+
+    if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
+        return take()
+    # The run's own base directory, shared by its workers (gw0, gw1… are its subdirectories).
+    return demo_snapshot.shared(tmp_path_factory.getbasetemp().parent / "demo.pickle", take)
 
 
 @pytest.fixture(autouse=True)

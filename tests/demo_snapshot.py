@@ -1,18 +1,21 @@
-"""One ``seed_demo`` per test process, replayed for every test that starts from the demo.
+"""One ``seed_demo`` per test run, replayed for every test that starts from the demo.
 
 ``seed_demo`` renders dozens of PDFs (45 s); a dozen tests start from the demo as ``make run``
-loads it. The session fixture ``demo_snapshot`` (tests/conftest.py) seeds the demo once, in the
-state the test database has right after its migrations, keeps the rows of every table (binary
-``COPY`` over the test's own connection: no client binary needed, and a restore inside a test's
-transaction is rolled back with it), the sequences, the files written under ``MEDIA_ROOT`` and
-what the command printed; then puts the database back as it was. ``restore`` makes the
+loads it. The session fixture ``demo_snapshot`` (tests/conftest.py) seeds the demo once (one
+xdist worker seeds, the others read its snapshot: ``shared``) in the state the test database
+has right after its migrations, keeps the rows of every table (binary ``COPY`` over the test's
+own connection: no client binary needed, and a restore inside a test's transaction is rolled
+back with it), the sequences, the files written under ``MEDIA_ROOT`` and what the command
+printed; then puts the database back as it was. ``restore`` makes the
 database exactly the seeded demo again: every table emptied (``django_migrations`` aside) and
 refilled, sequences set back, the files copied under the current ``MEDIA_ROOT`` with the same
-names. The demo's dates are relative to today: one seed per test process is current enough.
+names. The demo's dates are relative to today: one seed per run is current enough.
 """
 
 import dataclasses
+import fcntl
 import io
+import pickle
 import shutil
 from pathlib import Path
 
@@ -132,3 +135,18 @@ def restore(snapshot: Snapshot, *, media_root: Path | None = None) -> str:
     if snapshot.media.exists():
         shutil.copytree(snapshot.media, target, dirs_exist_ok=True)
     return snapshot.output
+
+
+def shared(path: Path, take) -> Snapshot:
+    """The snapshot pickled at ``path`` by another process of the run, else ``take()``'s,
+    pickled there; one process at a time (a lock file next to it), so the others wait for the
+    one seed instead of seeding too."""
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return pickle.loads(path.read_bytes())  # noqa: S301 - written by this run
+        snapshot = take()
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(snapshot))
+        partial.rename(path)
+        return snapshot
