@@ -3,8 +3,10 @@ import importlib
 import shutil
 
 import pytest
+from django.test.utils import override_settings
 from django.urls import clear_url_caches
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -47,6 +49,39 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "fr-FR", "timezone_id": "Europe/Paris"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, migrated; its rows at that moment are kept for ``demo_snapshot``."""
+    from tests import demo_snapshot
+
+    with django_db_blocker.unblock():
+        return demo_snapshot.dump()
+
+
+@pytest.fixture(scope="session")
+def demo_snapshot(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo, seeded once per run from a freshly migrated database (under xdist, by the
+    first worker that needs it; the others wait and read it: every worker's database went
+    through the same migrations); ``tests.demo_snapshot.restore(demo_snapshot)`` loads it for
+    one test (see there)."""
+    from tests import demo_snapshot
+
+    def take():
+        # As in every test (``_fast_password_hashing``): the demo's passwords are checked there.
+        with (
+            django_db_blocker.unblock(),
+            override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
+        ):
+            return demo_snapshot.take(
+                pristine=django_db_setup, media=tmp_path_factory.mktemp("demo") / "media"
+            )
+
+    if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
+        return take()
+    # The run's own base directory, shared by its workers (gw0, gw1… are its subdirectories).
+    return demo_snapshot.shared(tmp_path_factory.getbasetemp().parent / "demo.pickle", take)
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +168,7 @@ def s3_storage(settings, s3_server):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 costs a third of a second per user created; tests create hundreds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 def _reload_urlconf(settings):

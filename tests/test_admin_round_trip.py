@@ -1,19 +1,19 @@
 """Admin round trip over the seeded demo: every page of the admin, for every staff and juror
 role, answers without a server error, and every change form saved back unchanged is accepted.
 
-The demo is seeded once for the module (it renders dozens of PDFs) inside a transaction rolled
-back at the end; each test runs in its own savepoint, so a form posted back changes nothing
-for the next one. A new ModelAdmin or custom admin view is covered without editing this file;
-a custom view whose URL takes a parameter nobody provides fails ``test_every_custom_view_…``.
+The demo (seeded once per test process: tests/demo_snapshot.py) is restored for the module
+inside a transaction rolled back at the end; each test runs in its own savepoint, so a form
+posted back changes nothing for the next one. A new ModelAdmin or custom admin view is covered
+without editing this file; a custom view whose URL takes a parameter nobody provides fails
+``test_every_custom_view_…``.
 """
 
-import io
 import re
 from html import unescape
 
 import pytest
 from django.contrib import admin
-from django.core.management import call_command
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import RequestFactory
 from django.test.utils import override_settings
@@ -23,6 +23,7 @@ from candidatures.decisions import exports
 from candidatures.models import Appel, Candidature, Decision, Export
 from cerdd_ami.models import User
 from cycle.models import Cycle, DocumentSeance, MembreBinome
+from tests.demo_snapshot import restore
 from tests.html_forms import FormNotFound, parse_form
 
 pytestmark = pytest.mark.django_db
@@ -52,14 +53,14 @@ MODEL_ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._me
 
 
 @pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker, tmp_path_factory):
+def demo(django_db_setup, django_db_blocker, tmp_path_factory, demo_snapshot):
     media = tmp_path_factory.mktemp("media")
     with (
         django_db_blocker.unblock(),
         override_settings(MEDIA_ROOT=media, DEV_OUTBOX_DIR=media / "mail"),
         transaction.atomic(),
     ):
-        call_command("seed_demo", stdout=io.StringIO())
+        restore(demo_snapshot)  # the demo, seeded once per test process
         User.objects.create_superuser(email=ROLES["superuser"], password="demo-cerdd")
         # The demo makes no export (they are made on request): one asked for, not built yet
         # (its task would run on a commit that never comes), for the export pages.
@@ -70,6 +71,7 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
         )
         yield media
         transaction.set_rollback(True)
+    ContentType.objects.clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -5,14 +5,14 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.management import call_command
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.http import HttpResponse
-from django.test import override_settings
 
 from candidatures.models import Appel, Courrier, Decision, PieceJointe
 from cerdd_ami.models import User
 from tests.crawl import MAX_PAGES, assert_demo_roles, crawl, demo_people, same_site_links
+from tests.demo_snapshot import restore
 from tests.utils import pdf_text
 
 
@@ -29,16 +29,14 @@ def _private_media(settings, demo_media, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker, demo_media):
-    """seed_demo once for the module (it takes half a minute), rolled back at its end."""
-    with (
-        override_settings(MEDIA_ROOT=demo_media),
-        django_db_blocker.unblock(),
-        transaction.atomic(),
-    ):
-        call_command("seed_demo", verbosity=0)
+def demo(django_db_setup, django_db_blocker, demo_media, demo_snapshot):
+    """The demo (seeded once per test process, tests/demo_snapshot.py) restored for the
+    module, rolled back at its end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        restore(demo_snapshot, media_root=demo_media)
         yield
         transaction.set_rollback(True)
+    ContentType.objects.clear_cache()
 
 
 def test_same_site_links_keeps_own_pages_only():

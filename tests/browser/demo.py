@@ -2,22 +2,14 @@
 prepared behind the user's back, and people sign in as a newcomer does (home page, link read
 from the outbox; the admin's own login form for staff)."""
 
-import io
 import re
 
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from cerdd_ami.management.commands.seed_demo import DEMO_PASSWORD
 
+# The participant ``make run`` prints (the ``demo`` fixture of tests/browser/conftest.py).
 DEMO_PARTICIPANT = re.compile(r"Participant·e de démonstration .*? : (\S+)")
-
-
-def seed_demo() -> str:
-    """Load the demo; returns the participant's address ``make run`` prints."""
-    output = io.StringIO()
-    call_command("seed_demo", stdout=output)
-    return DEMO_PARTICIPANT.search(output.getvalue()).group(1)
 
 
 def sign_in_link(mailoutbox, address) -> str:

@@ -4,7 +4,6 @@
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.urls import resolve
 
@@ -28,8 +27,7 @@ def one_page_per_pattern(urls):
     return list(sample.values())
 
 
-def test_public_and_participant_pages_reached_by_a_crawl_pass_axe(live_server, page):
-    call_command("seed_demo", verbosity=0)
+def test_public_and_participant_pages_reached_by_a_crawl_pass_axe(live_server, page, demo):
     people = demo_people()
     anonymous = crawl(Client(), ["/"])
     participant_client = Client()

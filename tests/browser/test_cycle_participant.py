@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from candidatures.models import Candidature
 from cycle.models import Engagement, MembreBinome, Participant
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import seed_demo, sign_in_from_home
+from tests.browser.demo import sign_in_from_home
 
 pytestmark = [
     pytest.mark.browser,
@@ -23,10 +23,10 @@ pytestmark = [
 # The commitment declared without its description, on purpose: the form answers 400.
 @pytest.mark.console_allow("the server responded with a status of 400")
 def test_demo_participant_changes_the_binome_and_follows_the_cycle(
-    live_server, page, mailoutbox, settings
+    live_server, page, mailoutbox, settings, demo
 ):
     settings.SITE_URL = live_server.url
-    address = seed_demo()
+    address = demo
     participant = Participant.objects.get(candidature__ref_tech_email=address)
     confirmed_on = participant.confirme_at
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from cycle.models import Cycle, MembreBinome, Presence
 from cycle.participants.context_notes import context_note_recipients
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import admin_sign_in, seed_demo
+from tests.browser.demo import admin_sign_in
 from tests.utils import pdf_text
 
 pytestmark = [
@@ -19,9 +19,10 @@ pytestmark = [
 ]
 
 
-def test_charge_runs_the_next_seance_and_the_last_one_held(live_server, page, mailoutbox, settings):
+def test_charge_runs_the_next_seance_and_the_last_one_held(
+    live_server, page, mailoutbox, settings, demo
+):
     settings.SITE_URL = live_server.url
-    seed_demo()
     mailoutbox.clear()
     cycle = Cycle.objects.get(appel__slug="cycle-en-cours")
     upcoming, held = cycle.next_seance(), cycle.current_seance()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -120,10 +119,9 @@ def test_charge_decides_publishes_and_the_collectivite_downloads_its_letter(
     assert Path(download.path()).read_bytes().startswith(b"%PDF-")
 
 
-def test_demo_charge_records_a_decision_then_changes_its_motivation(live_server, page):
+def test_demo_charge_records_a_decision_then_changes_its_motivation(live_server, page, demo):
     """The natural path of defect 2 over the seeded demo: a dossier's « Décider », then the
     recorded decision opened again, its motivation changed, « Enregistrer »: saved."""
-    call_command("seed_demo", verbosity=0)
     recent = Appel.objects.scoring_open().get()
     dossier = recent.candidatures.deposees().order_by("numero").first()
 

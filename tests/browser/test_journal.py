@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from cycle.models import EntreeJournal, Participant
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import admin_sign_in, seed_demo, sign_in_from_home
+from tests.browser.demo import admin_sign_in, sign_in_from_home
 from tests.utils import pdf_text
 
 pytestmark = [
@@ -27,10 +27,10 @@ PRIVATE = "Note privée : relancer le maire"
 # The empty entry, on purpose: the form answers 400.
 @pytest.mark.console_allow("the server responded with a status of 400")
 def test_shared_entry_reaches_the_latest_seances_tour_de_table(
-    live_server, page, mailoutbox, settings
+    live_server, page, mailoutbox, settings, demo
 ):
     settings.SITE_URL = live_server.url
-    address = seed_demo()
+    address = demo
     claire = Participant.objects.get(candidature__ref_tech_email=address)
     cycle = claire.cycle
     latest = cycle.current_seance()

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from candidatures.dossiers import submission
@@ -189,11 +188,10 @@ def test_juror_scores_an_assigned_dossier(live_server, page, jury_setup):
     expect(page.locator("#tableau-classement th.dossier", has_text=other.numero)).to_be_visible()
 
 
-def test_demo_juror_scores_from_the_admin_index_and_staff_read_the_ranking(live_server, page):
+def test_demo_juror_scores_from_the_admin_index_and_staff_read_the_ranking(live_server, page, demo):
     """The natural path over the seeded demo: jury1 opens « Dossiers à évaluer » (the call
     being scored, not 2021), scores a dossier not started yet; the chargé·e finds the ranking
     from « Appels » and reads what decides without scrolling sideways at 1366 px."""
-    call_command("seed_demo", verbosity=0)
     recent = Appel.objects.scoring_open().get()
     page.set_viewport_size({"width": 1366, "height": 768})
 

@@ -1,7 +1,6 @@
 """Real Chromium: a newcomer opens the site, follows the navigation, logs into the admin."""
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 pytestmark = [
@@ -10,9 +9,7 @@ pytestmark = [
 ]
 
 
-def test_home_navigation_then_admin_login_as_charge(live_server, page):
-    call_command("seed_demo", verbosity=0)
-
+def test_home_navigation_then_admin_login_as_charge(live_server, page, demo):
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", level=1)).to_contain_text(
         "Vers des territoires participatifs en Hauts-de-France"

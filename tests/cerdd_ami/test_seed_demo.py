@@ -32,6 +32,7 @@ from cycle.models import (
 )
 from cycle.questions.models import EntreeFAQ, Question
 from cycle.seances.services import cycle_is_over
+from tests.demo_snapshot import restore
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -42,11 +43,11 @@ DEMO_EMAILS = ["charge@cerdd.test", "directeur@cerdd.test"] + [
 ]
 
 
-# seed_demo renders some fifty PDFs: one run serves all the assertions about its result.
-def test_seed_demo_creates_logins_calls_and_dossiers(capsys):
-    call_command("seed_demo")
+# seed_demo renders some fifty PDFs: its one run per test process (tests/demo_snapshot.py)
+# serves all the assertions about its result.
+def test_seed_demo_creates_logins_calls_and_dossiers(demo_snapshot):
+    output = restore(demo_snapshot)
 
-    output = capsys.readouterr().out
     staff = User.objects.filter(is_staff=True).values_list("email", flat=True)
     assert sorted(staff) == sorted(DEMO_EMAILS)
     for email in DEMO_EMAILS:
@@ -195,8 +196,8 @@ def _counts():
     return {model.__name__: model.objects.count() for model in models}
 
 
-def test_seed_demo_is_idempotent(capsys):
-    call_command("seed_demo")
+def test_seed_demo_is_idempotent(capsys, demo_snapshot):
+    restore(demo_snapshot)  # the first run
     users = list(User.objects.order_by("email").values_list("email", "password"))
     dossiers = list(Candidature.objects.order_by("pk").values_list("numero", "statut"))
     appels = list(

@@ -18,6 +18,7 @@ from candidatures.models import (
     Note,
     Recommandation,
 )
+from tests.demo_snapshot import restore
 
 pytestmark = pytest.mark.django_db
 
@@ -57,11 +58,11 @@ def _recent_appel():
     return Appel.objects.get(slug=str((timezone.localdate() - timedelta(days=21)).year))
 
 
-# seed_demo renders some seventy PDFs: one test, two runs, every assertion about the jury.
-def test_seed_demo_seats_a_jury_with_conflicts_scores_and_work_left(capsys):
-    call_command("seed_demo")
+# seed_demo renders some seventy PDFs: one test, two runs (the first one shared by the test
+# process, tests/demo_snapshot.py), every assertion about the jury.
+def test_seed_demo_seats_a_jury_with_conflicts_scores_and_work_left(capsys, demo_snapshot):
+    output = restore(demo_snapshot)
 
-    output = capsys.readouterr().out
     assert "Jury 2021 : 7 membres, 3 conflits d'intérêts" in output
     assert "0 brouillons, 0 à commencer (165 créées)" in output
     assert "notation close le 02/04/2021, délibération ouverte le 06/04/2021." in output
