@@ -950,8 +950,8 @@ def fill_in(applicant: Applicant, slug: str, letter: bytes) -> None:
     browser.post(
         "POST /candidature/<pk>/etape/4/ (PDF)",
         step_path.format(4),
-        {"nature": "lettre", "joindre": "Joindre ce fichier"},
-        files={"fichier": ("lettre-motivation.pdf", "application/pdf", letter)},
+        {"enregistrer": ""},
+        files={"lettre": ("lettre-motivation.pdf", "application/pdf", letter)},
         location=step_path.format(4),
     )
     browser.get("GET /candidature/<pk>/etape/4/", step_path.format(4))

@@ -95,9 +95,14 @@ def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:
     """Tasks by status; with ``worker_id``, only the running ones last claimed by it."""
     import psycopg2
 
-    query = "SELECT status, count(*) FROM django_tasks_database_dbtaskresult"
+    # Due tasks only (no date means « as soon as possible », stored as the year 9999): the
+    # periodic ones wait for their next run, days ahead.
+    query = (
+        "SELECT status, count(*) FROM django_tasks_database_dbtaskresult"
+        " WHERE (run_after <= now() OR run_after >= '9999-01-01')"
+    )
     if worker_id is not None:
-        query += " WHERE status = 'RUNNING' AND worker_ids->>-1 = %(worker)s"
+        query += " AND status = 'RUNNING' AND worker_ids->>-1 = %(worker)s"
     connection = psycopg2.connect(**ba._connect_kwargs(url, ba.BENCH_DB))
     try:
         with connection.cursor() as cursor:
