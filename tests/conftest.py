@@ -20,24 +20,6 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """The test database, with its serialized initial rows reachable from every context.
-
-    Django keeps them on the connection object (``_test_serialized_contents``) to reload them
-    before each ``serialized_rollback`` test. Once Playwright has started, tests run in another
-    context, where ``connections`` hands out new connection objects without that attribute:
-    Django then silently skipped the reload, and a browser test after a flushing one found no
-    collectivité. A class attribute is seen from every connection object.
-    """
-    from django.db import connections
-
-    for connection in connections.all(initialized_only=True):
-        contents = getattr(connection, "_test_serialized_contents", None)
-        if contents is not None:
-            type(connection)._test_serialized_contents = contents
-
-
-@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Drive Debian's chromium: Playwright's own browser download cannot work here."""
     executable = shutil.which("chromium")
@@ -53,9 +35,23 @@ def browser_context_args(browser_context_args):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database, migrated; its rows at that moment are kept for ``demo_snapshot``."""
+    """The test database, migrated; its rows at that moment are kept for ``demo_snapshot``.
+
+    Also: Django keeps the serialized initial rows on the connection object
+    (``_test_serialized_contents``) to reload them before each ``serialized_rollback`` test.
+    Once Playwright has started, tests run in another context, where ``connections`` hands out
+    new connection objects without that attribute: Django then silently skipped the reload,
+    and a browser test after a flushing one found no collectivité. A class attribute is seen
+    from every connection object.
+    """
+    from django.db import connections
+
     from tests import demo_snapshot
 
+    for connection in connections.all(initialized_only=True):
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents is not None:
+            type(connection)._test_serialized_contents = contents
     with django_db_blocker.unblock():
         return demo_snapshot.dump()
 

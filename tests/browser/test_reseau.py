@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from cycle.models import Discussion, Participant
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import seed_demo, sign_in_from_home
+from tests.browser.demo import sign_in_from_home
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,10 +28,10 @@ def network_link(page, name):
 
 
 def test_two_collectivites_discuss_after_one_opts_into_the_directory(
-    live_server, page, mailoutbox, settings
+    live_server, page, mailoutbox, settings, demo
 ):
     settings.SITE_URL = live_server.url
-    address = seed_demo()
+    address = demo
     claire = Participant.objects.get(candidature__ref_tech_email=address)
     cycle = claire.cycle
     marc = cycle.participants.exclude(pk=claire.pk).order_by("candidature__numero").first()
