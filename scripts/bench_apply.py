@@ -14,7 +14,8 @@ What it does:
 
 1. Creates a throw-away database ``bench_apply`` (on the embedded PostgreSQL, or on
    DATABASE_URL's server when set), migrates it and opens a call with
-   ``candidatures.appels.seed.ensure_appel_ouvert()``. Demo data is never touched.
+   ``candidatures.appels.seed.ensure_appel_ouvert()`` with the standard questionnaire
+   (``create_standard_questionnaire``). Demo data is never touched.
 2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with DEBUG=1,
    so that e-mails land as .eml files in a temporary outbox the applicants read their links
    from, and one task worker (``manage.py worker``, the PostgreSQL queue) beside it, which
@@ -99,8 +100,11 @@ from pathlib import Path
 from candidatures.models import Collectivite
 from cerdd_ami.pdf import pdf_from_html
 from candidatures.appels.seed import ensure_appel_ouvert
+from candidatures.questionnaires.services import create_standard_questionnaire
 
 appel = ensure_appel_ouvert()
+# A fresh call has no questionnaire: steps 3 (texts) and 4 (letter) come from it.
+create_standard_questionnaire(appel=appel)
 wanted = int(os.environ["BENCH_APPLICANTS"])
 communes = list(
     Collectivite.objects.active()
