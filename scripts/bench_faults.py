@@ -50,12 +50,39 @@ from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import quote
 
-import bench_apply as ba
+from bench_apply import prepare
+from bench_client import (
+    RECEIPT_SUBJECT,
+    Applicant,
+    Browser,
+    JourneyError,
+    Outbox,
+    Recorder,
+    Sample,
+    fill_in,
+    sign_in,
+    submit,
+)
+from bench_infra import (
+    BENCH_DB,
+    GUNICORN_WORKERS,
+    HOST,
+    ROOT,
+    VENV_BIN,
+    BenchDatabase,
+    Gunicorn,
+    connect_kwargs,
+    drop_database,
+    ensure_port_free,
+    load_average,
+    local_opener,
+    machine_description,
+    run_django_code,
+)
 
-ROOT = ba.ROOT
 sys.path.insert(0, str(ROOT))
 
-from cerdd_ami import embedded_db  # noqa: E402 - after the repository is on sys.path
+from cerdd_ami import embedded_db  # after the repository is on sys.path
 
 
 class TaskWorker:
@@ -66,7 +93,7 @@ class TaskWorker:
         with (work / f"worker-{worker_id}.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    str(ba.VENV_BIN / "python"),
+                    str(VENV_BIN / "python"),
                     "manage.py",
                     "worker",
                     "--no-reload",
@@ -103,7 +130,7 @@ def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:
     )
     if worker_id is not None:
         query += " AND status = 'RUNNING' AND worker_ids->>-1 = %(worker)s"
-    connection = psycopg2.connect(**ba._connect_kwargs(url, ba.BENCH_DB))
+    connection = psycopg2.connect(**connect_kwargs(url, BENCH_DB))
     try:
         with connection.cursor() as cursor:
             cursor.execute(query + " GROUP BY status", {"worker": worker_id})
@@ -113,12 +140,12 @@ def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:
 
 
 @dataclass
-class TimedRecorder(ba.Recorder):
+class TimedRecorder(Recorder):
     """bench_apply's recorder, each sample stamped with the moment it ended."""
 
-    stamped: list[tuple[float, ba.Sample]] = field(default_factory=list)
+    stamped: list[tuple[float, Sample]] = field(default_factory=list)
 
-    def add(self, sample: ba.Sample) -> None:
+    def add(self, sample: Sample) -> None:
         with self.lock:
             self.samples.append(sample)
             self.stamped.append((time.monotonic(), sample))
@@ -137,7 +164,7 @@ class Probe(threading.Thread):
         self.url = base_url + "/healthz"
         self.results: list[tuple[float, bool]] = []
         self.stopped = threading.Event()
-        self.opener = ba.local_opener()
+        self.opener = local_opener()
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -174,20 +201,20 @@ def journey(applicant, setup, outbox, probe: Probe, done: dict):
                 # A sign-in link works once: a retry waits for the new e-mail's link.
                 outbox.links.pop(applicant.email, None)
             try:
-                ba.sign_in(applicant, outbox)
+                sign_in(applicant, outbox)
                 break
-            except ba.JourneyError:
+            except JourneyError:
                 if attempt == 4:
                     raise
-        ba.fill_in(applicant, setup.slug, setup.letter)
-    except ba.JourneyError:
+        fill_in(applicant, setup.slug, setup.letter)
+    except JourneyError:
         done["interrupted"] += 1
         return
     for attempt in range(10):
         probe.wait_healthy()
         try:
-            ba.submit(applicant)
-        except ba.JourneyError:
+            submit(applicant)
+        except JourneyError:
             time.sleep(0.5 * (attempt + 1))
             continue
         done["submitted"].append(applicant.pk)
@@ -202,7 +229,7 @@ def receipt_duplicates(directory: Path) -> tuple[int, int]:
         with path.open("rb") as handle:
             headers = BytesParser(policy=policy.default).parse(handle, headersonly=True)
         subject = str(headers["subject"] or "")
-        if subject.startswith(ba.RECEIPT_SUBJECT):
+        if subject.startswith(RECEIPT_SUBJECT):
             keys[(subject, str(headers["to"]))] += 1
     return sum(keys.values()), sum(count - 1 for count in keys.values())
 
@@ -223,31 +250,31 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    ba.ensure_port_free(args.port)
-    base_url = f"http://{ba.HOST}:{args.port}"
+    ensure_port_free(args.port)
+    base_url = f"http://{HOST}:{args.port}"
     work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     data_dir = work / "pg"
-    print(f"Machine: {ba.machine_description()}, load {ba.load_average()}")
+    print(f"Machine: {machine_description()}, load {load_average()}")
     socket_dir = embedded_db.join(data_dir)
-    url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{ba.BENCH_DB}"
-    database = ba.BenchDatabase(url=url, admin=ba._connect_kwargs(url, "postgres"))
+    url = f"postgres://postgres@{quote(str(socket_dir), safe='')}:5432/{BENCH_DB}"
+    database = BenchDatabase(url=url, admin=connect_kwargs(url, "postgres"))
     gunicorn = None
     task_workers: list[TaskWorker] = []
     probe = None
     failed = False
     try:
         print("Setting up (own PostgreSQL, migrate, open call)...", flush=True)
-        setup = ba.prepare(database, work, base_url, args.applicants)
-        gunicorn = ba.Gunicorn(setup.env, args.port, work)
+        setup = prepare(database, work, base_url, args.applicants)
+        gunicorn = Gunicorn(setup.env, args.port, work)
         gunicorn.wait_until_healthy(base_url)
         task_workers = [TaskWorker(setup.env, work, name) for name in ("bench-a", "bench-b")]
         probe = Probe(base_url)
         probe.start()
-        outbox = ba.Outbox(work / "outbox")
+        outbox = Outbox(work / "outbox")
         recorder = TimedRecorder()
         done = {"submitted": [], "gave_up": [], "interrupted": 0}
         applicants = [
-            ba.Applicant(i, c, ba.Browser(base_url, recorder, args.request_timeout, f"b-{i}"))
+            Applicant(i, c, Browser(base_url, recorder, args.request_timeout, f"b-{i}"))
             for i, c in enumerate(setup.communes[: args.applicants], start=1)
         ]
         deadline = time.monotonic() + args.max_minutes * 60
@@ -284,7 +311,7 @@ def main(argv=None) -> int:
         victim.send_signal(signal.SIGKILL)
         while True:
             workers = [c for c in master.children() if c.pid != victim.pid and c.is_running()]
-            if len(workers) >= ba.GUNICORN_WORKERS:
+            if len(workers) >= GUNICORN_WORKERS:
                 break
             if time.monotonic() - started > 60:
                 raise RuntimeError("gunicorn did not replace its worker")
@@ -344,7 +371,7 @@ def main(argv=None) -> int:
             f"still waiting {time.monotonic() - last_deposit:.1f} s after the last journey"
         )
         submitted = set(done["submitted"])
-        found = ba.run_django_code(setup.env, SUBMITTED_CODE, work, BENCH_SLUG=setup.slug)
+        found = run_django_code(setup.env, SUBMITTED_CODE, work, BENCH_SLUG=setup.slug)
         lost = sorted(submitted - set(found["deposees"]))
         receipts, twice = receipt_duplicates(work / "outbox")
         print(
@@ -376,7 +403,7 @@ def main(argv=None) -> int:
         if gunicorn is not None:
             gunicorn.stop()
         with contextlib.suppress(Exception):
-            ba.drop_database(database)
+            drop_database(database)
         embedded_db.stop_server(data_dir)
         if not failed:
             shutil.rmtree(work, ignore_errors=True)
