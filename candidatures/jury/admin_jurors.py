@@ -238,9 +238,11 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
     def deposee_le(self, obj):
         return paris(obj.deposee_at)
 
-    @admin.display(description="pièces jointes")
+    @admin.display(description="documents complémentaires")
     def pieces_jointes(self, obj):
-        pieces = list(obj.pieces.select_related("question"))
+        # The files answering a question are with their answers (« réponses »); here only the
+        # pieces sent afterwards, on a « demande de complément », which answer no question.
+        pieces = list(obj.pieces.filter(question__isnull=True))
         if not pieces:
             return EMPTY
         # The public file view lets jurors download what for_juror lets them read.
@@ -250,7 +252,7 @@ class DossierJuryAdmin(ReadOnlyAdminMixin, DossierFormDisplays, admin.ModelAdmin
                 "",
                 '<li><a href="{}">{}</a> ({})</li>',
                 (
-                    (piece.get_absolute_url(), piece.nom_original, piece.question.titre)
+                    (piece.get_absolute_url(), piece.nom_original, piece.get_nature_display())
                     for piece in pieces
                 ),
             ),

@@ -43,8 +43,9 @@ def test_participant_menu_fits_one_line_at_1280_px(
             "Accueil",
             "Mes candidatures",
             "Espace du cycle",
+            "Notifications",
             "Espace Cerdd et jury",
-            "Boîte d'envoi (dév.)",
+            "E-mails (dév.)",
         ]
     )
     page.screenshot(path=tmp_path / "menu-1280.png")  # to look at when it fails

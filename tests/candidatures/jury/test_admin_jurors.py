@@ -18,6 +18,7 @@ from candidatures.models import (
     Collectivite,
     Evaluation,
     MembreJury,
+    PieceJointe,
     Recommandation,
 )
 from tests.candidatures.factories import complete_candidature
@@ -353,6 +354,8 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
     assert "Arras — commune, INSEE 62041, 62" in text
     assert "AMI-2021-001" in text
     assert "1er mars 2021 à 10 h 00" in text
+    # Once, with its answer: not a second time in a list of pieces.
+    assert content.count(f'<a href="{letter.get_absolute_url()}">') == 1
     assert f'<a href="{letter.get_absolute_url()}">lettre-de-motivation.pdf</a>' in content
     receipt = f"/candidature/{dossier.pk}/recu/1/"
     assert f'<a href="{receipt}">' in content
@@ -370,6 +373,27 @@ def test_dossier_page_shows_every_answer_attachments_and_receipt(client, appel):
     # The files open for the juror (the public file views use readable_by).
     assert client.get(letter.get_absolute_url()).status_code == 200
     assert client.get(receipt).status_code == 200
+
+
+def test_dossier_page_lists_a_piece_sent_on_a_demande_de_complement(client, appel):
+    dossier = deposer(appel, commune("62041"))
+    complement = PieceJointe.objects.create(
+        candidature=dossier,
+        nature=PieceJointe.Nature.COMPLEMENTAIRE,
+        nom_original="budget.pdf",
+        type_mime="application/pdf",
+        taille=12,
+        sha256="0" * 64,
+        fichier="pieces/budget.pdf",
+    )
+    login(client, jure(appel, "jure@cerdd.test"))
+
+    content = client.get(dossier_url(dossier)).content.decode()
+
+    assert (
+        f'<ul class="pieces-jointes"><li><a href="{complement.get_absolute_url()}">budget.pdf</a>'
+        f" ({complement.get_nature_display()})</li></ul>"
+    ) in content
 
 
 def test_dossier_page_says_when_the_receipt_is_not_issued_yet(client, appel, monkeypatch):
