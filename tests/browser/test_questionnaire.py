@@ -222,7 +222,12 @@ def test_collectivite_answers_another_programmes_questions_read_by_jury_and_expo
     charge_de_mission(email="charge@cerdd.test")
     admin_log_in(page, live_server, "charge@cerdd.test")
     page.locator("#candidatures-candidature").get_by_role("link", name="Candidatures").click()
-    page.locator("#action-toggle").check()
+    # Each row's box, as a person ticks them: the « all » box only works once the admin's
+    # script has loaded, which a busy machine may not have done yet.
+    rows = page.locator("#result_list input.action-select")
+    expect(rows.first).to_be_visible()  # the list has loaded
+    for index in range(rows.count()):
+        rows.nth(index).check()
     page.get_by_role("combobox", name="Action").select_option(
         label="Exporter la sélection (CSV, Excel)"
     )
