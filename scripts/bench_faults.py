@@ -15,10 +15,11 @@ What it does:
    deposit like a person would (press again), up to 10 times; an earlier step that fails ends
    that applicant's journey (counted, not lost: nothing was submitted).
 3. Once the load runs, the faults, one after the other:
+   - a task worker killed with SIGKILL while the receipts are being issued, first, while the
+     deposits flow (two workers run; the killed one is started again, as systemd's
+     Restart=on-failure would);
    - PostgreSQL restart: fast shutdown, down for ``--outage`` seconds, started again;
-   - a gunicorn web worker killed with SIGKILL (the master starts another);
-   - a task worker killed with SIGKILL while the receipts are being issued (two workers run;
-     the killed one is started again, as systemd's Restart=on-failure would).
+   - a gunicorn web worker killed with SIGKILL (the master starts another).
    For each: requests failed during it (until it recovered), seconds to recover (/healthz
    polled every 0.1 s; for the web worker, until the master has its 4 workers again; for the
    task worker, until no task is left running for the dead worker: the other one put it back).
@@ -290,39 +291,7 @@ def main(argv=None) -> int:
         time.sleep(15)  # steady load first
         faults = []
 
-        print("Fault 1: PostgreSQL restart", flush=True)
-        started = time.monotonic()
-        embedded_db.stop_server(data_dir)
-        time.sleep(args.outage)
-        embedded_db.start_server(data_dir)
-        back = time.monotonic()
-        healthy = probe.healthy_again_after(back)
-        time.sleep(1)
-        failures, total = recorder.failed_between(started, healthy + 1)
-        faults.append(("PostgreSQL restart", failures, total, healthy - started, healthy - back))
-
-        time.sleep(5)
-        print("Fault 2: a gunicorn worker killed (SIGKILL)", flush=True)
-        import psutil
-
-        master = psutil.Process(gunicorn.process.pid)
-        victim = master.children()[0]
-        started = time.monotonic()
-        victim.send_signal(signal.SIGKILL)
-        while True:
-            workers = [c for c in master.children() if c.pid != victim.pid and c.is_running()]
-            if len(workers) >= GUNICORN_WORKERS:
-                break
-            if time.monotonic() - started > 60:
-                raise RuntimeError("gunicorn did not replace its worker")
-            time.sleep(0.05)
-        healthy = probe.healthy_again_after(time.monotonic())
-        time.sleep(1)
-        failures, total = recorder.failed_between(started, healthy + 1)
-        faults.append(("web worker killed", failures, total, healthy - started, None))
-
-        time.sleep(5)
-        print("Fault 3: a task worker killed (SIGKILL) while it runs a task", flush=True)
+        print("Fault 1: a task worker killed (SIGKILL) while it runs a task", flush=True)
         victim = task_workers[0]
         wait_until = time.monotonic() + 60
         while not task_counts(url, victim.worker_id) and time.monotonic() < wait_until:
@@ -347,6 +316,38 @@ def main(argv=None) -> int:
                 None,
             )
         )
+
+        time.sleep(5)
+        print("Fault 2: PostgreSQL restart", flush=True)
+        started = time.monotonic()
+        embedded_db.stop_server(data_dir)
+        time.sleep(args.outage)
+        embedded_db.start_server(data_dir)
+        back = time.monotonic()
+        healthy = probe.healthy_again_after(back)
+        time.sleep(1)
+        failures, total = recorder.failed_between(started, healthy + 1)
+        faults.append(("PostgreSQL restart", failures, total, healthy - started, healthy - back))
+
+        time.sleep(5)
+        print("Fault 3: a gunicorn worker killed (SIGKILL)", flush=True)
+        import psutil
+
+        master = psutil.Process(gunicorn.process.pid)
+        victim = master.children()[0]
+        started = time.monotonic()
+        victim.send_signal(signal.SIGKILL)
+        while True:
+            workers = [c for c in master.children() if c.pid != victim.pid and c.is_running()]
+            if len(workers) >= GUNICORN_WORKERS:
+                break
+            if time.monotonic() - started > 60:
+                raise RuntimeError("gunicorn did not replace its worker")
+            time.sleep(0.05)
+        healthy = probe.healthy_again_after(time.monotonic())
+        time.sleep(1)
+        failures, total = recorder.failed_between(started, healthy + 1)
+        faults.append(("web worker killed", failures, total, healthy - started, None))
 
         for future in futures:
             future.result(timeout=max(1, deadline - time.monotonic()) + 120)
