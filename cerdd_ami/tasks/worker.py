@@ -14,13 +14,15 @@ running task finishes first). It has no retries and leaves the task of a worker 
 - ``PERIODIC_TASKS`` (task path -> seconds): each one is kept enqueued for its next run.
 """
 
+import contextlib
 import datetime
 import hashlib
 import logging
+import time
 
 import psycopg2
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -54,14 +56,41 @@ class Worker(DatabaseWorker):
         self._recovered_at = None
 
     def run(self) -> None:
-        self._hold_lock()
-        try:
-            recover_dead_workers_tasks()
-            schedule_periodic_tasks()
-            super().run()
-        finally:
-            if self._lock_connection is not None:
+        """Run until stopped; a database that goes away is waited for, not a reason to exit.
+
+        django-tasks-db's loop ends on any database error: a PostgreSQL restart stopped every
+        worker (and, under honcho, ``make run`` with it). Here the worker waits with back-off,
+        reconnects, takes its lock again and puts back the task it was running, if any.
+        """
+        delay = 1.0
+        while True:
+            try:
+                self._hold_lock()
+                requeue_running_tasks_of(self.worker_id)
+                recover_dead_workers_tasks()
+                schedule_periodic_tasks()
+                delay = 1.0
+                super().run()
+                return
+            except (DatabaseError, psycopg2.Error) as error:
+                logger.warning(
+                    "Base de données injoignable (%s) : nouvel essai dans %.0f s.",
+                    str(error).strip().splitlines()[0] if str(error).strip() else error,
+                    delay,
+                )
+                self._close_lock_connection()
+                with contextlib.suppress(DatabaseError):
+                    connection.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            finally:
+                self._close_lock_connection()
+
+    def _close_lock_connection(self) -> None:
+        if self._lock_connection is not None:
+            with contextlib.suppress(psycopg2.Error):
                 self._lock_connection.close()
+            self._lock_connection = None
 
     def _hold_lock(self) -> None:
         # A raw connection: Django's is closed between tasks (close_old_connections).
@@ -85,6 +114,25 @@ class Worker(DatabaseWorker):
         if self._recovered_at is None or now - self._recovered_at > RECOVERY_INTERVAL:
             self._recovered_at = now
             recover_dead_workers_tasks()
+
+
+def requeue_running_tasks_of(worker_id: str) -> int:
+    """Put back in the queue the tasks still « running » under ``worker_id``'s name.
+
+    Called when that worker (re)starts, so it runs none: a task it was running when the
+    database went away stayed RUNNING, and the recovery of dead workers skips live ones. Side
+    effects: those tasks READY again, run_after now (the attempt counts). Returns how many.
+    """
+    with transaction.atomic():
+        mine = [
+            result.pk
+            for result in DBTaskResult.objects.running().select_for_update(skip_locked=True)
+            if result.worker_ids and result.worker_ids[-1] == worker_id
+        ]
+        DBTaskResult.objects.filter(pk__in=mine).update(
+            status=TaskResultStatus.READY, run_after=timezone.now()
+        )
+    return len(mine)
 
 
 def requeue_after_failure(result: DBTaskResult) -> bool:

@@ -232,3 +232,49 @@ def test_clear_expired_sessions_task_deletes_only_expired_sessions(database_queu
     run_worker()
 
     assert list(Session.objects.values_list("session_key", flat=True)) == ["b" * 32]
+
+
+def test_worker_waits_for_the_database_then_runs_the_task(database_queue, tmp_path, monkeypatch):
+    """A PostgreSQL restart made django-tasks-db's loop raise and the worker exit (bench_faults:
+    110 receipts never sent). The error is injected at the library's queryset."""
+    from django.db import OperationalError
+    from django_tasks_db.models import DBTaskResultQuerySet
+
+    path = str(tmp_path / "effets")
+    enqueue(sample.note, path, "après la panne")
+    ready = DBTaskResultQuerySet.ready
+    outages = []
+
+    def ready_after_an_outage(self):
+        if not outages:
+            outages.append("panne")
+            raise OperationalError('connection to server on socket "…" failed')
+        return ready(self)
+
+    monkeypatch.setattr(DBTaskResultQuerySet, "ready", ready_after_an_outage)
+    monkeypatch.setattr("cerdd_ami.tasks.worker.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("cerdd_ami.tasks.worker.connection.close", lambda: None)
+
+    run_worker()
+
+    assert outages == ["panne"]
+    assert lines(path) == ["après la panne"]
+    assert Tache.objects.get().status == TaskResultStatus.SUCCESSFUL
+
+
+def test_task_left_running_by_this_worker_goes_back_to_the_queue_when_it_restarts(
+    database_queue, tmp_path
+):
+    path = str(tmp_path / "effets")
+    enqueue(sample.note, path, "reprise")
+    task = Tache.objects.get()
+    task.claim("machine-a")  # the database went away while it ran
+
+    run_worker(worker_id="machine-a")
+
+    task.refresh_from_db()
+    assert (task.status, task.worker_ids) == (
+        TaskResultStatus.SUCCESSFUL,
+        ["machine-a", "machine-a"],
+    )
+    assert lines(path) == ["reprise"]
