@@ -37,3 +37,12 @@ def admin_sign_in(page, live_server, email="charge@cerdd.test", password=DEMO_PA
     page.get_by_label("Mot de passe").fill(password)
     page.get_by_role("button", name="Connexion").click()
     expect(page.get_by_text("Bienvenue,")).to_be_visible()
+
+
+def tick_every_row(page):
+    """Tick each row of an admin list, as a person does: the « all » box only works once the
+    admin's script has loaded, which a busy machine may not have done yet."""
+    rows = page.locator("#result_list input.action-select")
+    expect(rows.first).to_be_visible()  # the list has loaded
+    for index in range(rows.count()):
+        rows.nth(index).check()

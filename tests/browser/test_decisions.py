@@ -19,6 +19,7 @@ from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.models import Tache
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
+from tests.browser.demo import tick_every_row
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.conftest import run_worker
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
@@ -41,12 +42,7 @@ def open_list(page, name):
 
 def run_action(page, label):
     """Tick every row of an admin list and run the action ``label`` on them."""
-    # Each row's box, as a person ticks them: the « all » box only works once the admin's
-    # script has loaded, which a busy machine may not have done yet.
-    rows = page.locator("#result_list input.action-select")
-    expect(rows.first).to_be_visible()  # the list has loaded
-    for index in range(rows.count()):
-        rows.nth(index).check()
+    tick_every_row(page)
     page.get_by_role("combobox", name="Action").select_option(label=label)
     page.get_by_role("button", name="Exécuter").click()
 

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from candidatures.models import Appel, Candidature, MembreJury
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
+from tests.browser.demo import tick_every_row
 from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
 from tests.factories import PASSWORD, charge_de_mission, juror
 from tests.utils import pdf_text
@@ -222,12 +223,7 @@ def test_collectivite_answers_another_programmes_questions_read_by_jury_and_expo
     charge_de_mission(email="charge@cerdd.test")
     admin_log_in(page, live_server, "charge@cerdd.test")
     page.locator("#candidatures-candidature").get_by_role("link", name="Candidatures").click()
-    # Each row's box, as a person ticks them: the « all » box only works once the admin's
-    # script has loaded, which a busy machine may not have done yet.
-    rows = page.locator("#result_list input.action-select")
-    expect(rows.first).to_be_visible()  # the list has loaded
-    for index in range(rows.count()):
-        rows.nth(index).check()
+    tick_every_row(page)
     page.get_by_role("combobox", name="Action").select_option(
         label="Exporter la sélection (CSV, Excel)"
     )
