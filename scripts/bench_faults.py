@@ -38,7 +38,6 @@ import argparse
 import contextlib
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -69,9 +68,9 @@ from bench_infra import (
     GUNICORN_WORKERS,
     HOST,
     ROOT,
-    VENV_BIN,
     BenchDatabase,
     Gunicorn,
+    TaskWorker,
     connect_kwargs,
     drop_database,
     ensure_port_free,
@@ -84,39 +83,6 @@ from bench_infra import (
 sys.path.insert(0, str(ROOT))
 
 from cerdd_ami import embedded_db  # after the repository is on sys.path
-
-
-class TaskWorker:
-    """``manage.py worker`` under test, with a fixed id so its tasks can be followed."""
-
-    def __init__(self, env: dict, work: Path, worker_id: str):
-        self.worker_id = worker_id
-        with (work / f"worker-{worker_id}.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(VENV_BIN / "python"),
-                    "manage.py",
-                    "worker",
-                    "--no-reload",
-                    "--interval",
-                    "0.2",
-                    "--worker-id",
-                    worker_id,
-                ],
-                cwd=ROOT,
-                env={**env, "TASKS_BACKEND": "database"},
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def task_counts(url: str, worker_id: str | None = None) -> dict[str, int]:

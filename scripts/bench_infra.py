@@ -301,8 +301,10 @@ class Gunicorn:
 class TaskWorker:
     """``manage.py worker`` beside gunicorn, as ``make run`` and production run it."""
 
-    def __init__(self, env: dict, work: Path):
-        self.log = work / "worker.log"
+    def __init__(self, env: dict, work: Path, worker_id: str | None = None):
+        """``worker_id`` fixed, its tasks can be followed in the queue (bench_faults)."""
+        self.worker_id = worker_id
+        self.log = work / (f"worker-{worker_id}.log" if worker_id else "worker.log")
         # --no-reload: DEBUG=1 (the outbox) would otherwise turn on the autoreloader, whose
         # file polling thread competes with the rendering for the GIL; production has no DEBUG.
         command = [
@@ -313,11 +315,13 @@ class TaskWorker:
             "0.5",
             "--no-reload",
         ]
+        if worker_id:
+            command += ["--worker-id", worker_id]
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env=env,
+                env={**env, "TASKS_BACKEND": "database"},
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
