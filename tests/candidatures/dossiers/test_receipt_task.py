@@ -176,7 +176,7 @@ def test_periodic_sweep_issues_a_receipt_whose_task_never_ran(
     assert len(mailoutbox) == 1
     assert [
         (task.status, task.return_value, task.run_after - start)
-        for task in Tache.objects.order_by("enqueued_at")
+        for task in Tache.objects.order_by("run_after")
     ] == [
         (TaskResultStatus.SUCCESSFUL, 0, datetime.timedelta(0)),
         (TaskResultStatus.SUCCESSFUL, 1, datetime.timedelta(seconds=600)),

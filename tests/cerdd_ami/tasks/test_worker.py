@@ -127,7 +127,7 @@ def test_periodic_task_enqueued_once_then_one_period_after_its_last_run(
 
     assert [
         (t.status, t.return_value, t.run_after - start)
-        for t in Tache.objects.order_by("enqueued_at")
+        for t in Tache.objects.order_by("run_after")
     ] == [
         (
             TaskResultStatus.SUCCESSFUL,

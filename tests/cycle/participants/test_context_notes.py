@@ -334,7 +334,7 @@ def test_hourly_task_sends_due_notes_from_7_in_paris_once(
 
     assert len(mailoutbox) == 2
     assert [
-        (task.task_path, task.return_value) for task in Tache.objects.order_by("enqueued_at")
+        (task.task_path, task.return_value) for task in Tache.objects.order_by("run_after")
     ] == [
         (path, {"seances": 0, "envoyes": 0, "echecs": 0}),
         (path, {"seances": 1, "envoyes": 2, "echecs": 0}),
