@@ -126,8 +126,7 @@ def test_periodic_task_enqueued_once_then_one_period_after_its_last_run(
         run_worker()  # the next one is not due
 
     assert [
-        (t.status, t.return_value, t.run_after - start)
-        for t in Tache.objects.order_by("run_after")
+        (t.status, t.return_value, t.run_after - start) for t in Tache.objects.order_by("run_after")
     ] == [
         (
             TaskResultStatus.SUCCESSFUL,
