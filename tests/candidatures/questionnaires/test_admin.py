@@ -7,6 +7,7 @@ from candidatures.questionnaires.models import EtapeQuestionnaire, Question
 from cerdd_ami.permissions import sync_role_permissions
 from tests.candidatures.factories import AppelFactory, complete_candidature
 from tests.factories import UserFactory, charge_de_mission
+from tests.utils import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +147,7 @@ def test_admin_preview_shows_the_form_as_applicants_see_it_disabled(staff_client
 
     content = response.content.decode()
     assert response.status_code == 200
-    assert "Motivations de la collectivité à s&#x27;engager dans ce cycle" in content
+    assert "Motivations de la collectivité à s'engager dans ce cycle" in page_text(response)
     assert content.count('name="motivations"') == 1
     assert 'name="lettre"' in content
     assert content.count("disabled") >= 6
