@@ -29,6 +29,24 @@ DOCUMENT_FORMATS = ["pdf", "doc", "docx", "odt"]
 AUTRE = "__autre__"
 
 
+class EtapeQuestionnaireQuerySet(models.QuerySet):
+    def with_questions(self, appel) -> list[tuple["EtapeQuestionnaire", list["Question"]]]:
+        """The call's steps in order, each with its questions in order.
+
+        Two queries without joins: every page of the application journey needs the whole
+        questionnaire (step titles, then the current step's questions), and this costs less
+        CPU than ``prefetch_related`` (docs/performance.md).
+        """
+        etapes = list(self.filter(appel=appel).order_by("ordre", "pk"))
+        questions = {etape.pk: [] for etape in etapes}
+        if etapes:
+            for question in Question.objects.filter(etape_id__in=list(questions)).order_by(
+                "ordre", "pk"
+            ):
+                questions[question.etape_id].append(question)
+        return [(etape, questions[etape.pk]) for etape in etapes]
+
+
 class EtapeQuestionnaire(models.Model):
     """One page of a call's questionnaire, between the référent·es and the commitments."""
 
@@ -36,6 +54,8 @@ class EtapeQuestionnaire(models.Model):
     ordre = models.PositiveSmallIntegerField(default=1)
     titre = models.CharField(max_length=120)
     intro = models.TextField("introduction", blank=True)
+
+    objects = EtapeQuestionnaireQuerySet.as_manager()
 
     class Meta:
         verbose_name = "étape du questionnaire"

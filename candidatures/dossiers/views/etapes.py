@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from candidatures.dossiers import services, submission
 from candidatures.questionnaires.forms import QuestionnaireForm
-from candidatures.questionnaires.models import Reponse
+from candidatures.questionnaires.models import EtapeQuestionnaire, Reponse
 
 from ..answers import review
 from ..forms import ENGAGEMENTS_TITLE, FIXED_STEP_FORMS, FIXED_STEP_TITLES, EngagementsForm
@@ -30,8 +30,9 @@ class Journey:
     """A dossier's steps: numbers, titles, and the call's questionnaire (two queries)."""
 
     def __init__(self, candidature):
-        prefetch_related_objects([candidature.appel], "etapes_questionnaire__questions")
-        self.questionnaire = candidature.questionnaire()
+        self.questionnaire = candidature.questionnaire(
+            EtapeQuestionnaire.objects.with_questions(candidature.appel)
+        )
         self.last = candidature.engagements_step(self.questionnaire)
         self.titles = {
             **FIXED_STEP_TITLES,
@@ -132,7 +133,9 @@ def _render_step(request, candidature, journey, step, form, **extra):
 def _questionnaire_step(request, candidature, journey, step, etape, questions):
     valeurs = {
         reponse.question_id: reponse.valeur
-        for reponse in Reponse.objects.filter(candidature=candidature, question__etape=etape)
+        for reponse in Reponse.objects.filter(
+            candidature=candidature, question_id__in=[question.pk for question in questions]
+        ).order_by()
     }
     if request.method == "POST" and _unreadable_upload(request):
         form = QuestionnaireForm(
@@ -161,9 +164,11 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
     else:
         form = QuestionnaireForm(etape=etape, questions=questions, valeurs=valeurs)
     file_questions = [question for question in questions if question.est_fichier]
-    pieces = []
+    pieces = all_pieces = []
     if file_questions:
-        pieces = list(candidature.pieces.filter(question__etape=etape).select_related("question"))
+        # One read for the step's table and the dossier's total size.
+        all_pieces = list(candidature.pieces.select_related("question"))
+        pieces = [piece for piece in all_pieces if piece.question in file_questions]
     missing_files = [
         question
         for question in file_questions
@@ -178,7 +183,7 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
         etape=etape,
         has_files=bool(file_questions),
         pieces=pieces,
-        total_bytes=sum(piece.taille for piece in candidature.pieces.all()) if pieces else 0,
+        total_bytes=sum(piece.taille for piece in all_pieces) if pieces else 0,
         missing_files=missing_files,
     )
 
