@@ -387,7 +387,9 @@ if os.environ.get("EMAIL_HOST"):
             },
         }
     }
-elif DEBUG:
+elif DEBUG or os.environ.get("DEV_OUTBOX_DIR"):
+    # An explicit DEV_OUTBOX_DIR keeps messages as files without DEBUG too: the benchmarks run
+    # the production settings and read the sign-in links there.
     MAILERS = {"default": {"BACKEND": "cerdd_ami.mail.OutboxEmailBackend"}}
 else:
     # Production without SMTP settings must not pretend to send: messages go to the log.

@@ -16,10 +16,11 @@ What it does:
    DATABASE_URL's server when set), migrates it and opens a call with
    ``candidatures.appels.seed.ensure_appel_ouvert()`` with the standard questionnaire
    (``create_standard_questionnaire``). Demo data is never touched.
-2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with DEBUG=1,
-   so that e-mails land as .eml files in a temporary outbox the applicants read their links
-   from, and one task worker (``manage.py worker``, the PostgreSQL queue) beside it, which
-   renders and mails the receipts.
+2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with the
+   production settings (DEBUG off; plain HTTP), e-mails landing as .eml files in a temporary
+   outbox (``DEV_OUTBOX_DIR``) the applicants read their links from, and one task worker
+   (``manage.py worker`` at nice 10, the PostgreSQL queue) beside it, which renders and mails
+   the receipts.
 3. Hits ``/healthz`` as a baseline (a trivial view, one database round trip) with the same
    concurrency and as many requests as the form pages; then runs the journey in three phases
    (sign-in, form pages, submission), so that the form pages' throughput is measured on its own;
@@ -515,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  machine: {machine['cpus']} CPUs, {machine['ram']} RAM, {machine['platform']}\n"
             f"  Python {machine['python']}, PostgreSQL {setup.pg_version}, gunicorn "
             f"{GUNICORN_WORKERS} workers × {GUNICORN_THREADS} threads + 1 task worker, "
-            "DEBUG=1 (outbox)\n"
+            "DEBUG=0 (outbox files)\n"
             f"  applicants {args.applicants}, concurrency {args.concurrency}, letter PDF "
             f"{len(setup.letter) / 1024:.1f} KB, load average before {load_average()}\n"
             f"  gunicorn start-up CPU {boot_cpu or 0:.1f} s (master + {GUNICORN_WORKERS} workers); "

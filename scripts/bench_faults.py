@@ -9,7 +9,8 @@ What it does:
 
 1. Starts a PostgreSQL of its own (the embedded wheel, data in a temporary folder: the one
    ``make run`` and the tests use is never restarted), migrates a database, opens a call;
-   starts gunicorn (gunicorn.conf.py, 4 workers x 2 threads, DEBUG outbox) on 127.0.0.1.
+   starts gunicorn (gunicorn.conf.py, 4 workers x 2 threads, production settings, outbox
+   files) on 127.0.0.1.
 2. Applicants go through the journey of scripts/bench_apply.py (sign-in link from the outbox,
    five steps, a PDF letter, « Déposer ») a few at a time. One whose request fails retries the
    deposit like a person would (press again), up to 10 times; an earlier step that fails ends

@@ -167,7 +167,8 @@ def drop_database(database: BenchDatabase) -> None:
 
 
 def django_env(database: BenchDatabase, work: Path, base_url: str) -> dict:
-    """Environment for manage.py and gunicorn: bench database, DEBUG outbox, temp media."""
+    """Environment for manage.py and gunicorn: bench database, production settings, outbox
+    files, temp media."""
     env = dict(os.environ)
     # Never let a configured SMTP server receive hundreds of benchmark e-mails; gunicorn's
     # bind and size come from the command line, not from leftovers of the caller's shell.
@@ -175,7 +176,15 @@ def django_env(database: BenchDatabase, work: Path, base_url: str) -> dict:
         env.pop(name, None)
     env.update(
         {
-            "DEBUG": "1",
+            # Production settings, as measured by issue 15's targets; plain HTTP on 127.0.0.1,
+            # static files from the finders (no collectstatic), e-mails as files (outbox).
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "STATIC_MANIFEST": "0",
+            "SECRET_KEY": "bench-only-" + "x" * 50,
             "DATABASE_URL": database.url,
             "ALLOWED_HOSTS": HOST,
             # All applicants come from 127.0.0.1: the per-IP limit would stop them at 30.
@@ -305,9 +314,13 @@ class TaskWorker:
         """``worker_id`` fixed, its tasks can be followed in the queue (bench_faults)."""
         self.worker_id = worker_id
         self.log = work / (f"worker-{worker_id}.log" if worker_id else "worker.log")
-        # --no-reload: DEBUG=1 (the outbox) would otherwise turn on the autoreloader, whose
-        # file polling thread competes with the rendering for the GIL; production has no DEBUG.
+        # --no-reload: with DEBUG on the autoreloader's file polling thread would compete
+        # with the rendering for the GIL; production has no autoreloader.
+        # nice 10, as the Procfile and the systemd unit start it: pages first, receipts after.
         command = [
+            "nice",
+            "-n",
+            "10",
             str(VENV_BIN / "python"),
             "manage.py",
             "worker",
