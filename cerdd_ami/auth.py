@@ -3,19 +3,24 @@ from axes.helpers import get_failure_limit
 from django.conf import settings
 from django.db.models import Sum
 
+# AccessAttempt.username's column.
+AXES_USERNAME_MAX_LENGTH = 255
+
 
 def axes_username(request, credentials):
     """The login that django-axes counts failures against.
 
     Our users log in with their e-mail address: Django passes it as ``email`` to the
     backends, while the admin form posts it as ``username``. Lower-cased, so that changing
-    letter case does not buy an attacker more attempts.
+    letter case does not buy an attacker more attempts. Cut to the length axes stores: the
+    admin's form lets any length reach authentication, and no address that long is an
+    account (e-mail addresses stop at 254 characters).
     """
     credentials = credentials or {}
     value = credentials.get("email") or credentials.get("username")
     if value is None and request is not None:
         value = request.POST.get("username")
-    return (value or "").strip().lower() or None
+    return (value or "").strip().lower()[:AXES_USERNAME_MAX_LENGTH] or None
 
 
 def client_ip(request):

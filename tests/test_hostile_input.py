@@ -181,6 +181,10 @@ class _FormParser(HTMLParser):
 
 PUBLIC_PAGES = [
     ("anonyme", "/connexion/"),
+    ("anonyme", "/admin/login/"),
+    ("anonyme", "/notifications/desabonnement/{desabonnement}/"),
+    ("candidat", "/notifications/"),
+    ("candidat", "/candidature/{pk}/messages/"),
     ("candidat", "/candidature/nouvelle/ouvert/?autre=1&q=arras"),
     ("candidat", "/candidature/{brouillon}/"),
     *[("candidat", f"/candidature/{{brouillon}}/etape/{step}/") for step in range(1, 6)],
@@ -189,6 +193,10 @@ PUBLIC_PAGES = [
     ("candidat", "/cycle/{participant}/engagements/"),
     ("candidat", "/cycle/{participant}/journal/"),
     ("candidat", "/cycle/{participant}/journal/{entree}/modifier/"),
+    ("candidat", "/cycle/{participant}/questions/"),
+    ("candidat", "/cycle/{participant}/reseau/annuaire/"),
+    ("candidat", "/cycle/{participant}/reseau/discussions/"),
+    ("candidat", "/cycle/{participant}/reseau/discussions/{discussion}/"),
 ]
 
 
@@ -199,6 +207,9 @@ def _public_forms(client, users, brouillon, world_values):
             brouillon=brouillon.pk,
             participant=world_values["participant"],
             entree=world_values["entree_privee"],
+            pk=world_values["pk"],
+            discussion=world_values["discussion"],
+            desabonnement=world_values["desabonnement"],
         )
         _login(client, users, role)
         response = client.get(page)
@@ -213,11 +224,14 @@ def test_every_public_form_posted_with_hostile_text_never_answers_5xx(client, ur
     _found, users, brouillon = urls
     forms = _public_forms(client, users, brouillon, world[1])
     assert len(forms) >= 10
+    assert {"/admin/login/", f"/candidature/{brouillon.pk}/inviter/"} <= {
+        form["action"].split("?")[0] for _role, form in forms
+    }
     # A withdrawal or a deletion would end the walk early: they are tested where they belong.
     forms = [(role, form) for role, form in forms if "supprimer" not in form["action"]]
 
     @settings(
-        max_examples=200,
+        max_examples=300,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

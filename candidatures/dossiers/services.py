@@ -133,7 +133,6 @@ def create_candidature(*, appel, collectivite, user) -> Candidature:
 
 
 @transaction.atomic
-@transaction.atomic
 def request_access(*, candidature, requester_email, ip=None) -> None:
     """Ask the people of an existing dossier to invite ``requester_email``.
 

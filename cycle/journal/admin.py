@@ -17,14 +17,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from cerdd_ami.admin import ReadOnlyAdminMixin
 from cerdd_ami.formats import format_date_fr, format_datetime_fr
 from cerdd_ami.pdf import pdf_response
-from cerdd_ami.spreadsheets import to_xlsx_response
+from cerdd_ami.spreadsheets import export_filename, to_xlsx_response
 from cycle.journal import capitalisation
 from cycle.journal.models import AvancementEngagement, Engagement, EntreeJournal
 from cycle.seances.models import Cycle
@@ -198,9 +197,11 @@ class EntreeJournalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def entrees_xlsx(self, request, cycle_pk):
         cycle = self._cycle(request, cycle_pk)
         headers, rows = capitalisation.entries_table(cycle)
-        stamp = timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
         return to_xlsx_response(
-            headers, rows, f"journal-{slugify(cycle.titre)[:40]}-{stamp}.xlsx", "Entrées partagées"
+            headers,
+            rows,
+            export_filename("journal", cycle.appel.slug, extension="xlsx"),
+            "Entrées partagées",
         )
 
 

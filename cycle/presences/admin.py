@@ -14,14 +14,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
 
 from cerdd_ami.admin import ReadOnlyAdminMixin
 from cerdd_ami.formats import format_date_fr
 from cerdd_ami.pdf import pdf_response
-from cerdd_ami.spreadsheets import to_xlsx_response
+from cerdd_ami.spreadsheets import export_filename, to_xlsx_response
 from cycle.participants.models import MembreBinome
 from cycle.presences import attendance, services
 from cycle.presences.models import Presence
@@ -82,9 +81,11 @@ class CycleAttendanceAdminMixin:
     def attendance_xlsx(self, request, pk):
         cycle = self._cycle(request, pk)
         headers, rows = attendance.attendance_table(attendance.cycle_attendance(cycle))
-        stamp = timezone.localtime().strftime("%Y-%m-%d-%Hh%M")
         return to_xlsx_response(
-            headers, rows, f"presences-{slugify(cycle.titre)[:40]}-{stamp}.xlsx", "Présences"
+            headers,
+            rows,
+            export_filename("presences", cycle.appel.slug, extension="xlsx"),
+            "Présences",
         )
 
     def attestation_pdf(self, request, pk, membre_pk):

@@ -187,9 +187,9 @@ def test_xlsx_export_is_readable_with_the_same_header(staff_client, appel):
     assert record["Code INSEE"] is None
     assert record["Déposée le"] == datetime(2021, 3, 12, 23, 59, 59)
     assert record["Pistes de travail envisagées"] == '=HYPERLINK("http://x")'
-    assert (
-        sheet.cell(row=2, column=headers.index("Pistes de travail envisagées") + 1).data_type == "s"
-    )
+    pistes = sheet.cell(row=2, column=headers.index("Pistes de travail envisagées") + 1)
+    # Text, and still text once a user edits the cell (defect 12 of issue 13).
+    assert (pistes.data_type, pistes.quotePrefix) == ("s", True)
 
 
 def test_drafts_export_lists_only_the_selected_drafts(staff_client, appel):

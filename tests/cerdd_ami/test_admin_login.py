@@ -1,4 +1,5 @@
 import pytest
+from axes.models import AccessAttempt
 
 from tests.factories import PASSWORD, charge_de_mission
 from tests.utils import page_text
@@ -95,3 +96,19 @@ def test_admin_login_lockout_of_an_address_spares_the_others(client, settings):
     )
 
     assert response.headers["Location"] == "/admin/"
+
+
+def test_admin_login_with_an_overlong_address_is_refused_in_french_and_counted(client):
+    """The admin's login form lets an address of any length reach authentication, and
+    django-axes stored it in a 255-character column: a 500 (found by the hostile-input guard)."""
+    address = "a" * 300 + "@cerdd.test"
+
+    response = login(client, address, "mauvais")
+
+    assert response.status_code == 200
+    assert "Veuillez compléter correctement les champs « adresse e-mail » et « mot de passe »" in (
+        page_text(response)
+    )
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [
+        (address[:255], 1)
+    ]

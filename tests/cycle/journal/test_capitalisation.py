@@ -3,9 +3,11 @@ experiment and their progress, the participant's journal PDF, the capitalisation
 
 import io
 import re
-from datetime import date, timedelta
+import zoneinfo
+from datetime import date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
@@ -31,9 +33,12 @@ from cycle.models import (
     Presence,
     ReponseFacilitateur,
 )
+from tests.candidatures.factories import AppelFactory
 from tests.cycle.factories import CycleFactory, MembreBinomeFactory, ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission, juror
 from tests.utils import page_text, pdf_text
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 pytestmark = pytest.mark.django_db
 
@@ -480,6 +485,18 @@ def test_admin_list_counts_replies_in_one_query(client, staff, participant, user
         response = client.get(url)
     assert [row._nombre_reponses for row in response.context["cl"].result_list] == [2] * 7
     assert len(seven) == len(one)
+
+
+def test_entries_xlsx_file_name_says_the_year_once(client, staff):
+    """Named like the other admin exports (the call, then when), not by the cycle's title cut
+    at 40 characters (« journal-cycle-2021-2021-06-01… » for a cycle titled with its year)."""
+    cycle = CycleFactory(appel=AppelFactory(edition_2021=True, slug="2021"), titre="Cycle 2021")
+    client.force_login(staff)
+
+    with time_machine.travel(datetime(2021, 6, 1, 10, 5, tzinfo=PARIS), tick=False):
+        response = client.get(reverse("admin:cycle_entreejournal_xlsx", args=[cycle.pk]))
+
+    assert response["Content-Disposition"] == 'attachment; filename="journal-2021-06-01-10h05.xlsx"'
 
 
 def test_entries_xlsx_has_shared_entries_only(client, staff, participant, entries):

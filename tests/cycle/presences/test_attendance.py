@@ -3,9 +3,10 @@
 import io
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +17,7 @@ from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import MembreBinome, Presence, Seance
 from cycle.presences import attendance
 from cycle.presences.services import record_attendance
+from tests.candidatures.factories import AppelFactory
 from tests.cycle.factories import (
     CycleFactory,
     MembreBinomeFactory,
@@ -181,6 +183,24 @@ def test_grid_shows_binome_incomplete_when_technicien_absent(client, staff, cycl
 
     response = client.get(f"/admin/cycle/seance/{seance.pk}/presences/")
     assert f"{nom} : binôme incomplet (technicien·ne absent·e)." in page_text(response)
+
+
+@pytest.mark.parametrize(
+    ("now", "filename"),
+    [
+        (datetime(2021, 6, 1, 10, 5, tzinfo=PARIS), "presences-2021-06-01-10h05.xlsx"),
+        (datetime(2026, 12, 6, 8, 0, tzinfo=PARIS), "presences-2021-2026-12-06-08h00.xlsx"),
+    ],
+)
+def test_attendance_xlsx_file_name_says_the_year_once(client, staff, now, filename):
+    """Named like the other admin exports (the call, then when): a cycle titled with its year
+    gave « presences-cycle-2021-2021-06-01… », a long title a word cut at 40 characters."""
+    cycle = CycleFactory(appel=AppelFactory(edition_2021=True, slug="2021"), titre="Cycle 2021")
+
+    with time_machine.travel(now, tick=False):
+        response = client.get(f"/admin/cycle/cycle/{cycle.pk}/presences.xlsx")
+
+    assert response["Content-Disposition"] == f'attachment; filename="{filename}"'
 
 
 def test_attendance_xlsx(client, staff, cycle, seance, participant):
