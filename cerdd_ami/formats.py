@@ -89,6 +89,12 @@ def format_month_span(first: date | None, months: int) -> str:
     return f"{de}{start} à {_month_year(end)}"
 
 
+def format_integer_fr(value: int) -> str:
+    """« 500 », « 3 000 », « 12 500 »: thousands set apart by a narrow no-break space (the
+    character counters of the step pages, static/js/compteur.js, write them the same way)."""
+    return f"{value:,}".replace(",", NNBSP)
+
+
 def filesize_fr(size: int) -> str:
     """« 532 octets », « 12,4 Ko », « 1,5 Mo »: French units, decimal comma, no-break space."""
     if size < 1024:

@@ -56,12 +56,24 @@ class AppelAdminBase(admin.ModelAdmin):
     the ``get_*`` hooks and ``super()``, and registers it once.
     """
 
-    list_display = ["titre", "etat_label", "opens_at", "closes_at"]
+    list_display = ["titre", "programme", "etat_label", "opens_at", "closes_at"]
     search_fields = ["titre", "slug"]
     readonly_fields = ["decisions_published_at", "dernier_numero"]
     inlines = [CritereInline]
     fieldsets = [
-        (None, {"fields": ["titre", "slug", "prefixe_numero", "dernier_numero", "est_publie"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "titre",
+                    "programme",
+                    "slug",
+                    "prefixe_numero",
+                    "dernier_numero",
+                    "est_publie",
+                ]
+            },
+        ),
         (
             "Textes de la page publique",
             {

@@ -35,12 +35,23 @@ class AppelQuerySet(models.QuerySet):
         """Calls whose jurors score now: as ``Appel.scoring_is_open``, in one query."""
         return self.filter(closes_at__lt=now or timezone.now(), notation_close_at__isnull=True)
 
+    def open_now(self, now=None):
+        """The published calls open to applications (``Appel.etat`` « Ouvert »), the soonest
+        to close first: the home page lists them all."""
+        now = now or timezone.now()
+        return (
+            self.published()
+            .filter(opens_at__lte=now, closes_at__gte=now, decisions_published_at__isnull=True)
+            .order_by("closes_at", "pk")
+        )
+
     def current(self):
-        """The call the public page shows: the open one, else the next, else the latest."""
+        """The call the public page shows: the open one closing first, else the next, else
+        the latest."""
         now = timezone.now()
         published = self.published()
         return (
-            published.filter(opens_at__lte=now, closes_at__gte=now).order_by("closes_at").first()
+            self.open_now(now).first()
             or published.filter(opens_at__gt=now).order_by("opens_at").first()
             or published.order_by("-closes_at").first()
         )
@@ -54,6 +65,12 @@ class Appel(models.Model):
         DECISIONS_PUBLIEES = "decisions_publiees", "Décisions publiées"
 
     titre = models.CharField(max_length=250)
+    programme = models.CharField(
+        max_length=150,
+        default="Territoires participatifs",
+        help_text="Le programme du Cerdd dont l'appel est une édition, par exemple « Alimentation "
+        "durable » : la page d'accueil l'annonce avec chaque appel ouvert.",
+    )
     slug = models.SlugField(unique=True, help_text="Identifiant court, par exemple « 2021 ».")
     prefixe_numero = models.CharField(
         "préfixe des numéros de dossier",

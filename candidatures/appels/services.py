@@ -92,6 +92,7 @@ class EditionOffset:
 APPEL_GIVEN_FIELDS = ("titre", "slug", "prefixe_numero")
 # Copied as they are: texts, contacts, signatory, capacity, rules, jury settings.
 APPEL_COPIED_FIELDS = (
+    "programme",
     "accroche",
     "presentation",
     "objectifs",

@@ -20,7 +20,12 @@ def _render_appel(request, appel):
 
 @require_safe
 def home(request):
-    return _render_appel(request, Appel.objects.current())
+    """Every open call, the soonest to close first; when none is open, the page of the next
+    call, else of the latest."""
+    appels = list(Appel.objects.open_now())
+    if not appels:
+        return _render_appel(request, Appel.objects.current())
+    return render(request, "candidatures/accueil.html", {"appels": appels})
 
 
 @require_safe

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from candidatures.appels.models import Appel, Collectivite
 from candidatures.questionnaires.models import Question
+from cerdd_ami.formats import format_integer_fr
 
 # ---------------------------------------------------------------------------------------------
 # Candidature
@@ -270,7 +271,7 @@ class Candidature(models.Model):
                             (
                                 step,
                                 f"La réponse à « {question.titre} » compte moins de "
-                                f"{minimum} caractères.",
+                                f"{format_integer_fr(minimum)} caractères.",
                             )
                         )
         last = self.engagements_step(questionnaire)

@@ -116,6 +116,7 @@ def ensure_appel_alimentation(today=None):
         slug=f"alimentation-durable-{today.year + 1}",
         defaults={
             "titre": f"Alimentation durable en Hauts-de-France — {today.year + 1}",
+            "programme": "Alimentation durable",
             "prefixe_numero": f"ALIM-{today.year + 1}",
             "est_publie": True,
             "opens_at": opens,

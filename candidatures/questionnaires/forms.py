@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils.html import escape
 
+from cerdd_ami.formats import format_integer_fr
 from cerdd_ami.forms import (
     BootstrapCheckboxSelectMultiple,
     BootstrapRadioSelect,
@@ -71,15 +72,38 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+class TextAnswerField(forms.CharField):
+    """A text answer with each line break as « \n ». Chromium's ``maxlength`` and the counter
+    count a line break as one character but the browser sends it as « \r\n »: counted as two,
+    a text the browser let through at the maximum would be refused."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
+def length_hint(minimum, maximum) -> str:
+    """« 500 caractères au moins, 3 000 au plus. »: what the live counter tells, said before
+    typing and without JavaScript; "" without a minimum (the browser keeps to the maximum)."""
+    if not minimum:
+        return ""
+    return (
+        f"{format_integer_fr(minimum)} caractères au moins, {format_integer_fr(maximum)} au plus."
+    )
+
+
 def _text_field(question, *, long):
     maximum = question.option("max_caracteres") or (TEXT_MAX_LENGTH if long else SHORT_TEXT_MAX)
     attrs = {"maxlength": maximum}
     if long:
+        # static/js/compteur.js counts under the field; the minimum is checked at the deposit.
         attrs.update({"rows": 8, "data-compteur": "1"})
+        if minimum := question.option("min_caracteres"):
+            attrs["data-min-caracteres"] = minimum
         widget = forms.Textarea(attrs=attrs)
     else:
         widget = forms.TextInput(attrs=attrs)
-    field = forms.CharField(widget=widget)
+    field = TextAnswerField(widget=widget)
     field.validators.append(MaxLengthValidator(maximum))
     return field
 
@@ -191,6 +215,10 @@ def build_field(question) -> forms.Field:
     field.obligatoire = question.obligatoire
     field.label = question.libelle
     field.help_text = escape(question.aide)
+    if kind == Type.TEXTE_LONG and (
+        hint := length_hint(question.option("min_caracteres"), field.widget.attrs["maxlength"])
+    ):
+        field.help_text = f"{field.help_text} {hint}" if field.help_text else hint
     return field
 
 

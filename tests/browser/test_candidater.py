@@ -28,6 +28,11 @@ def sign_in_link(mailoutbox, address):
     return re.search(r"https?://\S+/connexion/lien/\?\S+", message.body).group(0)
 
 
+# The home page's link to the call's form: « Candidater », and the call's title for screen
+# readers (templates/candidatures/accueil.html).
+CANDIDATER = "Candidater à « Vers des territoires participatifs — 2027 »"
+
+
 @pytest.fixture
 def appel():
     return AppelFactory(
@@ -42,7 +47,7 @@ def test_collectivite_applies_end_to_end(live_server, page, mailoutbox, settings
 
     page.goto(live_server.url + "/")
     assert_accessible(page)
-    page.get_by_role("link", name="Candidater", exact=True).click()
+    page.get_by_role("link", name=CANDIDATER).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Connexion à l'espace de candidature")
     assert_accessible(page)
@@ -164,7 +169,7 @@ def test_applicant_comes_back_the_next_day_to_their_dossier(
     settings.SITE_URL = live_server.url
     # Day one: the dossier is started, step 1 saved, and the browser closed.
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="Candidater", exact=True).click()
+    page.get_by_role("link", name=CANDIDATER).click()
     ask_for_a_link(page, "dgs@arras.test")
     page.goto(sign_in_link(mailoutbox, "dgs@arras.test"))
     page.get_by_label("Nom, code INSEE ou code postal").fill("62041")
@@ -197,7 +202,7 @@ def test_typing_left_unsaved_is_kept_when_the_applicant_leaves_then_stays(
 ):
     settings.SITE_URL = live_server.url
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="Candidater", exact=True).click()
+    page.get_by_role("link", name=CANDIDATER).click()
     ask_for_a_link(page, "dgs@arras.test")
     page.goto(sign_in_link(mailoutbox, "dgs@arras.test"))
     page.get_by_label("Nom, code INSEE ou code postal").fill("62041")
@@ -304,7 +309,7 @@ def test_typing_before_the_page_finished_loading_still_counts_as_unsaved(
     on its way (a slow connection) is not taken for the saved state."""
     settings.SITE_URL = live_server.url
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="Candidater", exact=True).click()
+    page.get_by_role("link", name=CANDIDATER).click()
     ask_for_a_link(page, "dgs@arras.test")
     page.goto(sign_in_link(mailoutbox, "dgs@arras.test"))
     page.get_by_label("Nom, code INSEE ou code postal").fill("62041")

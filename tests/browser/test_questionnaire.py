@@ -113,10 +113,12 @@ def admin_log_in(page, live_server, email):
 def apply(page, live_server, mailoutbox, diagnostic):
     """From the home page to « Déposer la candidature », as a first-time applicant."""
     page.goto(live_server.url + "/")
-    expect(page.get_by_role("heading", level=1)).to_have_text(
+    expect(page.get_by_role("main").get_by_role("heading", level=2)).to_have_text(
         "Alimentation durable en Hauts-de-France — 2027"
     )
-    page.get_by_role("link", name="Candidater", exact=True).click()
+    page.get_by_role(
+        "link", name="Candidater à « Alimentation durable en Hauts-de-France — 2027 »"
+    ).click()
     page.get_by_label("Votre adresse e-mail").fill("dgs@loos-en-gohelle.test")
     page.get_by_role("button", name="Recevoir un lien de connexion").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -11,8 +11,8 @@ pytestmark = [
 
 def test_home_navigation_then_admin_login_as_charge(live_server, page, demo):
     page.goto(live_server.url + "/")
-    expect(page.get_by_role("heading", level=1)).to_contain_text(
-        "Vers des territoires participatifs en Hauts-de-France"
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Appels à manifestation d'intérêt du Cerdd"
     )
     page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Espace Cerdd et jury"

@@ -347,8 +347,8 @@ def test_appel_list_shows_state_and_counts(staff_client, appel):
     rows = result_rows(staff_client.get("/admin/candidatures/appel/").content.decode())
 
     assert rows == [
-        "Vers des territoires participatifs en Hauts-de-France | Clos | 10 décembre 2020 09:00"
-        " | 12 mars 2021 23:59 | — | 2 | 1"
+        "Vers des territoires participatifs en Hauts-de-France | Territoires participatifs | "
+        "Clos | 10 décembre 2020 09:00 | 12 mars 2021 23:59 | — | 2 | 1"
     ]
 
 

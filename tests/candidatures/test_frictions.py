@@ -114,7 +114,7 @@ def test_home_offers_signed_out_applicants_a_way_to_their_dossier(client, appel)
     content = page_text(client.get("/"))
 
     assert '<a href="/connexion/">Accéder à mon dossier</a>' in content
-    assert f'href="/candidature/nouvelle/{appel.slug}/">Candidater</a>' in content
+    assert f'href="/candidature/nouvelle/{appel.slug}/">Candidater<span' in content
 
 
 def test_sign_in_without_destination_lands_on_the_only_dossier(client, applicant, dossier):

@@ -73,6 +73,11 @@ def test_seed_demo_creates_logins_calls_and_dossiers(demo_snapshot):
     # 2021, the recent, the open and the running editions, and another programme's call.
     assert Appel.objects.count() == 5
     assert Appel.objects.filter(slug__startswith="alimentation-durable-").count() == 1
+    # Both open calls are on the home page, each with its programme.
+    assert [appel.programme for appel in Appel.objects.open_now()] == [
+        "Territoires participatifs",
+        "Alimentation durable",
+    ]
 
     # The recent call: closed three weeks ago, answers in three weeks, being scored.
     today = timezone.localdate()

@@ -1,13 +1,16 @@
 import html
 import re
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from candidatures.appels.seed import ensure_appel_2021
 from candidatures.models import Appel, Collectivite
+from tests.candidatures.factories import AppelFactory
+from tests.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -30,18 +33,13 @@ def appel_2021():
             "L'appel ouvrira le <strong>10 décembre 2020</strong>.",
         ),
         (
-            datetime(2021, 3, 12, 20, tzinfo=PARIS),
-            "L'appel est ouvert jusqu'au <strong>12 mars 2021 à 23 h 59</strong> "
-            "(heure de Paris) : il reste 3 heures, 59 minutes.",
-        ),
-        (
             datetime(2021, 3, 13, 0, 0, 0, tzinfo=PARIS),
             "L'appel est clos depuis le 12 mars 2021. Les collectivités candidates recevront une "
             "réponse le <strong>15 avril 2021</strong>.",
         ),
     ],
 )
-def test_home_shows_the_call_with_a_state_aware_call_to_action(
+def test_home_without_an_open_call_shows_the_next_or_latest_call(
     client, appel_2021, moment, expected
 ):
     with time_machine.travel(moment, tick=False):
@@ -51,8 +49,134 @@ def test_home_shows_the_call_with_a_state_aware_call_to_action(
     assert response.status_code == 200
     assert "<h1>Vers des territoires participatifs en Hauts-de-France — 2021</h1>" in content
     assert expected in content
-    assert ('href="/candidature/nouvelle/2021/">Candidater</a>' in content) == (
-        "ouvert jusqu" in expected
+    assert "/candidature/nouvelle/2021/" not in content
+
+
+def open_calls_of(content) -> list[str]:
+    """The titles of the calls the home page lists, in order."""
+    listed = content.split('<ul class="list-unstyled appels-ouverts">')[1].split("</ul>")[0]
+    return re.findall(r'<h2 class="h4 card-title">(.*?)</h2>', listed)
+
+
+def test_home_lists_the_one_open_call_with_its_programme_deadline_and_links(client, appel_2021):
+    with time_machine.travel(datetime(2021, 3, 12, 20, tzinfo=PARIS), tick=False):
+        content = text_of(client.get("/"))
+
+    assert "<h1>Appels à manifestation d'intérêt du Cerdd</h1>" in content
+    assert '<p class="lead">Un appel est ouvert aux candidatures.' in content
+    assert open_calls_of(content) == [
+        "Vers des territoires participatifs en Hauts-de-France — 2021"
+    ]
+    assert '<p class="text-body-secondary mb-1">Programme « Territoires participatifs »</p>' in (
+        content
+    )
+    assert (
+        '<p class="appel-ouvert">Date limite de dépôt : <strong>12 mars 2021 à 23 h 59</strong> '
+        "(heure de Paris).</p>"
+    ) in content
+    assert (
+        '<a class="btn btn-primary" href="/candidature/nouvelle/2021/">Candidater<span '
+        'class="visually-hidden"> à « Vers des territoires participatifs en Hauts-de-France — '
+        "2021 »</span></a>"
+    ) in content
+    assert (
+        '<a class="btn btn-outline-primary" href="/appel/2021/">Voir l\'appel<span '
+        'class="visually-hidden"> « Vers des territoires participatifs en Hauts-de-France — '
+        "2021 »</span></a>"
+    ) in content
+    assert 'Déjà un dossier en cours ? <a href="/connexion/">Accéder à mon dossier</a>' in content
+
+
+def test_home_lists_every_open_call_soonest_deadline_first(client):
+    now = timezone.now()
+    AppelFactory(
+        slug="tard",
+        titre="Transition énergétique — 2027",
+        programme="Transition énergétique",
+        opens_at=now - timedelta(days=3),
+        closes_at=now + timedelta(days=40),
+    )
+    AppelFactory(
+        slug="tot",
+        titre="Alimentation durable — 2027",
+        programme="Alimentation durable",
+        opens_at=now - timedelta(days=30),
+        closes_at=now + timedelta(days=5),
+    )
+
+    content = text_of(client.get("/"))
+
+    assert open_calls_of(content) == [
+        "Alimentation durable — 2027",
+        "Transition énergétique — 2027",
+    ]
+    assert "2 appels sont ouverts aux candidatures, du plus proche de sa date limite" in content
+    assert re.findall(r"Programme « (.*?) »", content) == [
+        "Alimentation durable",
+        "Transition énergétique",
+    ]
+    assert re.findall(r'href="(/candidature/nouvelle/[^"]+)"', content) == [
+        "/candidature/nouvelle/tot/",
+        "/candidature/nouvelle/tard/",
+    ]
+    assert re.findall(r'href="(/appel/[^"]+)"', content) == ["/appel/tot/", "/appel/tard/"]
+
+
+def test_home_never_lists_a_closed_upcoming_or_unpublished_call(client):
+    now = timezone.now()
+    AppelFactory(slug="ouvert", titre="Ouvert", opens_at=now - timedelta(days=1))
+    AppelFactory(slug="brouillon", titre="Pas publié", est_publie=False)
+    AppelFactory(slug="a-venir", titre="À venir", opens_at=now + timedelta(days=2))
+    AppelFactory(
+        slug="clos",
+        titre="Clos",
+        opens_at=now - timedelta(days=90),
+        closes_at=now - timedelta(seconds=1),
+    )
+
+    content = text_of(client.get("/"))
+
+    assert open_calls_of(content) == ["Ouvert"]
+    for slug in ("brouillon", "a-venir", "clos"):
+        assert f"/{slug}/" not in content
+
+
+def test_home_asks_as_many_queries_for_one_open_call_as_for_three(
+    client, django_assert_num_queries
+):
+    now = timezone.now()
+    AppelFactory(opens_at=now - timedelta(days=1), questionnaire=False)
+    with django_assert_num_queries(1):
+        one = client.get("/")
+    AppelFactory.create_batch(2, opens_at=now - timedelta(days=1), questionnaire=False)
+    with django_assert_num_queries(1):
+        three = client.get("/")
+
+    assert len(open_calls_of(text_of(one))) == 1
+    assert len(open_calls_of(text_of(three))) == 3
+
+
+def test_home_offers_a_signed_in_applicant_their_dossiers_and_staff_neither(client):
+    AppelFactory(opens_at=timezone.now() - timedelta(days=1))
+
+    client.force_login(UserFactory())
+    applicant = text_of(client.get("/"))
+    client.force_login(StaffFactory())
+    staff = text_of(client.get("/"))
+
+    assert '<p><a href="/candidature/">Mes candidatures</a></p>' in applicant
+    assert "Accéder à mon dossier" not in applicant
+    assert "Mes candidatures</a></p>" not in staff
+    assert "Accéder à mon dossier" not in staff
+
+
+def test_call_page_names_its_programme(client):
+    AppelFactory(slug="alim", programme="Alimentation durable", presentation="Le Cerdd…")
+
+    content = text_of(client.get("/appel/alim/"))
+
+    assert '<h2 id="s-presentation" class="h4 mt-4">Le programme « Alimentation durable »</h2>' in (
+        content
     )
 
 

@@ -9,7 +9,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from candidatures.dossiers import services, submission
-from candidatures.models import Candidature, Depot, Evenement, end_of_day
+from candidatures.models import Candidature, Depot, Evenement, Question, end_of_day
 from tests.candidatures.dossiers.services_helpers import DEADLINE_PASSED, events, paris
 from tests.candidatures.factories import (
     AppelFactory,
@@ -154,6 +154,27 @@ def test_submit_candidature_without_the_letter_is_incomplete(appel_2021):
         )
 
     assert raised.value.messages == ["Il manque la lettre de motivation."]
+
+
+def test_submit_candidature_refuses_a_long_text_shorter_than_its_minimum(appel_2021):
+    Question.objects.filter(etape__appel=appel_2021, code="motivations").update(
+        options={"min_caracteres": 1500, "max_caracteres": 5000}
+    )
+    short = complete_candidature(appel=appel_2021, motivations="x" * 1499)
+    # Blanks around the text do not count; the 1 500 characters themselves do.
+    enough = complete_candidature(appel=appel_2021, motivations="  " + "x" * 1500 + "\n")
+
+    with pytest.raises(submission.IncompleteCandidature) as raised:
+        submission.submit_candidature(candidature=short, user=None, now=paris(2021, 3, 2, 10, 0))
+    depot = submission.submit_candidature(
+        candidature=enough, user=None, now=paris(2021, 3, 2, 10, 0)
+    )
+
+    assert raised.value.messages == [
+        "La réponse à « Motivations » compte moins de 1\u202f500 caractères."
+    ]
+    assert raised.value.missing[0][0] == 3
+    assert depot.version == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,6 +69,11 @@ def form_for(appel, data=None, files=None, valeurs=None):
     return QuestionnaireForm(data, files, etape=etape, questions=questions, valeurs=valeurs)
 
 
+def form_for_step(appel, ordre):
+    etape = EtapeQuestionnaire.objects.get(appel=appel, ordre=ordre)
+    return QuestionnaireForm(etape=etape, questions=list(etape.questions.all()))
+
+
 def test_form_has_one_field_per_question_of_its_type(appel):
     form = form_for(appel)
 
@@ -83,7 +88,7 @@ def test_form_has_one_field_per_question_of_its_type(appel):
     ]
     kinds = {name: type(field).__name__ for name, field in form.fields.items()}
     assert kinds == {
-        "projet": "CharField",
+        "projet": "TextAnswerField",
         "leviers": "MultipleChoiceField",
         "leviers_autre": "CharField",
         "repas": "FrenchDecimalField",
@@ -178,6 +183,42 @@ def test_form_bad_input_gets_a_french_message_beside_its_field(appel, field, val
     assert form.errors == {field: [message]}
     # Nothing typed is lost: the page shows the input again.
     assert form[field].value() == value
+
+
+def test_form_long_text_carries_its_limits_for_the_counter_and_says_them(appel):
+    """static/js/compteur.js reads maxlength and data-min-caracteres; the help text says the
+    same without JavaScript."""
+    form = form_for(appel)
+
+    html = str(form["projet"])
+    assert 'maxlength="2000"' in html
+    assert 'data-compteur="1"' in html
+    assert 'data-min-caracteres="20"' in html
+    assert form.fields["projet"].help_text == "20 caractères au moins, 2\u202f000 au plus."
+
+
+def test_form_long_text_without_minimum_counts_up_to_its_maximum_only():
+    appel = AppelFactory()  # the standard questions: 5 000 characters at most, no minimum
+    form = form_for_step(appel, 1)
+
+    html = str(form["motivations"])
+    assert 'maxlength="5000"' in html
+    assert 'data-compteur="1"' in html
+    assert "data-min-caracteres" not in html
+    assert "caractères au moins" not in form.fields["motivations"].help_text
+
+
+def test_form_long_text_counts_a_line_break_as_one_character_as_the_browser_does(appel):
+    # Chromium lets 2 000 characters through, its line breaks counted once, and sends each
+    # as « \r\n ».
+    typed = "Cantines.\r\n" + "x" * 1990
+
+    form = form_for(appel, {"projet": typed})
+
+    assert form.is_valid(), form.errors
+    stored = {question.code: value for question, value in form.answers().items()}
+    assert stored["projet"] == "Cantines.\n" + "x" * 1990
+    assert len(stored["projet"]) == 2000
 
 
 def test_form_file_question_accepts_only_its_formats(appel):

@@ -56,3 +56,38 @@ def test_step_page_anonymous_and_wrong_user(client):
 
     assert anonymous.status_code == 302
     assert other.status_code == 404
+
+
+def test_step_page_gives_the_counter_a_long_texts_minimum_and_maximum(client):
+    user = UserFactory()
+    appel = AppelFactory(
+        questionnaire=[
+            {
+                "titre": "Projet",
+                "questions": [
+                    {
+                        "code": "projet",
+                        "libelle": "Décrivez votre projet",
+                        "aide": "Le territoire, les partenaires.",
+                        "type": "texte_long",
+                        "options": {"min_caracteres": 500, "max_caracteres": 3000},
+                    }
+                ],
+            }
+        ]
+    )
+    dossier = CandidatureFactory(appel=appel, createur=user)
+    client.force_login(user)
+
+    content = client.get(f"/candidature/{dossier.pk}/etape/3/").content.decode()
+
+    assert (
+        '<textarea name="projet" cols="40" rows="8" maxlength="3000" data-compteur="1" '
+        'data-min-caracteres="500" aria-describedby="id_projet_helptext" class="form-control" '
+        'id="id_projet">'
+    ) in content
+    assert (
+        '<div id="id_projet_helptext" class="form-text">Le territoire, les partenaires. '
+        "500 caractères au moins, 3\u202f000 au plus.</div>"
+    ) in content
+    assert '<script src="/static/js/compteur.js"></script>' in content
