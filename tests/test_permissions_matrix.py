@@ -192,7 +192,6 @@ MATRIX = {
     "/admin/cycle/message/{message_reseau}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/message/{message_reseau}/masquer/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/consentementannuaire/": [302, 302, 302, 403, 403, 200],
-    "/admin/cycle/envoimessagereseau/": [302, 302, 302, 403, 403, 200],
 }
 
 

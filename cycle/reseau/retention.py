@@ -4,7 +4,7 @@ task with the other rules (``candidatures.retention.purgers``; ``cycle/apps.py``
 
 The rule, as the directory's and the discussions' pages say it (``views.RETENTION_NOTE``):
 12 months after the cycle's last séance (end of day, Paris), its discussions, their messages
-and files, the follows and the e-mail log, and the directory's consents (active or revoked)
+and files, the follows, and the directory's consents (active or revoked)
 are deleted. A cycle without any séance keeps them: it has not ended.
 """
 
@@ -40,7 +40,7 @@ def purge_reseau(*, now=None) -> dict[str, int]:
     """Delete the network's data of the cycles past retention; returns the counts by kind.
 
     Side effects: DELETE of their Discussion rows and, by cascade, Message (and its history
-    rows, deleted too), Abonnement, EnvoiMessageReseau; DELETE of their ConsentementAnnuaire
+    rows, deleted too), Abonnement; DELETE of their ConsentementAnnuaire
     rows; once committed, the messages' files are removed from storage.
     """
     expired = cycles_past_retention(now=now)

@@ -1,13 +1,15 @@
 """Real Chromium over the seeded demo: the demo participant (Claire) opts into the cycle's
 directory and opens a discussion, by keyboard, after an empty try; a participant of another
 collectivité (Marc) finds her e-mail in the directory, reads the discussion and answers by
-keyboard; Claire, who follows it, gets the e-mail with the link. Every page passes axe-core."""
+keyboard; Claire, who follows it, gets the notification e-mail with the link and reads it.
+Every page passes axe-core."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
+from cerdd_ami.models import Notification
 from cycle.models import Discussion, Participant
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import sign_in_from_home
@@ -104,7 +106,8 @@ def test_two_collectivites_discuss_after_one_opts_into_the_directory(
     # Claire follows her discussion: one e-mail, with the link to Marc's answer.
     to_claire = [m for m in mailoutbox if m.to == [address]]
     assert len(to_claire) == 1
-    assert to_claire[0].subject == f"Nouveau message dans la discussion « {TITLE} »"
+    assert to_claire[0].subject.endswith(f"dans la discussion « {TITLE} »")
+    assert to_claire[0].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     reply = discussion.messages.order_by("pk").last()
     path = f"/cycle/{claire.pk}/reseau/discussions/{discussion.pk}/#message-{reply.pk}"
     link = live_server.url + path
@@ -112,3 +115,5 @@ def test_two_collectivites_discuss_after_one_opts_into_the_directory(
     sign_in_from_home(page, live_server, mailoutbox, address)
     page.goto(link)
     expect(page.locator(f"#message-{reply.pk}")).to_contain_text("Nous publions une grille simple.")
+    # Opening it reads its notification (« Mes notifications », the menu's count).
+    assert Notification.objects.get(url=path).read_at is not None
