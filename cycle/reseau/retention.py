@@ -8,14 +8,11 @@ and files, the follows, and the directory's consents (active or revoked)
 are deleted. A cycle without any séance keeps them: it has not ended.
 """
 
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from candidatures.appels.models import end_of_day
-from candidatures.retention import shift_months
 from cerdd_ami import files
 from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
-from cycle.seances.models import Cycle
+from cycle.seances.services import cycles_ended_months_ago
 
 RESEAU_RETENTION_MONTHS = 12
 MESSAGES = "Fils de discussion du réseau et leurs messages (cycle fini depuis plus de 12 mois)"
@@ -24,15 +21,7 @@ CONSENTS = "Accords pour l'annuaire du réseau (cycle fini depuis plus de 12 moi
 
 def cycles_past_retention(*, now=None) -> list[int]:
     """Ids of the cycles whose last séance ended more than 12 months before ``now``."""
-    now = now or timezone.now()
-    cycles = Cycle.objects.annotate(last_seance=models.Max("seances__date")).values_list(
-        "pk", "last_seance"
-    )
-    return [
-        pk
-        for pk, last in cycles
-        if last is not None and shift_months(end_of_day(last), RESEAU_RETENTION_MONTHS) < now
-    ]
+    return cycles_ended_months_ago(months=RESEAU_RETENTION_MONTHS, now=now)
 
 
 @transaction.atomic
