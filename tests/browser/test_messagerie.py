@@ -150,6 +150,7 @@ def test_applicant_and_staff_exchange_by_keyboard_alone(
     tab_to(page, "Messages des dossiers", exact=True)
     enter_and_load(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("message du dossier")
+    assert_accessible(page)
     tab_to(page, "Ouvrir le fil", exact=True)
     enter_and_load(page)
     expect(page.get_by_text("voici notre budget prévisionnel.")).to_be_visible()
