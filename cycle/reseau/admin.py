@@ -1,7 +1,7 @@
 """Staff side of the participants' network: read the discussions, hide a message with a
 reason (``<pk>/masquer/`` on a message: ``services.hide_message``, logged, its author told),
-see the directory's consents and the e-mails sent to followers. Nothing is added or edited
-here: the participants write, the services change."""
+see the directory's consents. Nothing is added or edited here: the participants write, the
+services change."""
 
 from django import forms
 from django.contrib import admin, messages
