@@ -2,7 +2,8 @@
 
 ``HistoryAdmin`` shows django-simple-history's pages in French (choices by their label, dates
 in Paris time, diffs in full). ``ReadOnlyAdminMixin`` is for rows that only a workflow writes
-(logs, answers, sendings): staff read them, nobody adds, edits or deletes them here. Admin list
+(logs, answers, sendings): staff read them, nobody adds, edits or deletes them here.
+``DeletesStoredFilesMixin`` deletes the stored files of the rows a deletion removes. Admin list
 actions that ask for a confirmation render ``admin/cerdd_ami/action_confirmation.html``.
 """
 
@@ -10,15 +11,32 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import router, transaction
 from django.http import Http404
 from django_tasks_db.models import DBTaskResult
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
+from .files import delete_files_with
 from .formats import format_datetime_fr
 from .models import User
 
 EMPTY = "—"
+
+
+class DeletesStoredFilesMixin:
+    """Deleting here (the page or the list's action) deletes, once committed, the stored files
+    of every row the deletion removes, cascades included: no file outlives its row."""
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            delete_files_with([obj])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            delete_files_with(queryset)
+            super().delete_queryset(request, queryset)
 
 
 class ReadOnlyAdminMixin:

@@ -172,6 +172,32 @@ def delete_on_commit(field_file) -> None:
         transaction.on_commit(partial(field_file.storage.delete, name), robust=True)
 
 
+def delete_files_with(objs) -> None:
+    """Before deleting ``objs`` (model instances of one model, or a queryset), in the same
+    transaction: every stored file of the rows that deletion removes, the cascades' included
+    (a participant's questions, a cycle's séance documents…), is deleted once it commits.
+
+    For the deletions no workflow owns (a superuser's delete in the admin): the workflows name
+    their files themselves (``delete_on_commit``).
+    """
+    from django.db import router
+    from django.db.models import FileField
+    from django.db.models.deletion import Collector
+
+    objs = list(objs)
+    if not objs:
+        return
+    collector = Collector(using=router.db_for_write(type(objs[0])))
+    collector.collect(objs)
+    batches = [(model, rows) for model, rows in collector.data.items()]
+    batches += [(rows.model, rows) for rows in collector.fast_deletes]
+    for model, rows in batches:
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, FileField)]
+        for row in rows if names else ():
+            for name in names:
+                delete_on_commit(getattr(row, name))
+
+
 def original_name(name: str) -> str:
     """The name an uploaded file is shown and downloaded under: the file name only (browsers
     may send a full client path, with either separator), printable characters, at most 200

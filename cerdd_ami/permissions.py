@@ -129,12 +129,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_avancementengagement",
             # The participants' network (cycle.reseau.admin): discussions read-only; hiding a
             # message (with its reason) needs « change », which no edit form uses; the
-            # directory's consents and the followers' e-mails read.
+            # directory's consents read.
             "view_discussion",
             "view_message",
             "change_message",
             "view_consentementannuaire",
-            "view_envoimessagereseau",
             # Questions au Cerdd (cycle.questions.admin): read, assigned and answered from the
             # inbox; answers published in the cycle's FAQ, whose entries staff reword or remove.
             "view_question",

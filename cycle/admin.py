@@ -6,6 +6,7 @@ the sub-packages' admin modules, which register their own models.
 
 from django.contrib import admin
 
+from cerdd_ami.admin import DeletesStoredFilesMixin
 from cycle.journal import admin as journal_admin  # noqa: F401  (registers its models)
 from cycle.participants.admin import CycleEnrolmentAdminMixin, SeanceContextNoteAdminMixin
 from cycle.presences.admin import CycleAttendanceAdminMixin, SeanceAttendanceAdminMixin
@@ -17,7 +18,9 @@ from cycle.sondage import admin as sondage_admin  # noqa: F401  (registers its m
 
 
 @admin.register(Cycle)
-class CycleAdmin(CycleAttendanceAdminMixin, CycleEnrolmentAdminMixin, CycleAdminBase):
+class CycleAdmin(
+    DeletesStoredFilesMixin, CycleAttendanceAdminMixin, CycleEnrolmentAdminMixin, CycleAdminBase
+):
     list_display = [*CycleAdminBase.list_display, "grille"]
     actions = ["creer_seances", "inscrire_retenues"]
 

@@ -13,6 +13,7 @@ class CycleConfig(AppConfig):
         from candidatures.decisions import hooks
         from candidatures.dossiers import hooks as dossiers_hooks
         from cycle.participants.services import enrol_on_publication, retire_on_withdrawal
+        from cycle.questions.retention import purge_questions
         from cycle.questions.services import export_questions
         from cycle.reseau.personal_data import dossier_personal_data
         from cycle.reseau.retention import purge_reseau
@@ -24,6 +25,8 @@ class CycleConfig(AppConfig):
         appels_hooks.connect_edition_copier(copy_seance_plan)
         # The network's retention rule runs with the others (purger_donnees, weekly task).
         retention.connect_purger(purge_reseau)
+        # So does the rule of the questions au Cerdd.
+        retention.connect_purger(purge_questions)
         # « Mes données » of a dossier includes its person's messages in the network.
         dossiers_hooks.connect_personal_data(dossier_personal_data)
         # « Mes données » includes the participation's questions au Cerdd.

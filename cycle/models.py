@@ -14,7 +14,6 @@ from cycle.reseau.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    EnvoiMessageReseau,
     Message,
 )
 from cycle.seances.models import (
@@ -37,7 +36,6 @@ __all__ = [
     "Engagement",
     "EntreeFAQ",
     "EntreeJournal",
-    "EnvoiMessageReseau",
     "EnvoiNoteContexte",
     "MembreBinome",
     "Message",

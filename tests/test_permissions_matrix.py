@@ -127,6 +127,8 @@ MATRIX = {
     "/admin/cycle/question/{question}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/question/{question}/repondre/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/question/{question}/fichier/": [302, 302, 302, 403, 403, 200],
+    # Only superusers delete a question (an erasure the DPO asked for).
+    "/admin/cycle/question/{question}/delete/": [302, 302, 302, 403, 403, 403],
     "/admin/cycle/entreefaq/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/entreefaq/{faq}/change/": [302, 302, 302, 403, 403, 200],
     "/cycle/{participant}/journal.pdf": [302, 200, 404, 404, 404, 404],
@@ -192,7 +194,6 @@ MATRIX = {
     "/admin/cycle/message/{message_reseau}/change/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/message/{message_reseau}/masquer/": [302, 302, 302, 403, 403, 200],
     "/admin/cycle/consentementannuaire/": [302, 302, 302, 403, 403, 200],
-    "/admin/cycle/envoimessagereseau/": [302, 302, 302, 403, 403, 200],
 }
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
 from candidatures.models import Decision, Issue
-from cerdd_ami.admin import HistoryAdmin
+from cerdd_ami.admin import DeletesStoredFilesMixin, HistoryAdmin
 from cycle.participants import context_notes, services
 from cycle.participants.models import MembreBinome, Participant
 
@@ -113,8 +113,10 @@ class ParticipantAdminForm(forms.ModelForm):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(HistoryAdmin):
-    """« Historique » lists each confirmation and change of the binôme, by whom and when."""
+class ParticipantAdmin(DeletesStoredFilesMixin, HistoryAdmin):
+    """« Historique » lists each confirmation and change of the binôme, by whom and when.
+    A participant deleted here (superusers only) takes the files of its questions au Cerdd
+    and network messages with it."""
 
     form = ParticipantAdminForm
     list_display = ["collectivite", "cycle", "statut", "binome_complet"]

@@ -1,6 +1,9 @@
 """The team's inbox of « Questions au Cerdd »: every question in one list (unanswered first,
 with their count and age), filtered by cycle, état and colleague; one page per question to
-assign it, answer it and publish the answer in the cycle's FAQ (``<pk>/repondre/``)."""
+assign it, answer it and publish the answer in the cycle's FAQ (``<pk>/repondre/``).
+
+Nobody edits a question here; only superusers delete one (an erasure the DPO asked for), and
+its file leaves storage with it."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cerdd_ami.admin import ReadOnlyAdminMixin
+from cerdd_ami.admin import DeletesStoredFilesMixin, ReadOnlyAdminMixin
 from cerdd_ami.files import private_file_response
 from cerdd_ami.notifications.services import mark_read
 
@@ -48,7 +51,7 @@ class EtatFilter(admin.SimpleListFilter):
 
 
 @admin.register(Question)
-class QuestionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class QuestionAdmin(DeletesStoredFilesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "collectivite", "extrait", "seance_numero", "etat", "confiee"]
     list_display_links = None
     list_filter = [
@@ -71,6 +74,9 @@ class QuestionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "repondue_par",
         "repondue_at",
     ]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
 
     @admin.display(
         description="collectivité", ordering="participant__candidature__collectivite__nom"

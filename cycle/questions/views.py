@@ -20,6 +20,10 @@ from .forms import QuestionForm
 from .models import EntreeFAQ, Question
 
 FILE_AGAIN = " Le texte est conservé ; choisissez à nouveau le fichier."
+RETENTION_NOTE = (
+    "Les questions, les réponses et leurs pièces jointes sont supprimées 12 mois après la "
+    "dernière séance du cycle ; la FAQ du cycle, sans nom, reste."
+)
 
 
 def _questions(participant):
@@ -70,6 +74,7 @@ def mes_questions(request, participant_pk):
             "questions": _questions(participant),
             "form": None if retire else form,
             "retire_message": services.WITHDRAWN if retire else "",
+            "retention_note": RETENTION_NOTE,
         },
         status=status,
     )

@@ -1,7 +1,7 @@
 """Staff side of the participants' network: read the discussions, hide a message with a
 reason (``<pk>/masquer/`` on a message: ``services.hide_message``, logged, its author told),
-see the directory's consents and the e-mails sent to followers. Nothing is added or edited
-here: the participants write, the services change."""
+see the directory's consents. Nothing is added or edited here: the participants write, the
+services change."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from cerdd_ami.admin import ReadOnlyAdminMixin
 from cycle.reseau import services
-from cycle.reseau.models import ConsentementAnnuaire, Discussion, EnvoiMessageReseau, Message
+from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
 
 MODERATION_PERMISSIONS = ("cycle.view_message", "cycle.change_message")
 
@@ -160,12 +160,3 @@ class ConsentementAnnuaireAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="collectivité")
     def participant(self, obj):
         return str(obj.membre.participant)
-
-
-@admin.register(EnvoiMessageReseau)
-class EnvoiMessageReseauAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["message", "destinataire", "statut", "tentatives", "envoye_at"]
-    list_filter = ["statut"]
-    list_select_related = ["message__discussion"]
-    fields = ["message", "destinataire", "statut", "tentatives", "envoye_at", "erreur"]
-    readonly_fields = fields

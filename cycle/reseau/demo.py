@@ -1,7 +1,6 @@
 """Demo network of a running cycle: a few people who agreed to show their contacts in the
 directory, three discussions (one per theme of the call, one about the last séance held)
-with replies from several collectivités, one reply hidden by the team, and the e-mails sent
-to the followers.
+with replies from several collectivités, and one reply hidden by the team.
 
 Idempotent: a cycle that already has discussions (or consents) keeps them as they are. The
 demo participant (the référent·e technique of the first dossier) and the second collectivité
@@ -14,13 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cerdd_ami import roles
-from cerdd_ami.models import SuiviEnvoi, User
+from cerdd_ami.models import User
 from cycle.participants.models import Participant
 from cycle.reseau.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    EnvoiMessageReseau,
     Message,
 )
 from cycle.seances.models import Seance
@@ -139,14 +137,4 @@ def seed_reseau(cycle, *, now=None) -> dict:
                 message.masque_par = staff
                 message.masque_motif = HIDDEN_REASON
                 message.save(update_fields=["masque_at", "masque_par", "masque_motif"])
-            elif rank > 0:
-                # The e-mail its followers got (the demo mails nobody: recorded as sent).
-                EnvoiMessageReseau.objects.create(
-                    message=message,
-                    destinataire=opener_user.email,
-                    statut=SuiviEnvoi.Statut.ENVOYE,
-                    tentatives=1,
-                    derniere_tentative_at=message.created_at,
-                    envoye_at=message.created_at,
-                )
     return created

@@ -15,7 +15,6 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from cerdd_ami.models import SuiviEnvoi
 from cycle.participants.models import MembreBinome, Participant
 from cycle.seances.models import Cycle, Seance
 from cycle.sondage.models import THEMES_APPEL
@@ -165,7 +164,8 @@ class Message(models.Model):
 
 
 class Abonnement(models.Model):
-    """Someone follows a discussion: an e-mail for each new message (``notify_followers``).
+    """Someone follows a discussion: told of each new message (``services.notify_followers``,
+    by e-mail at once, in the daily digest or not at all: their choice of notifications).
 
     The author of a discussion and everyone who replies follow it; anyone may follow or stop.
     """
@@ -185,21 +185,3 @@ class Abonnement(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.discussion}"
-
-
-class EnvoiMessageReseau(SuiviEnvoi):
-    """One new message e-mailed to one follower (see SuiviEnvoi: never sent twice)."""
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="envois")
-
-    class Meta:
-        verbose_name = "envoi d'un message du réseau"
-        verbose_name_plural = "envois des messages du réseau"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["message", "destinataire"], name="envoi_message_reseau_unique"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.message} → {self.destinataire} — {self.get_statut_display()}"

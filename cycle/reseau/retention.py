@@ -4,18 +4,15 @@ task with the other rules (``candidatures.retention.purgers``; ``cycle/apps.py``
 
 The rule, as the directory's and the discussions' pages say it (``views.RETENTION_NOTE``):
 12 months after the cycle's last séance (end of day, Paris), its discussions, their messages
-and files, the follows and the e-mail log, and the directory's consents (active or revoked)
+and files, the follows, and the directory's consents (active or revoked)
 are deleted. A cycle without any séance keeps them: it has not ended.
 """
 
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from candidatures.appels.models import end_of_day
-from candidatures.retention import shift_months
 from cerdd_ami import files
 from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
-from cycle.seances.models import Cycle
+from cycle.seances.services import cycles_ended_months_ago
 
 RESEAU_RETENTION_MONTHS = 12
 MESSAGES = "Fils de discussion du réseau et leurs messages (cycle fini depuis plus de 12 mois)"
@@ -24,15 +21,7 @@ CONSENTS = "Accords pour l'annuaire du réseau (cycle fini depuis plus de 12 moi
 
 def cycles_past_retention(*, now=None) -> list[int]:
     """Ids of the cycles whose last séance ended more than 12 months before ``now``."""
-    now = now or timezone.now()
-    cycles = Cycle.objects.annotate(last_seance=models.Max("seances__date")).values_list(
-        "pk", "last_seance"
-    )
-    return [
-        pk
-        for pk, last in cycles
-        if last is not None and shift_months(end_of_day(last), RESEAU_RETENTION_MONTHS) < now
-    ]
+    return cycles_ended_months_ago(months=RESEAU_RETENTION_MONTHS, now=now)
 
 
 @transaction.atomic
@@ -40,7 +29,7 @@ def purge_reseau(*, now=None) -> dict[str, int]:
     """Delete the network's data of the cycles past retention; returns the counts by kind.
 
     Side effects: DELETE of their Discussion rows and, by cascade, Message (and its history
-    rows, deleted too), Abonnement, EnvoiMessageReseau; DELETE of their ConsentementAnnuaire
+    rows, deleted too), Abonnement; DELETE of their ConsentementAnnuaire
     rows; once committed, the messages' files are removed from storage.
     """
     expired = cycles_past_retention(now=now)

@@ -3,10 +3,12 @@ following a discussion, and the team's moderation.
 
 Same rules as the other sub-packages: keyword-only arguments, one transaction each, the only
 way the change they make happens; views and the admin call these. E-mails leave after the
-commit: the author of a hidden message at once, the followers of a discussion through the
-task ``notify_followers`` (idempotent).
+commit: the author of a hidden message at once; the followers of a discussion are told of a
+new message through ``cerdd_ami.notifications.services.notify`` (each person's choice: an
+e-mail at once, the daily digest, or nothing; sent by the task queue, never twice).
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -16,10 +18,9 @@ from django.utils import timezone
 from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import format_datetime_fr
-from cerdd_ami.tasks import enqueue
+from cerdd_ami.notifications.services import notify
 from cycle.participants.models import MembreBinome, Participant
 from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, Message
-from cycle.reseau.notifications import notify_followers
 from cycle.sondage.models import THEMES_APPEL
 
 MAX_MESSAGE_LENGTH = 5000
@@ -260,7 +261,7 @@ def post_message(*, discussion, participant, auteur, texte, uploaded_file=None) 
     (PermissionDenied); a withdrawn participation, an empty or too long message, a refused
     file (ValidationError, French).
     Side effects: one Message (file stored when given); the author follows the discussion;
-    after commit, the task ``notify_followers`` e-mails every other follower once.
+    a notification to every other follower still in the cycle (``notify_followers``).
     """
     locked = _check_writer(participant, auteur)
     if discussion.cycle_id != locked.cycle_id:
@@ -278,8 +279,58 @@ def post_message(*, discussion, participant, auteur, texte, uploaded_file=None) 
     message._history_user = auteur
     _save_message(message)
     _follow(discussion, auteur)
-    enqueue(notify_followers, message_id=message.pk)
+    notify_followers(message=message, participant=locked)
     return message
+
+
+def followers(message: Message) -> dict[int, list]:
+    """The followers to tell about ``message``, by the participation whose pages they read it
+    in: active accounts with an address, still in an active participation of the cycle,
+    except its author."""
+    User = get_user_model()
+    users = (
+        User.objects.filter(abonnements_reseau__discussion_id=message.discussion_id, is_active=True)
+        .exclude(pk=message.auteur_id)
+        .exclude(email="")
+        .order_by("pk")
+    )
+    by_participation: dict[int, list] = {}
+    for user in users:
+        participation = (
+            Participant.objects.of_user(user)
+            .actifs()
+            .filter(cycle_id=message.discussion.cycle_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if participation is not None:
+            by_participation.setdefault(participation, []).append(user)
+    return by_participation
+
+
+def notify_followers(*, message: Message, participant: Participant) -> None:
+    """Tell the other followers of ``message``'s discussion (``followers``) that it was
+    written by someone of ``participant``.
+
+    Side effects, in the caller's transaction: ``notify`` for each participation's followers,
+    with a link to the message in their own participation's pages; the e-mails (or the digest)
+    follow each person's choice, after the commit, never twice. The e-mail names the author
+    and the discussion, never the message's text.
+    """
+    discussion = message.discussion
+    titre = (
+        f"Nouveau message de {message.auteur_nom} ({participant.candidature.collectivite.nom}) "
+        f"dans la discussion « {discussion.titre} »"
+    )
+    for participation_id, users in followers(message).items():
+        path = reverse("cycle:discussion", args=[participation_id, discussion.pk])
+        notify(
+            recipients=users,
+            titre=titre,
+            url=f"{path}#message-{message.pk}",
+            template="message_reseau",
+        )
 
 
 @transaction.atomic

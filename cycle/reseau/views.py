@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cerdd_ami.files import private_file_response
+from cerdd_ami.notifications.services import mark_read
 from cycle.participants.models import MembreBinome, Participant
 from cycle.participants.views import participation_or_404
 from cycle.reseau import services
@@ -207,6 +208,7 @@ def discussion(request, participant_pk, discussion_pk):
     posts = thread.messages.select_related("participant__candidature__collectivite").order_by(
         "created_at", "pk"
     )
+    mark_read(user=request.user, url=request.path)
     return render(
         request,
         "cycle/reseau/discussion.html",
@@ -240,7 +242,8 @@ def discussion_suivre(request, participant_pk, discussion_pk):
     else:
         messages.success(
             request,
-            "Vous suivez cette discussion : un e-mail vous signale chaque nouveau message."
+            "Vous suivez cette discussion : vous serez prévenu·e de chaque nouveau message, "
+            "comme vous l'avez choisi dans « Mes notifications »."
             if follow
             else "Vous ne suivez plus cette discussion.",
         )

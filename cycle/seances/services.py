@@ -6,10 +6,12 @@ Same rules as ``candidatures`` services: keyword-only arguments, one transaction
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
+from candidatures.appels.models import end_of_day
 from candidatures.models import Collectivite
+from candidatures.retention import shift_months
 from cycle.seances.models import Cycle, Seance
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +113,21 @@ def cycle_is_over(cycle, *, today=None) -> bool:
         return False
     today = today or timezone.localdate()
     return last.etat == Seance.Etat.TENUE or last.date < today
+
+
+def cycles_ended_months_ago(*, months: int, now=None) -> list[int]:
+    """Ids of the cycles whose last séance ended (end of day, Paris) more than ``months``
+    calendar months before ``now``: the retention rules of the cycle's messages count from
+    there. A cycle without any séance has not ended."""
+    now = now or timezone.now()
+    cycles = Cycle.objects.annotate(last_seance=models.Max("seances__date")).values_list(
+        "pk", "last_seance"
+    )
+    return [
+        pk
+        for pk, last in cycles
+        if last is not None and shift_months(end_of_day(last), months) < now
+    ]
 
 
 def copy_seance_plan(*, source, target, offset) -> str | None:

@@ -1,6 +1,7 @@
 """Real Chromium: the Cerdd asks a collectivité for a missing piece from the admin; the
 applicant gets the e-mail, follows its link (signing in by link), answers with the file, and
-the team sees it in the thread and among the dossier's pieces."""
+the team sees it in the thread and among the dossier's pieces. The same exchange by keyboard
+alone: the applicant writes with an attachment, the team replies from the admin's inbox."""
 
 import re
 import zoneinfo
@@ -12,6 +13,8 @@ from playwright.sync_api import expect
 from candidatures.dossiers import submission
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
+from tests.browser.demo import sign_in_link
+from tests.browser.keyboard import choose_file_with_space, enter_and_load, tab_to, type_lines
 from tests.candidatures.factories import AppelFactory, complete_candidature, tiny_pdf_bytes
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
@@ -89,3 +92,75 @@ def test_staff_ask_for_a_missing_piece_and_the_applicant_answers_with_the_file(
     assert sorted(dossier.pieces.values_list("nature", "nom_original")) == sorted(
         [*before, ("complement", "deliberation.pdf")]
     )
+
+
+def keyboard_sign_in_to_admin(page, live_server, email="charge@cerdd.test"):
+    """The admin index, its login form, by keyboard."""
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/")
+    tab_to(page, "Adresse e-mail")
+    page.keyboard.type(email)
+    tab_to(page, "Mot de passe")
+    page.keyboard.type(PASSWORD)
+    enter_and_load(page)
+    expect(page.get_by_text("Bienvenue,")).to_be_visible()
+
+
+def test_applicant_and_staff_exchange_by_keyboard_alone(
+    live_server, page, mailoutbox, settings, tmp_path
+):
+    settings.SITE_URL = live_server.url
+    sync_role_permissions()
+    charge_de_mission(email="charge@cerdd.test")
+    appel = AppelFactory(edition_2021=True, slug="2021", titre="Territoires participatifs 2021")
+    applicant = UserFactory(email="mairie@arras.test")
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    budget = tmp_path / "budget.pdf"
+    budget.write_bytes(tiny_pdf_bytes("Budget prévisionnel"))
+
+    # The applicant, from the home page: sign-in link, the dossier, its messagerie.
+    page.goto(live_server.url + "/")
+    tab_to(page, "Accéder à mon dossier")
+    enter_and_load(page)
+    tab_to(page, "Votre adresse e-mail")
+    page.keyboard.type("mairie@arras.test")
+    enter_and_load(page)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.goto(sign_in_link(mailoutbox, "mairie@arras.test"))
+    # The sign-in link opens the applicant's only dossier.
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Dossier de {dossier.collectivite.nom}"
+    )
+    tab_to(page, "Messagerie : échanger avec le Cerdd")
+    enter_and_load(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Échanger avec le Cerdd")
+    tab_to(page, "Votre message")
+    type_lines(page, "Bonjour,\nvoici notre budget prévisionnel.")
+    tab_to(page, "Pièce jointe (facultative)")
+    choose_file_with_space(page, budget)
+    tab_to(page, "Envoyer", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_role("status")).to_contain_text("Votre message est envoyé")
+    message = page.locator("article", has_text="voici notre budget prévisionnel.")
+    expect(message.get_by_role("link", name="budget.pdf")).to_be_visible()
+    assert_accessible(page)
+
+    # The team, from the admin index: the inbox, the dossier's thread, the reply.
+    keyboard_sign_in_to_admin(page, live_server)
+    tab_to(page, "Messages des dossiers", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("message du dossier")
+    assert_accessible(page)
+    tab_to(page, "Ouvrir le fil", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_text("voici notre budget prévisionnel.")).to_be_visible()
+    tab_to(page, "Votre message")
+    type_lines(page, "Merci, bien reçu.\nNous revenons vers vous.")
+    tab_to(page, "Envoyer le message", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_text("Message envoyé aux référent·es du dossier.")).to_be_visible()
+    expect(page.get_by_text("Nous revenons vers vous.")).to_be_visible()
+
+    (reply,) = [m for m in mailoutbox if m.subject.startswith("Nouveau message du Cerdd")]
+    assert reply.to == ["mairie@arras.test"]
+    assert f"/candidature/{dossier.pk}/messages/#message-" in reply.body

@@ -1,6 +1,7 @@
 """Real Chromium: a participant asks the Cerdd a question from the participant space; staff
 answer it from the admin's inbox and publish it in the cycle's FAQ without the asker's
-identity; a participant of another collectivité reads it in the FAQ. axe on every new page."""
+identity; a participant of another collectivité reads it in the FAQ. axe on every new page.
+The same by keyboard alone: a question with its attachment, the team's answer."""
 
 import re
 
@@ -10,6 +11,9 @@ from playwright.sync_api import expect
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.questions.models import EntreeFAQ, Question
 from tests.browser.axe import assert_accessible
+from tests.browser.demo import sign_in_link
+from tests.browser.keyboard import choose_file_with_space, enter_and_load, tab_to, type_lines
+from tests.candidatures.factories import tiny_pdf_bytes
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
@@ -97,3 +101,68 @@ def test_a_question_answered_and_published_is_read_by_another_participant(
     expect(page.get_by_text("de la séance 2.")).to_be_visible()
     expect(page.get_by_text("Arras")).to_have_count(0)
     assert_accessible(page)
+
+
+def test_a_question_asked_and_answered_by_keyboard_alone(
+    live_server, page, mailoutbox, settings, tmp_path
+):
+    settings.SITE_URL = live_server.url
+    sync_role_permissions()
+    charge_de_mission(email="charge@cerdd.test")
+    cycle = CycleFactory()
+    ParticipantFactory(cycle=cycle, createur=UserFactory(email="mairie@arras.test"))
+    plan = tmp_path / "plan-concertation.pdf"
+    plan.write_bytes(tiny_pdf_bytes("Plan de concertation"))
+
+    # The participant, from the home page: sign-in link, the cycle's space, the question.
+    page.goto(live_server.url + "/")
+    tab_to(page, "Accéder à mon dossier")
+    enter_and_load(page)
+    tab_to(page, "Votre adresse e-mail")
+    page.keyboard.type("mairie@arras.test")
+    enter_and_load(page)
+    page.goto(sign_in_link(mailoutbox, "mairie@arras.test"))
+    tab_to(page, "Espace du cycle", exact=True)
+    enter_and_load(page)
+    tab_to(page, "Mes questions au Cerdd", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mes questions au Cerdd")
+    tab_to(page, "Votre question")
+    type_lines(page, "Bonjour,\npouvez-vous relire notre plan de concertation ?")
+    tab_to(page, "Pièce jointe (facultative)")
+    choose_file_with_space(page, plan)
+    tab_to(page, "Envoyer ma question", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_text("Votre question est envoyée à l'équipe du Cerdd.")).to_be_visible()
+    expect(page.get_by_role("link", name="plan-concertation.pdf")).to_be_visible()
+    assert_accessible(page)
+    question = Question.objects.get()
+    assert (question.texte, question.nom_original) == (
+        "Bonjour,\npouvez-vous relire notre plan de concertation ?",
+        "plan-concertation.pdf",
+    )
+
+    # Staff, from the admin index: the inbox, the question, the answer.
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/")
+    tab_to(page, "Adresse e-mail")
+    page.keyboard.type("charge@cerdd.test")
+    tab_to(page, "Mot de passe")
+    page.keyboard.type(PASSWORD)
+    enter_and_load(page)
+    tab_to(page, "Questions au Cerdd", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_text("1 question en attente de réponse").first).to_be_visible()
+    tab_to(page, "Bonjour, pouvez-vous relire notre plan de concertation ?")
+    enter_and_load(page)
+    tab_to(page, "Votre réponse")
+    type_lines(page, "Bien sûr :\nnos remarques sont en marge.")
+    tab_to(page, "Envoyer la réponse", exact=True)
+    enter_and_load(page)
+    expect(page.get_by_text("Réponse enregistrée")).to_be_visible()
+    question.refresh_from_db()
+    assert question.reponse == "Bien sûr :\nnos remarques sont en marge."
+
+    (answered,) = [m for m in mailoutbox if m.subject == "Le Cerdd a répondu à votre question"]
+    assert answered.to == ["mairie@arras.test"]
+    assert f"/cycle/{question.participant_id}/questions/#question-{question.pk}" in answered.body

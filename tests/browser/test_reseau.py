@@ -1,16 +1,23 @@
 """Real Chromium over the seeded demo: the demo participant (Claire) opts into the cycle's
 directory and opens a discussion, by keyboard, after an empty try; a participant of another
 collectivité (Marc) finds her e-mail in the directory, reads the discussion and answers by
-keyboard; Claire, who follows it, gets the e-mail with the link. Every page passes axe-core."""
+keyboard; Claire, who follows it, gets the notification e-mail with the link and reads it.
+The team hides a message from the admin, with its reason, and its author is told. Every page
+passes axe-core."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
+from cerdd_ami.models import Notification
+from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import Discussion, Participant
+from cycle.reseau import services
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import sign_in_from_home
+from tests.browser.demo import admin_sign_in, sign_in_from_home
+from tests.cycle.factories import CycleFactory, ParticipantFactory
+from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
 pytestmark = [
     pytest.mark.browser,
@@ -104,7 +111,8 @@ def test_two_collectivites_discuss_after_one_opts_into_the_directory(
     # Claire follows her discussion: one e-mail, with the link to Marc's answer.
     to_claire = [m for m in mailoutbox if m.to == [address]]
     assert len(to_claire) == 1
-    assert to_claire[0].subject == f"Nouveau message dans la discussion « {TITLE} »"
+    assert to_claire[0].subject.endswith(f"dans la discussion « {TITLE} »")
+    assert to_claire[0].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     reply = discussion.messages.order_by("pk").last()
     path = f"/cycle/{claire.pk}/reseau/discussions/{discussion.pk}/#message-{reply.pk}"
     link = live_server.url + path
@@ -112,3 +120,47 @@ def test_two_collectivites_discuss_after_one_opts_into_the_directory(
     sign_in_from_home(page, live_server, mailoutbox, address)
     page.goto(link)
     expect(page.locator(f"#message-{reply.pk}")).to_contain_text("Nous publions une grille simple.")
+    # Opening it reads its notification (« Mes notifications », the menu's count).
+    assert Notification.objects.get(url=path).read_at is not None
+
+
+def test_staff_hide_a_message_from_the_admin_and_its_author_is_told(
+    live_server, page, mailoutbox, settings
+):
+    settings.SITE_URL = live_server.url
+    sync_role_permissions()
+    charge_de_mission(email="charge@cerdd.test")
+    cycle = CycleFactory()
+    author = UserFactory(email="mairie@arras.test")
+    participant = ParticipantFactory(cycle=cycle, createur=author)
+    discussion = services.start_discussion(
+        participant=participant,
+        auteur=author,
+        titre="Budget participatif",
+        texte="Un propos <b>déplacé</b>.",
+    )
+    message = discussion.messages.get()
+
+    # From the admin index: the discussions, the thread, « Masquer », the reason.
+    admin_sign_in(page, live_server, password=PASSWORD)
+    page.get_by_role("main").get_by_role("link", name="Discussions", exact=True).click()
+    assert_accessible(page)
+    page.get_by_role("link", name="Budget participatif").click()
+    expect(page.get_by_text("Un propos <b>déplacé</b>.")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Masquer").click()
+    expect(page.get_by_role("heading", name="Masquer un message", level=1)).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Masquer le message").click()
+    expect(page.get_by_text("Ce champ est obligatoire.")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_label("Motif").fill("Propos hors sujet.")
+    page.get_by_role("button", name="Masquer le message").click()
+    expect(page.get_by_text("Le message est masqué")).to_be_visible()
+    expect(page.get_by_text("Masqué : Propos hors sujet.")).to_be_visible()
+    assert_accessible(page)
+
+    message.refresh_from_db()
+    assert message.masque_motif == "Propos hors sujet."
+    (told,) = [m for m in mailoutbox if m.to == ["mairie@arras.test"]]
+    assert "Propos hors sujet." in told.body

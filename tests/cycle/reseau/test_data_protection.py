@@ -15,7 +15,6 @@ from cycle.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    EnvoiMessageReseau,
     Message,
 )
 from cycle.reseau import services
@@ -63,9 +62,8 @@ def test_network_is_deleted_12_months_after_the_last_seance(
         counts = purge(now=limit + timedelta(seconds=1))
     assert (counts[MESSAGES], counts[CONSENTS]) == (1, 1)
     assert [
-        model.objects.count()
-        for model in (Discussion, Message, Abonnement, EnvoiMessageReseau, ConsentementAnnuaire)
-    ] == [0, 0, 0, 0, 0]
+        model.objects.count() for model in (Discussion, Message, Abonnement, ConsentementAnnuaire)
+    ] == [0, 0, 0, 0]
     assert Message.history.model.objects.count() == 0
     assert not storage.exists(name)
 

@@ -3,25 +3,28 @@ discussions and replies (checks, withdrawn participation, files), following and 
 to followers (once each), the team's moderation."""
 
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import timezone
 
+from cerdd_ami.models import Notification, Preference
+from cerdd_ami.notifications.services import send_digests, send_notification, set_preference
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    EnvoiMessageReseau,
     MembreBinome,
     Message,
     Participant,
 )
 from cycle.reseau import services
-from cycle.reseau.notifications import FollowersNotNotified, notify_followers
+from tests.conftest import run_worker
+from tests.cycle.factories import ParticipantFactory
 from tests.cycle.reseau.conftest import pdf_upload
 from tests.factories import StaffFactory, UserFactory, charge_de_mission
-from tests.utils import FLAKY_MAILERS, FlakyBackend
 
 pytestmark = pytest.mark.django_db
 
@@ -185,86 +188,146 @@ def test_attachment_is_checked_by_content_and_stored(participant, claire):
 # Followers -----------------------------------------------------------------------------------
 
 
-def test_a_reply_mails_each_other_follower_once(
-    participant, claire, autre_participant, marc, mailoutbox, django_capture_on_commit_callbacks
+def reply(discussion, participant, auteur, texte="Nous avons un conseil des jeunes."):
+    return services.post_message(
+        discussion=discussion, participant=participant, auteur=auteur, texte=texte
+    )
+
+
+def test_a_reply_mails_each_other_follower_once_with_a_link_and_one_click_unsubscribe(
+    participant, claire, autre_participant, marc, django_capture_on_commit_callbacks
 ):
     discussion = start(participant, claire)
     with django_capture_on_commit_callbacks(execute=True):
-        reply = services.post_message(
-            discussion=discussion,
-            participant=autre_participant,
-            auteur=marc,
-            texte="Nous avons un conseil <b>des jeunes</b>.\nOn en parle ?",
-        )
+        message = reply(discussion, autre_participant, marc, texte="Un conseil <b>des jeunes</b>")
+        assert mail.outbox == []  # nothing before the commit
+
     # Claire follows (she opened it); Marc wrote it and is not told of his own message.
-    assert [m.to for m in mailoutbox] == [["claire@arras.test"]]
-    mail = mailoutbox[0]
-    assert mail.subject == "Nouveau message dans la discussion « Mobiliser les jeunes »"
-    assert "Nous avons un conseil <b>des jeunes</b>." in mail.body
-    html = mail.alternatives[0][0]
-    assert "conseil &lt;b&gt;des jeunes&lt;/b&gt;.<br>On en parle ?" in html
-    assert f"/cycle/{participant.pk}/reseau/discussions/{discussion.pk}/#message-{reply.pk}" in (
-        mail.body
+    assert [m.to for m in mail.outbox] == [["claire@arras.test"]]
+    sent = mail.outbox[0]
+    collectivite = autre_participant.candidature.collectivite.nom
+    nom = autre_participant.membres.get(role=MembreBinome.Role.TECHNICIEN).nom
+    titre = f"Nouveau message de {nom} ({collectivite}) dans la discussion « Mobiliser les jeunes »"
+    assert sent.subject == titre
+    link = (
+        f"http://127.0.0.1:8000/cycle/{participant.pk}/reseau/discussions/{discussion.pk}/"
+        f"#message-{message.pk}"
     )
-    assert Abonnement.objects.filter(discussion=discussion).count() == 2
-    # The worker running the task again sends nothing again.
-    assert notify_followers.call(message_id=reply.pk) == 0
-    assert len(mailoutbox) == 1
-    assert list(EnvoiMessageReseau.objects.values_list("destinataire", "statut")) == [
-        ("claire@arras.test", "envoye")
+    assert f"{titre}, que vous suivez." in sent.body
+    assert link in sent.body
+    assert f'href="{link}"' in sent.alternatives[0][0]
+    # The message's words stay on the site.
+    assert "conseil" not in sent.body
+    assert sent.extra_headers["List-Unsubscribe"].startswith(
+        "<http://127.0.0.1:8000/notifications/desabonnement/"
+    )
+    assert sent.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    notification = Notification.objects.get()
+    assert (notification.user, notification.titre, notification.url) == (
+        claire,
+        titre,
+        f"/cycle/{participant.pk}/reseau/discussions/{discussion.pk}/#message-{message.pk}",
+    )
+    assert notification.emailed_at is not None
+    # The task run again sends nothing again.
+    assert send_notification.call(notification_id=notification.pk) is False
+    assert len(mail.outbox) == 1
+
+
+def test_a_reply_is_mailed_once_by_the_worker_run_twice(
+    participant, claire, autre_participant, marc, database_queue
+):
+    discussion = start(participant, claire)
+    with transaction.atomic():
+        reply(discussion, autre_participant, marc)
+    assert mail.outbox == []
+
+    run_worker()
+    run_worker()
+
+    assert [m.to for m in mail.outbox] == [["claire@arras.test"]]
+    assert Notification.objects.get().emailed_at is not None
+
+
+def test_each_follower_is_sent_to_the_discussion_in_their_own_participation(
+    participant, claire, autre_participant, marc, cycle, django_capture_on_commit_callbacks
+):
+    third = ParticipantFactory(cycle=cycle)
+    lea = UserFactory(email="lea@bethune.test")
+    third.membres.filter(role=MembreBinome.Role.ELU).update(user=lea)
+    discussion = start(participant, claire)
+    reply(discussion, third, lea, texte="Je suis aussi intéressée.")
+    with django_capture_on_commit_callbacks(execute=True):
+        message = reply(discussion, autre_participant, marc)
+
+    path = f"/reseau/discussions/{discussion.pk}/#message-{message.pk}"
+    notified = Notification.objects.filter(url__endswith=f"#message-{message.pk}")
+    assert sorted(notified.values_list("user__email", "url")) == [
+        ("claire@arras.test", f"/cycle/{participant.pk}{path}"),
+        ("lea@bethune.test", f"/cycle/{third.pk}{path}"),
     ]
+    assert sorted(m.to[0] for m in mail.outbox) == ["claire@arras.test", "lea@bethune.test"]
+
+
+def test_a_follower_who_chose_the_digest_finds_the_reply_in_it_once(
+    participant, claire, autre_participant, marc, django_capture_on_commit_callbacks
+):
+    set_preference(user=claire, mode=Preference.Mode.RESUME)
+    discussion = start(participant, claire)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = reply(discussion, autre_participant, marc)
+    assert mail.outbox == []
+
+    assert send_digests.call() == {"resumes": 1, "notifications": 1, "echecs": 0}
+    assert send_digests.call() == {"resumes": 0, "notifications": 0, "echecs": 0}
+
+    assert [m.to for m in mail.outbox] == [["claire@arras.test"]]
+    digest = mail.outbox[0]
+    assert digest.subject == "1 nouveauté sur votre espace du Cerdd"
+    titre = Notification.objects.get(user=claire).titre
+    assert titre.endswith("dans la discussion « Mobiliser les jeunes »")
+    assert f"- {titre} (" in digest.body
+    assert (
+        f"http://127.0.0.1:8000/cycle/{participant.pk}/reseau/discussions/{discussion.pk}/"
+        f"#message-{message.pk}"
+    ) in digest.body
+    assert digest.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_follower_who_chose_nothing_gets_no_email_but_sees_it_on_the_site(
+    participant, claire, autre_participant, marc, django_capture_on_commit_callbacks
+):
+    set_preference(user=claire, mode=Preference.Mode.AUCUN)
+    discussion = start(participant, claire)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply(discussion, autre_participant, marc)
+
+    assert send_digests.call() == {"resumes": 0, "notifications": 0, "echecs": 0}
+    assert mail.outbox == []
+    notification = Notification.objects.get()
+    assert (notification.user, notification.read_at, notification.emailed_at) == (
+        claire,
+        None,
+        None,
+    )
 
 
 def test_followers_who_stopped_or_withdrew_get_nothing(
-    participant, claire, autre_participant, marc, mailoutbox, django_capture_on_commit_callbacks
+    participant, claire, autre_participant, marc, django_capture_on_commit_callbacks
 ):
     discussion = start(participant, claire)
     services.set_following(
         discussion=discussion, participant=participant, user=claire, follow=False
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.post_message(
-            discussion=discussion, participant=autre_participant, auteur=marc, texte="Bonjour"
-        )
-    assert mailoutbox == []
+        reply(discussion, autre_participant, marc, texte="Bonjour")
+    assert mail.outbox == []
     services.set_following(discussion=discussion, participant=participant, user=claire, follow=True)
     withdraw(participant)
     with django_capture_on_commit_callbacks(execute=True):
-        services.post_message(
-            discussion=discussion, participant=autre_participant, auteur=marc, texte="Encore"
-        )
-    assert mailoutbox == []
-
-
-def test_a_failed_email_is_recorded_then_sent_once_by_the_retry(
-    participant,
-    claire,
-    autre_participant,
-    marc,
-    mailoutbox,
-    settings,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
-):
-    discussion = start(participant, claire)
-    settings.MAILERS = FLAKY_MAILERS
-    monkeypatch.setattr(FlakyBackend, "refused", frozenset({"claire@arras.test"}))
-    with django_capture_on_commit_callbacks(execute=True):
-        reply = services.post_message(
-            discussion=discussion, participant=autre_participant, auteur=marc, texte="Oui"
-        )
-    envoi = EnvoiMessageReseau.objects.get()
-    assert (envoi.statut, envoi.tentatives) == ("echec", 1)
-    assert mailoutbox == []
-    # The task raises so that the worker retries it.
-    with pytest.raises(FollowersNotNotified):
-        notify_followers.call(message_id=reply.pk)
-    monkeypatch.setattr(FlakyBackend, "refused", frozenset())
-    assert notify_followers.call(message_id=reply.pk) == 1
-    assert notify_followers.call(message_id=reply.pk) == 0
-    assert len(mailoutbox) == 1
-    envoi.refresh_from_db()
-    assert (envoi.statut, envoi.tentatives) == ("envoye", 3)
+        reply(discussion, autre_participant, marc, texte="Encore")
+    assert mail.outbox == []
+    assert Notification.objects.count() == 0
 
 
 # Moderation ----------------------------------------------------------------------------------

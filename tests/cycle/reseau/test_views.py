@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from candidatures.models import Collectivite
+from cerdd_ami.models import Notification
+from cerdd_ami.notifications.services import unread_count
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import Discussion, MembreBinome, Message, Participant
 from cycle.reseau import services
@@ -294,6 +296,33 @@ def test_follow_and_stop_following(client, participant, claire, autre_participan
     ]
     client.post(address, {"action": "ne_plus_suivre"})
     assert list(discussion.abonnements.values_list("user", flat=True)) == [claire.pk]
+
+
+def test_opening_the_discussion_reads_its_notifications_only(
+    client, participant, claire, autre_participant, marc
+):
+    discussion = start(participant, claire)
+    other = start(autre_participant, marc, titre="Autre sujet")
+    services.set_following(discussion=other, participant=participant, user=claire, follow=True)
+    for thread in (discussion, other):
+        services.post_message(
+            discussion=thread, participant=autre_participant, auteur=marc, texte="Réponse"
+        )
+    client.force_login(claire)
+    assert unread_count(claire) == 2
+    html = client.get("/notifications/").content.decode()
+    assert html.count("dans la discussion « Mobiliser les jeunes »") == 1
+    assert html.count("dans la discussion « Autre sujet »") == 1
+
+    assert client.get(url("discussion", participant, discussion.pk)).status_code == 200
+
+    assert list(Notification.objects.unread().values_list("url", flat=True)) == [
+        Notification.objects.get(url__startswith=url("discussion", participant, other.pk)).url
+    ]
+    # Marc's own page view reads nothing of Claire's.
+    client.force_login(marc)
+    client.get(url("discussion", autre_participant, other.pk))
+    assert unread_count(claire) == 1
 
 
 def test_discussion_pages_query_counts_do_not_grow(

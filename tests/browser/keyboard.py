@@ -1,0 +1,72 @@
+"""Keyboard-only journeys: move the focus with Tab (or Shift+Tab) as a person who does not use
+a mouse does, and check at each stop where something is done that the focus can be seen."""
+
+from pathlib import Path
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  const labels = el.labels ? Array.from(el.labels, (label) => label.textContent) : [];
+  const squash = (text) => (text || "").replace(/\\s+/g, " ").trim();
+  return {
+    names: [el.textContent, el.value, el.getAttribute("aria-label"), ...labels]
+      .map(squash)
+      .filter(Boolean),
+    tag: el.tagName.toLowerCase(),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+    shadow: style.boxShadow !== "none",
+    shown: box.width > 0 && box.height > 0 && el.checkVisibility(),
+    focusVisible: el.matches(":focus-visible"),
+  };
+}"""
+
+
+def focused(page) -> dict | None:
+    return page.evaluate(FOCUSED)
+
+
+def assert_focus_visible(page) -> dict:
+    """The focused element is on screen and drawn with a focus ring (an outline or a shadow)
+    that the keyboard, not a click, brought (``:focus-visible``)."""
+    info = focused(page)
+    assert info is not None, "nothing has the focus"
+    assert info["shown"], f"the focused {info['tag']} {info['names'][:1]} is not visible"
+    assert info["focusVisible"], f"{info['names'][:1]} was not focused by the keyboard"
+    assert info["outline"] or info["shadow"], f"{info['names'][:1]} shows no focus ring"
+    return info
+
+
+def tab_to(page, name: str, *, exact=False, backwards=False, limit=200) -> dict:
+    """Press Tab (Shift+Tab ``backwards``) until the focused element's text, value or label
+    contains ``name`` (equals it, ``exact``); the focus must be visible there."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        page.keyboard.press(key)
+        info = focused(page)
+        names = info["names"] if info else []
+        if any(candidate == name if exact else name in candidate for candidate in names):
+            return assert_focus_visible(page)
+    raise AssertionError(f"« {name} » never received the focus")
+
+
+def enter_and_load(page) -> None:
+    """Press Enter on the focused link or button and wait for the page it opens."""
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def type_lines(page, text: str) -> None:
+    """Type ``text`` in the focused field, its line breaks with Enter (a textarea's)."""
+    for number, line in enumerate(text.split("\n")):
+        if number:
+            page.keyboard.press("Enter")
+        page.keyboard.type(line)
+
+
+def choose_file_with_space(page, path: Path) -> None:
+    """The focused file field opens the system's file chooser on Space: ``path`` is picked."""
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(path)
