@@ -5,6 +5,8 @@ here, through prefetch-friendly ``.all()`` (prefetch ``appel__etapes_questionnai
 
 from django.db.models import prefetch_related_objects
 
+from candidatures.questionnaires.models import EtapeQuestionnaire
+
 QUESTIONNAIRE_PREFETCH = ["appel__etapes_questionnaire__questions", "reponses", "pieces"]
 
 
@@ -30,10 +32,15 @@ def review(candidature, questionnaire=None) -> list:
     ]
 
 
-def review_of(candidature) -> list:
-    """``review`` after reading what it needs in four queries."""
-    prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
-    return review(candidature)
+def review_of(candidature, questionnaire=None) -> list:
+    """``review`` after reading what it needs in four queries (the questionnaire without
+    joins, as ``candidature.questionnaire(...)`` gives it, unless passed)."""
+    if questionnaire is None:
+        questionnaire = candidature.questionnaire(
+            EtapeQuestionnaire.objects.with_questions(candidature.appel)
+        )
+    prefetch_related_objects([candidature], "reponses", "pieces")
+    return review(candidature, questionnaire)
 
 
 def files_text(pieces) -> str:

@@ -13,6 +13,7 @@ from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
 from candidatures.dossiers import hooks, services, submission
+from candidatures.questionnaires.models import EtapeQuestionnaire
 from cerdd_ami.auth import client_ip
 
 from ..answers import files_text, review_of
@@ -122,6 +123,9 @@ def nouvelle(request, slug):
 @login_required
 def detail(request, pk):
     candidature = _dossier(request, pk)
+    questionnaire = candidature.questionnaire(
+        EtapeQuestionnaire.objects.with_questions(candidature.appel)
+    )
     return render(
         request,
         "candidatures/dossier.html",
@@ -131,8 +135,10 @@ def detail(request, pk):
             "depots": candidature.depots.defer("contenu").order_by("-version"),
             "evenements": candidature.evenements.select_related("actor"),
             "acces": candidature.acces.select_related("user"),
-            "questionnaire": review_of(candidature),
-            "missing": candidature.missing_items() if not candidature.est_deposee else [],
+            "questionnaire": review_of(candidature, questionnaire),
+            "missing": (
+                candidature.missing_items(questionnaire) if not candidature.est_deposee else []
+            ),
             "invitation_form": InvitationForm(),
             "now": timezone.now(),
             "peut_rouvrir": candidature.est_deposee and candidature.accepts_changes(),
