@@ -102,7 +102,7 @@ class ReferentsForm(DraftModelForm):
             for suffix in PERSON_SUFFIXES
         ]
         help_texts = {
-            "ref_pol_fonction": "Par exemple : adjoint·e à la démocratie participative.",
+            "ref_pol_fonction": "Par exemple : adjoint·e à la transition écologique.",
             "ref_tech_fonction": "Par exemple : chargé·e de mission développement durable.",
         }
 

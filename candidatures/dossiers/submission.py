@@ -448,6 +448,7 @@ def _depot_email_context(candidature, depot) -> dict:
         "collectivite": candidature.collectivite.nom,
         "de_collectivite": de_nom(candidature.collectivite.nom),
         "appel_titre": appel.titre,
+        "programme": appel.programme,
         "submitted_at": format_datetime_fr(depot.submitted_at),
         "submitted_by": depot.contenu["submitted_by"]["nom"],
         "deadline": format_datetime_fr(candidature.deadline()),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from candidatures.appels.models import Appel
 from candidatures.appels.seed import PARIS, appel_texts
 
+from .demo_alimentation import ALIMENTATION_TEXTS
 from .models import EtapeQuestionnaire, Question
 from .services import create_standard_questionnaire
 
@@ -107,11 +108,8 @@ def ensure_appel_alimentation(today=None):
     opens = datetime.combine(today - timedelta(days=7), datetime.min.time(), tzinfo=PARIS)
     closes = datetime.combine(today + timedelta(days=45), datetime.max.time(), tzinfo=PARIS)
     closes = closes.replace(microsecond=0)
-    texts = appel_texts()
-    texts["accroche"] = (
-        "Un cycle de qualification pour les collectivités qui veulent bâtir une alimentation "
-        "durable, locale et accessible à toutes et tous."
-    )
+    # The contact and signatory are the 2021 call's; every public text is its own.
+    texts = appel_texts() | ALIMENTATION_TEXTS
     appel, created = Appel.objects.get_or_create(
         slug=f"alimentation-durable-{today.year + 1}",
         defaults={

@@ -39,7 +39,7 @@ def test_participant_menu_fits_one_line_at_1280_px(
     links = menu.get_by_role("link")
     expect(links).to_have_text(
         [
-            "Cerdd Vers des territoires participatifs en Hauts-de-France",
+            "Cerdd Appels à manifestation d'intérêt en Hauts-de-France",
             "Accueil",
             "Mes candidatures",
             "Espace du cycle",

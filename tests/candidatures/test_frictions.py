@@ -170,6 +170,6 @@ def test_another_collectivite_can_still_be_started_from_the_list(client, applica
 
     assert (
         f'<a class="btn btn-outline-primary" href="/candidature/nouvelle/{appel.slug}/?autre=1">'
-        "Candidater pour une autre collectivité</a>" in listing
+        f"Candidater pour une autre collectivité à « {appel.titre} »</a>" in listing
     )
     assert "Quelle collectivité candidate ?" in page_text(picker)

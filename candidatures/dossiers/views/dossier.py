@@ -43,20 +43,23 @@ def _error_messages(error: ValidationError) -> list[str]:
 
 @login_required
 def mes_candidatures(request):
-    dossiers = (
+    """My dossiers, then every open call, the soonest to close first: « Candidater » to those
+    I have no dossier for, « pour une autre collectivité » to the others. Two queries whatever
+    their number."""
+    dossiers = list(
         Candidature.objects.visible_to(request.user)
         .select_related("appel", "collectivite")
         .order_by("-appel__opens_at", "collectivite__nom")
     )
-    appel = Appel.objects.current()
+    mine = {dossier.appel_id for dossier in dossiers}
+    appels_ouverts = list(Appel.objects.open_now())
     return render(
         request,
         "candidatures/mes_candidatures.html",
         {
             "dossiers": dossiers,
-            "appel": appel,
-            "appel_ouvert": appel and appel.is_open(),
-            "deja_candidat": appel is not None and any(d.appel_id == appel.pk for d in dossiers),
+            "appels_a_candidater": [appel for appel in appels_ouverts if appel.pk not in mine],
+            "appels_deja_candidat": [appel for appel in appels_ouverts if appel.pk in mine],
         },
     )
 

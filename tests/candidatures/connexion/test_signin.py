@@ -73,9 +73,7 @@ def test_request_link_sends_exactly_one_email_holding_a_link(client, mailoutbox)
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert message.to == ["marie.dupont@mairie-exemple.fr"]
-    assert message.subject == (
-        "Votre lien de connexion — Vers des territoires participatifs (Cerdd)"
-    )
+    assert message.subject == ("Votre lien de connexion — Appels à manifestation d'intérêt (Cerdd)")
     link = link_in(message)
     assert link.startswith("http://127.0.0.1:8000/connexion/lien/?jeton=")
     assert "valable 30 minutes et ne sert qu'une fois" in message.body

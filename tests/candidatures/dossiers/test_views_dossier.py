@@ -1,9 +1,14 @@
 import json
+import re
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from candidatures.appels.models import end_of_day
 from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
+from cerdd_ami.formats import format_date_fr
 from tests.candidatures.factories import (
     AppelFactory,
     CandidatureFactory,
@@ -58,18 +63,77 @@ def test_mes_candidatures_lists_only_my_dossiers(
     assert f'<a href="/candidature/{dossier.pk}/">Loos-en-Gohelle</a>' in content
 
 
-@pytest.mark.parametrize("dossiers", [1, 6])
+@pytest.mark.parametrize("rows", [1, 6])
 def test_mes_candidatures_query_count_does_not_grow(
-    client, applicant, django_assert_num_queries, dossiers
+    client, applicant, django_assert_num_queries, rows
 ):
-    for _ in range(dossiers):
+    for _ in range(rows):
         CandidatureFactory(appel=AppelFactory(), createur=applicant)
+        AppelFactory()  # an open call to apply to
     client.force_login(applicant)
     client.get("/")  # the session now remembers whether they take part in a cycle
 
-    # Session, user, the current call, the dossiers, the menu's unread notifications.
+    # Session, user, the dossiers, the open calls, the menu's unread notifications.
     with django_assert_num_queries(5):
-        client.get("/candidature/")
+        response = client.get("/candidature/")
+
+    content = page_text(response)
+    assert content.count("Candidater pour une autre collectivité à « ") == rows
+    assert content.count('<a class="btn btn-primary" href="/candidature/nouvelle/') == rows
+
+
+def test_mes_candidatures_offers_only_the_open_calls_without_my_dossier(
+    client, applicant, dossier, appel
+):
+    later = AppelFactory(
+        titre="Alimentation durable en Hauts-de-France — 2027",
+        programme="Alimentation durable",
+        slug="alimentation-2027",
+        closes_at=end_of_day(timezone.localdate() + timedelta(days=40)),
+    )
+    sooner = AppelFactory(
+        titre="Vers des territoires participatifs — 2027",
+        slug="2027",
+        closes_at=end_of_day(timezone.localdate() + timedelta(days=3)),
+    )
+    AppelFactory(titre="Pas encore publié", slug="brouillon", est_publie=False)
+    AppelFactory(titre="Appel clos", slug="clos", edition_2021=True)
+    client.force_login(applicant)
+
+    content = page_text(client.get("/candidature/"))
+
+    offers = re.findall(
+        r'<a class="btn btn-primary" href="(/candidature/nouvelle/[^"]+)">([^<]+)</a>', content
+    )
+    # Soonest closing first; not the call I already have a dossier for.
+    assert offers == [
+        (f"/candidature/nouvelle/{sooner.slug}/", f"Candidater à « {sooner.titre} »"),
+        (f"/candidature/nouvelle/{later.slug}/", f"Candidater à « {later.titre} »"),
+    ]
+    assert (
+        "Programme « Alimentation durable » · date limite de dépôt : "
+        f"{format_date_fr(later.closes_at)} à 23 h 59 (heure de Paris)" in content
+    )
+    assert (
+        f'<a class="btn btn-outline-primary" href="/candidature/nouvelle/{appel.slug}/?autre=1">'
+        f"Candidater pour une autre collectivité à « {appel.titre} »</a>" in content
+    )
+    assert f"Candidater à « {appel.titre} »" not in content
+    assert "Pas encore publié" not in content
+    assert "Appel clos" not in content
+    assert "Aucun appel n'est ouvert aux candidatures pour le moment." not in content
+
+
+def test_mes_candidatures_with_no_open_call_offers_none(client, applicant):
+    AppelFactory(titre="Appel clos", slug="clos", edition_2021=True)
+    client.force_login(applicant)
+
+    content = page_text(client.get("/candidature/"))
+
+    assert "Vous n'avez pas encore de dossier." in content
+    assert "Aucun appel n'est ouvert aux candidatures pour le moment." in content
+    assert "/candidature/nouvelle/" not in content
+    assert "Appel clos" not in content
 
 
 def test_nouvelle_creates_the_draft_for_the_picked_collectivite(client, applicant, appel):
