@@ -14,7 +14,7 @@ from candidatures.dossiers import services, submission
 from candidatures.questionnaires.forms import QuestionnaireForm
 from candidatures.questionnaires.models import EtapeQuestionnaire, Reponse
 
-from ..answers import review
+from ..answers import answers_prefetch, review
 from ..forms import ENGAGEMENTS_TITLE, FIXED_STEP_FORMS, FIXED_STEP_TITLES, EngagementsForm
 from ..models import Candidature
 from .dossier import _dossier, _error_messages
@@ -118,7 +118,7 @@ def _render_step(request, candidature, journey, step, form, **extra):
         # One read of the answers and pieces for both the missing items and the review. The
         # boxes of this page speak for themselves (errors beside them): the box lists the
         # other steps only.
-        prefetch_related_objects([candidature], "pieces", "reponses")
+        prefetch_related_objects([candidature], *answers_prefetch())
         extra["missing"] = [
             item
             for item in candidature.missing_items(journey.questionnaire)
@@ -164,11 +164,16 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
     else:
         form = QuestionnaireForm(etape=etape, questions=questions, valeurs=valeurs)
     file_questions = [question for question in questions if question.est_fichier]
-    pieces = all_pieces = []
+    pieces, all_pieces = [], []
     if file_questions:
-        # One read for the step's table and the dossier's total size.
-        all_pieces = list(candidature.pieces.select_related("question"))
-        pieces = [piece for piece in all_pieces if piece.question in file_questions]
+        # One read for the step's table and the dossier's total size, without the joins of
+        # the pieces' default order: the step's pieces in question order, then upload order.
+        all_pieces = list(candidature.pieces.order_by("uploaded_at", "pk"))
+        for question in file_questions:
+            for piece in all_pieces:
+                if piece.question_id == question.pk:
+                    piece.question = question
+                    pieces.append(piece)
     missing_files = [
         question
         for question in file_questions
