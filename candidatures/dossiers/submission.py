@@ -20,12 +20,13 @@ from django.db.models import F, Max, Q, prefetch_related_objects
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
+from candidatures.questionnaires.models import EtapeQuestionnaire
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
 
 from . import receipt
-from .answers import QUESTIONNAIRE_PREFETCH, review
+from .answers import QUESTIONNAIRE_PREFETCH, answers_prefetch, review
 from .models import Candidature, Depot, Evenement
 from .services import PARIS, _lock_candidature, _refresh_caller_instance
 
@@ -136,15 +137,19 @@ def _answer_value(candidature, field) -> str:
     return str(value or "")
 
 
-def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
+def build_snapshot(*, candidature, version, submitted_at, submitted_by, questionnaire=None) -> dict:
     """The frozen JSON copy of a dossier stored in ``Depot.contenu`` (and printed on the receipt).
 
     Plain JSON types only: French labels beside every answer, so the copy reads on its own
-    even if the form changes in a later edition.
+    even if the form changes in a later edition. ``questionnaire`` as
+    ``candidature.questionnaire()`` gives it, with the dossier's answers and pieces already
+    prefetched; without it, everything is read here.
     """
     collectivite = candidature.collectivite
     appel = candidature.appel
-    prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
+    if questionnaire is None:
+        prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
+        questionnaire = candidature.questionnaire()
 
     def fixed(title, fields):
         answers = [
@@ -163,7 +168,7 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by) -> dict:
     pieces = []
     # Each question's wording as the applicant saw it: the receipt reads the same even if
     # staff correct a label later.
-    for titre, answers in review(candidature):
+    for titre, answers in review(candidature, questionnaire):
         asked = [
             {
                 "champ": question.code,
@@ -234,9 +239,10 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
     ValidationError before the opening or past the deadline (extension included) and
     ``IncompleteCandidature`` with the missing items.
 
-    Side effects, in one short transaction under the appel's then the dossier's row lock (the
-    appel's lock lasts milliseconds: submissions of a call are never serialised behind a
-    receipt): on first submission, a numero « PRÉFIXE-00n » from the appel's counter
+    Side effects, in one short transaction under the dossier's row lock, and the appel's from
+    its numbering to the commit (the last writes only: a call's submissions wait for each
+    other for milliseconds, never behind another's checks and snapshot, nor a receipt): on
+    first submission, a numero « PRÉFIXE-00n » from the appel's counter
     (``Appel.dernier_numero``); statut DEPOSEE and deposee_at; a Depot (next version) with the
     frozen ``contenu`` and no receipt yet; an Evenement DEPOT; and ``issue_receipt_task`` for
     that Depot, enqueued in the same transaction (the task exists if and only if the deposit
@@ -250,11 +256,12 @@ def submit_candidature(*, candidature, user, now=None) -> Depot:
 
 
 def _record_submission(*, candidature, user, now) -> Depot:
-    # Inside submit_candidature's transaction.
-    # The appel row first, then the dossier, always in this order (the other services lock the
-    # appel first too): a double click waits here, then sees DEPOSEE.
-    appel = Appel.objects.select_for_update().get(pk=candidature.appel_id)
+    # Inside submit_candidature's transaction. The dossier's row first: a double click waits
+    # here, then sees DEPOSEE. The appel's row is locked by its counter's UPDATE, last: the
+    # services that lock an appel then one of its dossiers (decisions) act after the
+    # deadline, when this dossier cannot be deposited.
     locked = _lock_candidature(candidature)
+    appel = Appel.objects.get(pk=candidature.appel_id)
     locked.appel = appel
 
     if locked.statut == Candidature.Statut.DEPOSEE:
@@ -266,26 +273,29 @@ def _record_submission(*, candidature, user, now) -> Depot:
         )
     if not locked.accepts_changes(now):
         raise ValidationError(_deadline_passed_message(locked.deadline()), code="deadline")
-    missing = locked.missing_items()
+    # The questionnaire, answers and pieces read once for the checks and the frozen copy.
+    questionnaire = locked.questionnaire(EtapeQuestionnaire.objects.with_questions(appel))
+    prefetch_related_objects([locked], *answers_prefetch())
+    missing = locked.missing_items(questionnaire)
     if missing:
         raise IncompleteCandidature(missing)
 
-    if not locked.numero:
-        locked.numero = _next_numero(appel)
-    statut_avant = locked.statut
-    locked.statut = Candidature.Statut.DEPOSEE
-    locked.deposee_at = now
-    locked.save(update_fields=["numero", "statut", "deposee_at", "updated_at"])
-
     version = (locked.depots.aggregate(last=Max("version"))["last"] or 0) + 1
-    depot = Depot.objects.create(
+    contenu = build_snapshot(
         candidature=locked,
         version=version,
         submitted_at=now,
         submitted_by=user,
-        contenu=build_snapshot(
-            candidature=locked, version=version, submitted_at=now, submitted_by=user
-        ),
+        questionnaire=questionnaire,
+    )
+    if not locked.numero:
+        locked.numero = contenu["numero"] = _next_numero(appel)
+    statut_avant = locked.statut
+    locked.statut = Candidature.Statut.DEPOSEE
+    locked.deposee_at = now
+    locked.save(update_fields=["numero", "statut", "deposee_at", "updated_at"])
+    depot = Depot.objects.create(
+        candidature=locked, version=version, submitted_at=now, submitted_by=user, contenu=contenu
     )
 
     detail = f"Dépôt n° {locked.numero}"
