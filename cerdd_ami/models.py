@@ -37,6 +37,11 @@ class EmailUserManager(UserManager):
 class User(AbstractUser):
     username = None
     email = models.EmailField("adresse e-mail", unique=True)
+    # Kept by cerdd_ami.notifications.services (the only code that creates or reads a
+    # Notification): the menu of every page shows it without a query of its own.
+    notifications_non_lues = models.PositiveIntegerField(
+        "notifications non lues", default=0, editable=False
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

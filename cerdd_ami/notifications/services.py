@@ -4,9 +4,11 @@ unsubscribe. See the package's docstring for the API other packages use."""
 import logging
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -73,11 +75,12 @@ def notify(*, recipients, titre, url, template="notification", context=None) -> 
     """Tell each of ``recipients`` (Users; duplicates and inactive accounts skipped) that
     something new waits at ``url`` (a local path).
 
-    Side effects, in the caller's transaction: one Notification per recipient; for each
-    recipient whose preference is « immédiat », the task ``send_notification`` is enqueued
-    (it runs once the transaction commits and e-mails that one notification). Digest and
-    « aucun » recipients get no task here (``send_digests`` collects the former). Returns the
-    notifications created.
+    Side effects, in the caller's transaction: one Notification per recipient and their
+    unread counter (``User.notifications_non_lues``) one higher; for each recipient whose
+    preference is « immédiat », the task ``send_notification`` is enqueued (it runs once the
+    transaction commits and e-mails that one notification). Digest and « aucun » recipients
+    get no task here (``send_digests`` collects the former). Returns the notifications
+    created.
     """
     with transaction.atomic():
         seen, notifications = set(), []
@@ -89,6 +92,10 @@ def notify(*, recipients, titre, url, template="notification", context=None) -> 
                 Notification.objects.create(
                     user=user, titre=titre[:200], url=url, template=template, context=context or {}
                 )
+            )
+        if seen:
+            get_user_model().objects.filter(pk__in=seen).update(
+                notifications_non_lues=F("notifications_non_lues") + 1
             )
         immediate = set(
             Preference.objects.filter(user__in=seen)
@@ -108,24 +115,42 @@ def _path_filter(url: str) -> Q:
 
 def mark_read(*, user, url) -> int:
     """``user`` opened the page at ``url``: its unread notifications are read now. Returns how
-    many. Side effects: one UPDATE of the user's Notification rows."""
+    many. Side effects: one UPDATE of the user's Notification rows and, when some were
+    unread, their unread counter lowered as much (on ``user`` too, for this page's menu)."""
     if not user.is_authenticated:
         return 0
-    return (
-        Notification.objects.of_user(user)
-        .unread()
-        .filter(_path_filter(url))
-        .update(read_at=timezone.now())
-    )
+    with transaction.atomic():
+        read = (
+            Notification.objects.of_user(user)
+            .unread()
+            .filter(_path_filter(url))
+            .update(read_at=timezone.now())
+        )
+        _lower_unread(user, read)
+    return read
 
 
 def mark_all_read(*, user) -> int:
-    """Every unread notification of ``user`` is read now; returns how many (one UPDATE)."""
-    return Notification.objects.of_user(user).unread().update(read_at=timezone.now())
+    """Every unread notification of ``user`` is read now; returns how many. Side effects: one
+    UPDATE of their Notification rows, their unread counter lowered as much."""
+    with transaction.atomic():
+        read = Notification.objects.of_user(user).unread().update(read_at=timezone.now())
+        _lower_unread(user, read)
+    return read
+
+
+def _lower_unread(user, read: int) -> None:
+    # By how many rows were read, not to zero: a notification created meanwhile stays counted.
+    if read:
+        get_user_model().objects.filter(pk=user.pk).update(
+            notifications_non_lues=Greatest(F("notifications_non_lues") - read, 0)
+        )
+        user.notifications_non_lues = max(user.notifications_non_lues - read, 0)
 
 
 def unread_count(user) -> int:
-    return Notification.objects.of_user(user).unread().count()
+    """The menu's count, as kept on the user by ``notify`` and the ``mark_*`` services."""
+    return user.notifications_non_lues
 
 
 # ---------------------------------------------------------------------------------------------

@@ -73,8 +73,8 @@ def test_mes_candidatures_query_count_does_not_grow(
     client.force_login(applicant)
     client.get("/")  # the session now remembers whether they take part in a cycle
 
-    # Session, user, the dossiers, the open calls, the menu's unread notifications.
-    with django_assert_num_queries(5):
+    # Session, user, the dossiers, the open calls (the menu's count is on the user).
+    with django_assert_num_queries(4):
         response = client.get("/candidature/")
 
     content = page_text(response)
