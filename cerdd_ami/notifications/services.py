@@ -119,7 +119,8 @@ def mark_read(*, user, url) -> int:
     unread, their unread counter lowered as much (on ``user`` too, for this page's menu)."""
     if not user.is_authenticated:
         return 0
-    with transaction.atomic():
+    # One transaction for both UPDATEs, without a savepoint: most pages read nothing.
+    with transaction.atomic(savepoint=False):
         read = (
             Notification.objects.of_user(user)
             .unread()
@@ -133,7 +134,8 @@ def mark_read(*, user, url) -> int:
 def mark_all_read(*, user) -> int:
     """Every unread notification of ``user`` is read now; returns how many. Side effects: one
     UPDATE of their Notification rows, their unread counter lowered as much."""
-    with transaction.atomic():
+    # One transaction for both UPDATEs, without a savepoint: most pages read nothing.
+    with transaction.atomic(savepoint=False):
         read = Notification.objects.of_user(user).unread().update(read_at=timezone.now())
         _lower_unread(user, read)
     return read

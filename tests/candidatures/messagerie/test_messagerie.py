@@ -290,7 +290,7 @@ def test_thread_query_count_does_not_grow(
     client.force_login(referent)
     client.get("/")  # the session now remembers the menu's cycle check
 
-    # Session, user, dossier, open demandes, thread, notifications read, menu's unread count.
+    # Session, user, dossier, open demandes, thread, notifications read and their counter.
     with django_assert_num_queries(7):
         client.get(thread_url(dossier))
 
