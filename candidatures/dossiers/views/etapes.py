@@ -245,18 +245,20 @@ def delete_piece(request, pk, piece_pk):
 @require_POST
 def submit(request, pk):
     candidature = _dossier(request, pk)
-    return _deposit(request, candidature, journey=Journey(candidature))
+    return _deposit(request, candidature)
 
 
-def _deposit(request, candidature, *, journey, form=None):
+def _deposit(request, candidature, *, journey=None, form=None):
     """Submit through the service; with the last step's ``form`` (already saved), a refusal
-    for unticked commitments comes back on that page, each message beside its box."""
+    for unticked commitments comes back on that page, each message beside its box. The
+    ``journey`` is read only when the deposit is refused (a deposit reads nothing twice)."""
     try:
         depot = submission.submit_candidature(candidature=candidature, user=request.user)
     except submission.AlreadySubmitted:
         messages.info(request, "Ce dossier est déjà déposé.")
         return redirect(candidature)
     except submission.IncompleteCandidature as incomplete:
+        journey = journey or Journey(candidature)
         if form is None:
             for message in _error_messages(incomplete):
                 messages.error(request, message)
@@ -270,6 +272,7 @@ def _deposit(request, candidature, *, journey, form=None):
     except ValidationError as error:
         for message in _error_messages(error):
             messages.error(request, message)
+        journey = journey or Journey(candidature)
         return redirect("candidatures:etape", pk=candidature.pk, step=journey.last)
     # Issued by a background task: with the immediate backend (tests, TASKS_BACKEND=immediate)
     # it already ran on commit; with the worker it is usually still to come.
