@@ -14,7 +14,7 @@ from candidatures.dossiers import submission
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import sign_in_link
-from tests.browser.keyboard import choose_file_with_space, enter_and_load, tab_to, type_lines
+from tests.browser.keyboard import choose_file_in_focused_field, enter_and_load, tab_to, type_lines
 from tests.candidatures.factories import AppelFactory, complete_candidature, tiny_pdf_bytes
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
@@ -137,7 +137,7 @@ def test_applicant_and_staff_exchange_by_keyboard_alone(
     tab_to(page, "Votre message")
     type_lines(page, "Bonjour,\nvoici notre budget prévisionnel.")
     tab_to(page, "Pièce jointe (facultative)")
-    choose_file_with_space(page, budget)
+    choose_file_in_focused_field(page, budget)
     tab_to(page, "Envoyer", exact=True)
     enter_and_load(page)
     expect(page.get_by_role("status")).to_contain_text("Votre message est envoyé")

@@ -12,7 +12,7 @@ from cerdd_ami.permissions import sync_role_permissions
 from cycle.questions.models import EntreeFAQ, Question
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import sign_in_link
-from tests.browser.keyboard import choose_file_with_space, enter_and_load, tab_to, type_lines
+from tests.browser.keyboard import choose_file_in_focused_field, enter_and_load, tab_to, type_lines
 from tests.candidatures.factories import tiny_pdf_bytes
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
@@ -130,7 +130,7 @@ def test_a_question_asked_and_answered_by_keyboard_alone(
     tab_to(page, "Votre question")
     type_lines(page, "Bonjour,\npouvez-vous relire notre plan de concertation ?")
     tab_to(page, "Pièce jointe (facultative)")
-    choose_file_with_space(page, plan)
+    choose_file_in_focused_field(page, plan)
     tab_to(page, "Envoyer ma question", exact=True)
     enter_and_load(page)
     expect(page.get_by_text("Votre question est envoyée à l'équipe du Cerdd.")).to_be_visible()
