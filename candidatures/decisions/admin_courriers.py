@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from candidatures.appels.models import Appel
 from candidatures.decisions import letter_templates, letters
 from candidatures.dossiers.models import Candidature
 from cerdd_ami.pdf import pdf_response
@@ -80,7 +81,10 @@ class ModeleCourrierAdmin(admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         issue = initial.get("issue")
         if issue in letter_templates.SEED_TEXTS:
-            objet, corps = letter_templates.SEED_TEXTS[issue]
+            # ?appel=… too: another programme's call starts from letters naming it.
+            appel_pk = str(initial.get("appel") or "")
+            appel = Appel.objects.filter(pk=appel_pk).first() if appel_pk.isdigit() else None
+            objet, corps = letter_templates.seed_text(issue, appel)
             initial.setdefault("objet", objet)
             initial.setdefault("corps", corps)
         return initial

@@ -182,9 +182,39 @@ Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations les me
 }
 
 
+# The seed texts above speak of the first programme. Another programme's call starts from the
+# same letters naming its own call and programme, without the participation-specific lines.
+FIRST_PROGRAMME = "Territoires participatifs"
+_OTHER_PROGRAMME = [
+    ("« Vers des territoires participatifs en Hauts-de-France »", "« {{ appel }} »"),
+    ("programme Territoires participatifs", "programme {programme}"),
+    (
+        "Votre engagement pour la participation citoyenne compte, et le Cerdd reste à vos côtés : "
+        "ressources, retours d'expériences et outils (Carto Party, mise en récit…) sur "
+        "www.cerdd.org,",
+        "Votre engagement compte, et le Cerdd reste à vos côtés : ressources et retours "
+        "d'expériences sur www.cerdd.org,",
+    ),
+]
+
+
+def seed_text(issue: str, appel=None) -> tuple[str, str]:
+    """(objet, corps) the letters of ``appel`` start from for ``issue``."""
+    objet, corps = SEED_TEXTS[issue]
+    if appel is None or appel.programme == FIRST_PROGRAMME:
+        return objet, corps
+    # Staff typed the programme's name: no template syntax may come in with it.
+    programme = appel.programme.replace("{", "(").replace("}", ")").replace("%", " %")
+    for old, new in _OTHER_PROGRAMME:
+        new = new.replace("{programme}", programme)
+        objet, corps = objet.replace(old, new), corps.replace(old, new)
+    return objet, corps
+
+
 def ensure_modeles_courrier(appel) -> None:
     """Give ``appel`` the three seed letters it lacks; existing texts are never overwritten."""
-    for issue, (objet, corps) in SEED_TEXTS.items():
+    for issue in SEED_TEXTS:
+        objet, corps = seed_text(issue, appel)
         ModeleCourrier.objects.get_or_create(
             appel=appel, issue=issue, defaults={"objet": objet, "corps": corps}
         )

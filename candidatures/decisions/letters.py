@@ -38,7 +38,7 @@ from weasyprint import HTML
 from cerdd_ami.formats import de_nom, format_date_fr, format_month_span, paris
 from cerdd_ami.pdf import _LocalOnlyFetcher, french_typography, pdf_from_html
 
-from .letter_templates import CYCLE_MONTHS, SEED_TEXTS, Personne, _engine
+from .letter_templates import CYCLE_MONTHS, Personne, _engine, seed_text
 from .models import Courrier, Decision, Issue, ModeleCourrier
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class _CallData:
                 modele.issue: (modele.objet, modele.corps)
                 for modele in ModeleCourrier.objects.filter(appel=self.appel)
             }
-        return self._modeles.get(issue) or SEED_TEXTS[issue]
+        return self._modeles.get(issue) or seed_text(issue, self.appel)
 
     def template(self, source: str):
         if source not in self._templates:

@@ -3,6 +3,7 @@ validation.
 """
 
 import io
+import re
 import zoneinfo
 from datetime import date, datetime
 
@@ -28,6 +29,7 @@ from tests.candidatures.decisions.letters_helpers import (
     read_pdf,
 )
 from tests.candidatures.factories import AppelFactory
+from tests.utils import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -315,6 +317,40 @@ def test_ensure_modeles_courrier_creates_missing_texts_only(appel):
     assert modeles[Issue.NON_RETENUE].corps == letter_templates.SEED_TEXTS[Issue.NON_RETENUE][1]
 
 
+@pytest.mark.parametrize("issue", list(Issue))
+def test_another_programme_starts_from_letters_naming_its_own_call(appel, arras, issue):
+    appel.programme = "Alimentation durable"
+    appel.titre = "Alimentation durable en Hauts-de-France — 2027"
+    appel.save()
+    letter_templates.ensure_modeles_courrier(appel)
+    decision = decide(arras, issue)
+
+    _reader, pages = read_pdf(letters.render_letter_pdf(decision))
+    text = " ".join(pages)
+
+    # The subject line, in every outcome's letter.
+    assert "cycle de qualification « Alimentation durable en Hauts-de-France — 2027 »" in text
+    # (The référente's own title, « démocratie participative », is hers, not the programme's.)
+    assert "territoires participatifs" not in text.lower()
+    assert "participation citoyenne" not in text.lower()
+    assert "Carto Party" not in text
+    assert "Alimentation durable en Hauts-de-France" in text
+    assert MOTIVATIONS[issue] in text
+
+
+def test_first_programme_keeps_its_seed_texts_word_for_word(appel):
+    for issue in Issue:
+        assert letter_templates.seed_text(issue, appel) == letter_templates.SEED_TEXTS[issue]
+
+
+def test_another_programme_name_brings_no_template_syntax(appel):
+    appel.programme = "Nature {% if x %}"
+    _objet, corps = letter_templates.seed_text(Issue.NON_RETENUE, appel)
+
+    letter_templates.validate_letter_template(corps)
+    assert "programme Nature ( % if x  %)" in corps
+
+
 # ---------------------------------------------------------------------------------------------
 # Template validation
 
@@ -384,3 +420,18 @@ def test_known_variables_and_conditions_are_accepted():
         "{% if rang_attente %}{{ rang_attente }}{% else %}—{% endif %} "
         "{{ nb_retenues }} collectivité{{ nb_retenues|pluralize }} {{ issue|lower }}"
     )
+
+
+def test_admin_new_letter_text_starts_from_the_seed_naming_the_call(staff_client):
+    alimentation = AppelFactory(programme="Alimentation durable")
+    url = "/admin/candidatures/modelecourrier/add/?issue=non_retenue"
+
+    def corps(query=""):
+        content = page_text(staff_client.get(url + query))
+        return re.search(r'<textarea name="corps"[^>]*>(.*?)</textarea>', content).group(1)
+
+    assert "programme Alimentation durable" in corps(f"&appel={alimentation.pk}")
+    assert "participati" not in corps(f"&appel={alimentation.pk}")
+    assert "programme Territoires participatifs" in corps()
+    # A malformed call id is ignored: the first programme's seed.
+    assert "programme Territoires participatifs" in corps("&appel=x")
