@@ -10,7 +10,7 @@ this layer sits below candidatures.dossiers and never imports it.
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from django.db import models
+from django.db import connections, models
 
 from candidatures.appels.models import Appel
 from cerdd_ami import files
@@ -31,20 +31,59 @@ AUTRE = "__autre__"
 
 class EtapeQuestionnaireQuerySet(models.QuerySet):
     def with_questions(self, appel) -> list[tuple["EtapeQuestionnaire", list["Question"]]]:
-        """The call's steps in order, each with its questions in order.
+        """The call's steps in order (``ordre``, then id), each with its questions in order.
 
-        Two queries without joins: every page of the application journey needs the whole
-        questionnaire (step titles, then the current step's questions), and this costs less
-        CPU than ``prefetch_related`` (docs/performance.md).
+        Every page of the application journey and the dossier page need the whole
+        questionnaire: one hand-written query (steps LEFT JOIN questions) instead of two ORM
+        queries, whose building cost about 0.8 ms of CPU per page against 0.1 ms here
+        (docs/performance.md). The columns come from the models' own fields, and values go
+        through each field's database converter as the ORM would; a test compares the result
+        with the ORM's, field by field.
         """
-        etapes = list(self.filter(appel=appel).order_by("ordre", "pk"))
-        questions = {etape.pk: [] for etape in etapes}
-        if etapes:
-            for question in Question.objects.filter(etape_id__in=list(questions)).order_by(
-                "ordre", "pk"
-            ):
-                questions[question.etape_id].append(question)
-        return [(etape, questions[etape.pk]) for etape in etapes]
+        etape_fields = EtapeQuestionnaire._meta.concrete_fields
+        question_fields = Question._meta.concrete_fields
+        connection = connections[self.db]
+        qn = connection.ops.quote_name
+        columns = ", ".join(
+            [f"e.{qn(field.column)}" for field in etape_fields]
+            + [f"q.{qn(field.column)}" for field in question_fields]
+        )
+        # Names from the models' metadata only; the one value is a bound parameter.
+        sql = (
+            f"SELECT {columns} FROM {qn(EtapeQuestionnaire._meta.db_table)} e "  # noqa: S608
+            f"LEFT JOIN {qn(Question._meta.db_table)} q ON q.{qn('etape_id')} = e.{qn('id')} "
+            f"WHERE e.{qn('appel_id')} = %s "
+            f"ORDER BY e.{qn('ordre')}, e.{qn('id')}, q.{qn('ordre')}, q.{qn('id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [appel.pk])
+            rows = cursor.fetchall()
+        return _steps_from_rows(rows, etape_fields, question_fields, self.db, connection)
+
+
+def _steps_from_rows(rows, etape_fields, question_fields, db, connection) -> list:
+    def converted(fields, values):
+        return [
+            field.from_db_value(value, None, connection)
+            if value is not None and hasattr(field, "from_db_value")
+            else value
+            for field, value in zip(fields, values, strict=True)
+        ]
+
+    width = len(etape_fields)
+    etape_names = [field.attname for field in etape_fields]
+    question_names = [field.attname for field in question_fields]
+    steps = []
+    for row in rows:
+        if not steps or steps[-1][0].pk != row[0]:
+            etape = EtapeQuestionnaire.from_db(
+                db, etape_names, converted(etape_fields, row[:width])
+            )
+            steps.append((etape, []))
+        if row[width] is not None:  # a step without questions yet
+            values = converted(question_fields, row[width:])
+            steps[-1][1].append(Question.from_db(db, question_names, values))
+    return steps
 
 
 class EtapeQuestionnaire(models.Model):
