@@ -19,3 +19,8 @@ class CandidaturesConfig(AppConfig):
 
         dossiers_hooks.connect_data_section(export_messages)
         hooks.connect_edition_copier(copy_questionnaire_to_next_edition)
+        # Notifications (cerdd_ami, below this app) have their own retention rule.
+        from candidatures import retention
+        from cerdd_ami.notifications.services import purge_old_notifications
+
+        retention.connect_purger(purge_old_notifications)

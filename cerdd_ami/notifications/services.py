@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
@@ -148,6 +148,31 @@ def _lower_unread(user, read: int) -> None:
             notifications_non_lues=Greatest(F("notifications_non_lues") - read, 0)
         )
         user.notifications_non_lues = max(user.notifications_non_lues - read, 0)
+
+
+# A notification is a pointer to a page, with a title that names people (« Nouveau message de
+# … »): kept for a year, long enough to find any message again from « Mes notifications ».
+RETENTION_DAYS = 365
+PURGED = "Avis de nouveauté (notifications) créés il y a plus de 12 mois"
+
+
+def purge_old_notifications(*, now=None) -> dict[str, int]:
+    """Delete the notifications created more than ``RETENTION_DAYS`` ago; returns their count
+    (a retention rule of ``candidatures.retention.purge``, which registers it).
+
+    Side effects, in the caller's transaction: DELETE of those rows; each person's unread
+    counter lowered by their unread ones among them.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=RETENTION_DAYS)
+    with transaction.atomic(savepoint=False):
+        old = Notification.objects.filter(created_at__lt=cutoff)
+        unread = old.filter(read_at__isnull=True).values("user").annotate(n=Count("pk"))
+        for row in unread.order_by():
+            get_user_model().objects.filter(pk=row["user"]).update(
+                notifications_non_lues=Greatest(F("notifications_non_lues") - row["n"], 0)
+            )
+        deleted, _by_model = old.delete()
+    return {PURGED: deleted}
 
 
 def unread_count(user) -> int:

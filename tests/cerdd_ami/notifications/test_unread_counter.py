@@ -2,12 +2,16 @@
 page shows it without a query of its own; it always equals the unread rows."""
 
 import importlib
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.apps import apps
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from candidatures import retention
 from cerdd_ami.models import Notification, User
 from cerdd_ami.notifications import services
 from tests.factories import UserFactory
@@ -116,3 +120,22 @@ def test_menu_shows_the_count_without_a_query_of_its_own(client, django_assert_n
     with django_assert_num_queries(4):
         content = page_text(client.get("/candidature/"))
     assert BADGE in content
+
+
+def test_purge_deletes_notifications_over_a_year_old_and_lowers_the_counters():
+    anne, bruno = UserFactory(), UserFactory()
+    start = timezone.now()
+    with time_machine.travel(start - timedelta(days=366), tick=False):
+        services.notify(recipients=[anne, bruno], titre="Ancien", url="/a/")
+        services.notify(recipients=[anne], titre="Ancien lu", url="/b/")
+        services.mark_read(user=User.objects.get(pk=anne.pk), url="/b/")
+    services.notify(recipients=[anne], titre="Récent", url="/c/")
+
+    with time_machine.travel(start, tick=False):
+        counts = retention.purge()
+
+    assert counts[services.PURGED] == 3
+    assert sorted(Notification.objects.values_list("user__email", "titre")) == [
+        (anne.email, "Récent")
+    ]
+    assert counters(anne, bruno) == [1, 0] == unread_rows(anne, bruno)

@@ -138,6 +138,7 @@ def test_periodic_task_enqueued_once_then_one_period_after_its_last_run(
                 "Accords pour l'annuaire du réseau (cycle fini depuis plus de 12 mois)": 0,
                 "Échanges « Questions au Cerdd » et leurs pièces jointes (cycle fini depuis plus "
                 "de 12 mois)": 0,
+                "Avis de nouveauté (notifications) créés il y a plus de 12 mois": 0,
                 "accounts": 0,
             },
             datetime.timedelta(0),
