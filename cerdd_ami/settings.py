@@ -211,6 +211,8 @@ AXES_WHITELIST_CALLABLE = "candidatures.connexion.signin.axes_ignores_sign_in_li
 # French only, whatever the browser asks: the Cerdd's public speaks French, and a letter or a
 # deadline shown in English would be an error.
 LANGUAGE_CODE = "fr-fr"
+# Django's own date and time display (the admin) in the house style: « 12 mars 2021 à 23 h 59 ».
+FORMAT_MODULE_PATH = ["cerdd_ami.locale_formats"]
 LANGUAGES = [("fr", "Français")]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True

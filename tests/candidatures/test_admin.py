@@ -93,7 +93,7 @@ def test_submitted_and_drafts_are_listed_apart(staff_client, appel):
     draft_rows = result_rows(staff_client.get(DRAFTS_URL).content.decode())
 
     assert submitted_rows == [
-        "AMI-2021-001 | Arras | Commune | 62 | 1 mars 2021 11:00 | Frédéric Leturque, Maire | -"
+        "AMI-2021-001 | Arras | Commune | 62 | 1 mars 2021 à 11 h 00 | Frédéric Leturque, Maire | -"
     ]
     assert len(draft_rows) == 1
     assert draft_rows[0].startswith("Lille | Commune | 59 | Vers des territoires participatifs")
@@ -348,7 +348,7 @@ def test_appel_list_shows_state_and_counts(staff_client, appel):
 
     assert rows == [
         "Vers des territoires participatifs en Hauts-de-France | Territoires participatifs | "
-        "Clos | 10 décembre 2020 09:00 | 12 mars 2021 23:59 | — | 2 | 1"
+        "Clos | 10 décembre 2020 à 9 h 00 | 12 mars 2021 à 23 h 59 | — | 2 | 1"
     ]
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 from django.template import Context, Template
+from django.utils import formats
 
 from candidatures.appels.seed import ensure_appel_2021
 from cerdd_ami.formats import (
@@ -131,3 +132,14 @@ def test_de_nom_elides_and_contracts(nom, expected):
 )
 def test_filesize_fr_uses_french_units(size, expected):
     assert filesize_fr(size) == expected
+
+
+def test_django_own_date_formats_follow_the_house_style():
+    # The admin's lists and read-only fields use Django's formats, not our filter.
+    moment = datetime(2021, 3, 12, 22, 59, tzinfo=UTC)  # 23 h 59 in Paris
+    local = moment.astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
+
+    assert formats.date_format(local, "DATETIME_FORMAT") == "12 mars 2021 à 23 h 59"
+    assert formats.date_format(local.date()) == "12 mars 2021"
+    assert formats.time_format(time(9, 5)) == "9 h 05"
+    assert formats.date_format(local, "DATETIME_FORMAT") == format_datetime_fr(moment)
