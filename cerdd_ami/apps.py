@@ -8,6 +8,6 @@ class CerddAmiConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        admin.site.site_header = "Cerdd — AMI Territoires participatifs"
-        admin.site.site_title = "Cerdd — AMI Territoires participatifs"
+        admin.site.site_header = "Cerdd — Appels à manifestation d'intérêt"
+        admin.site.site_title = "Cerdd — Appels à manifestation d'intérêt"
         admin.site.index_title = "Administration de l'appel et du cycle"

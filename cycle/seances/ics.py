@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-PRODID = "-//Cerdd//Vers des territoires participatifs//FR"
+PRODID = "-//Cerdd//Appels à manifestation d'intérêt//FR"
 
 
 def utc(value: datetime.datetime) -> datetime.datetime:

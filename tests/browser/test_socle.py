@@ -24,7 +24,7 @@ def test_home_navigation_then_admin_login_as_charge(live_server, page, demo):
     page.get_by_role("button", name="Connexion").click()
 
     expect(page).to_have_url(live_server.url + "/admin/")
-    expect(page.locator("#site-name")).to_have_text("Cerdd — AMI Territoires participatifs")
+    expect(page.locator("#site-name")).to_have_text("Cerdd — Appels à manifestation d'intérêt")
     expect(page.get_by_text("Bienvenue,")).to_be_visible()
 
 

@@ -4,6 +4,7 @@ A separate embedded server in a temporary directory: the one the other tests use
 stopped.
 """
 
+import html
 import os
 import socket
 import subprocess
@@ -86,7 +87,7 @@ def test_database_restart_gives_503_then_the_site_recovers_without_restart(site)
     base, data_dir, gunicorn = site
     status, home = _get(base + "/")
     assert status == 200
-    assert "Vers des territoires participatifs" in home
+    assert "Appels à manifestation d'intérêt du Cerdd" in html.unescape(home)
 
     embedded_db.stop_server(data_dir)
 

@@ -7,6 +7,7 @@ from django.db import OperationalError, connection
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from cerdd_ami.mail import OutboxEmailBackend
+from tests.utils import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def test_home_says_what_the_product_is(client):
         '<a class="visually-hidden-focusable skip-link" href="#contenu">Aller au contenu</a>'
         in content
     )
-    assert "<h1>Vers des territoires participatifs en Hauts-de-France</h1>" in content
+    assert "<h1>Appels à manifestation d'intérêt du Cerdd</h1>" in content
     assert "amontaigne@cerdd.org" in content
     assert "ebertin@cerdd.org" in content
 
@@ -44,9 +45,9 @@ def test_pages_carry_a_strict_content_security_policy(client):
 
 
 def test_admin_login_is_titled_for_the_programme(client):
-    content = client.get("/admin/login/").content.decode()
+    content = page_text(client.get("/admin/login/"))
 
-    assert "Cerdd — AMI Territoires participatifs" in content
+    assert "Cerdd — Appels à manifestation d'intérêt" in content
 
 
 def test_healthz_answers_ok_with_a_database_round_trip(client):
