@@ -88,11 +88,13 @@ def test_juror_is_refused_the_staff_dossier_list(client, appel):
 def test_juror_sees_dossiers_to_score_on_the_admin_index(client, appel):
     login(client, jure(appel, "jure@cerdd.test"))
 
-    text = text_of(client.get("/admin/"))
+    response = client.get("/admin/")
+    text = text_of(response)
 
     assert "Dossiers à évaluer" in text
     assert "Brouillons" not in text
-    assert "Appels" not in text
+    # No link to the calls' admin (the header's « Appels à manifestation d'intérêt » is text).
+    assert 'href="/admin/candidatures/appel/"' not in response.content.decode()
 
 
 def test_staff_without_the_jury_permission_is_refused_the_juror_list(client):
