@@ -13,11 +13,10 @@ from django.utils import timezone
 
 from candidatures.dossiers import hooks as dossiers_hooks
 from cerdd_ami.models import Notification
-from cerdd_ami.permissions import sync_role_permissions
 from cycle.participants.models import Participant
 from cycle.questions import services
 from cycle.questions.models import EntreeFAQ, Question
-from tests.cycle.factories import CycleFactory, ParticipantFactory
+from tests.cycle.factories import ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission
 
 pytestmark = pytest.mark.django_db
@@ -25,27 +24,6 @@ pytestmark = pytest.mark.django_db
 
 def pdf(name="plan.pdf", content=b"%PDF-1.7\nplan"):
     return SimpleUploadedFile(name, content, content_type="application/pdf")
-
-
-@pytest.fixture
-def staff():
-    sync_role_permissions()
-    return charge_de_mission(email="charge@cerdd.test")
-
-
-@pytest.fixture
-def cycle():
-    return CycleFactory()
-
-
-@pytest.fixture
-def asker():
-    return UserFactory(email="maire@arras.test")
-
-
-@pytest.fixture
-def participant(cycle, asker):
-    return ParticipantFactory(cycle=cycle, createur=asker)
 
 
 @pytest.fixture

@@ -10,42 +10,20 @@ from django.core.management import call_command
 
 from candidatures.appels.models import end_of_day
 from candidatures.retention import purge, shift_months
-from cerdd_ami.permissions import sync_role_permissions
 from cycle.models import Cycle, Participant
 from cycle.questions import services
 from cycle.questions.models import EntreeFAQ, Question
 from cycle.questions.retention import QUESTIONS
 from cycle.questions.views import RETENTION_NOTE
 from tests.candidatures.factories import tiny_pdf_bytes
-from tests.cycle.factories import CycleFactory, ParticipantFactory
-from tests.factories import UserFactory, charge_de_mission
+from tests.cycle.factories import ParticipantFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def pdf(name="plan.pdf", text="Plan de la concertation"):
     return SimpleUploadedFile(name, tiny_pdf_bytes(text), content_type="application/pdf")
-
-
-@pytest.fixture
-def staff():
-    sync_role_permissions()
-    return charge_de_mission(email="charge@cerdd.test")
-
-
-@pytest.fixture
-def cycle():
-    return CycleFactory()
-
-
-@pytest.fixture
-def asker():
-    return UserFactory(email="maire@arras.test")
-
-
-@pytest.fixture
-def participant(cycle, asker):
-    return ParticipantFactory(cycle=cycle, createur=asker)
 
 
 @pytest.fixture
