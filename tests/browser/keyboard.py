@@ -3,6 +3,10 @@ a mouse does, and check at each stop where something is done that the focus can 
 
 from pathlib import Path
 
+from playwright.sync_api import expect
+
+from tests.browser.demo import sign_in_link
+
 FOCUSED = """() => {
   const el = document.activeElement;
   if (!el || el === document.body) return null;
@@ -77,3 +81,27 @@ def choose_file_in_focused_field(page, path: Path) -> None:
     assert field.count() == 1, "the focus is not on a file field"
     assert_focus_visible(page)
     field.set_input_files(path)
+
+
+def keyboard_sign_in_from_home(page, live_server, mailoutbox, address) -> None:
+    """Home page → « Accéder à mon dossier » → the address → the link received, by keyboard."""
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/")
+    tab_to(page, "Accéder à mon dossier")
+    enter_and_load(page)
+    tab_to(page, "Votre adresse e-mail")
+    page.keyboard.type(address)
+    enter_and_load(page)
+    page.goto(sign_in_link(mailoutbox, address))
+
+
+def keyboard_admin_sign_in(page, live_server, email, password) -> None:
+    """The admin index, its login form, by keyboard."""
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/admin/")
+    tab_to(page, "Adresse e-mail")
+    page.keyboard.type(email)
+    tab_to(page, "Mot de passe")
+    page.keyboard.type(password)
+    enter_and_load(page)
+    expect(page.get_by_text("Bienvenue,")).to_be_visible()

@@ -13,8 +13,15 @@ from playwright.sync_api import expect
 from candidatures.dossiers import submission
 from cerdd_ami.permissions import sync_role_permissions
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import sign_in_link
-from tests.browser.keyboard import choose_file_in_focused_field, enter_and_load, tab_to, type_lines
+from tests.browser.demo import admin_sign_in
+from tests.browser.keyboard import (
+    choose_file_in_focused_field,
+    enter_and_load,
+    keyboard_admin_sign_in,
+    keyboard_sign_in_from_home,
+    tab_to,
+    type_lines,
+)
 from tests.candidatures.factories import AppelFactory, complete_candidature, tiny_pdf_bytes
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
 
@@ -44,10 +51,7 @@ def test_staff_ask_for_a_missing_piece_and_the_applicant_answers_with_the_file(
     deliberation.write_bytes(tiny_pdf_bytes("Délibération du conseil municipal"))
 
     # The team, from the admin index: the dossier, its messagerie, « Demander un complément ».
-    page.goto(live_server.url + "/admin/")
-    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Connexion").click()
+    admin_sign_in(page, live_server, password=PASSWORD)
     main = page.get_by_role("main")
     main.get_by_role("row", name="Candidatures").get_by_role("link", name="Candidatures").click()
     page.get_by_role("link", name=dossier.numero).click()
@@ -81,29 +85,13 @@ def test_staff_ask_for_a_missing_piece_and_the_applicant_answers_with_the_file(
 
     # The team sees the answer in the thread, the e-mail told them.
     assert any(m.to == ["charge@cerdd.test"] for m in mailoutbox)
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/")
-    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Connexion").click()
+    admin_sign_in(page, live_server, password=PASSWORD)
     page.goto(live_server.url + f"/admin/candidatures/message/dossier/{dossier.pk}/")
     expect(page.get_by_text("Voici la délibération signée.")).to_be_visible()
     expect(page.get_by_role("link", name="deliberation.pdf")).to_be_visible()
     assert sorted(dossier.pieces.values_list("nature", "nom_original")) == sorted(
         [*before, ("complement", "deliberation.pdf")]
     )
-
-
-def keyboard_sign_in_to_admin(page, live_server, email="charge@cerdd.test"):
-    """The admin index, its login form, by keyboard."""
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/")
-    tab_to(page, "Adresse e-mail")
-    page.keyboard.type(email)
-    tab_to(page, "Mot de passe")
-    page.keyboard.type(PASSWORD)
-    enter_and_load(page)
-    expect(page.get_by_text("Bienvenue,")).to_be_visible()
 
 
 def test_applicant_and_staff_exchange_by_keyboard_alone(
@@ -119,14 +107,7 @@ def test_applicant_and_staff_exchange_by_keyboard_alone(
     budget.write_bytes(tiny_pdf_bytes("Budget prévisionnel"))
 
     # The applicant, from the home page: sign-in link, the dossier, its messagerie.
-    page.goto(live_server.url + "/")
-    tab_to(page, "Accéder à mon dossier")
-    enter_and_load(page)
-    tab_to(page, "Votre adresse e-mail")
-    page.keyboard.type("mairie@arras.test")
-    enter_and_load(page)
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    page.goto(sign_in_link(mailoutbox, "mairie@arras.test"))
+    keyboard_sign_in_from_home(page, live_server, mailoutbox, "mairie@arras.test")
     # The sign-in link opens the applicant's only dossier.
     expect(page.get_by_role("heading", level=1)).to_have_text(
         f"Dossier de {dossier.collectivite.nom}"
@@ -146,7 +127,7 @@ def test_applicant_and_staff_exchange_by_keyboard_alone(
     assert_accessible(page)
 
     # The team, from the admin index: the inbox, the dossier's thread, the reply.
-    keyboard_sign_in_to_admin(page, live_server)
+    keyboard_admin_sign_in(page, live_server, "charge@cerdd.test", PASSWORD)
     tab_to(page, "Messages des dossiers", exact=True)
     enter_and_load(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("message du dossier")

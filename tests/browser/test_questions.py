@@ -11,8 +11,15 @@ from playwright.sync_api import expect
 from cerdd_ami.permissions import sync_role_permissions
 from cycle.questions.models import EntreeFAQ, Question
 from tests.browser.axe import assert_accessible
-from tests.browser.demo import sign_in_link
-from tests.browser.keyboard import choose_file_in_focused_field, enter_and_load, tab_to, type_lines
+from tests.browser.demo import admin_sign_in
+from tests.browser.keyboard import (
+    choose_file_in_focused_field,
+    enter_and_load,
+    keyboard_admin_sign_in,
+    keyboard_sign_in_from_home,
+    tab_to,
+    type_lines,
+)
 from tests.candidatures.factories import tiny_pdf_bytes
 from tests.cycle.factories import CycleFactory, ParticipantFactory
 from tests.factories import PASSWORD, UserFactory, charge_de_mission
@@ -61,11 +68,7 @@ def test_a_question_answered_and_published_is_read_by_another_participant(
     question = Question.objects.get()
 
     # Staff, from the admin index: the inbox, the question, the answer, the FAQ.
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/")
-    page.get_by_label("Adresse e-mail").fill("charge@cerdd.test")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Connexion").click()
+    admin_sign_in(page, live_server, password=PASSWORD)
     page.get_by_role("main").get_by_role("link", name="Questions au Cerdd").first.click()
     expect(page.get_by_text("1 question en attente de réponse").first).to_be_visible()
     expect(page.get_by_text("en attente depuis aujourd'hui")).to_be_visible()
@@ -115,13 +118,7 @@ def test_a_question_asked_and_answered_by_keyboard_alone(
     plan.write_bytes(tiny_pdf_bytes("Plan de concertation"))
 
     # The participant, from the home page: sign-in link, the cycle's space, the question.
-    page.goto(live_server.url + "/")
-    tab_to(page, "Accéder à mon dossier")
-    enter_and_load(page)
-    tab_to(page, "Votre adresse e-mail")
-    page.keyboard.type("mairie@arras.test")
-    enter_and_load(page)
-    page.goto(sign_in_link(mailoutbox, "mairie@arras.test"))
+    keyboard_sign_in_from_home(page, live_server, mailoutbox, "mairie@arras.test")
     tab_to(page, "Espace du cycle", exact=True)
     enter_and_load(page)
     tab_to(page, "Mes questions au Cerdd", exact=True)
@@ -143,13 +140,7 @@ def test_a_question_asked_and_answered_by_keyboard_alone(
     )
 
     # Staff, from the admin index: the inbox, the question, the answer.
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/")
-    tab_to(page, "Adresse e-mail")
-    page.keyboard.type("charge@cerdd.test")
-    tab_to(page, "Mot de passe")
-    page.keyboard.type(PASSWORD)
-    enter_and_load(page)
+    keyboard_admin_sign_in(page, live_server, "charge@cerdd.test", PASSWORD)
     tab_to(page, "Questions au Cerdd", exact=True)
     enter_and_load(page)
     expect(page.get_by_text("1 question en attente de réponse").first).to_be_visible()
