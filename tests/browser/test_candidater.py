@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from candidatures.models import Candidature
 from tests.browser.axe import assert_accessible
+from tests.browser.keyboard import tab_to
 from tests.candidatures.factories import AppelFactory, tiny_pdf_bytes
 from tests.factories import UserFactory
 from tests.utils import pdf_text
@@ -252,20 +253,6 @@ def test_another_applicant_gets_404_on_the_dossier(live_server, page, appel):
     )
 
     assert (response.status, file_response.status) == (404, 404)
-
-
-def tab_to(page, text, limit=80):
-    """Press Tab until the focused element's text, label or value contains ``text``."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        focused = page.evaluate(
-            """() => { const el = document.activeElement;
-                const label = el.labels && el.labels.length ? el.labels[0].textContent : "";
-                return (el.textContent || "") + "|" + label + "|" + (el.value || ""); }"""
-        )
-        if text in focused:
-            return
-    raise AssertionError(f"« {text} » never received the focus")
 
 
 def test_collectivite_starts_its_dossier_with_the_keyboard_alone(
