@@ -5,7 +5,7 @@ here, through prefetch-friendly ``.all()`` (prefetch ``appel__etapes_questionnai
 
 from django.db.models import Prefetch, prefetch_related_objects
 
-from candidatures.questionnaires.models import EtapeQuestionnaire, Reponse
+from candidatures.questionnaires.models import Reponse
 
 from .models import PieceJointe
 
@@ -49,9 +49,7 @@ def review_of(candidature, questionnaire=None) -> list:
     """``review`` after reading what it needs in four queries (the questionnaire without
     joins, as ``candidature.questionnaire(...)`` gives it, unless passed)."""
     if questionnaire is None:
-        questionnaire = candidature.questionnaire(
-            EtapeQuestionnaire.objects.with_questions(candidature.appel)
-        )
+        questionnaire = candidature.read_questionnaire()
     prefetch_related_objects([candidature], *answers_prefetch())
     return review(candidature, questionnaire)
 

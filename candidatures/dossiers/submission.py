@@ -20,7 +20,6 @@ from django.db.models import F, Max, Q, prefetch_related_objects
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
-from candidatures.questionnaires.models import EtapeQuestionnaire
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
@@ -274,7 +273,7 @@ def _record_submission(*, candidature, user, now) -> Depot:
     if not locked.accepts_changes(now):
         raise ValidationError(_deadline_passed_message(locked.deadline()), code="deadline")
     # The questionnaire, answers and pieces read once for the checks and the frozen copy.
-    questionnaire = locked.questionnaire(EtapeQuestionnaire.objects.with_questions(appel))
+    questionnaire = locked.read_questionnaire()
     prefetch_related_objects([locked], *answers_prefetch())
     missing = locked.missing_items(questionnaire)
     if missing:

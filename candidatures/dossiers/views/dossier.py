@@ -13,7 +13,6 @@ from candidatures.appels.models import Appel
 from candidatures.appels.views import search_results
 from candidatures.connexion.signin import SignInThrottled
 from candidatures.dossiers import hooks, services, submission
-from candidatures.questionnaires.models import EtapeQuestionnaire
 from cerdd_ami.auth import client_ip
 
 from ..answers import files_text, review_of
@@ -126,9 +125,7 @@ def nouvelle(request, slug):
 @login_required
 def detail(request, pk):
     candidature = _dossier(request, pk)
-    questionnaire = candidature.questionnaire(
-        EtapeQuestionnaire.objects.with_questions(candidature.appel)
-    )
+    questionnaire = candidature.read_questionnaire()
     return render(
         request,
         "candidatures/dossier.html",

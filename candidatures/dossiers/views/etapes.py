@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from candidatures.dossiers import services, submission
 from candidatures.questionnaires.forms import QuestionnaireForm
-from candidatures.questionnaires.models import EtapeQuestionnaire, Reponse
+from candidatures.questionnaires.models import Reponse
 
 from ..answers import answers_prefetch, review
 from ..forms import ENGAGEMENTS_TITLE, FIXED_STEP_FORMS, FIXED_STEP_TITLES, EngagementsForm
@@ -27,12 +27,10 @@ UNREADABLE_UPLOAD = (
 
 
 class Journey:
-    """A dossier's steps: numbers, titles, and the call's questionnaire (two queries)."""
+    """A dossier's steps: numbers, titles, and the call's questionnaire (one query)."""
 
     def __init__(self, candidature):
-        self.questionnaire = candidature.questionnaire(
-            EtapeQuestionnaire.objects.with_questions(candidature.appel)
-        )
+        self.questionnaire = candidature.read_questionnaire()
         self.last = candidature.engagements_step(self.questionnaire)
         self.titles = {
             **FIXED_STEP_TITLES,
