@@ -25,7 +25,7 @@ from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
 
 from . import receipt
-from .answers import QUESTIONNAIRE_PREFETCH, answers_prefetch, review
+from .answers import answers_prefetch, review
 from .models import Candidature, Depot, Evenement
 from .services import PARIS, _lock_candidature, _refresh_caller_instance
 
@@ -147,8 +147,8 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by, question
     collectivite = candidature.collectivite
     appel = candidature.appel
     if questionnaire is None:
-        prefetch_related_objects([candidature], *QUESTIONNAIRE_PREFETCH)
-        questionnaire = candidature.questionnaire()
+        questionnaire = candidature.read_questionnaire()
+        prefetch_related_objects([candidature], *answers_prefetch())
 
     def fixed(title, fields):
         answers = [
