@@ -13,7 +13,9 @@ from functools import partial
 from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import FileField
+from django.db.models.deletion import Collector
 from django.http import FileResponse, Http404
 from django.template.defaultfilters import filesizeformat
 
@@ -180,16 +182,12 @@ def delete_files_with(objs) -> None:
     For the deletions no workflow owns (a superuser's delete in the admin): the workflows name
     their files themselves (``delete_on_commit``).
     """
-    from django.db import router
-    from django.db.models import FileField
-    from django.db.models.deletion import Collector
-
     objs = list(objs)
     if not objs:
         return
     collector = Collector(using=router.db_for_write(type(objs[0])))
     collector.collect(objs)
-    batches = [(model, rows) for model, rows in collector.data.items()]
+    batches = list(collector.data.items())
     batches += [(rows.model, rows) for rows in collector.fast_deletes]
     for model, rows in batches:
         names = [f.name for f in model._meta.concrete_fields if isinstance(f, FileField)]
