@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from candidatures.models import AccesCandidature, Candidature
@@ -25,6 +26,31 @@ class ParticipantQuerySet(models.QuerySet):
             is_member |= Q(email__iexact=user.email)
         member = MembreBinome.objects.filter(is_member, participant=OuterRef("pk"))
         return self.filter(Exists(referent) | Exists(member))
+
+    def by_user(self, users) -> dict[int, list[int]]:
+        """{user pk: [pks of these participations they belong to]} for several people at
+        once, by the rule of ``of_user`` (référent·e of the dossier; binôme member by account
+        or by e-mail address, whatever its case): two queries whatever their number."""
+        users = list(users)
+        result = {user.pk: set() for user in users}
+        by_email = {user.email.lower(): user.pk for user in users if user.email}
+        referents = AccesCandidature.objects.filter(
+            user__in=list(result), candidature__participation__in=self
+        ).values_list("candidature__participation", "user_id")
+        for participant_id, user_id in referents:
+            result[user_id].add(participant_id)
+        members = (
+            MembreBinome.objects.filter(participant__in=self)
+            .annotate(email_lower=Lower("email"))
+            .filter(Q(user__in=list(result)) | Q(email_lower__in=list(by_email)))
+            .values_list("participant_id", "user_id", "email_lower")
+        )
+        for participant_id, user_id, email in members:
+            if user_id in result:
+                result[user_id].add(participant_id)
+            if email in by_email:
+                result[by_email[email]].add(participant_id)
+        return {pk: sorted(pks) for pk, pks in result.items()}
 
 
 class Participant(models.Model):

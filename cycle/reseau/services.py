@@ -288,24 +288,19 @@ def followers(message: Message) -> dict[int, list]:
     in: active accounts with an address, still in an active participation of the cycle,
     except its author."""
     User = get_user_model()
-    users = (
+    users = list(
         User.objects.filter(abonnements_reseau__discussion_id=message.discussion_id, is_active=True)
         .exclude(pk=message.auteur_id)
         .exclude(email="")
         .order_by("pk")
     )
+    participations = (
+        Participant.objects.filter(cycle_id=message.discussion.cycle_id).actifs().by_user(users)
+    )
     by_participation: dict[int, list] = {}
     for user in users:
-        participation = (
-            Participant.objects.of_user(user)
-            .actifs()
-            .filter(cycle_id=message.discussion.cycle_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if participation is not None:
-            by_participation.setdefault(participation, []).append(user)
+        if participations[user.pk]:
+            by_participation.setdefault(participations[user.pk][0], []).append(user)
     return by_participation
 
 

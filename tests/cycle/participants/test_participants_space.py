@@ -364,3 +364,34 @@ def test_withdrawal_informs_the_calls_contact(
     assert mimetype == "text/html"
     assert "<div><p>Élections municipales anticipées</p></div>" in html
     assert f"<strong>{collectivite}</strong>" in html
+
+
+def test_by_user_gives_what_of_user_gives_for_each_person_in_two_queries(
+    django_assert_num_queries,
+):
+    referent, retired = UserFactory(), UserFactory()  # référent·es of their dossiers
+    arras = ParticipantFactory(createur=referent)
+    lens = ParticipantFactory(cycle=arras.cycle)
+    ParticipantFactory(cycle=arras.cycle, createur=retired, statut=Participant.Statut.RETIRE)
+    linked = UserFactory(email="lie@binome.exemple.test")
+    MembreBinomeFactory(participant=lens, user=linked)
+    by_email = UserFactory(email="sonia.petit@mairie.exemple.test")
+    MembreBinomeFactory(participant=arras, email="Sonia.Petit@Mairie.Exemple.test")
+    MembreBinomeFactory(participant=lens, email="SONIA.PETIT@mairie.exemple.test")
+    stranger = UserFactory()
+    people = [referent, linked, by_email, stranger, retired]
+    actifs = Participant.objects.filter(cycle=arras.cycle).actifs()
+
+    with django_assert_num_queries(2):
+        found = actifs.by_user(people)
+
+    assert found == {
+        person.pk: sorted(actifs.of_user(person).values_list("pk", flat=True)) for person in people
+    }
+    assert found == {
+        referent.pk: [arras.pk],
+        linked.pk: [lens.pk],
+        by_email.pk: sorted([arras.pk, lens.pk]),
+        stranger.pk: [],
+        retired.pk: [],
+    }
