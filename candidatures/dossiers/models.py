@@ -7,7 +7,7 @@ from pathlib import PurePath
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.utils import timezone
 from candidatures.appels.models import Appel, Collectivite
 from candidatures.questionnaires.models import EtapeQuestionnaire, Question
 from cerdd_ami.formats import format_integer_fr
+from cerdd_ami.queries import CompiledQuery
 
 # ---------------------------------------------------------------------------------------------
 # Candidature
@@ -234,6 +235,38 @@ class Candidature(models.Model):
     def read_questionnaire(self) -> list[tuple[int, object, list]]:
         """``questionnaire()`` read now, in one query: one dossier's pages and its deposit."""
         return self.questionnaire(EtapeQuestionnaire.objects.with_questions(self.appel))
+
+    # The dossier page's three lists, run on each of its views with only the dossier changing:
+    # their SQL is built once (CompiledQuery), the people as their e-mail addresses only.
+    _depots_read = CompiledQuery(
+        lambda pk: Depot.objects.filter(candidature=pk).defer("contenu").order_by("-version")
+    )
+    _evenements_read = CompiledQuery(
+        lambda pk: (
+            Evenement.objects.filter(candidature=pk)
+            .annotate(actor_email=F("actor__email"))
+            .order_by("at", "pk")
+        )
+    )
+    _acces_read = CompiledQuery(
+        lambda pk: (
+            AccesCandidature.objects.filter(candidature=pk)
+            .annotate(user_email=F("user__email"))
+            .order_by("created_at", "pk")
+        )
+    )
+
+    def read_depots(self) -> list:
+        """Its deposits, the latest first, without their frozen copy (``contenu``)."""
+        return self._depots_read(self.pk)
+
+    def read_evenements(self) -> list:
+        """Its event log in order, each with ``actor_email`` (None for the system)."""
+        return self._evenements_read(self.pk)
+
+    def read_acces(self) -> list:
+        """Who has access, in the order they were given it, each with ``user_email``."""
+        return self._acces_read(self.pk)
 
     def engagements_step(self, questionnaire=None) -> int:
         """The number of the last step (commitments and deposit)."""

@@ -131,10 +131,9 @@ def detail(request, pk):
         "candidatures/dossier.html",
         {
             "candidature": candidature,
-            # Not the frozen copy (``contenu``): decoding its JSON cost more than the page.
-            "depots": candidature.depots.defer("contenu").order_by("-version"),
-            "evenements": candidature.evenements.select_related("actor"),
-            "acces": candidature.acces.select_related("user"),
+            "depots": candidature.read_depots(),
+            "evenements": candidature.read_evenements(),
+            "acces": candidature.read_acces(),
             "questionnaire": review_of(candidature, questionnaire),
             "missing": (
                 candidature.missing_items(questionnaire) if not candidature.est_deposee else []

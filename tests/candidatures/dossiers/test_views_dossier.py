@@ -7,8 +7,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from candidatures.appels.models import end_of_day
-from candidatures.models import AccesCandidature, Candidature, Collectivite, Depot, PieceJointe
-from cerdd_ami.formats import format_date_fr
+from candidatures.models import (
+    AccesCandidature,
+    Candidature,
+    Collectivite,
+    Depot,
+    Evenement,
+    PieceJointe,
+)
+from cerdd_ami.formats import format_date_fr, format_datetime_fr
 from tests.candidatures.factories import (
     AppelFactory,
     CandidatureFactory,
@@ -484,3 +491,80 @@ def test_submit_says_the_receipt_is_in_preparation_then_the_page_links_it(
     assert [message.subject for message in mailoutbox] == [
         f"Accusé de réception — {dossier.numero} — {dossier.collectivite.nom}"
     ]
+
+
+def _section(content: str, heading: str, closing: str) -> str:
+    return re.search(rf">{heading}</h2>(.*?){closing}", content).group(1)
+
+
+def test_dossier_page_lists_deposits_history_and_access_in_order(
+    client, applicant, appel, django_capture_on_commit_callbacks
+):
+    dossier = complete_candidature(appel=appel, createur=applicant)
+    client.force_login(applicant)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/candidature/{dossier.pk}/deposer/")
+        client.post(f"/candidature/{dossier.pk}/rouvrir/")
+        client.post(f"/candidature/{dossier.pk}/inviter/", {"email": "elu@loos.test"})
+        client.post(f"/candidature/{dossier.pk}/deposer/")
+    Evenement.objects.create(
+        candidature=dossier, nature=Evenement.Nature.PROLONGATION, detail="par téléphone"
+    )
+
+    content = page_text(client.get(f"/candidature/{dossier.pk}/"))
+
+    depots = list(Depot.objects.filter(candidature=dossier).order_by("-version"))
+    history = [
+        (format_datetime_fr(e.at), e.get_nature_display())
+        for e in Evenement.objects.filter(candidature=dossier).order_by("at", "pk")
+    ]
+    assert re.findall(r"Accusé de réception du dépôt n° (\d)", content) == ["2", "1"]
+    assert [depot.version for depot in depots] == [2, 1]
+    assert [
+        (when, what.strip())
+        for when, what in re.findall(
+            r"<li><time [^>]*>([^<]*)</time> — ([^<(,]*)", _section(content, "Historique", "</ol>")
+        )
+    ] == history
+    assert [what for _, what in history] == [
+        "Dossier déposé",
+        "Dossier rouvert",
+        "Co-référent·e invité·e",
+        "Dossier déposé",
+        "Prolongation accordée",
+    ]
+    assert re.findall(r"<li>([^<]*)</li>", _section(content, "Personnes ayant accès", "</ul>")) == [
+        "mairie@loos.test (a créé le dossier)",
+        "elu@loos.test",
+    ]
+    assert ", par mairie@loos.test</li>" in _section(content, "Historique", "</ol>")
+    assert "(par téléphone)</li>" in _section(content, "Historique", "</ol>")
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_dossier_page_query_count_does_not_grow(
+    client, applicant, dossier, django_assert_num_queries, rows
+):
+    for version in range(1, rows + 1):
+        Depot.objects.create(
+            candidature=dossier, version=version, submitted_at=timezone.now(), contenu={}
+        )
+        Evenement.objects.create(
+            candidature=dossier, nature=Evenement.Nature.DEPOT, actor=applicant
+        )
+        if version > 1:
+            AccesCandidature.objects.create(
+                candidature=dossier,
+                user=UserFactory(),
+                role=AccesCandidature.Role.INVITE,
+            )
+    client.force_login(applicant)
+    client.get("/")  # the session now remembers whether they take part in a cycle
+
+    # Session, user, dossier, questionnaire, answers, pieces, deposits, history, access.
+    with django_assert_num_queries(9):
+        response = client.get(f"/candidature/{dossier.pk}/")
+
+    content = page_text(response)
+    assert content.count("Dossier déposé, par mairie@loos.test</li>") == rows
+    assert content.count("Accusé de réception en préparation</strong>") == rows
