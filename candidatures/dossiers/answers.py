@@ -1,26 +1,9 @@
 """A dossier's answers to its call's questionnaire, for reading: the applicant's review,
 the staff and jury pages, the exports, « mes données » and the frozen snapshot all read them
-here, through prefetch-friendly ``.all()`` (prefetch ``appel__etapes_questionnaire__questions``,
-``reponses`` and ``pieces``)."""
-
-from django.db.models import Prefetch, prefetch_related_objects
-
-from candidatures.questionnaires.models import Reponse
-
-from .models import PieceJointe
+here: one dossier's after ``candidature.read_answers()``, a list's through prefetch-friendly
+``.all()`` (prefetch ``appel__etapes_questionnaire__questions``, ``reponses`` and ``pieces``)."""
 
 QUESTIONNAIRE_PREFETCH = ["appel__etapes_questionnaire__questions", "reponses", "pieces"]
-
-
-def answers_prefetch() -> list:
-    """A dossier's answers and pieces without their models' default order, which joins the
-    questions and steps: ``review`` places each by its question (one page asks this on every
-    view, so the joins' cost showed; pieces stay in upload order within a question)."""
-
-    return [
-        Prefetch("reponses", queryset=Reponse.objects.order_by()),
-        Prefetch("pieces", queryset=PieceJointe.objects.order_by("uploaded_at", "pk")),
-    ]
 
 
 def review(candidature, questionnaire=None) -> list:
@@ -28,7 +11,7 @@ def review(candidature, questionnaire=None) -> list:
     if questionnaire is None:
         questionnaire = candidature.questionnaire()
     valeurs = candidature.valeurs()
-    pieces = list(candidature.pieces.all())
+    pieces = candidature.pieces_list()
     return [
         (
             etape.titre,
@@ -46,11 +29,11 @@ def review(candidature, questionnaire=None) -> list:
 
 
 def review_of(candidature, questionnaire=None) -> list:
-    """``review`` after reading what it needs in four queries (the questionnaire without
-    joins, as ``candidature.questionnaire(...)`` gives it, unless passed)."""
+    """``review`` after reading what it needs in three queries (the questionnaire, as
+    ``candidature.read_questionnaire()`` gives it, unless passed; answers; pieces)."""
     if questionnaire is None:
         questionnaire = candidature.read_questionnaire()
-    prefetch_related_objects([candidature], *answers_prefetch())
+    candidature.read_answers()
     return review(candidature, questionnaire)
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.appels.models import Appel, Collectivite
-from candidatures.questionnaires.models import EtapeQuestionnaire, Question
+from candidatures.questionnaires.models import EtapeQuestionnaire, Question, Reponse
 from cerdd_ami.formats import format_integer_fr
 from cerdd_ami.queries import CompiledQuery
 
@@ -274,9 +274,28 @@ class Candidature(models.Model):
             questionnaire = self.questionnaire()
         return self.FIXED_STEPS + len(questionnaire) + 1
 
+    # One dossier's answers (in no order: each is placed by its question) and pieces (in upload
+    # order), read on every page of the journey: their SQL is built once (CompiledQuery).
+    _reponses_read = CompiledQuery(lambda pk: Reponse.objects.filter(candidature=pk).order_by())
+    _pieces_read = CompiledQuery(
+        lambda pk: PieceJointe.objects.filter(candidature=pk).order_by("uploaded_at", "pk")
+    )
+    _answers_read = None
+
+    def read_answers(self) -> None:
+        """Read its answers and pieces now, for ``valeurs()`` and ``pieces_list()``: one
+        dossier's page or deposit. A list of dossiers prefetches ``reponses`` and ``pieces``."""
+        self._answers_read = (self._reponses_read(self.pk), self._pieces_read(self.pk))
+
     def valeurs(self) -> dict:
-        """{question pk: stored answer}, through .all() (prefetch ``reponses``)."""
-        return {reponse.question_id: reponse.valeur for reponse in self.reponses.all()}
+        """{question pk: stored answer}: as read by ``read_answers()``, else through .all()
+        (prefetch ``reponses``)."""
+        reponses = self._answers_read[0] if self._answers_read else self.reponses.all()
+        return {reponse.question_id: reponse.valeur for reponse in reponses}
+
+    def pieces_list(self) -> list:
+        """Its pieces: as read by ``read_answers()``, else through .all() (prefetch ``pieces``)."""
+        return list(self._answers_read[1] if self._answers_read else self.pieces.all())
 
     def missing_items(self, questionnaire=None) -> list[tuple[int, str]]:
         """What must still be filled before submission, as (step, French message)."""
@@ -286,9 +305,8 @@ class Candidature(models.Model):
         for step, field, label in self.DEPOSIT_FIELDS:
             if not str(getattr(self, field)).strip():
                 missing.append((step, f"Il manque {label}."))
-        # Read through .all() so that a list which prefetched them asks nothing more.
         valeurs = self.valeurs()
-        with_files = {piece.question_id for piece in self.pieces.all()}
+        with_files = {piece.question_id for piece in self.pieces_list()}
         for step, _etape, questions in questionnaire:
             for question in questions:
                 if not question.obligatoire:

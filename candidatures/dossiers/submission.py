@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Max, Q, prefetch_related_objects
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
@@ -25,7 +25,7 @@ from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
 
 from . import receipt
-from .answers import answers_prefetch, review
+from .answers import review
 from .models import Candidature, Depot, Evenement
 from .services import PARIS, _lock_candidature, _refresh_caller_instance
 
@@ -148,7 +148,7 @@ def build_snapshot(*, candidature, version, submitted_at, submitted_by, question
     appel = candidature.appel
     if questionnaire is None:
         questionnaire = candidature.read_questionnaire()
-        prefetch_related_objects([candidature], *answers_prefetch())
+        candidature.read_answers()
 
     def fixed(title, fields):
         answers = [
@@ -274,7 +274,7 @@ def _record_submission(*, candidature, user, now) -> Depot:
         raise ValidationError(_deadline_passed_message(locked.deadline()), code="deadline")
     # The questionnaire, answers and pieces read once for the checks and the frozen copy.
     questionnaire = locked.read_questionnaire()
-    prefetch_related_objects([locked], *answers_prefetch())
+    locked.read_answers()
     missing = locked.missing_items(questionnaire)
     if missing:
         raise IncompleteCandidature(missing)

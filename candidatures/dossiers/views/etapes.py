@@ -5,7 +5,6 @@ the deposit. Steps are numbered 1, 2, 3… in this order; the last one is the de
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,7 +13,7 @@ from candidatures.dossiers import services, submission
 from candidatures.questionnaires.forms import QuestionnaireForm
 from candidatures.questionnaires.models import Reponse
 
-from ..answers import answers_prefetch, review
+from ..answers import review
 from ..forms import ENGAGEMENTS_TITLE, FIXED_STEP_FORMS, FIXED_STEP_TITLES, EngagementsForm
 from ..models import Candidature
 from .dossier import _dossier, _error_messages
@@ -116,7 +115,7 @@ def _render_step(request, candidature, journey, step, form, **extra):
         # One read of the answers and pieces for both the missing items and the review. The
         # boxes of this page speak for themselves (errors beside them): the box lists the
         # other steps only.
-        prefetch_related_objects([candidature], *answers_prefetch())
+        candidature.read_answers()
         extra["missing"] = [
             item
             for item in candidature.missing_items(journey.questionnaire)
