@@ -16,7 +16,8 @@ What it does:
    DATABASE_URL's server when set), migrates it and opens a call with
    ``candidatures.appels.seed.ensure_appel_ouvert()`` with the standard questionnaire
    (``create_standard_questionnaire``). Demo data is never touched.
-2. Starts ``gunicorn -c gunicorn.conf.py --workers 4 --threads 2`` on 127.0.0.1 with the
+2. Starts ``gunicorn -c gunicorn.conf.py`` (its size for this machine: 5 sync workers on 2
+   cores; ``WEB_CONCURRENCY`` and ``GUNICORN_THREADS`` change it) on 127.0.0.1 with the
    production settings (DEBUG off; plain HTTP), e-mails landing as .eml files in a temporary
    outbox (``DEV_OUTBOX_DIR``) the applicants read their links from, and one task worker
    (``manage.py worker`` at nice 10, the PostgreSQL queue) beside it, which renders and mails

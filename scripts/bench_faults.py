@@ -9,7 +9,7 @@ What it does:
 
 1. Starts a PostgreSQL of its own (the embedded wheel, data in a temporary folder: the one
    ``make run`` and the tests use is never restarted), migrates a database, opens a call;
-   starts gunicorn (gunicorn.conf.py, 4 workers x 2 threads, production settings, outbox
+   starts gunicorn (gunicorn.conf.py: 5 sync workers on 2 cores, production settings, outbox
    files) on 127.0.0.1.
 2. Applicants go through the journey of scripts/bench_apply.py (sign-in link from the outbox,
    five steps, a PDF letter, « Déposer ») a few at a time. One whose request fails retries the
@@ -22,7 +22,7 @@ What it does:
    - PostgreSQL restart: fast shutdown, down for ``--outage`` seconds, started again;
    - a gunicorn web worker killed with SIGKILL (the master starts another).
    For each: requests failed during it (until it recovered), seconds to recover (/healthz
-   polled every 0.1 s; for the web worker, until the master has its 4 workers again; for the
+   polled every 0.1 s; for the web worker, until the master has all its workers again; for the
    task worker, until no task is left running for the dead worker: the other one put it back).
 4. Checks: dossiers lost (« Déposer » answered but not déposé in the database) or duplicated
    (two numbers, two Depot rows, a collectivité with two dossiers), receipt e-mails sent

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -38,8 +39,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 BENCH_DB = "bench_apply"
 HOST = "127.0.0.1"  # the only address this benchmark ever talks to
 LOCAL_DB_HOSTS = {"127.0.0.1", "localhost", "::1"}
-GUNICORN_WORKERS = 4
-GUNICORN_THREADS = 2
+# gunicorn's size as gunicorn.conf.py sets it on this machine (the caller's WEB_CONCURRENCY
+# and GUNICORN_THREADS apply, to compare sizes), then passed on the command line.
+_GUNICORN_CONF = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+GUNICORN_WORKERS = _GUNICORN_CONF["workers"]
+GUNICORN_THREADS = _GUNICORN_CONF["threads"]
 RECEIPTS_WAIT_S = 600  # give up waiting for the worker after this long
 
 
@@ -171,7 +175,7 @@ def django_env(database: BenchDatabase, work: Path, base_url: str) -> dict:
     files, temp media."""
     env = dict(os.environ)
     # Never let a configured SMTP server receive hundreds of benchmark e-mails; gunicorn's
-    # bind and size come from the command line, not from leftovers of the caller's shell.
+    # bind and size come from the command line (size: GUNICORN_WORKERS, GUNICORN_THREADS).
     for name in ("EMAIL_HOST", "GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
         env.pop(name, None)
     env.update(
