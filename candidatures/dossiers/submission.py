@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from candidatures.appels.models import Appel
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import de_nom, format_date_fr, format_datetime_fr
 from cerdd_ami.tasks import background, enqueue
@@ -121,11 +120,12 @@ def _deadline_passed_message(deadline: datetime) -> str:
 def _next_numero(appel) -> str:
     """Take the next numero of ``appel`` from its counter.
 
-    One UPDATE of the appel row: the row stays locked until the caller's transaction ends,
-    so two submissions never get the same number, and a rolled-back one gives its number back.
+    One UPDATE of the appel row, which returns the new value (RETURNING): the row stays
+    locked until the caller's transaction ends, so two submissions never get the same number,
+    and a rolled-back one gives its number back.
     """
-    Appel.objects.filter(pk=appel.pk).update(dernier_numero=F("dernier_numero") + 1)
-    appel.dernier_numero = Appel.objects.values_list("dernier_numero", flat=True).get(pk=appel.pk)
+    appel.dernier_numero = F("dernier_numero") + 1
+    appel.save(update_fields=["dernier_numero"])
     return f"{appel.prefixe_numero}-{appel.dernier_numero:03d}"
 
 
@@ -260,8 +260,7 @@ def _record_submission(*, candidature, user, now) -> Depot:
     # services that lock an appel then one of its dossiers (decisions) act after the
     # deadline, when this dossier cannot be deposited.
     locked = _lock_candidature(candidature)
-    appel = Appel.objects.get(pk=candidature.appel_id)
-    locked.appel = appel
+    appel = locked.appel  # read with the dossier's row, inside this transaction
 
     if locked.statut == Candidature.Statut.DEPOSEE:
         raise AlreadySubmitted(locked)
