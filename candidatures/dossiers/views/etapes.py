@@ -11,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from candidatures.dossiers import services, submission
 from candidatures.questionnaires.forms import QuestionnaireForm
-from candidatures.questionnaires.models import Reponse
 
 from ..answers import review
 from ..forms import ENGAGEMENTS_TITLE, FIXED_STEP_FORMS, FIXED_STEP_TITLES, EngagementsForm
@@ -128,12 +127,8 @@ def _render_step(request, candidature, journey, step, form, **extra):
 
 
 def _questionnaire_step(request, candidature, journey, step, etape, questions):
-    valeurs = {
-        reponse.question_id: reponse.valeur
-        for reponse in Reponse.objects.filter(
-            candidature=candidature, question_id__in=[question.pk for question in questions]
-        ).order_by()
-    }
+    candidature.read_answers()
+    valeurs = candidature.valeurs()  # the form takes its own questions' answers
     if request.method == "POST" and _unreadable_upload(request):
         form = QuestionnaireForm(
             request.POST, request.FILES, etape=etape, questions=questions, valeurs=valeurs
@@ -163,9 +158,11 @@ def _questionnaire_step(request, candidature, journey, step, etape, questions):
     file_questions = [question for question in questions if question.est_fichier]
     pieces, all_pieces = [], []
     if file_questions:
-        # One read for the step's table and the dossier's total size, without the joins of
-        # the pieces' default order: the step's pieces in question order, then upload order.
-        all_pieces = list(candidature.pieces.order_by("uploaded_at", "pk"))
+        if request.method == "POST":
+            candidature.read_answers()  # with what this request attached
+        # The step's table and the dossier's total size from one read (upload order): the
+        # step's pieces in question order, then upload order.
+        all_pieces = candidature.pieces_list()
         for question in file_questions:
             for piece in all_pieces:
                 if piece.question_id == question.pk:

@@ -318,6 +318,28 @@ def test_upload_of_a_disguised_file_is_refused_in_french(client, applicant, doss
     assert PieceJointe.objects.count() == 0
 
 
+def test_upload_refused_beside_one_accepted_lists_the_accepted_one(client, applicant, dossier):
+    client.force_login(applicant)
+
+    response = client.post(
+        f"/candidature/{dossier.pk}/etape/4/",
+        {
+            "lettre": SimpleUploadedFile("Lettre Loos.pdf", tiny_pdf_bytes(), "application/pdf"),
+            "complement": SimpleUploadedFile("annexe.pdf", b"MZ\x90\x00binary"),
+        },
+    )
+
+    content = page_text(response)
+    piece = PieceJointe.objects.get()
+    assert piece.nom_original == "Lettre Loos.pdf"
+    assert (
+        f'<td><a href="/candidature/{dossier.pk}/pieces/{piece.pk}/">Lettre Loos.pdf</a></td>'
+        in content
+    )
+    assert "« Lettre Loos.pdf » est joint au dossier." in content
+    assert "Le contenu de ce fichier n'est pas un document PDF" in content
+
+
 def test_files_of_a_dossier_are_404_to_other_applicants_and_anonymous(
     client, other_applicant, applicant, appel
 ):
