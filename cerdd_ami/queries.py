@@ -42,3 +42,24 @@ class CompiledQuery:
         for slot in slots:
             values[slot] = value
         return list(model._default_manager.db_manager(using).raw(sql, values))
+
+
+def select_columns(model: type[models.Model], alias: str, connection) -> list[str]:
+    """``alias."column"`` for each of the model's concrete fields, in their order: the part of
+    a hand-written SELECT that ``instance_from_row`` reads back."""
+    qn = connection.ops.quote_name
+    return [f"{alias}.{qn(field.column)}" for field in model._meta.concrete_fields]
+
+
+def instance_from_row(model: type[models.Model], values, *, using: str, connection):
+    """A model instance from its concrete fields' values (as ``select_columns`` lists them),
+    each converted as the ORM converts it (the field's ``from_db_value``), built by
+    ``Model.from_db`` as the ORM builds it."""
+    fields = model._meta.concrete_fields
+    converted = [
+        field.from_db_value(value, None, connection)
+        if value is not None and hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(using, [field.attname for field in fields], converted)

@@ -1,12 +1,13 @@
 """A collectivité's dossier (Candidature) and what hangs on it: who may edit it, its pieces,
 its submissions (Depot) with their frozen content, its event log; drafts listed apart."""
 
+import functools
 import secrets
 from pathlib import PurePath
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.utils import timezone
 from candidatures.appels.models import Appel, Collectivite
 from candidatures.questionnaires.models import EtapeQuestionnaire, Question, Reponse
 from cerdd_ami.formats import format_integer_fr
-from cerdd_ami.queries import CompiledQuery
+from cerdd_ami.queries import CompiledQuery, instance_from_row, select_columns
 
 # ---------------------------------------------------------------------------------------------
 # Candidature
@@ -81,6 +82,63 @@ class CandidatureQuerySet(models.QuerySet):
         return self.filter(statut=Candidature.Statut.BROUILLON)
 
 
+class CandidatureManager(models.Manager.from_queryset(CandidatureQuerySet)):
+    def visible_one(self, user, pk) -> "Candidature | None":
+        """``visible_to(user).select_related("appel", "collectivite", "collectivite__epci")
+        .get(pk=pk)``, or None (another's dossier, or none with that id).
+
+        Every page of the application journey starts with it: one hand-written query (the
+        dossier joined to the user's access, its call, its collectivité and that one's EPCI),
+        read in 0.2 ms of CPU where the ORM built the same query in 0.9 ms (docs/performance.md).
+        Same scope as ``visible_to`` and same columns and converters as the ORM: a test compares
+        both, field by field, and for someone else's dossier.
+        """
+        connection = connections[self.db]
+        low, high = connection.ops.integer_field_range(Candidature._meta.pk.get_internal_type())
+        if not user.is_authenticated or not low <= pk <= high:  # as the ORM: none, no error
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(_visible_one_sql(self.db), [user.pk, pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        parts = []
+        for model in (Candidature, Appel, Collectivite, Collectivite):
+            width = len(model._meta.concrete_fields)
+            values, row = row[:width], row[width:]
+            if values[0] is None:  # no EPCI (LEFT JOIN)
+                parts.append(None)
+            else:
+                parts.append(instance_from_row(model, values, using=self.db, connection=connection))
+        candidature, appel, collectivite, epci = parts
+        collectivite.epci = epci
+        candidature.appel, candidature.collectivite = appel, collectivite
+        return candidature
+
+
+@functools.cache
+def _visible_one_sql(using: str) -> str:
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    columns = ", ".join(
+        select_columns(Candidature, "c", connection)
+        + select_columns(Appel, "a", connection)
+        + select_columns(Collectivite, "t", connection)
+        + select_columns(Collectivite, "e", connection)
+    )
+    table = qn(Collectivite._meta.db_table)
+    # Names from the models' metadata only; the user's and the dossier's ids are parameters.
+    return (
+        f"SELECT {columns} FROM {qn(Candidature._meta.db_table)} c "  # noqa: S608
+        f"JOIN {qn(AccesCandidature._meta.db_table)} x "
+        f"ON x.{qn('candidature_id')} = c.{qn('id')} "
+        f"JOIN {qn(Appel._meta.db_table)} a ON a.{qn('id')} = c.{qn('appel_id')} "
+        f"JOIN {table} t ON t.{qn('id')} = c.{qn('collectivite_id')} "
+        f"LEFT JOIN {table} e ON e.{qn('id')} = t.{qn('epci_id')} "
+        f"WHERE x.{qn('user_id')} = %s AND c.{qn('id')} = %s"
+    )
+
+
 class Candidature(models.Model):
     class Statut(models.TextChoices):
         BROUILLON = "brouillon", "Brouillon"
@@ -133,7 +191,7 @@ class Candidature(models.Model):
     engagement_experimentation = models.BooleanField(default=False)
     consentement_donnees = models.BooleanField(default=False)
 
-    objects = CandidatureQuerySet.as_manager()
+    objects = CandidatureManager()
 
     class Meta:
         verbose_name = "candidature"

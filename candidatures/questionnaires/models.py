@@ -15,6 +15,7 @@ from django.db import connections, models
 from candidatures.appels.models import Appel
 from cerdd_ami import files
 from cerdd_ami.formats import format_date_fr
+from cerdd_ami.queries import instance_from_row, select_columns
 
 # The file formats a file question may accept, as (option key, MIME type, label).
 FILE_FORMATS = {
@@ -40,13 +41,11 @@ class EtapeQuestionnaireQuerySet(models.QuerySet):
         through each field's database converter as the ORM would; a test compares the result
         with the ORM's, field by field.
         """
-        etape_fields = EtapeQuestionnaire._meta.concrete_fields
-        question_fields = Question._meta.concrete_fields
         connection = connections[self.db]
         qn = connection.ops.quote_name
         columns = ", ".join(
-            [f"e.{qn(field.column)}" for field in etape_fields]
-            + [f"q.{qn(field.column)}" for field in question_fields]
+            select_columns(EtapeQuestionnaire, "e", connection)
+            + select_columns(Question, "q", connection)
         )
         # Names from the models' metadata only; the one value is a bound parameter.
         sql = (
@@ -58,32 +57,19 @@ class EtapeQuestionnaireQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, [appel.pk])
             rows = cursor.fetchall()
-        return _steps_from_rows(rows, etape_fields, question_fields, self.db, connection)
-
-
-def _steps_from_rows(rows, etape_fields, question_fields, db, connection) -> list:
-    def converted(fields, values):
-        return [
-            field.from_db_value(value, None, connection)
-            if value is not None and hasattr(field, "from_db_value")
-            else value
-            for field, value in zip(fields, values, strict=True)
-        ]
-
-    width = len(etape_fields)
-    etape_names = [field.attname for field in etape_fields]
-    question_names = [field.attname for field in question_fields]
-    steps = []
-    for row in rows:
-        if not steps or steps[-1][0].pk != row[0]:
-            etape = EtapeQuestionnaire.from_db(
-                db, etape_names, converted(etape_fields, row[:width])
-            )
-            steps.append((etape, []))
-        if row[width] is not None:  # a step without questions yet
-            values = converted(question_fields, row[width:])
-            steps[-1][1].append(Question.from_db(db, question_names, values))
-    return steps
+        width = len(EtapeQuestionnaire._meta.concrete_fields)
+        steps = []
+        for row in rows:
+            if not steps or steps[-1][0].pk != row[0]:
+                etape = instance_from_row(
+                    EtapeQuestionnaire, row[:width], using=self.db, connection=connection
+                )
+                steps.append((etape, []))
+            if row[width] is not None:  # a step without questions yet
+                steps[-1][1].append(
+                    instance_from_row(Question, row[width:], using=self.db, connection=connection)
+                )
+        return steps
 
 
 class EtapeQuestionnaire(models.Model):

@@ -29,11 +29,11 @@ MAIL_THROTTLED_MESSAGE = (
 
 
 def _dossier(request, pk):
-    """The applicant's own dossier; anybody else's is a 404."""
-    queryset = Candidature.objects.visible_to(request.user).select_related(
-        "appel", "collectivite", "collectivite__epci"
-    )
-    return get_object_or_404(queryset, pk=pk)
+    """The applicant's own dossier, with its call and collectivité; anybody else's is a 404."""
+    candidature = Candidature.objects.visible_one(request.user, pk)
+    if candidature is None:
+        raise Http404
+    return candidature
 
 
 def _error_messages(error: ValidationError) -> list[str]:
