@@ -164,15 +164,38 @@ def purge_old_notifications(*, now=None) -> dict[str, int]:
     counter lowered by their unread ones among them.
     """
     cutoff = (now or timezone.now()) - timedelta(days=RETENTION_DAYS)
+    return {PURGED: _delete(Notification.objects.filter(created_at__lt=cutoff))}
+
+
+def withdraw(*, template, anchor) -> int:
+    """What the notifications of ``template`` pointing at ``#<anchor>`` announced is gone (a
+    message hidden by the team): those nobody has read nor received by e-mail yet are
+    deleted, so no digest lists them and no menu counts them; returns how many.
+
+    Side effects, in the caller's transaction: DELETE of those rows, each person's unread
+    counter lowered as much; a pending immediate e-mail then finds no row and sends nothing.
+    Notifications already e-mailed or read stay: they lead to the page, which says what
+    happened.
+    """
+    return _delete(
+        Notification.objects.filter(
+            template=template,
+            url__endswith=f"#{anchor}",
+            emailed_at__isnull=True,
+            read_at__isnull=True,
+        )
+    )
+
+
+def _delete(notifications) -> int:
     with transaction.atomic(savepoint=False):
-        old = Notification.objects.filter(created_at__lt=cutoff)
-        unread = old.filter(read_at__isnull=True).values("user").annotate(n=Count("pk"))
+        unread = notifications.filter(read_at__isnull=True).values("user").annotate(n=Count("pk"))
         for row in unread.order_by():
             get_user_model().objects.filter(pk=row["user"]).update(
                 notifications_non_lues=Greatest(F("notifications_non_lues") - row["n"], 0)
             )
-        deleted, _by_model = old.delete()
-    return {PURGED: deleted}
+        deleted, _by_model = notifications.delete()
+    return deleted
 
 
 def unread_count(user) -> int:

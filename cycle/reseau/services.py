@@ -18,7 +18,7 @@ from django.utils import timezone
 from cerdd_ami import files
 from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import format_datetime_fr
-from cerdd_ami.notifications.services import notify
+from cerdd_ami.notifications.services import notify, withdraw
 from cycle.participants.models import MembreBinome, Participant
 from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, Message
 from cycle.sondage.models import THEMES_APPEL
@@ -360,8 +360,10 @@ def hide_message(*, message, staff_user, motif) -> Message:
     Staff with the permission ``cycle.change_message`` only (PermissionDenied otherwise); a
     reason is required and a message already hidden stays as it is (ValidationError).
     Side effects: masque_at, masque_par, masque_motif set, one history record (history_user
-    = ``staff_user``, reason « Masqué : <motif> »); after commit, one e-mail « message_masque »
-    to its author with the reason (reply-to: the call's contact address).
+    = ``staff_user``, reason « Masqué : <motif> »); the followers' notifications of it not yet
+    read nor e-mailed withdrawn (no digest line, ``notifications.services.withdraw``); after
+    commit, one e-mail « message_masque » to its author with the reason (reply-to: the call's
+    contact address).
     """
     if not (staff_user.is_active and staff_user.is_staff):
         raise PermissionDenied("Seule l'équipe du Cerdd modère les discussions.")
@@ -386,6 +388,7 @@ def hide_message(*, message, staff_user, motif) -> Message:
     locked._history_user = staff_user
     locked._change_reason = f"Masqué : {motif}"[:HISTORY_REASON_LENGTH]
     locked.save(update_fields=["masque_at", "masque_par", "masque_motif"])
+    withdraw(template="message_reseau", anchor=f"message-{locked.pk}")
     _notify_hidden(locked)
     return locked
 

@@ -69,7 +69,7 @@ def test_mark_all_read_keeps_counting_a_notification_created_since_the_page_load
 
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["notify", "read", "read_all"]),
+        st.sampled_from(["notify", "read", "read_all", "withdraw"]),
         st.sampled_from([0, 1]),
         st.sampled_from(["/a/", "/b/", "/a/#x"]),
     ),
@@ -89,6 +89,8 @@ def test_counter_always_equals_the_unread_rows(operations):
             services.notify(recipients=people[who:], titre="Nouveau", url=url)
         elif operation == "read":
             services.mark_read(user=person, url=url)
+        elif operation == "withdraw":
+            services.withdraw(template="notification", anchor="x")
         else:
             services.mark_all_read(user=person)
         assert counters(*people) == unread_rows(*people)
@@ -139,3 +141,24 @@ def test_purge_deletes_notifications_over_a_year_old_and_lowers_the_counters():
         (anne.email, "Récent")
     ]
     assert counters(anne, bruno) == [1, 0] == unread_rows(anne, bruno)
+
+
+def test_withdraw_deletes_only_what_nobody_read_nor_received_and_lowers_the_counters():
+    anne, bruno, chloe = UserFactory(), UserFactory(), UserFactory()
+    services.notify(recipients=[anne, bruno, chloe], titre="Masqué", url="/d/1/#message-7")
+    services.notify(recipients=[anne], titre="Autre", url="/d/1/#message-70")
+    services.notify(recipients=[anne], titre="Autre modèle", url="/e/#message-7", template="x")
+    services.mark_read(user=User.objects.get(pk=bruno.pk), url="/d/1/")
+    Notification.objects.filter(user=chloe).update(emailed_at=timezone.now())
+
+    assert services.withdraw(template="notification", anchor="message-7") == 1
+
+    assert sorted(Notification.objects.values_list("user__email", "titre")) == sorted(
+        [
+            (anne.email, "Autre"),
+            (anne.email, "Autre modèle"),
+            (bruno.email, "Masqué"),
+            (chloe.email, "Masqué"),
+        ]
+    )
+    assert counters(anne, bruno, chloe) == [2, 0, 1] == unread_rows(anne, bruno, chloe)

@@ -357,6 +357,34 @@ def test_hide_message_logs_it_and_tells_the_author(
     assert len(mailoutbox) == 1
 
 
+def test_hide_message_withdraws_its_digest_line_not_what_was_already_sent(
+    participant, claire, autre_participant, marc, charge, django_capture_on_commit_callbacks
+):
+    set_preference(user=claire, mode=Preference.Mode.RESUME)
+    discussion = start(participant, claire)
+    with django_capture_on_commit_callbacks(execute=True):
+        hidden = reply(discussion, autre_participant, marc, texte="Un propos déplacé")
+        kept = reply(discussion, autre_participant, marc, texte="Un message correct")
+    sent_at = timezone.now()
+    # Claire already received the other one (as if by an earlier digest).
+    Notification.objects.filter(user=claire, url__endswith=f"#message-{kept.pk}").update(
+        emailed_at=sent_at
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.hide_message(message=hidden, staff_user=charge, motif="Propos injurieux")
+
+    assert list(Notification.objects.filter(user=claire).values_list("url", "emailed_at")) == [
+        (
+            f"/cycle/{participant.pk}/reseau/discussions/{discussion.pk}/#message-{kept.pk}",
+            sent_at,
+        )
+    ]
+    claire.refresh_from_db()
+    assert claire.notifications_non_lues == 1
+    assert send_digests.call() == {"resumes": 0, "notifications": 0, "echecs": 0}
+
+
 def test_hide_message_needs_staff_with_permission_and_a_reason(participant, claire, charge):
     message = start(participant, claire).messages.get()
     for user in (claire, StaffFactory()):
