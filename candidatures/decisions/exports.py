@@ -29,7 +29,7 @@ from django.utils import timezone
 from candidatures.jury import proces_verbal
 from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import format_datetime_fr
-from cerdd_ami.tasks import background, enqueue
+from cerdd_ami.tasks import background, enqueue, is_last_attempt
 
 from . import letters
 from .models import Decision, Export
@@ -140,7 +140,18 @@ def _start(export_id: int) -> Export | None:
         export.etape = ""
         export.erreur = ""
         export.finished_at = None
-        export.save(update_fields=["fichier", "statut", "fait", "etape", "erreur", "finished_at"])
+        export.notifie_at = None  # this attempt's outcome is still to be told
+        export.save(
+            update_fields=[
+                "fichier",
+                "statut",
+                "fait",
+                "etape",
+                "erreur",
+                "finished_at",
+                "notifie_at",
+            ]
+        )
     return export
 
 
@@ -193,12 +204,36 @@ def _notify(export_id: int) -> bool:
     return True
 
 
-@background("Export de documents (courriers, procès-verbal)")
-def build_export(*, export_id: int) -> dict:
+def _notify_failure(export_id: int) -> bool:
+    """E-mail the requester that the export failed for good, once (as ``_notify``)."""
+    with transaction.atomic():
+        export = (
+            Export.objects.select_for_update(of=("self",))
+            .select_related("requested_by", "appel")
+            .get(pk=export_id)
+        )
+        if export.notifie_at is not None or export.statut != Export.Statut.ECHEC:
+            return False
+        context = {
+            "document": export.get_kind_display(),
+            "appel": export.appel.titre if export.appel else "",
+            "demande_le": format_datetime_fr(export.created_at),
+            "erreur": export.erreur,
+            "lien": site_url(reverse("admin:candidatures_export_changelist")),
+        }
+        build_email("export_echec", context, to=[export.requested_by.email]).send()
+        export.notifie_at = timezone.now()
+        export.save(update_fields=["notifie_at"])
+    return True
+
+
+@background("Export de documents (courriers, procès-verbal)", takes_context=True)
+def build_export(context, *, export_id: int) -> dict:
     """Render the export's document, store it, mark it « prêt », e-mail the requester.
 
     Idempotent: see the module's docstring. A failure is recorded (« échec », error) and
-    raised for the worker to retry.
+    raised for the worker to retry; after the last attempt, the requester is e-mailed that
+    it failed (once), as they would otherwise wait for the « prêt » e-mail.
     """
     export = _start(export_id)
     if export is not None:
@@ -208,6 +243,8 @@ def build_export(*, export_id: int) -> dict:
         except Exception as error:
             logger.exception("Export %s en échec", export_id)
             _fail(export_id, error)
+            if is_last_attempt(context):
+                _notify_failure(export_id)
             raise
     sent = _notify(export_id)
     return {"export": export_id, "email": sent}

@@ -35,6 +35,17 @@ def uses_database_queue(declared_task=None) -> bool:
     return isinstance(backend, DatabaseBackend)
 
 
+def is_last_attempt(context) -> bool:
+    """Whether a failure of the running attempt (a task declared ``takes_context=True``) is
+    final: the worker retries a task ``len(settings.TASKS_RETRY_DELAYS)`` times (see
+    ``worker.retry_delay``); other backends never retry."""
+    from django.conf import settings
+
+    if not uses_database_queue(context.task_result.task):
+        return True
+    return context.attempt > len(settings.TASKS_RETRY_DELAYS)
+
+
 def enqueue(declared_task, *args, **kwargs) -> None:
     """Hand ``declared_task`` to the queue as part of the caller's change.
 

@@ -20,8 +20,9 @@ def test_every_email_has_its_three_templates():
         == NAMES
     )
     # notification, notifications_resume: a new message, at once or in the daily digest;
-    # message_reseau, message_masque: the participants' network.
-    assert len(NAMES) == 15
+    # message_reseau, message_masque: the participants' network; export_pret, export_echec:
+    # an export prepared by the worker, ready or failed for good.
+    assert len(NAMES) == 16
 
 
 @pytest.mark.parametrize("part", ["subject.txt", "body.txt"])

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from candidatures.decisions import exports, letters
 from candidatures.models import Decision, Export, Issue
+from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.models import Tache
 from tests.candidatures.decisions.decisions_helpers import decide, deposee
 from tests.candidatures.factories import AppelFactory
@@ -176,27 +177,30 @@ def test_selection_within_the_limit_is_still_downloaded_at_once(staff_client, de
     assert Export.objects.count() == 0
 
 
-def test_export_run_again_sends_nothing_twice(staff, appel, decided, mailoutbox):
+def test_export_run_again_sends_nothing_twice(database_queue, staff, appel, decided, mailoutbox):
     export = exports.request_export(
         kind=Export.Kind.LETTRES_PDF,
         requested_by=staff,
         appel=appel,
         decision_ids=[d.pk for d in decided],
     )
-    first = exports.build_export.call(export_id=export.pk)
+    run_worker()
     name = Export.objects.get().fichier.name
 
-    second = exports.build_export.call(export_id=export.pk)
+    exports.build_export.enqueue(export_id=export.pk)
+    run_worker()
 
-    assert (first, second) == (
+    assert [task.return_value for task in Tache.objects.order_by("enqueued_at")] == [
         {"export": export.pk, "email": True},
         {"export": export.pk, "email": False},
-    )
+    ]
     assert Export.objects.get().fichier.name == name
     assert len(mailoutbox) == 1
 
 
-def test_export_whose_worker_died_starts_its_file_again(staff, appel, decided, mailoutbox):
+def test_export_whose_worker_died_starts_its_file_again(
+    database_queue, staff, appel, decided, mailoutbox
+):
     export = exports.request_export(
         kind=Export.Kind.LETTRES_ZIP,
         requested_by=staff,
@@ -210,7 +214,7 @@ def test_export_whose_worker_died_starts_its_file_again(staff, appel, decided, m
         statut=Export.Statut.EN_COURS, fichier=partial, fait=2
     )
 
-    exports.build_export.call(export_id=export.pk)
+    run_worker()
 
     export.refresh_from_db()
     assert not storage.exists(partial)
@@ -257,6 +261,59 @@ def test_export_failing_in_weasyprint_is_recorded_then_retried_by_the_worker(
     assert (export.statut, export.erreur, export.fait) == (Export.Statut.PRET, "", 3)
     assert Tache.objects.get().status == TaskResultStatus.SUCCESSFUL
     assert len(mailoutbox) == 1
+
+
+def test_export_failing_for_good_tells_its_requester_once(
+    database_queue, staff, appel, decided, mailoutbox, monkeypatch, settings
+):
+    settings.TASKS_RETRY_DELAYS = [30]
+    start = timezone.now()
+    export = exports.request_export(kind=Export.Kind.PROCES_VERBAL, requested_by=staff, appel=appel)
+    break_weasyprint(monkeypatch)
+    with time_machine.travel(start, tick=False) as clock:
+        run_worker()
+        assert mailoutbox == []  # a retry is due: nothing to tell yet
+        clock.shift(30)
+        run_worker()
+
+    export.refresh_from_db()
+    task = Tache.objects.get()
+    assert (task.status, task.attempts) == (TaskResultStatus.FAILED, 2)
+    assert export.statut == Export.Statut.ECHEC
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["charge@cerdd.test"], f"Échec de l'export : Procès-verbal du jury — {appel.titre}")
+    ]
+    body = mailoutbox[0].body
+    assert (
+        f"L'export que vous avez demandé le {format_datetime_fr(export.created_at)} n'a pas "
+        f"pu être préparé : Procès-verbal du jury de l'appel « {appel.titre} »."
+    ) in body
+    assert "RuntimeError : WeasyPrint indisponible" in body
+    assert "http://127.0.0.1:8000/admin/candidatures/export/" in body
+
+    # Run again by staff (« Relancer »), it works: the « prêt » e-mail follows, once.
+    monkeypatch.undo()
+    exports.build_export.enqueue(export_id=export.pk)
+    run_worker()
+    export.refresh_from_db()
+    assert export.statut == Export.Statut.PRET
+    assert [m.subject for m in mailoutbox][1:] == [
+        f"Export prêt : Procès-verbal du jury — {appel.titre}"
+    ]
+
+
+def test_export_failing_without_the_worker_tells_its_requester_at_once(
+    staff, appel, decided, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    break_weasyprint(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        exports.request_export(kind=Export.Kind.PROCES_VERBAL, requested_by=staff, appel=appel)
+
+    assert Export.objects.get().statut == Export.Statut.ECHEC
+    assert [m.subject for m in mailoutbox] == [
+        f"Échec de l'export : Procès-verbal du jury — {appel.titre}"
+    ]
 
 
 # --- Procès-verbal ----------------------------------------------------------------------------
