@@ -151,6 +151,19 @@ def test_candidater_leads_a_returning_applicant_to_their_dossier(client, applica
     )
 
 
+def test_candidater_answers_head_as_get_for_a_returning_applicant(
+    client, applicant, dossier, appel
+):
+    client.force_login(applicant)
+
+    response = client.head(f"/candidature/nouvelle/{appel.slug}/")
+
+    assert (response.status_code, response.headers["Location"]) == (
+        302,
+        f"/candidature/{dossier.pk}/",
+    )
+
+
 def test_candidater_leads_an_applicant_with_several_dossiers_to_the_list(
     client, applicant, dossier, appel
 ):

@@ -69,7 +69,7 @@ def nouvelle(request, slug):
     if not appel.is_open():
         messages.error(request, "Cet appel n'est pas ouvert aux candidatures.")
         return redirect(appel)
-    if request.method == "GET" and "autre" not in request.GET:
+    if request.method in ("GET", "HEAD") and "autre" not in request.GET:
         # « Candidater » is also how a returning applicant comes back: to their dossier.
         mine = list(Candidature.objects.visible_to(request.user).filter(appel=appel)[:2])
         if len(mine) == 1:
