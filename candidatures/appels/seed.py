@@ -125,8 +125,9 @@ def appel_texts():
     }
 
 
-def ensure_criteres(appel):
-    for ordre, (libelle, description, niveaux) in enumerate(CRITERES, start=1):
+def ensure_criteres(appel, criteres=CRITERES):
+    """The call's jury grid: (label, description, [level 0 … 4 texts]) per criterion."""
+    for ordre, (libelle, description, niveaux) in enumerate(criteres, start=1):
         critere, _ = Critere.objects.update_or_create(
             appel=appel,
             ordre=ordre,

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
-from candidatures.appels.seed import PARIS, appel_texts
+from candidatures.appels.seed import PARIS, appel_texts, ensure_criteres
 
-from .demo_alimentation import ALIMENTATION_TEXTS
+from .demo_alimentation import ALIMENTATION_CRITERES, ALIMENTATION_TEXTS
 from .models import EtapeQuestionnaire, Question
 from .services import create_standard_questionnaire
 
@@ -128,4 +128,5 @@ def ensure_appel_alimentation(today=None):
     )
     if created:
         create_standard_questionnaire(appel=appel, steps=ALIMENTATION_STEPS)
+    ensure_criteres(appel, ALIMENTATION_CRITERES)
     return appel

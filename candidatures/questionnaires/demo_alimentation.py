@@ -5,6 +5,8 @@ Same fields and layout as the 2021 call's texts (``candidatures.appels.seed``)."
 # The call's own prose, kept paragraph by paragraph as staff see it in the admin.
 # ruff: noqa: E501
 
+from candidatures.appels.seed import CRITERES
+
 # Nothing of « Territoires participatifs » may show on its pages.
 ALIMENTATION_TEXTS = {
     "accroche": (
@@ -44,3 +46,35 @@ Au lancement du cycle, un journal de bord sera remis à chaque participant·e po
 
 Un jury composé de membres de la cellule d'orientation appuiera le Cerdd dans son analyse des candidatures reçues.""",
 }
+
+# The jury's grid, one line per criterion of ``criteres_texte`` (levels 0 to 4): the motivation
+# and the binôme are judged as in « Territoires participatifs ».
+_MOTIVATION, _BINOME = CRITERES[1], CRITERES[3]
+ALIMENTATION_CRITERES = [
+    (
+        "Action ou intention sur l'alimentation",
+        "Restauration scolaire, développement économique, action sociale, aménagement… ou "
+        "intention franche d'en faire une politique.",
+        [
+            "Aucune action ni intention exprimée sur l'alimentation.",
+            "Intention exprimée, sans action engagée.",
+            "Une action engagée, encore isolée.",
+            "Plusieurs actions engagées et cohérentes entre elles.",
+            "Politique alimentaire structurée et portée politiquement (PAT ou équivalent).",
+        ],
+    ),
+    _MOTIVATION,
+    (
+        "Place de l'alimentation dans le projet de territoire et apport au cycle",
+        "La candidature explique la place accordée à l'alimentation, l'objectif recherché en "
+        "suivant le cycle et ce que la collectivité pense apporter.",
+        [
+            "La candidature n'aborde pas ces points.",
+            "Un seul des trois points est traité.",
+            "Deux points traités, ou trois superficiellement.",
+            "Les trois points traités avec des exemples.",
+            "Les trois points traités de façon approfondie et inspirante pour le groupe.",
+        ],
+    ),
+    _BINOME,
+]

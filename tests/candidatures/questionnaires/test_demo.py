@@ -100,3 +100,19 @@ def test_alimentation_receipt_and_deposit_email_speak_of_its_own_programme(
         assert "cellule d'orientation du programme" in body
         assert "Alimentation durable" in body
         assert "participati" not in body.lower()
+
+
+def test_alimentation_call_has_its_own_jury_grid():
+    appel = ensure_appel_alimentation()
+    ensure_appel_alimentation()  # the demo loads twice without doubling it
+
+    grid = [
+        (c.ordre, c.libelle, c.poids, c.note_max, c.niveaux.count())
+        for c in appel.criteres.order_by("ordre")
+    ]
+    assert grid == [
+        (1, "Action ou intention sur l'alimentation", 1, 4, 5),
+        (2, "Motivation, détermination et humilité", 1, 4, 5),
+        (3, "Place de l'alimentation dans le projet de territoire et apport au cycle", 1, 4, 5),
+        (4, "Présence garantie d'un binôme élu·e / technicien·ne", 1, 4, 5),
+    ]
