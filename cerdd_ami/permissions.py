@@ -68,6 +68,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_conflitinteret",
             "add_conflitinteret",
             "change_conflitinteret",
+            # The reminders « Relancer » wrote and their fate, read only.
+            "view_rappeljury",
             # Decision letters (candidatures.admin_courriers): one text per outcome and call.
             "view_modelecourrier",
             "add_modelecourrier",

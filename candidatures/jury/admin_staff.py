@@ -19,7 +19,7 @@ from .admin_appel import (
     _staff_users,
     _user_choice_label,
 )
-from .models import Affectation, ConflitInteret, Evaluation, MembreJury, Note
+from .models import Affectation, ConflitInteret, Evaluation, MembreJury, Note, RappelJury
 
 # ---------------------------------------------------------------------------------------------
 # Jury members and assignments
@@ -434,3 +434,22 @@ class EvaluationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
                 reversed(lines),
             ),
         )
+
+
+@admin.register(RappelJury)
+class RappelJuryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every reminder « Relancer » wrote, and its fate (sent by the worker, once)."""
+
+    list_display = ["destinataire", "appel", "restants", "demande", "statut", "envoye", "erreur"]
+    list_filter = ["statut", "appel"]
+    list_select_related = ["appel"]
+    search_fields = ["destinataire"]
+    actions = None
+
+    @admin.display(description="demandé le", ordering="created_at")
+    def demande(self, obj):
+        return paris(obj.created_at)
+
+    @admin.display(description="envoyé le", ordering="envoye_at")
+    def envoye(self, obj):
+        return paris(obj.envoye_at)

@@ -508,10 +508,14 @@ def seed_jury(appel, *, staff_user, plan=None, scored_within=SCORED_WITHIN_2021)
 
 
 def seed_recent_jury(appel, *, staff_user) -> dict:
-    """The recent call's jury half-way through its scoring (``RECENT_PLAN``)."""
-    return seed_jury(
+    """The recent call's jury half-way through its scoring (``RECENT_PLAN``), reminded once by
+    « Relancer » (the worker sends the reminders; not again when the demo is loaded again)."""
+    summary = seed_jury(
         appel, staff_user=staff_user, plan=RECENT_PLAN, scored_within=SCORED_WITHIN_RECENT
     )
+    if not appel.rappels_jury.exists():
+        summary["rappels"] = jury_services.send_jury_reminders(appel=appel, staff_user=staff_user)
+    return summary
 
 
 def close_2021_scoring(appel, *, staff_user) -> None:

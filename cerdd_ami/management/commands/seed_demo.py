@@ -179,6 +179,10 @@ class Command(BaseCommand):
             f"Jury {appel_recent.slug} (notation en cours)",
             seed_recent_jury(appel_recent, staff_user=charge),
         )
+        self.stdout.write(
+            f"  rappels au jury (« Relancer ») : {appel_recent.rappels_jury.count()}, envoyés "
+            "par le worker."
+        )
         threads = seed_messages(appel_recent, staff_user=charge)
         self.stdout.write(
             f"  messagerie : {_n(threads, 'fil')} de dossier écrit(s) "
