@@ -37,7 +37,8 @@ def open_list(page, name):
     home = page.get_by_role("navigation", name="Fil d'Ariane").get_by_role("link", name="Accueil")
     if home.count():
         home.click()
-    page.get_by_role("main").get_by_role("row", name=name).get_by_role("link", name=name).click()
+    # A model's row, not the app's caption of the same name, nor « Rappels au jury » for « Appels ».
+    page.get_by_role("main").get_by_role("row").get_by_role("link", name=name, exact=True).click()
 
 
 def run_action(page, label):
