@@ -440,7 +440,8 @@ class EvaluationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
 class RappelJuryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every reminder « Relancer » wrote, and its fate (sent by the worker, once)."""
 
-    list_display = ["destinataire", "appel", "restants", "demande", "statut", "envoye", "erreur"]
+    # The call is a filter: its long title made each row wrap.
+    list_display = ["destinataire", "restants", "demande", "statut", "envoye", "erreur"]
     list_filter = ["statut", "appel"]
     list_select_related = ["appel"]
     search_fields = ["destinataire"]
