@@ -6,14 +6,17 @@ its task in the queue (``Appel.publication_tache_id``): cancelling deletes that 
 is still waiting, under its row lock (a worker that has claimed it holds that lock).
 """
 
+from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.tasks import TaskResultStatus
+from django.urls import reverse
 from django.utils import timezone
 
 from candidatures.appels.models import Appel
+from cerdd_ami.emails import build_email, site_url
 from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.models import Tache
 from cerdd_ami.tasks import background, uses_database_queue
@@ -132,6 +135,8 @@ def publish_scheduled(context, *, appel_id: int, staff_user_id: int) -> dict:
     programmed it, then the programme is cleared and a line added to the call's history.
     A refusal (a dossier without decision) raises: the worker retries it with back-off, and
     staff see the error in the list of tasks; the programme stays shown until it succeeds.
+    The first refusal is e-mailed to the staff member who programmed it (or the call's
+    contact), since nobody may be looking when it happens.
     """
     task_id = str(context.task_result.id)
     with transaction.atomic():
@@ -149,7 +154,12 @@ def publish_scheduled(context, *, appel_id: int, staff_user_id: int) -> dict:
     staff_user = (
         get_user_model().objects.filter(pk=staff_user_id, is_active=True, is_staff=True).first()
     )
-    report = publication.publish_decisions_in_background(appel=appel, staff_user=staff_user)
+    try:
+        report = publication.publish_decisions_in_background(appel=appel, staff_user=staff_user)
+    except ValidationError as refusal:
+        if context.attempt == 1:  # told once; the retries and « Relancer » say nothing more
+            _tell_refused(appel, staff_user, refusal)
+        raise
     with transaction.atomic():
         cleared = Appel.objects.filter(pk=appel_id, publication_tache_id=task_id).update(
             publication_programmee_at=None, publication_tache_id=""
@@ -161,3 +171,20 @@ def publish_scheduled(context, *, appel_id: int, staff_user_id: int) -> dict:
                 f"Publication programmée effectuée : {report.published} décision(s) publiée(s).",
             )
     return {"publiees": report.published}
+
+
+def _tell_refused(appel, staff_user, refusal: ValidationError) -> None:
+    to = staff_user.email if staff_user is not None else appel.contact_email
+    if not to:
+        return
+    context = {
+        "appel": appel.titre,
+        "prevue_le": format_datetime_fr(appel.announcement_at),
+        "raisons": refusal.messages,
+        "minutes": sum(settings.TASKS_RETRY_DELAYS) // 60,
+        "lien": site_url(
+            reverse("admin:candidatures_decision_changelist")
+            + f"?candidature__appel__id__exact={appel.pk}"
+        ),
+    }
+    build_email("publication_refusee", context, to=[to]).send()

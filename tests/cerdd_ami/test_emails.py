@@ -21,8 +21,9 @@ def test_every_email_has_its_three_templates():
     )
     # notification, notifications_resume: a new message, at once or in the daily digest;
     # message_reseau, message_masque: the participants' network; export_pret, export_echec:
-    # an export prepared by the worker, ready or failed for good.
-    assert len(NAMES) == 16
+    # an export prepared by the worker, ready or failed for good; publication_refusee: a
+    # programmed publication refused when it came to run.
+    assert len(NAMES) == 17
 
 
 @pytest.mark.parametrize("part", ["subject.txt", "body.txt"])

@@ -156,6 +156,40 @@ def test_scheduled_publication_runs_at_the_announcement_and_not_before(
     ]
 
 
+def test_scheduled_publication_refused_tells_who_programmed_it_once(
+    database_queue, appel, arras, staff, mailoutbox, settings
+):
+    settings.TASKS_RETRY_DELAYS = [30, 90]
+    decide(arras, Issue.RETENUE, staff)
+    with time_machine.travel(BEFORE, tick=False) as clock:
+        scheduling.schedule_publication(appel=appel, staff_user=staff)
+        lille = deposee(appel, 2)  # deposited after the programme, never decided
+        clock.move_to(ANNOUNCEMENT)
+        run_worker()
+        clock.shift(30)
+        run_worker()
+
+    task = Tache.objects.get()
+    assert (task.status, task.attempts) == (TaskResultStatus.READY, 2)
+    assert Decision.objects.get().published_at is None
+    [email] = mailoutbox
+    assert (email.to, email.subject) == (
+        ["charge@cerdd.test"],
+        f"Publication programmée non effectuée — {appel.titre}",
+    )
+    assert (
+        f"La publication des décisions de l'appel « {appel.titre} », programmée le 15 avril "
+        "2021 à 9 h 00, n'a pas eu lieu :\n"
+        f"- 1 dossier déposé sans décision : {lille.collectivite.nom} ({lille.numero}). "
+        "Décidez de chaque dossier avant de publier.\n"
+    ) in email.body
+    assert "pendant environ 2 minutes" in email.body
+    assert (
+        "http://127.0.0.1:8000/admin/candidatures/decision/"
+        f"?candidature__appel__id__exact={appel.pk}"
+    ) in email.body
+
+
 def test_scheduled_task_run_again_publishes_and_sends_nothing_more(
     database_queue, appel, arras, staff, mailoutbox
 ):
