@@ -483,9 +483,8 @@ def _promote(model_admin, request, appel_pk):
         else:
             message = f"{decision.candidature.collectivite.nom} est désormais retenue."
             if decision.published_at:
-                version = decision.courriers.order_by("-version").first().version
                 message += (
-                    f" Son courrier (version {version}) est envoyé aux référent·es par le "
+                    " Son nouveau courrier est préparé et envoyé aux référent·es par le "
                     "worker : suivez-le dans « Envois de courrier »."
                 )
             level = messages.SUCCESS

@@ -120,7 +120,9 @@ def _ensure_envois(courrier) -> int:
 
 
 def _file_missing_letter(decision_id: int, *, letter_date) -> bool:
-    """Render and file version 1 of a published decision's letter unless it is filed already.
+    """Render and file the letter of a published decision's outcome unless it is filed already:
+    version 1 dated ``letter_date`` (the publication's day), or, after a promotion, the next
+    version dated the day of the promotion (``decided_at``).
 
     The PDF is rendered outside any transaction (it takes a while); the filing re-checks under
     the decision's lock, so two runs at once file one letter.
@@ -128,6 +130,8 @@ def _file_missing_letter(decision_id: int, *, letter_date) -> bool:
     decision = Decision.objects.select_related(
         "candidature__appel", "candidature__collectivite"
     ).get(pk=decision_id)
+    if decision.courriers.exists():
+        letter_date = paris(decision.decided_at).date()
     pdf = letters.render_letter_pdf(decision, letter_date=letter_date)
     with transaction.atomic():
         locked = (
@@ -135,9 +139,10 @@ def _file_missing_letter(decision_id: int, *, letter_date) -> bool:
             .select_related("candidature__appel", "candidature__collectivite")
             .get(pk=decision_id)
         )
-        if locked.courriers.exists():
+        if locked.issue != decision.issue or locked.courriers.filter(issue=locked.issue).exists():
             return False
-        _file_letter(locked, version=1, pdf=pdf)
+        version = (locked.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
+        _file_letter(locked, version=version, pdf=pdf)
     return True
 
 
@@ -327,9 +332,11 @@ def _make_public(*, appel, now, staff_user, in_background=False) -> int:
 def deliver_pending_letters(*, appel, now=None, send=True, report=None) -> PublicationReport:
     """Steps 2 and 3 of the publication of ``appel``'s (published) decisions; idempotent.
 
-    2. for each published decision without a letter: the PDF is rendered (letter dated the day
-       of publication), filed as Courrier version 1 with its SHA-256, with one EnvoiCourrier
-       per référent·e (``candidature.referent_emails()``), each in its own transaction; a
+    2. for each published decision without a letter of its outcome (none yet, or a promoted
+       dossier's waiting-list letter): the PDF is rendered (dated the day of publication, or of
+       the promotion), filed as the next Courrier version with its SHA-256, with one
+       EnvoiCourrier per référent·e (``candidature.referent_emails()``), each in its own
+       transaction; a
        letter that fails (template, WeasyPrint, storage) is logged and reported in
        ``report.letter_failures``, the others go on, and the next run retries it; a
        référent·e added since a letter was filed gets an EnvoiCourrier too;
@@ -348,9 +355,12 @@ def deliver_pending_letters(*, appel, now=None, send=True, report=None) -> Publi
         return report
     letter_date = paris(published_at).date()
 
+    # A letter of the decision's current outcome: none yet, or only the waiting list's before
+    # a promotion.
+    current = Courrier.objects.filter(decision=OuterRef("pk"), issue=OuterRef("issue"))
     to_file = (
         Decision.objects.filter(candidature__appel=appel, published_at__isnull=False)
-        .filter(courriers__isnull=True)
+        .exclude(Exists(current))
         .order_by("candidature__numero")
         .values_list("pk", flat=True)
     )
@@ -401,12 +411,13 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
     Side effects, in one transaction: that Decision becomes « retenue » with the motivation
     PROMOTION_MOTIVATION (rank cleared, decided_by, decided_at, a history row); the others of
     the list move up one rank (a history row each). Once the call's decisions are published,
-    the promoted decision is published at once and its new letter is rendered and filed as the
-    next Courrier version, with one EnvoiCourrier per référent·e, and the collectivité joins
-    the call's cycle when there is one (``hooks.on_published``), and the letters' task
-    ``deliver_letters`` is enqueued: the worker sends those e-mails and records them as the
-    publication does (a failure is retried with back-off, nothing « envoyé » is sent again).
-    Before publication, nothing is filed nor sent: publication will do it.
+    the promoted decision is published at once, the collectivité joins the call's cycle when
+    there is one (``hooks.on_published``), and the letters' task ``deliver_letters`` is
+    enqueued: the worker renders its new letter (dated the day of the promotion) and files it
+    as the next Courrier version with one EnvoiCourrier per référent·e, then sends those
+    e-mails and records them as the publication does (a failure is retried with back-off,
+    nothing « envoyé » is sent again). Before publication, nothing is filed nor sent:
+    publication will do it.
     """
     _require_staff(staff_user)
     now = now or timezone.now()
@@ -438,12 +449,8 @@ def promote_next(*, appel, staff_user, now=None) -> Decision | None:
         promoted.save()
         _renumber(others, staff_user=staff_user)
         if locked.decisions_published_at is not None:
-            promoted = Decision.objects.select_related(
-                "candidature__appel", "candidature__collectivite"
-            ).get(pk=promoted.pk)
-            version = (promoted.courriers.aggregate(last=Max("version"))["last"] or 0) + 1
-            pdf = letters.render_letter_pdf(promoted, letter_date=paris(now).date())
-            _file_letter(promoted, version=version, pdf=pdf)
             hooks.published(appel=locked, staff_user=staff_user)
+            # The worker renders its new letter (WeasyPrint: not in the request), files it and
+            # sends it.
             enqueue(deliver_letters, appel_id=locked.pk)
     return promoted

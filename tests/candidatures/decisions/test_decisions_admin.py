@@ -250,8 +250,8 @@ def test_admin_records_a_withdrawal_then_calls_the_next_of_the_waiting_list(
     assert [(m.level_tag, m.message) for m in promoted.context["messages"]] == [
         (
             "success",
-            f"{lille.collectivite.nom} est désormais retenue. Son courrier (version 2) est "
-            "envoyé aux référent·es par le worker : suivez-le dans « Envois de courrier ».",
+            f"{lille.collectivite.nom} est désormais retenue. Son nouveau courrier est préparé "
+            "et envoyé aux référent·es par le worker : suivez-le dans « Envois de courrier ».",
         )
     ]
     decision = Decision.objects.get(candidature=lille)

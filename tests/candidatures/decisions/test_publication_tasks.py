@@ -17,7 +17,7 @@ from tests.candidatures.decisions.decisions_helpers import ANNOUNCEMENT, decide,
 from tests.candidatures.factories import AppelFactory
 from tests.conftest import run_worker
 from tests.factories import UserFactory, charge_de_mission, juror
-from tests.utils import page_text
+from tests.utils import page_text, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,7 @@ def test_publication_enqueued_twice_the_worker_sends_each_email_once(
 # « Programmer la publication »
 
 BEFORE = ANNOUNCEMENT - timedelta(days=1)
+PROMOTED = ANNOUNCEMENT + timedelta(days=6)
 APPELS_URL = "/admin/candidatures/appel/"
 
 
@@ -437,10 +438,11 @@ def test_promotion_after_publication_leaves_its_letter_to_the_worker(
         candidature=arras, staff_user=staff, reason="Élections municipales."
     )
 
-    promoted = publication.promote_next(appel=appel, staff_user=staff)
+    with time_machine.travel(PROMOTED, tick=False):
+        promoted = publication.promote_next(appel=appel, staff_user=staff)
 
-    letter = promoted.courriers.get(version=2)
-    assert set(letter.envois.values_list("statut", flat=True)) == {"a_envoyer"}
+    # Nothing rendered in the request: the worker files the new letter, then sends it.
+    assert list(promoted.courriers.values_list("version", "issue")) == [(1, Issue.LISTE_ATTENTE)]
     assert mailoutbox == []
     assert list(Tache.objects.values_list("task_path", "args_kwargs")) == [
         (
@@ -450,7 +452,16 @@ def test_promotion_after_publication_leaves_its_letter_to_the_worker(
     ]
 
     run_worker()
-    run_worker()
+    publication.deliver_letters.enqueue(appel_id=appel.pk)
+    run_worker()  # run again: nothing filed nor sent twice
 
+    letter = promoted.courriers.get(version=2)
+    assert list(promoted.courriers.values_list("version", "issue")) == [
+        (2, Issue.RETENUE),
+        (1, Issue.LISTE_ATTENTE),
+    ]
+    text = pdf_text(letter.pdf.read())
+    assert "est retenue pour le cycle de qualification" in text
+    assert "le 21 avril 2021" in text  # the day of the promotion, not of the publication
     assert sorted(m.to[0] for m in mailoutbox) == sorted(referents(lille))
     assert set(letter.envois.values_list("statut", "tentatives")) == {("envoye", 1)}
