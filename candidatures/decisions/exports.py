@@ -178,50 +178,40 @@ def _fail(export_id: int, error: Exception) -> None:
     )
 
 
-def _notify(export_id: int) -> bool:
-    """E-mail the requester that the export is ready, once: sent under the row's lock and
-    recorded (``notifie_at``) in the same transaction. Returns whether it was sent now."""
+def _tell_requester(export_id: int, *, statut) -> bool:
+    """E-mail the requester that the export is ready (``statut`` « prêt ») or failed for good
+    (« échec »), once: sent under the row's lock and recorded (``notifie_at``) in the same
+    transaction. Returns whether it was sent now."""
     with transaction.atomic():
         export = (
             Export.objects.select_for_update(of=("self",))
             .select_related("requested_by", "appel")
             .get(pk=export_id)
         )
-        if export.notifie_at is not None or export.statut != Export.Statut.PRET:
-            return False
-        context = {
-            "document": export.get_kind_display(),
-            "appel": export.appel.titre if export.appel else "",
-            "total": export.total,
-            "courriers": export.is_letters,
-            "demande_le": format_datetime_fr(export.created_at),
-            "lien": site_url(reverse("admin:candidatures_export_telecharger", args=[export.pk])),
-            "jours": settings.EXPORTS_KEPT_DAYS,
-        }
-        build_email("export_pret", context, to=[export.requested_by.email]).send()
-        export.notifie_at = timezone.now()
-        export.save(update_fields=["notifie_at"])
-    return True
-
-
-def _notify_failure(export_id: int) -> bool:
-    """E-mail the requester that the export failed for good, once (as ``_notify``)."""
-    with transaction.atomic():
-        export = (
-            Export.objects.select_for_update(of=("self",))
-            .select_related("requested_by", "appel")
-            .get(pk=export_id)
-        )
-        if export.notifie_at is not None or export.statut != Export.Statut.ECHEC:
+        if export.notifie_at is not None or export.statut != statut:
             return False
         context = {
             "document": export.get_kind_display(),
             "appel": export.appel.titre if export.appel else "",
             "demande_le": format_datetime_fr(export.created_at),
-            "erreur": export.erreur,
-            "lien": site_url(reverse("admin:candidatures_export_changelist")),
         }
-        build_email("export_echec", context, to=[export.requested_by.email]).send()
+        if statut == Export.Statut.PRET:
+            template = "export_pret"
+            context |= {
+                "total": export.total,
+                "courriers": export.is_letters,
+                "lien": site_url(
+                    reverse("admin:candidatures_export_telecharger", args=[export.pk])
+                ),
+                "jours": settings.EXPORTS_KEPT_DAYS,
+            }
+        else:
+            template = "export_echec"
+            context |= {
+                "erreur": export.erreur,
+                "lien": site_url(reverse("admin:candidatures_export_changelist")),
+            }
+        build_email(template, context, to=[export.requested_by.email]).send()
         export.notifie_at = timezone.now()
         export.save(update_fields=["notifie_at"])
     return True
@@ -244,9 +234,9 @@ def build_export(context, *, export_id: int) -> dict:
             logger.exception("Export %s en échec", export_id)
             _fail(export_id, error)
             if is_last_attempt(context):
-                _notify_failure(export_id)
+                _tell_requester(export_id, statut=Export.Statut.ECHEC)
             raise
-    sent = _notify(export_id)
+    sent = _tell_requester(export_id, statut=Export.Statut.PRET)
     return {"export": export_id, "email": sent}
 
 
