@@ -58,11 +58,40 @@ def restore_codenames(apps, schema_editor):
     _rename_codenames(apps, forwards=False)
 
 
+# Staff notifications link to the admin pages of the renamed models (« Questions au Cerdd »
+# to answer): their stored addresses follow the new admin URLs.
+ADMIN_PATHS = [
+    ("/admin/cycle/question/", "/admin/cycle/questioncerdd/"),
+    ("/admin/cycle/message/", "/admin/cycle/messagereseau/"),
+]
+
+
+def _move_notification_urls(apps, *, forwards):
+    from django.db.models import Value
+    from django.db.models.functions import Concat, Substr
+
+    Notification = apps.get_model("cerdd_ami", "Notification")
+    for old, new in ADMIN_PATHS:
+        source, target = (old, new) if forwards else (new, old)
+        Notification.objects.filter(url__startswith=source).update(
+            url=Concat(Value(target), Substr("url", len(source) + 1))
+        )
+
+
+def move_notification_urls(apps, schema_editor):
+    _move_notification_urls(apps, forwards=True)
+
+
+def restore_notification_urls(apps, schema_editor):
+    _move_notification_urls(apps, forwards=False)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("cycle", "0008_delete_envoi_message_reseau_followers_go_through_notifications"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("cerdd_ami", "0005_user_unread_notifications_counter"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -71,4 +100,5 @@ class Migration(migrations.Migration):
         migrations.RenameModel(old_name="Message", new_name="MessageReseau"),
         migrations.RenameModel(old_name="Question", new_name="QuestionCerdd"),
         migrations.RunPython(rename_codenames, restore_codenames),
+        migrations.RunPython(move_notification_urls, restore_notification_urls),
     ]

@@ -9,7 +9,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from cerdd_ami import roles
+from cerdd_ami.models import Notification
 from cerdd_ami.permissions import sync_role_permissions
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -95,3 +97,26 @@ def test_rename_migration_moves_codenames_without_the_migrate_signals(back_to_la
         ("questioncerdd", "change_questioncerdd"),
         ("questioncerdd", "view_questioncerdd"),
     ]
+
+
+def test_rename_migration_moves_staff_notification_links_both_ways(back_to_latest):
+    staff = UserFactory()
+    urls = [
+        "/admin/cycle/questioncerdd/7/repondre/",
+        "/admin/cycle/messagereseau/3/change/",
+        "/cycle/2/questions/7/",
+    ]
+    for url in urls:
+        Notification.objects.create(user=staff, titre="Question", url=url)
+
+    call_command("migrate", "cycle", BEFORE, verbosity=0)
+
+    assert sorted(Notification.objects.values_list("url", flat=True)) == [
+        "/admin/cycle/message/3/change/",
+        "/admin/cycle/question/7/repondre/",
+        "/cycle/2/questions/7/",
+    ]
+
+    call_command("migrate", "cycle", verbosity=0)
+
+    assert sorted(Notification.objects.values_list("url", flat=True)) == sorted(urls)
