@@ -133,13 +133,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             # message (with its reason) needs « change », which no edit form uses; the
             # directory's consents read.
             "view_discussion",
-            "view_message",
-            "change_message",
+            "view_messagereseau",
+            "change_messagereseau",
             "view_consentementannuaire",
             # Questions au Cerdd (cycle.questions.admin): read, assigned and answered from the
             # inbox; answers published in the cycle's FAQ, whose entries staff reword or remove.
-            "view_question",
-            "change_question",
+            "view_questioncerdd",
+            "change_questioncerdd",
             "view_entreefaq",
             "add_entreefaq",
             "change_entreefaq",

@@ -9,12 +9,12 @@ from cycle.journal.models import (
 )
 from cycle.participants.models import MembreBinome, Participant
 from cycle.presences.models import Presence
-from cycle.questions.models import EntreeFAQ, Question
+from cycle.questions.models import EntreeFAQ, QuestionCerdd
 from cycle.reseau.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    Message,
+    MessageReseau,
 )
 from cycle.seances.models import (
     Cycle,
@@ -38,10 +38,10 @@ __all__ = [
     "EntreeJournal",
     "EnvoiNoteContexte",
     "MembreBinome",
-    "Message",
+    "MessageReseau",
     "Participant",
     "Presence",
-    "Question",
+    "QuestionCerdd",
     "ReponseFacilitateur",
     "ReponseSondage",
     "Seance",

@@ -21,9 +21,9 @@ from cerdd_ami.notifications.services import mark_read
 
 from . import services
 from .forms import AssignForm, FAQForm, ReponseForm
-from .models import EntreeFAQ, Question
+from .models import EntreeFAQ, QuestionCerdd
 
-ANSWER_PERMISSION = "cycle.change_question"
+ANSWER_PERMISSION = "cycle.change_questioncerdd"
 PUBLISH_PERMISSION = "cycle.add_entreefaq"
 
 
@@ -40,17 +40,17 @@ class EtatFilter(admin.SimpleListFilter):
     parameter_name = "etat"
 
     def lookups(self, request, model_admin):
-        return Question.Etat.choices
+        return QuestionCerdd.Etat.choices
 
     def queryset(self, request, queryset):
-        if self.value() == Question.Etat.EN_ATTENTE:
+        if self.value() == QuestionCerdd.Etat.EN_ATTENTE:
             return queryset.filter(repondue_at__isnull=True)
-        if self.value() == Question.Etat.REPONDUE:
+        if self.value() == QuestionCerdd.Etat.REPONDUE:
             return queryset.filter(repondue_at__isnull=False)
         return queryset
 
 
-@admin.register(Question)
+@admin.register(QuestionCerdd)
 class QuestionAdmin(DeletesStoredFilesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "collectivite", "extrait", "seance_numero", "etat", "confiee"]
     list_display_links = None
@@ -118,12 +118,14 @@ class QuestionAdmin(DeletesStoredFilesMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<int:pk>/repondre/", wrap(self.repondre_view), name="cycle_question_repondre"),
-            path("<int:pk>/fichier/", wrap(self.fichier_view), name="cycle_question_fichier"),
+            path(
+                "<int:pk>/repondre/", wrap(self.repondre_view), name="cycle_questioncerdd_repondre"
+            ),
+            path("<int:pk>/fichier/", wrap(self.fichier_view), name="cycle_questioncerdd_fichier"),
             *super().get_urls(),
         ]
 
-    def _question(self, request, pk) -> Question:
+    def _question(self, request, pk) -> QuestionCerdd:
         if not self.has_view_permission(request):
             raise PermissionDenied
         return get_object_or_404(
@@ -208,7 +210,7 @@ class QuestionAdmin(DeletesStoredFilesMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         }
         return TemplateResponse(
             request,
-            "admin/cycle/question/repondre.html",
+            "admin/cycle/questioncerdd/repondre.html",
             context,
             status=400 if request.method == "POST" else 200,
         )
@@ -245,5 +247,5 @@ class EntreeFAQAdmin(admin.ModelAdmin):
             return "—"
         return format_html(
             '<a href="{}">Voir la question</a>',
-            reverse("admin:cycle_question_repondre", args=[obj.question_id]),
+            reverse("admin:cycle_questioncerdd_repondre", args=[obj.question_id]),
         )

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from . import services
-from .models import Question
+from .models import QuestionCerdd
 
 QUESTIONS = [
     (
@@ -35,7 +35,7 @@ FAQ_QUESTION = "Avez-vous des exemples de questionnaires à proposer aux habitan
 def seed_questions(cycle, *, staff_user) -> int:
     """Three questions of the first participants of ``cycle`` that have a référent·e; returns
     how many it wrote."""
-    if Question.objects.filter(participant__cycle=cycle).exists():
+    if QuestionCerdd.objects.filter(participant__cycle=cycle).exists():
         return 0
     participants = (
         cycle.participants.actifs()
@@ -57,7 +57,7 @@ def seed_questions(cycle, *, staff_user) -> int:
             seance=seance if index == 0 else None,
         )
         # Aged a little, so the inbox shows « en attente depuis … ».
-        Question.objects.filter(pk=question.pk).update(
+        QuestionCerdd.objects.filter(pk=question.pk).update(
             created_at=timezone.now() - timedelta(days=6 - 2 * index)
         )
         if reponse:

@@ -21,7 +21,7 @@ def question_upload_to(instance, filename):
     return f"questions/{instance.participant.cycle_id}/{secrets.token_urlsafe(24)}{suffix}"
 
 
-class QuestionQuerySet(models.QuerySet):
+class QuestionCerddQuerySet(models.QuerySet):
     def en_attente(self):
         return self.filter(repondue_at__isnull=True)
 
@@ -29,7 +29,7 @@ class QuestionQuerySet(models.QuerySet):
         return self.filter(participant=participant)
 
 
-class Question(models.Model):
+class QuestionCerdd(models.Model):
     """A question a participant's référent·e or binôme member asks the Cerdd's team."""
 
     class Etat(models.TextChoices):
@@ -75,7 +75,7 @@ class Question(models.Model):
     )
     repondue_at = models.DateTimeField("répondue le", null=True, blank=True)
 
-    objects = QuestionQuerySet.as_manager()
+    objects = QuestionCerddQuerySet.as_manager()
 
     class Meta:
         verbose_name = "question au Cerdd"
@@ -97,7 +97,7 @@ class Question(models.Model):
         return self.Etat(self.etat).label
 
     def staff_url(self):
-        return reverse("admin:cycle_question_repondre", args=[self.pk])
+        return reverse("admin:cycle_questioncerdd_repondre", args=[self.pk])
 
 
 class EntreeFAQQuerySet(models.QuerySet):
@@ -111,7 +111,7 @@ class EntreeFAQ(models.Model):
 
     cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="faq")
     question = models.OneToOneField(
-        Question,
+        QuestionCerdd,
         verbose_name="question d'origine",
         on_delete=models.SET_NULL,
         null=True,

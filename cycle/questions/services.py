@@ -15,7 +15,7 @@ from cerdd_ami import files, roles
 from cerdd_ami.notifications.services import notify
 from cycle.participants.models import Participant
 
-from .models import MAX_TEXT_LENGTH, EntreeFAQ, Question
+from .models import MAX_TEXT_LENGTH, EntreeFAQ, QuestionCerdd
 
 WITHDRAWN = (
     "Votre collectivité s'est retirée du cycle : vous pouvez relire vos questions et les "
@@ -64,22 +64,22 @@ def team_recipients() -> list:
     )
 
 
-def _lock(question) -> Question:
+def _lock(question) -> QuestionCerdd:
     return (
-        Question.objects.select_for_update(of=("self",))
+        QuestionCerdd.objects.select_for_update(of=("self",))
         .select_related("participant__cycle", "participant__candidature__collectivite")
         .get(pk=question.pk)
     )
 
 
 @transaction.atomic
-def ask_question(*, participant, auteur, texte, seance=None, fichier=None) -> Question:
+def ask_question(*, participant, auteur, texte, seance=None, fichier=None) -> QuestionCerdd:
     """``auteur``, one of the participation's people, asks the Cerdd a question.
 
     Refuses (ValidationError, in French) an empty or too long text, a séance of another cycle,
     a file that fails the upload checks (content, the call's size limit, antivirus), and a
     question from a withdrawn participant; PermissionDenied for anybody outside the
-    participation. Side effects: a Question (its file stored), notifications to the team
+    participation. Side effects: a QuestionCerdd (its file stored), notifications to the team
     (every active chargé·e de mission).
     """
     texte = _clean_text(texte)
@@ -96,7 +96,7 @@ def ask_question(*, participant, auteur, texte, seance=None, fichier=None) -> Qu
         raise ValidationError(
             "Cette séance n'appartient pas au cycle de votre collectivité.", code="seance"
         )
-    question = Question(participant=participant, auteur=auteur, seance=seance, texte=texte)
+    question = QuestionCerdd(participant=participant, auteur=auteur, seance=seance, texte=texte)
     if fichier is not None:
         appel = participant.cycle.appel
         question.type_mime = files.validate_upload(
@@ -119,9 +119,9 @@ def ask_question(*, participant, auteur, texte, seance=None, fichier=None) -> Qu
 
 
 @transaction.atomic
-def assign_question(*, question, staff_user, assignee) -> Question:
+def assign_question(*, question, staff_user, assignee) -> QuestionCerdd:
     """Staff confide ``question`` to ``assignee`` (an active staff member), or to nobody
-    (``assignee=None``). Side effects: ``Question.assignee`` updated; a notification to the
+    (``assignee=None``). Side effects: ``QuestionCerdd.assignee`` updated; a notification to the
     assignee unless they assigned it to themselves."""
     if not _is_staff(staff_user):
         raise PermissionDenied("Seule l'équipe du Cerdd répond aux questions.")
@@ -140,7 +140,7 @@ def assign_question(*, question, staff_user, assignee) -> Question:
 
 
 @transaction.atomic
-def answer_question(*, question, staff_user, reponse) -> Question:
+def answer_question(*, question, staff_user, reponse) -> QuestionCerdd:
     """Staff answer ``question`` (or correct their answer). Side effects: ``reponse``,
     ``repondue_par`` and, the first time, ``repondue_at`` recorded; a notification to the
     asker (the first answer only: a correction is silent)."""

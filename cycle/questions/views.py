@@ -17,7 +17,7 @@ from cycle.participants.views import participation_or_404
 
 from . import services
 from .forms import QuestionForm
-from .models import EntreeFAQ, Question
+from .models import EntreeFAQ, QuestionCerdd
 
 FILE_AGAIN = " Le texte est conservé ; choisissez à nouveau le fichier."
 RETENTION_NOTE = (
@@ -28,7 +28,7 @@ RETENTION_NOTE = (
 
 def _questions(participant):
     return (
-        Question.objects.of_participant(participant)
+        QuestionCerdd.objects.of_participant(participant)
         .select_related("seance", "auteur", "entree_faq")
         .order_by("-created_at", "-pk")
     )
@@ -84,7 +84,7 @@ def mes_questions(request, participant_pk):
 @login_required
 def fichier(request, participant_pk, question_pk):
     participant = participation_or_404(request, participant_pk)
-    question = get_object_or_404(Question.objects.of_participant(participant), pk=question_pk)
+    question = get_object_or_404(QuestionCerdd.objects.of_participant(participant), pk=question_pk)
     if not question.fichier:
         raise Http404
     return private_file_response(question.fichier, question.nom_original, question.type_mime)

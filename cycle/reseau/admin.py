@@ -14,9 +14,9 @@ from django.utils.html import format_html
 
 from cerdd_ami.admin import ReadOnlyAdminMixin
 from cycle.reseau import services
-from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
+from cycle.reseau.models import ConsentementAnnuaire, Discussion, MessageReseau
 
-MODERATION_PERMISSIONS = ("cycle.view_message", "cycle.change_message")
+MODERATION_PERMISSIONS = ("cycle.view_messagereseau", "cycle.change_messagereseau")
 
 
 class MasquerForm(forms.Form):
@@ -34,12 +34,12 @@ def _masquer_link(message):
         return "—"
     return format_html(
         '<a class="button" href="{}">Masquer</a>',
-        reverse("admin:cycle_message_masquer", args=[message.pk]),
+        reverse("admin:cycle_messagereseau_masquer", args=[message.pk]),
     )
 
 
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = Message
+    model = MessageReseau
     fields = ["created_at", "auteur_nom", "participant", "texte", "nom_original", "etat"]
     readonly_fields = fields
     extra = 0
@@ -74,7 +74,7 @@ class DiscussionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj._messages
 
 
-@admin.register(Message)
+@admin.register(MessageReseau)
 class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["discussion", "auteur_nom", "participant", "created_at", "extrait", "etat"]
     list_filter = ["discussion__cycle", ("masque_at", admin.EmptyFieldListFilter)]
@@ -112,7 +112,7 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             path(
                 "<int:pk>/masquer/",
                 self.admin_site.admin_view(self.masquer_view),
-                name="cycle_message_masquer",
+                name="cycle_messagereseau_masquer",
             ),
             *super().get_urls(),
         ]
@@ -121,7 +121,9 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not request.user.has_perms(MODERATION_PERMISSIONS):
             raise PermissionDenied
         message = get_object_or_404(
-            Message.objects.select_related("discussion", "participant__candidature__collectivite"),
+            MessageReseau.objects.select_related(
+                "discussion", "participant__candidature__collectivite"
+            ),
             pk=pk,
         )
         form = MasquerForm(request.POST or None)
@@ -146,7 +148,7 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "message": message,
             "form": form,
         }
-        return TemplateResponse(request, "admin/cycle/message/masquer.html", context)
+        return TemplateResponse(request, "admin/cycle/messagereseau/masquer.html", context)
 
 
 @admin.register(ConsentementAnnuaire)

@@ -19,7 +19,7 @@ from cycle.reseau.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    Message,
+    MessageReseau,
 )
 from cycle.seances.models import Seance
 
@@ -122,7 +122,7 @@ def seed_reseau(cycle, *, now=None) -> dict:
         for rank, (texte, (participant, user, nom)) in enumerate(
             zip(thread["messages"], writers, strict=True)
         ):
-            message = Message.objects.create(
+            message = MessageReseau.objects.create(
                 discussion=discussion,
                 auteur=user,
                 participant=participant,

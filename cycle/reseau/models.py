@@ -111,7 +111,7 @@ def piece_message_upload_to(instance, filename):
     return f"reseau/{secrets.token_urlsafe(24)}{suffix}"
 
 
-class Message(models.Model):
+class MessageReseau(models.Model):
     """One message of a discussion, with at most one attached file.
 
     Staff may hide it (``masque_at``, with a reason): participants then read « message masqué

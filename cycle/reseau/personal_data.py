@@ -3,7 +3,7 @@ directory consents (with their dates), the discussions they follow, the messages
 (with the team's reason when one was hidden). Other people's messages are not theirs."""
 
 from cycle.participants.models import Participant
-from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Message
+from cycle.reseau.models import Abonnement, ConsentementAnnuaire, MessageReseau
 from cycle.reseau.services import own_members
 
 
@@ -36,7 +36,7 @@ def network_data(*, participant, user) -> dict:
                 "masque_le": message.masque_at,
                 "motif_du_masquage": message.masque_motif,
             }
-            for message in Message.objects.filter(auteur=user, participant=participant)
+            for message in MessageReseau.objects.filter(auteur=user, participant=participant)
             .select_related("discussion")
             .order_by("created_at", "pk")
         ],

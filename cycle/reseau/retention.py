@@ -11,7 +11,7 @@ are deleted. A cycle without any séance keeps them: it has not ended.
 from django.db import transaction
 
 from cerdd_ami import files
-from cycle.reseau.models import ConsentementAnnuaire, Discussion, Message
+from cycle.reseau.models import ConsentementAnnuaire, Discussion, MessageReseau
 from cycle.seances.services import cycles_ended_months_ago
 
 RESEAU_RETENTION_MONTHS = 12
@@ -28,7 +28,7 @@ def cycles_past_retention(*, now=None) -> list[int]:
 def purge_reseau(*, now=None) -> dict[str, int]:
     """Delete the network's data of the cycles past retention; returns the counts by kind.
 
-    Side effects: DELETE of their Discussion rows and, by cascade, Message (and its history
+    Side effects: DELETE of their Discussion rows and, by cascade, MessageReseau (and its history
     rows, deleted too), Abonnement; DELETE of their ConsentementAnnuaire
     rows; once committed, the messages' files are removed from storage.
     """
@@ -37,9 +37,11 @@ def purge_reseau(*, now=None) -> dict[str, int]:
         return {MESSAGES: 0, CONSENTS: 0}
     discussions = Discussion.objects.filter(cycle__in=expired).select_for_update()
     ids = list(discussions.values_list("pk", flat=True))
-    stored = list(Message.objects.filter(discussion__in=ids).exclude(fichier="").only("fichier"))
+    stored = list(
+        MessageReseau.objects.filter(discussion__in=ids).exclude(fichier="").only("fichier")
+    )
     Discussion.objects.filter(pk__in=ids).delete()
-    Message.history.model.objects.filter(discussion_id__in=ids).delete()
+    MessageReseau.history.model.objects.filter(discussion_id__in=ids).delete()
     for message in stored:
         files.delete_on_commit(message.fichier)
     consents, _ = ConsentementAnnuaire.objects.filter(

@@ -20,7 +20,7 @@ from cerdd_ami.emails import build_email, send_on_commit, site_url
 from cerdd_ami.formats import format_datetime_fr
 from cerdd_ami.notifications.services import notify, withdraw
 from cycle.participants.models import MembreBinome, Participant
-from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, Message
+from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, MessageReseau
 from cycle.sondage.models import THEMES_APPEL
 
 MAX_MESSAGE_LENGTH = 5000
@@ -170,7 +170,7 @@ def clean_text(texte) -> str:
     return texte
 
 
-def _attach(message: Message, uploaded_file, appel) -> None:
+def _attach(message: MessageReseau, uploaded_file, appel) -> None:
     """Check ``uploaded_file`` as a dossier's pieces are (content, size, antivirus) and put
     it on ``message`` (not saved yet)."""
     try:
@@ -189,7 +189,7 @@ def _attach(message: Message, uploaded_file, appel) -> None:
     message.fichier = uploaded_file
 
 
-def _save_message(message: Message) -> None:
+def _save_message(message: MessageReseau) -> None:
     try:
         message.save()
     except Exception:
@@ -212,7 +212,7 @@ def start_discussion(
     Refused: someone outside the participation (PermissionDenied); a withdrawn participation,
     an empty title, an empty or too long message, an unknown theme, a séance of another cycle,
     a file refused by ``cerdd_ami.files.validate_upload`` (ValidationError per field, French).
-    Side effects: one Discussion, its first Message (with the file stored, when given), and
+    Side effects: one Discussion, its first MessageReseau (with the file stored, when given), and
     the author follows it (Abonnement). Nobody else follows it yet: no e-mail.
     """
     locked = _check_writer(participant, auteur)
@@ -242,7 +242,7 @@ def start_discussion(
         participant=locked,
         auteur_nom=nom,
     )
-    message = Message(
+    message = MessageReseau(
         discussion=discussion, auteur=auteur, participant=locked, auteur_nom=nom, texte=texte
     )
     if uploaded_file:
@@ -254,20 +254,20 @@ def start_discussion(
 
 
 @transaction.atomic
-def post_message(*, discussion, participant, auteur, texte, uploaded_file=None) -> Message:
+def post_message(*, discussion, participant, auteur, texte, uploaded_file=None) -> MessageReseau:
     """Reply in ``discussion`` for ``participant``.
 
     Refused: someone outside the participation, a discussion of another cycle
     (PermissionDenied); a withdrawn participation, an empty or too long message, a refused
     file (ValidationError, French).
-    Side effects: one Message (file stored when given); the author follows the discussion;
+    Side effects: one MessageReseau (file stored when given); the author follows the discussion;
     a notification to every other follower still in the cycle (``notify_followers``).
     """
     locked = _check_writer(participant, auteur)
     if discussion.cycle_id != locked.cycle_id:
         raise PermissionDenied("Cette discussion n'est pas celle de votre cycle.")
     texte = clean_text(texte)
-    message = Message(
+    message = MessageReseau(
         discussion=discussion,
         auteur=auteur,
         participant=locked,
@@ -283,7 +283,7 @@ def post_message(*, discussion, participant, auteur, texte, uploaded_file=None) 
     return message
 
 
-def followers(message: Message) -> dict[int, list]:
+def followers(message: MessageReseau) -> dict[int, list]:
     """The followers to tell about ``message``, by the participation whose pages they read it
     in: active accounts with an address, still in an active participation of the cycle,
     except its author."""
@@ -304,7 +304,7 @@ def followers(message: Message) -> dict[int, list]:
     return by_participation
 
 
-def notify_followers(*, message: Message, participant: Participant) -> None:
+def notify_followers(*, message: MessageReseau, participant: Participant) -> None:
     """Tell the other followers of ``message``'s discussion (``followers``) that it was
     written by someone of ``participant``.
 
@@ -353,11 +353,11 @@ def set_following(*, discussion, participant, user, follow: bool) -> bool:
 
 
 @transaction.atomic
-def hide_message(*, message, staff_user, motif) -> Message:
+def hide_message(*, message, staff_user, motif) -> MessageReseau:
     """The team hides a message: participants read « message masqué par l'équipe » instead,
     and its file can no longer be downloaded.
 
-    Staff with the permission ``cycle.change_message`` only (PermissionDenied otherwise); a
+    Staff with the permission ``cycle.change_messagereseau`` only (PermissionDenied otherwise); a
     reason is required and a message already hidden stays as it is (ValidationError).
     Side effects: masque_at, masque_par, masque_motif set, one history record (history_user
     = ``staff_user``, reason « Masqué : <motif> »); the followers' notifications of it not yet
@@ -367,13 +367,13 @@ def hide_message(*, message, staff_user, motif) -> Message:
     """
     if not (staff_user.is_active and staff_user.is_staff):
         raise PermissionDenied("Seule l'équipe du Cerdd modère les discussions.")
-    if not staff_user.has_perm("cycle.change_message"):
+    if not staff_user.has_perm("cycle.change_messagereseau"):
         raise PermissionDenied("Vous n'avez pas le droit de modérer les discussions.")
     motif = (motif or "").strip()
     if not motif:
         raise ValidationError({"motif": ["Indiquez le motif : son auteur·rice le recevra."]})
     locked = (
-        Message.objects.select_for_update(of=("self",))
+        MessageReseau.objects.select_for_update(of=("self",))
         .select_related("discussion__cycle__appel", "auteur")
         .get(pk=message.pk)
     )
@@ -393,7 +393,7 @@ def hide_message(*, message, staff_user, motif) -> Message:
     return locked
 
 
-def _notify_hidden(message: Message) -> None:
+def _notify_hidden(message: MessageReseau) -> None:
     if message.auteur is None or not message.auteur.email:
         return
     discussion = message.discussion

@@ -22,7 +22,7 @@ from cycle.participants.models import MembreBinome, Participant
 from cycle.participants.views import participation_or_404
 from cycle.reseau import services
 from cycle.reseau.forms import DiscussionForm, MessageForm
-from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, Message
+from cycle.reseau.models import Abonnement, ConsentementAnnuaire, Discussion, MessageReseau
 from cycle.reseau.personal_data import network_data
 
 RETENTION_NOTE = (
@@ -256,7 +256,7 @@ def message_fichier(request, participant_pk, discussion_pk, message_pk):
     participant = participation_or_404(request, participant_pk)
     thread = _discussion_or_404(participant, discussion_pk)
     message = get_object_or_404(
-        Message.objects.filter(discussion=thread, masque_at__isnull=True).exclude(fichier=""),
+        MessageReseau.objects.filter(discussion=thread, masque_at__isnull=True).exclude(fichier=""),
         pk=message_pk,
     )
     return private_file_response(message.fichier, message.nom_original, message.type_mime)

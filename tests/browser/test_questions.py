@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cerdd_ami.permissions import sync_role_permissions
-from cycle.questions.models import EntreeFAQ, Question
+from cycle.questions.models import EntreeFAQ, QuestionCerdd
 from tests.browser.axe import assert_accessible
 from tests.browser.demo import admin_sign_in
 from tests.browser.keyboard import (
@@ -65,7 +65,7 @@ def test_a_question_answered_and_published_is_read_by_another_participant(
     expect(page.get_by_text("Votre question est envoyée à l'équipe du Cerdd.")).to_be_visible()
     expect(page.get_by_text("En attente de réponse.")).to_be_visible()
     assert_accessible(page)
-    question = Question.objects.get()
+    question = QuestionCerdd.objects.get()
 
     # Staff, from the admin index: the inbox, the question, the answer, the FAQ.
     admin_sign_in(page, live_server, password=PASSWORD)
@@ -133,7 +133,7 @@ def test_a_question_asked_and_answered_by_keyboard_alone(
     expect(page.get_by_text("Votre question est envoyée à l'équipe du Cerdd.")).to_be_visible()
     expect(page.get_by_role("link", name="plan-concertation.pdf")).to_be_visible()
     assert_accessible(page)
-    question = Question.objects.get()
+    question = QuestionCerdd.objects.get()
     assert (question.texte, question.nom_original) == (
         "Bonjour,\npouvez-vous relire notre plan de concertation ?",
         "plan-concertation.pdf",

@@ -24,13 +24,13 @@ from cycle.models import (
     Cycle,
     Discussion,
     EntreeJournal,
-    Message,
+    MessageReseau,
     Participant,
     Presence,
     ReponseFacilitateur,
     Seance,
 )
-from cycle.questions.models import EntreeFAQ, Question
+from cycle.questions.models import EntreeFAQ, QuestionCerdd
 from cycle.seances.services import cycle_is_over
 from tests.demo_snapshot import restore
 
@@ -159,14 +159,17 @@ def test_seed_demo_creates_logins_calls_and_dossiers(demo_snapshot):
     assert shared.filter(created_at__gt=timezone.now()).count() == 0
     assert {s.numero for s in held} <= set(shared.values_list("seance__numero", flat=True))
     # Questions au Cerdd: two answered (one in the FAQ), one pending.
-    questions = Question.objects.filter(participant__cycle=en_cours)
+    questions = QuestionCerdd.objects.filter(participant__cycle=en_cours)
     assert (questions.count(), questions.en_attente().count()) == (3, 1)
     assert EntreeFAQ.objects.filter(cycle=en_cours).count() == 1
     demo_participant = en_cours.participants.order_by("candidature__numero").first()
     # Le réseau: three discussions, one reply hidden, some opt-ins but not the demo
     # participant's, who tries it themselves.
     assert Discussion.objects.filter(cycle=en_cours).count() == 3
-    assert Message.objects.filter(discussion__cycle=en_cours, masque_at__isnull=False).count() == 1
+    assert (
+        MessageReseau.objects.filter(discussion__cycle=en_cours, masque_at__isnull=False).count()
+        == 1
+    )
     consents = ConsentementAnnuaire.objects.filter(membre__participant__cycle=en_cours)
     assert consents.count() >= 3
     assert not consents.filter(membre__participant=demo_participant).exists()
@@ -193,9 +196,9 @@ def _counts():
         EntreeJournal,
         ReponseFacilitateur,
         Discussion,
-        Message,
+        MessageReseau,
         ConsentementAnnuaire,
-        Question,
+        QuestionCerdd,
         EntreeFAQ,
     ]
     return {model.__name__: model.objects.count() for model in models}

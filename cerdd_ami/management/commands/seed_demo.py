@@ -28,7 +28,7 @@ from cycle.models import (
     Discussion,
     Engagement,
     EntreeJournal,
-    Message,
+    MessageReseau,
     Presence,
     ReponseSondage,
 )
@@ -82,7 +82,7 @@ class Command(BaseCommand):
             f"sondage, {EntreeJournal.objects.filter(participant__cycle=cycle).count()} entrées "
             f"de journal, {Engagement.objects.filter(participant__cycle=cycle).count()} "
             f"engagements, {Discussion.objects.filter(cycle=cycle).count()} discussions "
-            f"({Message.objects.filter(discussion__cycle=cycle).count()} messages), "
+            f"({MessageReseau.objects.filter(discussion__cycle=cycle).count()} messages), "
             f"{ConsentementAnnuaire.objects.filter(membre__participant__cycle=cycle).count()} "
             "accords pour l'annuaire."
         )

@@ -15,7 +15,7 @@ from candidatures.dossiers import hooks as dossiers_hooks
 from cerdd_ami.models import Notification
 from cycle.participants.models import Participant
 from cycle.questions import services
-from cycle.questions.models import EntreeFAQ, Question
+from cycle.questions.models import EntreeFAQ, QuestionCerdd
 from tests.cycle.factories import ParticipantFactory
 from tests.factories import UserFactory, charge_de_mission
 
@@ -60,13 +60,13 @@ def test_ask_question_notifies_the_team_by_email(
     with django_capture_on_commit_callbacks(execute=True):
         question = ask(participant, asker, "  Bonjour,\nune question.  ", seance=seance)
 
-    assert Question.objects.values_list("texte", "seance__numero", "auteur__email").get() == (
+    assert QuestionCerdd.objects.values_list("texte", "seance__numero", "auteur__email").get() == (
         "Bonjour,\nune question.",
         2,
         "maire@arras.test",
     )
     assert [m.to for m in mail.outbox] == [["charge@cerdd.test"]]
-    assert f"/admin/cycle/question/{question.pk}/repondre/" in mail.outbox[0].body
+    assert f"/admin/cycle/questioncerdd/{question.pk}/repondre/" in mail.outbox[0].body
     assert "une question" not in mail.outbox[0].body
 
 
@@ -87,7 +87,7 @@ def test_ask_question_refuses_a_disguised_file(participant, asker):
     with pytest.raises(ValidationError):
         ask(participant, asker, fichier=pdf("plan.pdf", b"MZ\x90\x00 not a pdf"))
 
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_ask_question_refuses_empty_or_too_long(participant, asker, texte, expec
         ask(participant, asker, texte)
 
     assert error.value.messages[0].startswith(expected)
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 def test_ask_question_refuses_a_stranger_and_another_cycles_seance(participant, asker):
@@ -109,7 +109,7 @@ def test_ask_question_refuses_a_stranger_and_another_cycles_seance(participant, 
     with pytest.raises(ValidationError):
         ask(participant, asker, seance=other_seance)
 
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 def test_withdrawn_participant_no_longer_asks(participant, asker):
@@ -119,7 +119,7 @@ def test_withdrawn_participant_no_longer_asks(participant, asker):
         ask(participant, asker)
 
     assert error.value.messages == [services.WITHDRAWN]
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 def test_assign_question_notifies_the_assignee(participant, asker, staff):
@@ -129,9 +129,9 @@ def test_assign_question_notifies_the_assignee(participant, asker, staff):
 
     services.assign_question(question=question, staff_user=staff, assignee=collegue)
 
-    assert Question.objects.get().assignee == collegue
+    assert QuestionCerdd.objects.get().assignee == collegue
     assert list(Notification.objects.values_list("user__email", "url")) == [
-        ("collegue@cerdd.test", f"/admin/cycle/question/{question.pk}/repondre/")
+        ("collegue@cerdd.test", f"/admin/cycle/questioncerdd/{question.pk}/repondre/")
     ]
 
 
@@ -142,7 +142,7 @@ def test_assign_question_refuses_a_non_staff_assignee_or_actor(participant, aske
         services.assign_question(question=question, staff_user=staff, assignee=asker)
     with pytest.raises(PermissionDenied):
         services.assign_question(question=question, staff_user=asker, assignee=staff)
-    assert Question.objects.get().assignee is None
+    assert QuestionCerdd.objects.get().assignee is None
 
 
 def test_answer_question_notifies_the_asker_once(
@@ -159,7 +159,7 @@ def test_answer_question_notifies_the_asker_once(
     assert (question.reponse, question.repondue_par, question.etat) == (
         "Voici, corrigé.",
         staff,
-        Question.Etat.REPONDUE,
+        QuestionCerdd.Etat.REPONDUE,
     )
     assert list(Notification.objects.values_list("user__email", "url")) == [
         ("maire@arras.test", f"/cycle/{participant.pk}/questions/#question-{question.pk}")
@@ -201,7 +201,7 @@ def test_mes_donnees_include_the_questions(participant, asker, staff):
             "question": "Ma question",
             "fichier": "",
             "reponse": "La réponse",
-            "repondue_le": Question.objects.get().repondue_at,
+            "repondue_le": QuestionCerdd.objects.get().repondue_at,
         }
     ]
 
@@ -217,7 +217,7 @@ def test_mes_questions_asks_and_shows_the_answer(client, participant, asker, sta
         questions_url(participant), {"texte": "<b>Bonjour</b>\nligne 2", "fichier": pdf()}
     )
 
-    question = Question.objects.get()
+    question = QuestionCerdd.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/cycle/{participant.pk}/questions/#question-{question.pk}"
     services.answer_question(question=question, staff_user=staff, reponse="Oui\nbien sûr")
@@ -246,7 +246,7 @@ def test_mes_questions_refuses_in_french_keeping_the_text(
     assert expected in page
     if texte.strip():
         assert texte in page
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 def test_mes_questions_keeps_the_text_when_the_file_is_refused(client, participant, asker):
@@ -261,7 +261,7 @@ def test_mes_questions_keeps_the_text_when_the_file_is_refused(client, participa
     page = response.content.decode()
     assert "Mon texte soigné" in page
     assert "choisissez à nouveau le fichier" in page
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 def test_mes_questions_anonymous_is_redirected(client, participant):
@@ -295,7 +295,7 @@ def test_withdrawn_participant_reads_but_no_longer_asks(client, participant, ask
     assert 'name="texte"' not in page
     assert services.WITHDRAWN.split(":")[0].replace("'", "&#x27;") in page
     assert response.status_code == 302
-    assert list(Question.objects.values_list("texte", flat=True)) == ["Avant mon retrait"]
+    assert list(QuestionCerdd.objects.values_list("texte", flat=True)) == ["Avant mon retrait"]
     assert client.get(faq_url(participant)).status_code == 200
 
 
@@ -358,17 +358,17 @@ def test_faq_and_mes_questions_query_count_does_not_grow(client, participant, as
 
 def test_inbox_lists_unanswered_count_and_age(client, participant, asker, staff):
     old = ask(participant, asker, "Ancienne question")
-    Question.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+    QuestionCerdd.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
     answered = ask(participant, asker, "Question close")
     services.answer_question(question=answered, staff_user=staff, reponse="Oui")
     client.force_login(staff)
 
-    page = client.get("/admin/cycle/question/").content.decode()
+    page = client.get("/admin/cycle/questioncerdd/").content.decode()
 
     assert "1 question en attente de réponse" in page
     assert "en attente depuis 3 jours" in page
     assert page.index("Ancienne question") < page.index("Question close")
-    filtered = client.get("/admin/cycle/question/?etat=repondue").content.decode()
+    filtered = client.get("/admin/cycle/questioncerdd/?etat=repondue").content.decode()
     assert "Ancienne question" not in filtered
     assert "Question close" in filtered
 
@@ -376,18 +376,18 @@ def test_inbox_lists_unanswered_count_and_age(client, participant, asker, staff)
 def test_inbox_query_count_does_not_grow(client, participant, asker, staff):
     ask(participant, asker)
     client.force_login(staff)
-    one = _queries(client, "/admin/cycle/question/")
+    one = _queries(client, "/admin/cycle/questioncerdd/")
     for _ in range(4):
         services.assign_question(question=ask(participant, asker), staff_user=staff, assignee=staff)
 
-    assert _queries(client, "/admin/cycle/question/") == one
+    assert _queries(client, "/admin/cycle/questioncerdd/") == one
 
 
 def test_staff_assign_answer_and_publish_from_the_admin(client, participant, asker, staff):
     question = ask(participant, asker, "Ma question")
     collegue = charge_de_mission(email="collegue@cerdd.test")
     client.force_login(staff)
-    url = f"/admin/cycle/question/{question.pk}/repondre/"
+    url = f"/admin/cycle/questioncerdd/{question.pk}/repondre/"
 
     assert client.get(url).status_code == 200
     client.post(url, {"assign-assignee": collegue.pk, "confier": "1"})
@@ -413,21 +413,21 @@ def test_staff_empty_answer_is_refused_in_french(client, participant, asker, sta
     client.force_login(staff)
 
     response = client.post(
-        f"/admin/cycle/question/{question.pk}/repondre/",
+        f"/admin/cycle/questioncerdd/{question.pk}/repondre/",
         {"reponse-reponse": "  ", "repondre": "1"},
     )
 
     assert response.status_code == 400
     assert "Écrivez la réponse." in response.content.decode()
-    assert Question.objects.get().repondue_at is None
+    assert QuestionCerdd.objects.get().repondue_at is None
 
 
 def test_inbox_refuses_anonymous_and_applicants(client, participant, asker):
     question = ask(participant, asker)
-    url = f"/admin/cycle/question/{question.pk}/repondre/"
+    url = f"/admin/cycle/questioncerdd/{question.pk}/repondre/"
 
     assert client.get(url).status_code == 302
     client.force_login(asker)
     assert client.get(url).status_code == 302
     assert client.post(url, {"reponse-reponse": "x", "repondre": "1"}).status_code == 302
-    assert Question.objects.get().repondue_at is None
+    assert QuestionCerdd.objects.get().repondue_at is None

@@ -12,7 +12,7 @@ from candidatures.appels.models import end_of_day
 from candidatures.retention import purge, shift_months
 from cycle.models import Cycle, Participant
 from cycle.questions import services
-from cycle.questions.models import EntreeFAQ, Question
+from cycle.questions.models import EntreeFAQ, QuestionCerdd
 from cycle.questions.retention import QUESTIONS
 from cycle.questions.views import RETENTION_NOTE
 from tests.candidatures.factories import tiny_pdf_bytes
@@ -60,13 +60,13 @@ def test_questions_and_their_files_are_deleted_12_months_after_the_last_seance(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert purge(now=limit - timedelta(seconds=1))[QUESTIONS] == 0
-    assert Question.objects.count() == 2
+    assert QuestionCerdd.objects.count() == 2
     assert storage.exists(name)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert purge(now=limit + timedelta(seconds=1))[QUESTIONS] == 1
 
-    assert list(Question.objects.all()) == [kept]
+    assert list(QuestionCerdd.objects.all()) == [kept]
     assert not storage.exists(name)
     assert storage.exists(kept.fichier.name)
     # The FAQ entry, written without names, stays; only its link to the question goes.
@@ -82,7 +82,7 @@ def test_a_purge_rolled_back_keeps_the_file(
     time_machine.move_to(shift_months(end_of_cycle(cycle), 12) + timedelta(days=1))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("purger_donnees", "--dry-run")
-    assert Question.objects.count() == 1
+    assert QuestionCerdd.objects.count() == 1
     assert storage.exists(name)
 
 
@@ -92,7 +92,7 @@ def test_purger_donnees_reports_the_questions_rule(cycle, question, capsys, time
     assert f"{QUESTIONS} à supprimer : 1" in capsys.readouterr().out
     call_command("purger_donnees")
     assert f"{QUESTIONS} supprimés : 1" in capsys.readouterr().out
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_a_participant_deleted_in_the_admin_takes_its_files_with_it(
 
     assert response.status_code == 302
     assert list(Participant.objects.all()) == [other]
-    assert list(Question.objects.all()) == [kept]
+    assert list(QuestionCerdd.objects.all()) == [kept]
     assert not storage.exists(name)
     assert kept.fichier.storage.exists(kept.fichier.name)
 
@@ -134,7 +134,7 @@ def test_cycles_deleted_from_the_admin_list_take_their_files_with_them(
         )
 
     assert response.status_code == 302
-    assert (Cycle.objects.count(), Question.objects.count()) == (0, 0)
+    assert (Cycle.objects.count(), QuestionCerdd.objects.count()) == (0, 0)
     assert not storage.exists(name)
 
 
@@ -147,15 +147,17 @@ def test_a_question_deleted_by_a_superuser_takes_its_file_with_it(
 
     with django_capture_on_commit_callbacks(execute=True):
         if how == "page":
-            response = client.post(f"/admin/cycle/question/{question.pk}/delete/", {"post": "yes"})
+            response = client.post(
+                f"/admin/cycle/questioncerdd/{question.pk}/delete/", {"post": "yes"}
+            )
         else:
             response = client.post(
-                "/admin/cycle/question/",
+                "/admin/cycle/questioncerdd/",
                 {"action": "delete_selected", "_selected_action": [question.pk], "post": "yes"},
             )
 
     assert response.status_code == 302
-    assert Question.objects.count() == 0
+    assert QuestionCerdd.objects.count() == 0
     assert not storage.exists(name)
 
 
@@ -165,9 +167,9 @@ def test_chargee_de_mission_cannot_delete_a_participant_or_a_question(
     client.force_login(staff)
     response = client.post(f"/admin/cycle/participant/{participant.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
-    response = client.post(f"/admin/cycle/question/{question.pk}/delete/", {"post": "yes"})
+    response = client.post(f"/admin/cycle/questioncerdd/{question.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
-    assert Question.objects.count() == 1
+    assert QuestionCerdd.objects.count() == 1
     assert question.fichier.storage.exists(question.fichier.name)
 
 

@@ -15,7 +15,7 @@ from cycle.models import (
     Abonnement,
     ConsentementAnnuaire,
     Discussion,
-    Message,
+    MessageReseau,
 )
 from cycle.reseau import services
 from cycle.reseau.retention import CONSENTS, MESSAGES
@@ -57,14 +57,15 @@ def test_network_is_deleted_12_months_after_the_last_seance(
     with django_capture_on_commit_callbacks(execute=True):
         counts = purge(now=limit - timedelta(seconds=1))
     assert (counts[MESSAGES], counts[CONSENTS]) == (0, 0)
-    assert Message.objects.count() == 2
+    assert MessageReseau.objects.count() == 2
     with django_capture_on_commit_callbacks(execute=True):
         counts = purge(now=limit + timedelta(seconds=1))
     assert (counts[MESSAGES], counts[CONSENTS]) == (1, 1)
     assert [
-        model.objects.count() for model in (Discussion, Message, Abonnement, ConsentementAnnuaire)
+        model.objects.count()
+        for model in (Discussion, MessageReseau, Abonnement, ConsentementAnnuaire)
     ] == [0, 0, 0, 0]
-    assert Message.history.model.objects.count() == 0
+    assert MessageReseau.history.model.objects.count() == 0
     assert not storage.exists(name)
 
 
@@ -118,7 +119,7 @@ def test_staff_hide_a_message_from_the_admin_with_a_reason(
     client.force_login(charge)
     page = page_text(client.get(f"/admin/cycle/discussion/{network.pk}/change/"))
     assert "Ainsi." in page
-    address = f"/admin/cycle/message/{message.pk}/masquer/"
+    address = f"/admin/cycle/messagereseau/{message.pk}/masquer/"
     response = client.post(address, {"motif": ""})
     assert response.status_code == 200
     assert "Ce champ est obligatoire." in page_text(response)
@@ -136,7 +137,7 @@ def test_staff_hide_a_message_from_the_admin_with_a_reason(
 def test_moderation_page_needs_the_permission(client, network, marc):
     message = network.messages.first()
     client.force_login(StaffFactory())
-    assert client.get(f"/admin/cycle/message/{message.pk}/masquer/").status_code == 403
+    assert client.get(f"/admin/cycle/messagereseau/{message.pk}/masquer/").status_code == 403
     client.force_login(marc)
-    assert client.get(f"/admin/cycle/message/{message.pk}/masquer/").status_code == 302
-    assert Message.objects.filter(masque_at__isnull=False).count() == 0
+    assert client.get(f"/admin/cycle/messagereseau/{message.pk}/masquer/").status_code == 302
+    assert MessageReseau.objects.filter(masque_at__isnull=False).count() == 0

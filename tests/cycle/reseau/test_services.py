@@ -17,7 +17,7 @@ from cycle.models import (
     ConsentementAnnuaire,
     Discussion,
     MembreBinome,
-    Message,
+    MessageReseau,
     Participant,
 )
 from cycle.reseau import services
@@ -395,4 +395,4 @@ def test_hide_message_needs_staff_with_permission_and_a_reason(participant, clai
     assert error.value.message_dict == {
         "motif": ["Indiquez le motif : son auteur·rice le recevra."]
     }
-    assert Message.objects.get().masque_at is None
+    assert MessageReseau.objects.get().masque_at is None

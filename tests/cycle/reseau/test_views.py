@@ -14,7 +14,7 @@ from candidatures.models import Collectivite
 from cerdd_ami.models import Notification
 from cerdd_ami.notifications.services import unread_count
 from cerdd_ami.permissions import sync_role_permissions
-from cycle.models import Discussion, MembreBinome, Message, Participant
+from cycle.models import Discussion, MembreBinome, MessageReseau, Participant
 from cycle.reseau import services
 from tests.candidatures.factories import complete_candidature
 from tests.cycle.factories import MembreBinomeFactory, ParticipantFactory
@@ -85,7 +85,7 @@ def test_another_cycle_or_a_collectivite_not_retained_gets_404(
     client.force_login(not_retained)
     assert client.get(url("annuaire", participant)).status_code == 404
     assert client.get(url("discussion", participant, discussion.pk)).status_code == 404
-    assert Message.objects.count() == 1
+    assert MessageReseau.objects.count() == 1
 
 
 # Directory -----------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_withdrawn_participant_reads_but_no_longer_writes(
     assert client.get(url("discussions", autre_participant)).context["form"] is None
     client.post(url("discussion", autre_participant, discussion.pk), {"texte": "Encore là"})
     client.post(url("discussions", autre_participant), {"titre": "Nouveau", "texte": "Bonjour"})
-    assert Message.objects.count() == 1
+    assert MessageReseau.objects.count() == 1
     assert Discussion.objects.count() == 1
 
 
