@@ -10,6 +10,7 @@ Every task must be safe to run twice (a retry after a worker died mid-task): eac
 what is already done (a receipt sent, a letter filed) under a row lock before doing it.
 """
 
+from django.conf import settings
 from django.db import transaction
 from django.tasks import default_task_backend, task, task_backends
 
@@ -39,8 +40,6 @@ def is_last_attempt(context) -> bool:
     """Whether a failure of the running attempt (a task declared ``takes_context=True``) is
     final: the worker retries a task ``len(settings.TASKS_RETRY_DELAYS)`` times (see
     ``worker.retry_delay``); other backends never retry."""
-    from django.conf import settings
-
     if not uses_database_queue(context.task_result.task):
         return True
     return context.attempt > len(settings.TASKS_RETRY_DELAYS)
