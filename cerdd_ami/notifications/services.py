@@ -142,12 +142,16 @@ def mark_all_read(*, user) -> int:
 
 
 def _lower_unread(user, read: int) -> None:
-    # By how many rows were read, not to zero: a notification created meanwhile stays counted.
     if read:
-        get_user_model().objects.filter(pk=user.pk).update(
-            notifications_non_lues=Greatest(F("notifications_non_lues") - read, 0)
-        )
+        _lower_counter(user.pk, read)
         user.notifications_non_lues = max(user.notifications_non_lues - read, 0)
+
+
+def _lower_counter(user_pk: int, by: int) -> None:
+    # By how many rows went, not to zero: a notification created meanwhile stays counted.
+    get_user_model().objects.filter(pk=user_pk).update(
+        notifications_non_lues=Greatest(F("notifications_non_lues") - by, 0)
+    )
 
 
 # A notification is a pointer to a page, with a title that names people (« Nouveau message de
@@ -191,9 +195,7 @@ def _delete(notifications) -> int:
     with transaction.atomic(savepoint=False):
         unread = notifications.filter(read_at__isnull=True).values("user").annotate(n=Count("pk"))
         for row in unread.order_by():
-            get_user_model().objects.filter(pk=row["user"]).update(
-                notifications_non_lues=Greatest(F("notifications_non_lues") - row["n"], 0)
-            )
+            _lower_counter(row["user"], row["n"])
         deleted, _by_model = notifications.delete()
     return deleted
 
