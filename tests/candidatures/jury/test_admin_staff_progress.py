@@ -5,7 +5,15 @@ dossiers (data: the hand-computed example of ranking_helpers).
 import pytest
 from django.core import mail
 
-from candidatures.models import Affectation, Appel, Collectivite, ConflitInteret, MembreJury
+from candidatures.models import (
+    Affectation,
+    Appel,
+    Collectivite,
+    ConflitInteret,
+    MembreJury,
+    RappelJury,
+)
+from cerdd_ami.formats import format_datetime_fr
 from tests.candidatures.jury.admin_staff_helpers import _queries, messages_of, tables, url
 from tests.candidatures.jury.ranking_helpers import (
     bulk_dossiers,
@@ -262,3 +270,39 @@ def test_dashboard_pages_run_the_same_queries_for_3_and_300_dossiers(
 
     assert response.status_code == 200
     assert "AMI-2021-396" in response.content.decode()
+
+
+def test_reminders_are_listed_for_staff_with_their_fate(
+    client, staff_client, example, django_capture_on_commit_callbacks
+):
+    appel, _dossiers, jurors = example
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url(appel, "jury/"), {"action": "rappels"})
+    rappel = RappelJury.objects.get()
+
+    response = staff_client.get("/admin/candidatures/rappeljury/")
+
+    assert tables(response)["result_list"] == [
+        [
+            "Destinataire",
+            "Dossiers restant à évaluer",
+            "Demandé le",
+            "Statut",
+            "Envoyé le",
+            "Erreur",
+        ],
+        [
+            "denis.delta@jury.test",
+            "2",
+            format_datetime_fr(rappel.created_at),
+            "Envoyé",
+            format_datetime_fr(rappel.envoye_at),
+            "-",
+        ],
+    ]
+    client.force_login(jurors["delta"])
+    assert client.get("/admin/candidatures/rappeljury/").status_code == 403
+    client.logout()
+    assert client.get("/admin/candidatures/rappeljury/").headers["Location"] == (
+        "/admin/login/?next=/admin/candidatures/rappeljury/"
+    )
